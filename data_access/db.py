@@ -1,0 +1,121 @@
+"""Engines and the one read path of the product.
+
+Every query of the dashboard and the exports goes through `read_frame`, which applies the
+row limit and the statement timeout (as Datasette's `Database.execute` does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import Executable
+
+from data_access.models import SCHEMA_VERSION, CONTRACT_VERSION, SchemaInfo, metadata
+from data_access.settings import Settings, get_settings
+
+
+class QueryError(RuntimeError):
+    """A read failed, ran too long or returned too many rows."""
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database has no outcomes tables or no data yet; the message says what to run."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-200000")
+    cursor.close()
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _new_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine(database_url: str | None = None, *, settings: Settings | None = None) -> Engine:
+    """The shared engine of `database_url`, or of the settings' database when none is given."""
+    url = database_url or (settings or get_settings()).sqlalchemy_url
+    if url not in _ENGINES:
+        _ENGINES[url] = _new_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests call it before dropping a database)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and index that does not exist yet, and record the versions."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        present = {row.key for row in conn.execute(SchemaInfo.__table__.select())}
+        for key, value in (("contract_version", CONTRACT_VERSION), ("schema_version", SCHEMA_VERSION)):
+            if key not in present:
+                conn.execute(SchemaInfo.__table__.insert().values(key=key, value=str(value)))
+
+
+def has_schema(engine: Engine) -> bool:
+    return inspect(engine).has_table("monthly_summary") and inspect(engine).has_table("load_runs")
+
+
+@contextmanager
+def _deadline(conn: Connection, seconds: float) -> Iterator[None]:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    stop_at = time.monotonic() + seconds
+    # SQLite has no statement timeout: a progress handler returning non-zero interrupts it.
+    raw.set_progress_handler(lambda: int(time.monotonic() > stop_at), 10_000)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+
+def read_frame(
+    statement: Executable,
+    *,
+    engine: Engine,
+    params: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Run one read and return its rows, refusing more than the row limit or the timeout."""
+    settings = settings or get_settings()
+    limit = settings.query_row_limit
+    try:
+        with engine.connect() as conn, conn.begin(), _deadline(conn, settings.query_timeout_seconds):
+            result = conn.execute(statement, dict(params or {}))
+            rows = result.fetchmany(limit + 1)
+            columns = list(result.keys())
+    except OperationalError as exc:
+        reason = "ran longer than the timeout" if "interrupt" in str(exc).lower() or "timeout" in str(exc).lower() else "failed"
+        raise QueryError(f"The outcomes database query {reason}: {exc.orig}") from exc
+    if len(rows) > limit:
+        raise QueryError(f"The query returned more than {limit:,} rows; narrow the filters.")
+    return pd.DataFrame.from_records(rows, columns=columns)

@@ -1,0 +1,284 @@
+"""The outcomes database schema: the contract's seven tables and the summaries built from them.
+
+Money is stored as integer cents (`*_cents`) so that sums are exact, and identical, on every
+engine; the contract's dollar columns are converted on load and on export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+CONTRACT_VERSION: Final = 1
+# Bump with every change to the tables below and add a migration step (see README).
+SCHEMA_VERSION: Final = 1
+
+PROGRAM_MODELS: Final = ("embedded", "care_advocacy", "whole_health", "hot_spotting")
+NOT_ENROLLED: Final = "not_enrolled"
+PROGRAM_GROUPS: Final = (*PROGRAM_MODELS, NOT_ENROLLED)
+PRIMARY_CONDITIONS: Final = ("mental_health", "substance_use", "co_occurring")
+COACHING_ROLES: Final = (
+    "peer_coach",
+    "recovery_coach",
+    "whole_health_coach",
+    "peer_bridge",
+    "family_support_partner",
+)
+ADMISSION_SETTINGS: Final = ("behavioral", "medical")
+SERVICE_CATEGORIES: Final = (
+    "emergency",
+    "outpatient",
+    "professional",
+    "pharmacy",
+    "peer_support",
+    "other",
+)
+ID_LENGTH: Final = 64
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class State(Base):
+    __tablename__ = "states"
+    state_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    state_name: Mapped[str] = mapped_column(Text)
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    __table_args__ = (CheckConstraint(_in("program_model", PROGRAM_MODELS), name="program_model"),)
+    program_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    state_code: Mapped[str] = mapped_column(ForeignKey("states.state_code"), index=True)
+    program_model: Mapped[str] = mapped_column(String(16))
+    program_name: Mapped[str] = mapped_column(Text)
+    launched_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint(_in("primary_condition", PRIMARY_CONDITIONS), name="primary_condition"),
+    )
+    member_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    state_code: Mapped[str] = mapped_column(ForeignKey("states.state_code"), index=True)
+    birth_year: Mapped[int] = mapped_column(Integer)
+    primary_condition: Mapped[str] = mapped_column(String(16))
+
+
+class Eligibility(Base):
+    __tablename__ = "eligibility"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="span_order"),)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), primary_key=True)
+    start_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        CheckConstraint(_in("coaching_role", COACHING_ROLES), name="coaching_role"),
+        CheckConstraint("ended_on IS NULL OR ended_on >= enrolled_on", name="enrollment_order"),
+        Index(None, "member_id", "enrolled_on"),
+    )
+    enrollment_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"))
+    program_id: Mapped[str] = mapped_column(ForeignKey("programs.program_id"), index=True)
+    coaching_role: Mapped[str] = mapped_column(String(32))
+    enrolled_on: Mapped[dt.date] = mapped_column(Date)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class Admission(Base):
+    __tablename__ = "admissions"
+    __table_args__ = (
+        CheckConstraint(_in("setting", ADMISSION_SETTINGS), name="setting"),
+        CheckConstraint(
+            "discharge_date IS NULL OR discharge_date >= admit_date", name="stay_order"
+        ),
+        CheckConstraint("paid_amount_cents >= 0", name="paid_not_negative"),
+        Index(None, "member_id", "setting", "admit_date"),
+    )
+    admission_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"))
+    setting: Mapped[str] = mapped_column(String(16))
+    admit_date: Mapped[dt.date] = mapped_column(Date)
+    discharge_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    paid_amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(_in("category", SERVICE_CATEGORIES), name="category"),
+        CheckConstraint("visits >= 1", name="visits_positive"),
+        CheckConstraint("paid_amount_cents >= 0", name="paid_not_negative"),
+        Index(None, "member_id", "service_date"),
+    )
+    claim_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(16))
+    behavioral: Mapped[bool] = mapped_column(Boolean)
+    visits: Mapped[int] = mapped_column(Integer)
+    paid_amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+# Tables of the contract, in the order a load must fill them (parents first).
+CONTRACT_TABLES: Final = (State, Program, Member, Eligibility, Enrollment, Admission, Service)
+
+
+class LoadRun(Base):
+    """One row per successful load: what was loaded, when, and the data-through date it gave."""
+
+    __tablename__ = "load_runs"
+    load_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)
+    rows_loaded: Mapped[str] = mapped_column(Text)  # JSON object: table -> rows in the files
+    data_through: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class SchemaInfo(Base):
+    """Versions of the contract and of this schema, read before any migration."""
+
+    __tablename__ = "schema_info"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------------------
+# Summaries, rebuilt inside the database by every load (see summaries.py). The dashboard
+# reads only these, so its queries cost the same whatever the number of claims.
+
+SETTING_SUFFIXES: Final = ("behavioral", "medical")
+ADMISSION_MEASURES: Final = ("admissions", "discharges", "inpatient_days", "readmissions_30d")
+
+
+def _per_setting(prefix: str, names: tuple[str, ...]) -> list[Column[int]]:
+    return [
+        Column(f"{prefix}{name}_{setting}", BigInteger, nullable=False)
+        for name in names
+        for setting in SETTING_SUFFIXES
+    ]
+
+
+calendar_months = Table(
+    "calendar_months",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("quarter", String(7), nullable=False),  # YYYY-Qn
+    Column("year", String(4), nullable=False),
+    Column("first_day", Integer, nullable=False),  # days since 1970-01-01
+    Column("last_day", Integer, nullable=False),
+)
+
+# Joined eligibility: spans that overlap or touch merged, as day numbers.
+eligibility_islands = Table(
+    "eligibility_islands",
+    metadata,
+    Column("member_id", String(ID_LENGTH), primary_key=True),
+    Column("start_day", Integer, primary_key=True),
+    Column("end_day", Integer, nullable=False),
+)
+
+# For each member, the days on which one enrollment is the member's group, without overlaps.
+enrollment_spells = Table(
+    "enrollment_spells",
+    metadata,
+    Column("member_id", String(ID_LENGTH), primary_key=True),
+    Column("start_day", Integer, primary_key=True),
+    Column("end_day", Integer, nullable=False),
+    Column("enrollment_id", String(ID_LENGTH), nullable=False),
+    Column("program_id", String(ID_LENGTH), nullable=False),
+)
+
+monthly_summary = Table(
+    "monthly_summary",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("quarter", String(7), nullable=False),
+    Column("year", String(4), nullable=False),
+    Column("state_code", String(2), nullable=False),
+    Column("program_model", String(16), nullable=False),
+    Column("program_id", String(ID_LENGTH), nullable=True),  # NULL for not_enrolled
+    Column("primary_condition", String(16), nullable=False),
+    Column("member_months", BigInteger, nullable=False),
+    *_per_setting("", ADMISSION_MEASURES),
+    Column("admission_paid_cents_behavioral", BigInteger, nullable=False),
+    Column("admission_paid_cents_medical", BigInteger, nullable=False),
+    Column("service_paid_cents_behavioral", BigInteger, nullable=False),
+    Column("service_paid_cents_medical", BigInteger, nullable=False),
+    Index("ix_monthly_summary_state_month", "state_code", "month"),
+    Index("ix_monthly_summary_month", "month", "program_model"),
+)
+
+WINDOWS: Final = ("pre", "post")
+PREPOST_ADMISSION_MEASURES: Final = ("admissions", "discharges", "inpatient_days", "admission_paid_cents")
+
+enrollment_outcomes = Table(
+    "enrollment_outcomes",
+    metadata,
+    Column("enrollment_id", String(ID_LENGTH), primary_key=True),
+    Column("program_id", String(ID_LENGTH), nullable=False),
+    Column("state_code", String(2), nullable=False),
+    Column("program_model", String(16), nullable=False),
+    Column("primary_condition", String(16), nullable=False),
+    Column("enrolled_on", Integer, nullable=False),  # day number
+    Column("enrolled_month", String(7), nullable=False),
+    Column("eligible_both_windows", Boolean, nullable=False),
+    Column("has_behavioral_use", Boolean, nullable=False),
+    Column("post_window_complete", Boolean, nullable=False),
+    Column("analysable", Boolean, nullable=False),
+    *[
+        column
+        for window in WINDOWS
+        for column in _per_setting(f"{window}_", PREPOST_ADMISSION_MEASURES)
+    ],
+    *[
+        Column(f"{window}_service_paid_cents_{setting}", BigInteger, nullable=False)
+        for window in WINDOWS
+        for setting in SETTING_SUFFIXES
+    ],
+    Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
+)
+
+SUMMARY_TABLES: Final = (
+    calendar_months,
+    eligibility_islands,
+    enrollment_spells,
+    monthly_summary,
+    enrollment_outcomes,
+)
