@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Executable
 
-from data_access.models import SCHEMA_VERSION, CONTRACT_VERSION, SchemaInfo, metadata
+from data_access.models import CONTRACT_VERSION, SCHEMA_VERSION, SchemaInfo, metadata
 from data_access.settings import Settings, get_settings
 
 
@@ -72,14 +72,18 @@ def create_schema(engine: Engine) -> None:
     """Create every table and index that does not exist yet, and record the versions."""
     metadata.create_all(engine)
     with engine.begin() as conn:
-        present = {row.key for row in conn.execute(SchemaInfo.__table__.select())}
-        for key, value in (("contract_version", CONTRACT_VERSION), ("schema_version", SCHEMA_VERSION)):
+        present = {row.key for row in conn.execute(select(SchemaInfo.key))}
+        for key, value in (
+            ("contract_version", CONTRACT_VERSION),
+            ("schema_version", SCHEMA_VERSION),
+        ):
             if key not in present:
-                conn.execute(SchemaInfo.__table__.insert().values(key=key, value=str(value)))
+                conn.execute(insert(SchemaInfo).values(key=key, value=str(value)))
 
 
 def has_schema(engine: Engine) -> bool:
-    return inspect(engine).has_table("monthly_summary") and inspect(engine).has_table("load_runs")
+    inspector = inspect(engine)
+    return inspector.has_table("monthly_summary") and inspector.has_table("load_runs")
 
 
 @contextmanager
@@ -109,12 +113,20 @@ def read_frame(
     settings = settings or get_settings()
     limit = settings.query_row_limit
     try:
-        with engine.connect() as conn, conn.begin(), _deadline(conn, settings.query_timeout_seconds):
+        with (
+            engine.connect() as conn,
+            conn.begin(),
+            _deadline(conn, settings.query_timeout_seconds),
+        ):
             result = conn.execute(statement, dict(params or {}))
             rows = result.fetchmany(limit + 1)
             columns = list(result.keys())
     except OperationalError as exc:
-        reason = "ran longer than the timeout" if "interrupt" in str(exc).lower() or "timeout" in str(exc).lower() else "failed"
+        reason = (
+            "ran longer than the timeout"
+            if "interrupt" in str(exc).lower() or "timeout" in str(exc).lower()
+            else "failed"
+        )
         raise QueryError(f"The outcomes database query {reason}: {exc.orig}") from exc
     if len(rows) > limit:
         raise QueryError(f"The query returned more than {limit:,} rows; narrow the filters.")

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from data_access.models import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 
 Setting = Literal["all", "behavioral", "medical"]
-ProgramGroup = Literal["embedded", "care_advocacy", "whole_health", "hot_spotting", "not_enrolled"]
+ProgramGroup = Literal[
+    "embedded", "care_advocacy", "whole_health", "hot_spotting", "not_enrolled"
+]
 Condition = Literal["mental_health", "substance_use", "co_occurring"]
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -62,7 +64,9 @@ class OutcomeFilter(BaseModel):
     @model_validator(mode="after")
     def _ordered_range(self) -> OutcomeFilter:
         if self.month_from and self.month_to and self.month_from > self.month_to:
-            raise ValueError(f"month range starts after it ends: {self.month_from} > {self.month_to}")
+            raise ValueError(
+                f"month range starts after it ends: {self.month_from} > {self.month_to}"
+            )
         return self
 
     @property

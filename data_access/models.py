@@ -246,7 +246,12 @@ monthly_summary = Table(
 )
 
 WINDOWS: Final = ("pre", "post")
-PREPOST_ADMISSION_MEASURES: Final = ("admissions", "discharges", "inpatient_days", "admission_paid_cents")
+PREPOST_ADMISSION_MEASURES: Final = (
+    "admissions",
+    "discharges",
+    "inpatient_days",
+    "admission_paid_cents",
+)
 
 enrollment_outcomes = Table(
     "enrollment_outcomes",

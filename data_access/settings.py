@@ -27,10 +27,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the outcomes database; unset means the SQLite "
         "file data/outcomes.sqlite in the project.",
     )
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder of the default SQLite file.")
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Folder of the default SQLite file."
+    )
     query_timeout_seconds: float = Field(default=30.0, gt=0, description="Longest a read may run.")
     query_row_limit: int = Field(default=500_000, gt=0, description="Most rows a read may return.")
-    cache_ttl_seconds: int = Field(default=600, ge=0, description="How long the dashboard caches a result.")
+    cache_ttl_seconds: int = Field(
+        default=600, ge=0, description="How long the dashboard caches a result."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -66,7 +70,9 @@ def load_settings() -> Settings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
-        raise SettingsError(f"Invalid settings: {problems}. Fix the environment or .env file.") from exc
+        raise SettingsError(
+            f"Invalid settings: {problems}. Fix the environment or .env file."
+        ) from exc
 
 
 @lru_cache(maxsize=1)

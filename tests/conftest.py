@@ -57,7 +57,8 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture(params=ENGINES)
 def database_url(request) -> str:
     """The URL of an empty database, once per engine."""
-    return request.getfixturevalue(f"{request.param}_url")
+    fixture = {"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param]
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture

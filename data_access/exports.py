@@ -1,0 +1,189 @@
+"""The one CSV writer of the product: every dashboard download and the command-line export.
+
+Formats by column name, as the contract asks: counts as integers, money totals with 2
+decimals, every ratio with 4 decimals from unrounded values, an undefined value empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from typing import Literal, TextIO
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from data_access.filters import OutcomeFilter
+from data_access.queries import (
+    COUNT_COLUMNS,
+    MONEY_COLUMNS,
+    MONTHLY_COLUMNS,
+    PREPOST_COLUMNS,
+    PREPOST_MEASURES,
+    monthly_outcomes,
+    prepost_by_program,
+)
+
+Dataset = Literal["monthly", "prepost"]
+
+TEXT_COLUMNS = frozenset(
+    {
+        "month",
+        "quarter",
+        "year",
+        "state_code",
+        "state_name",
+        "program_model",
+        "program_id",
+        "program_name",
+        "setting",
+        "population",
+        "measure",
+    }
+)
+INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments", "rank", "enrolled_members"})
+MONEY_TOTAL_COLUMNS = frozenset(MONEY_COLUMNS)
+
+_MEASURE_WORDS = {
+    "share_with_admission": "share of analysable enrollments with at least one admission",
+    "admissions_per_enrollment": "admissions per analysable enrollment",
+    "inpatient_days_per_enrollment": "inpatient days (LOS of discharged stays) per enrollment",
+    "average_los": "inpatient days / discharged admissions, in days",
+    "behavioral_paid_per_enrollment": "behavioral paid (USD) per enrollment, any setting",
+    "medical_paid_per_enrollment": "medical paid (USD) per enrollment, any setting",
+    "total_paid_per_enrollment": "total paid (USD) per enrollment, any setting",
+    "paid_per_admission": "admissions' paid (USD) / admissions",
+}
+_WINDOW_WORDS = {
+    "pre": "in the 183 days before enrolled_on",
+    "post": "in the 183 days from enrolled_on",
+    "change": "post - pre",
+    "pct_change": "(post - pre) / pre x 100; empty where pre is 0",
+}
+
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "month": "Calendar month, YYYY-MM (admissions by admit_date, claims by service_date).",
+    "quarter": "Calendar quarter, YYYY-Qn.",
+    "year": "Calendar year, YYYY.",
+    "state_code": "Two-letter USPS code of the member's state.",
+    "state_name": "Name of the state.",
+    "program_model": "Model of the program the member was enrolled in; not_enrolled when none "
+    "(the state's comparison population).",
+    "population": "enrolled (in any selected program) or not_enrolled.",
+    "program_id": "Identifier of the peer support program.",
+    "program_name": "Name of the peer support program.",
+    "setting": "Inpatient setting the admission measures are limited to: all, behavioral or "
+    "medical.",
+    "enrollments": "Analysable enrollments: continuous eligibility in both windows, a behavioral "
+    "claim or admission in either, and the post window complete by the data-through date.",
+    "member_months": "Member-months: one per calendar month with at least one eligible day.",
+    "admissions": "Inpatient admissions (stays), by admit_date.",
+    "discharges": "Admissions with a discharge date.",
+    "inpatient_days": "Sum of length of stay (discharge - admit, at least 1 day) of discharged "
+    "stays.",
+    "readmissions_30d": "Discharged admissions followed by another admission of the same member "
+    "and setting 1 to 30 days after discharge.",
+    "paid": "Paid (USD): admissions' plus claims' paid amounts.",
+    "behavioral_paid": "Paid (USD) for behavioral admissions and behavioral claims.",
+    "medical_paid": "Paid (USD) for the other admissions and claims.",
+    "admissions_per_1000_mm": "Admissions / member-months x 1,000.",
+    "inpatient_days_per_1000_mm": "Inpatient days / member-months x 1,000.",
+    "average_los": "Average length of stay: inpatient days / discharges, in days.",
+    "readmission_rate_30d": "30-day readmissions / discharges.",
+    "cost_pmpm": "Paid / member-months (USD per member per month).",
+    "behavioral_cost_pmpm": "Behavioral paid / member-months (USD).",
+    "medical_cost_pmpm": "Medical paid / member-months (USD).",
+    **{
+        f"{window}_{measure}": f"{_MEASURE_WORDS[measure].capitalize()}, {window_words}."
+        for measure in PREPOST_MEASURES
+        for window, window_words in _WINDOW_WORDS.items()
+    },
+}
+
+
+def _integer(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return str(int(value))  # type: ignore[call-overload]
+
+
+def _fixed(decimals: int) -> Callable[[object], str]:
+    def format_number(value: object) -> str:
+        if value is None or value is pd.NA:
+            return ""
+        number = float(value)  # type: ignore[arg-type]
+        if math.isnan(number) or math.isinf(number):
+            return ""
+        text = f"{number:.{decimals}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+    return format_number
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _formatter(column: str) -> Callable[[object], str]:
+    if column in TEXT_COLUMNS:
+        return _text
+    if column in INTEGER_COLUMNS:
+        return _integer
+    if column in MONEY_TOTAL_COLUMNS:
+        return _fixed(2)
+    return _fixed(4)
+
+
+def write_csv(frame: pd.DataFrame, out: TextIO) -> int:
+    """Write `frame` as the contract's CSV (header, then rows); returns the rows written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(frame.columns)
+    formatters = [_formatter(str(column)) for column in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([fmt(value) for fmt, value in zip(formatters, row, strict=True)])
+    return len(frame)
+
+
+def to_csv_text(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    write_csv(frame, buffer)
+    return buffer.getvalue()
+
+
+def export_frame(
+    *, dataset: Dataset, filters: OutcomeFilter, engine: Engine | None = None
+) -> pd.DataFrame:
+    """The rows of an export, in the contract's columns and order."""
+    if dataset == "monthly":
+        return monthly_outcomes(filters=filters, engine=engine)[list(MONTHLY_COLUMNS)]
+    if dataset == "prepost":
+        return prepost_by_program(filters=filters, engine=engine)[list(PREPOST_COLUMNS)]
+    raise ValueError(f"unknown export {dataset!r}; choose monthly or prepost")
+
+
+def write_export(
+    *, dataset: Dataset, filters: OutcomeFilter, engine: Engine | None = None, out: TextIO
+) -> int:
+    return write_csv(export_frame(dataset=dataset, filters=filters, engine=engine), out)
+
+
+def export_filename(dataset: str, filters: OutcomeFilter) -> str:
+    """A file name that says the dataset and the filters, e.g. `monthly_TX_whole_health.csv`."""
+    parts = [dataset]
+    if filters.states is not None:
+        parts.append("-".join(filters.states) if filters.states else "no-states")
+    if set(filters.program_models) != set(OutcomeFilter().program_models):
+        parts.append("-".join(filters.program_models) or "no-models")
+    if filters.program_ids is not None:
+        parts.append(f"{len(filters.program_ids)}-programs")
+    if filters.conditions is not None:
+        parts.append("-".join(filters.conditions) or "no-conditions")
+    if filters.month_from or filters.month_to:
+        parts.append(f"{filters.month_from or 'start'}_to_{filters.month_to or 'end'}")
+    if filters.setting != "all":
+        parts.append(filters.setting)
+    return "_".join(parts).replace("/", "-") + ".csv"

@@ -1,0 +1,496 @@
+"""Read functions of the dashboard and the exports.
+
+Each takes keyword-only arguments and one `OutcomeFilter`, runs its aggregation in the
+database over the summary tables (see summaries.py) through `db.read_frame`, and returns a
+small DataFrame whose columns are documented in the docstring. Ratios are computed here
+from the unrounded integer sums, in one place, so every engine gives the same figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, true
+from sqlalchemy.sql.elements import Label
+
+from data_access import db
+from data_access.filters import OutcomeFilter
+from data_access.models import (
+    CONTRACT_TABLES,
+    NOT_ENROLLED,
+    Enrollment,
+    LoadRun,
+    Member,
+    Program,
+    State,
+    enrollment_outcomes,
+    monthly_summary,
+)
+
+Period = Literal["month", "quarter", "year"]
+Dimension = Literal["state_code", "program_model", "program_id", "population"]
+
+COUNT_COLUMNS = ("member_months", "admissions", "discharges", "inpatient_days", "readmissions_30d")
+MONEY_COLUMNS = ("paid", "behavioral_paid", "medical_paid")
+RATE_COLUMNS = (
+    "admissions_per_1000_mm",
+    "inpatient_days_per_1000_mm",
+    "average_los",
+    "readmission_rate_30d",
+    "cost_pmpm",
+    "behavioral_cost_pmpm",
+    "medical_cost_pmpm",
+)
+MEASURE_COLUMNS = (*COUNT_COLUMNS, *MONEY_COLUMNS, *RATE_COLUMNS)
+PREPOST_MEASURES = (
+    "share_with_admission",
+    "admissions_per_enrollment",
+    "inpatient_days_per_enrollment",
+    "average_los",
+    "behavioral_paid_per_enrollment",
+    "medical_paid_per_enrollment",
+    "total_paid_per_enrollment",
+    "paid_per_admission",
+)
+PREPOST_LEAD_COLUMNS = (
+    "program_id",
+    "program_name",
+    "state_code",
+    "program_model",
+    "setting",
+    "enrollments",
+)
+PREPOST_COLUMNS = (
+    *PREPOST_LEAD_COLUMNS,
+    *(
+        f"{part}_{measure}"
+        for measure in PREPOST_MEASURES
+        for part in ("pre", "post", "change", "pct_change")
+    ),
+)
+MONTHLY_COLUMNS = (
+    "month",
+    "state_code",
+    "program_model",
+    *COUNT_COLUMNS,
+    *MONEY_COLUMNS,
+    *RATE_COLUMNS[:5],
+)
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return engine if engine is not None else db.get_engine()
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator as floats, NaN where the denominator is 0 (undefined)."""
+    num = numerator.astype("float64")
+    den = denominator.astype("float64")
+    return (num / den.where(den != 0)).astype("float64")
+
+
+def _plain_text_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Sort by the named columns as plain text (code points), as the contract asks."""
+    if frame.empty or not columns:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(
+        columns, key=lambda col: col.fillna("").astype(str), kind="stable"
+    ).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Monthly measures
+
+
+def _setting_total(measure: str, setting: str) -> ColumnElement[int]:
+    columns = monthly_summary.c
+    if setting == "all":
+        return columns[f"{measure}_behavioral"] + columns[f"{measure}_medical"]
+    return columns[f"{measure}_{setting}"]
+
+
+def _monthly_conditions(filters: OutcomeFilter) -> list[ColumnElement[bool]]:
+    columns = monthly_summary.c
+    conditions: list[ColumnElement[bool]] = [columns.program_model.in_(filters.program_models)]
+    if filters.states is not None:
+        conditions.append(columns.state_code.in_(filters.states))
+    if filters.program_ids is not None:
+        conditions.append(
+            or_(columns.program_id.is_(None), columns.program_id.in_(filters.program_ids))
+        )
+    if filters.conditions is not None:
+        conditions.append(columns.primary_condition.in_(filters.conditions))
+    if filters.month_from:
+        conditions.append(columns.month >= filters.month_from)
+    if filters.month_to:
+        conditions.append(columns.month <= filters.month_to)
+    return conditions
+
+
+def _dimension(name: Dimension) -> Label[str]:
+    columns = monthly_summary.c
+    if name == "population":
+        return case(
+            (columns.program_model == NOT_ENROLLED, literal(NOT_ENROLLED)),
+            else_=literal("enrolled"),
+        ).label("population")
+    return columns[name].label(name)
+
+
+def _empty(columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
+
+
+def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the contract's rates to a frame of summed counts and cents; money to dollars."""
+    out = frame.copy()
+    mm = out["member_months"]
+    out["admissions_per_1000_mm"] = _ratio(out["admissions"] * 1000, mm)
+    out["inpatient_days_per_1000_mm"] = _ratio(out["inpatient_days"] * 1000, mm)
+    out["average_los"] = _ratio(out["inpatient_days"], out["discharges"])
+    out["readmission_rate_30d"] = _ratio(out["readmissions_30d"], out["discharges"])
+    out["cost_pmpm"] = _ratio(out["paid_cents"], mm * 100)
+    out["behavioral_cost_pmpm"] = _ratio(out["behavioral_paid_cents"], mm * 100)
+    out["medical_cost_pmpm"] = _ratio(out["medical_paid_cents"], mm * 100)
+    for money in MONEY_COLUMNS:
+        out[money] = out.pop(f"{money}_cents").astype("int64") / 100
+    return out
+
+
+def outcome_summary(
+    *,
+    filters: OutcomeFilter,
+    period: Period | None = "month",
+    by: tuple[Dimension, ...] = (),
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """Outcome measures by period and by the chosen dimensions, for the filters.
+
+    Columns: the period (`month` YYYY-MM, `quarter` YYYY-Qn or `year` YYYY) when asked, the
+    `by` columns (`population` is `enrolled` or `not_enrolled`; `program_id` is None for
+    not_enrolled rows), then `member_months`, `admissions`, `discharges`, `inpatient_days`,
+    `readmissions_30d` (integers), `paid`, `behavioral_paid`, `medical_paid` (dollars), and
+    the rates `admissions_per_1000_mm`, `inpatient_days_per_1000_mm`, `average_los`,
+    `readmission_rate_30d`, `cost_pmpm`, `behavioral_cost_pmpm`, `medical_cost_pmpm` (NaN when
+    undefined). Ordered by the period and the `by` columns as plain text.
+    """
+    keys: list[str] = ([period] if period else []) + list(by)
+    if filters.selects_nothing:
+        return _empty(keys + list(MEASURE_COLUMNS))
+    columns = monthly_summary.c
+    setting = filters.setting
+    behavioral_cents = (
+        columns.admission_paid_cents_behavioral + columns.service_paid_cents_behavioral
+    )
+    medical_cents = columns.admission_paid_cents_medical + columns.service_paid_cents_medical
+    key_columns = ([columns[period].label(period)] if period else []) + [_dimension(d) for d in by]
+    sums = [
+        func.sum(columns.member_months).label("member_months"),
+        func.sum(_setting_total("admissions", setting)).label("admissions"),
+        func.sum(_setting_total("discharges", setting)).label("discharges"),
+        func.sum(_setting_total("inpatient_days", setting)).label("inpatient_days"),
+        func.sum(_setting_total("readmissions_30d", setting)).label("readmissions_30d"),
+        func.sum(behavioral_cents + medical_cents).label("paid_cents"),
+        func.sum(behavioral_cents).label("behavioral_paid_cents"),
+        func.sum(medical_cents).label("medical_paid_cents"),
+    ]
+    statement = (
+        select(*key_columns, *sums)
+        .where(and_(true(), *_monthly_conditions(filters)))
+        .group_by(*key_columns)
+    )
+    frame = db.read_frame(statement, engine=_engine(engine))
+    if frame.empty:
+        return _empty(keys + list(MEASURE_COLUMNS))
+    for count in (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medical_paid_cents"):
+        frame[count] = frame[count].fillna(0).astype("int64")
+    frame = add_monthly_rates(frame)
+    return _plain_text_order(frame[keys + list(MEASURE_COLUMNS)], keys)
+
+
+def monthly_outcomes(*, filters: OutcomeFilter, engine: Engine | None = None) -> pd.DataFrame:
+    """The contract's monthly export rows: one per month, state and program model."""
+    frame = outcome_summary(
+        filters=filters, period="month", by=("state_code", "program_model"), engine=engine
+    )
+    return frame[list(MONTHLY_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------------------
+# Pre/post analysis
+
+
+def _window_sums(window: str, setting: str) -> list[Label[int]]:
+    columns = enrollment_outcomes.c
+
+    def admission_measure(measure: str) -> ColumnElement[int]:
+        if setting == "all":
+            return (
+                columns[f"{window}_{measure}_behavioral"] + columns[f"{window}_{measure}_medical"]
+            )
+        return columns[f"{window}_{measure}_{setting}"]
+
+    admissions = admission_measure("admissions")
+    return [
+        func.sum(case((admissions > 0, 1), else_=0)).label(f"{window}_with_admission"),
+        func.sum(admissions).label(f"{window}_admissions"),
+        func.sum(admission_measure("discharges")).label(f"{window}_discharges"),
+        func.sum(admission_measure("inpatient_days")).label(f"{window}_inpatient_days"),
+        func.sum(admission_measure("admission_paid_cents")).label(f"{window}_admission_cents"),
+        func.sum(
+            columns[f"{window}_admission_paid_cents_behavioral"]
+            + columns[f"{window}_service_paid_cents_behavioral"]
+        ).label(f"{window}_behavioral_cents"),
+        func.sum(
+            columns[f"{window}_admission_paid_cents_medical"]
+            + columns[f"{window}_service_paid_cents_medical"]
+        ).label(f"{window}_medical_cents"),
+    ]
+
+
+def _prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
+    n = sums["enrollments"]
+
+    def total(name: str) -> pd.Series:
+        return sums[f"{window}_{name}"]
+
+    return {
+        "share_with_admission": _ratio(total("with_admission"), n),
+        "admissions_per_enrollment": _ratio(total("admissions"), n),
+        "inpatient_days_per_enrollment": _ratio(total("inpatient_days"), n),
+        "average_los": _ratio(total("inpatient_days"), total("discharges")),
+        "behavioral_paid_per_enrollment": _ratio(total("behavioral_cents"), n * 100),
+        "medical_paid_per_enrollment": _ratio(total("medical_cents"), n * 100),
+        "total_paid_per_enrollment": _ratio(
+            total("behavioral_cents") + total("medical_cents"), n * 100
+        ),
+        "paid_per_admission": _ratio(total("admission_cents"), total("admissions") * 100),
+    }
+
+
+def prepost_by_program(*, filters: OutcomeFilter, engine: Engine | None = None) -> pd.DataFrame:
+    """The contract's prepost export rows: one per program of the filters.
+
+    Columns: `program_id`, `program_name`, `state_code`, `program_model`, `setting`,
+    `enrollments` (analysable enrollments whose `enrolled_on` is in the month range), then for
+    each measure of `PREPOST_MEASURES` `pre_`, `post_`, `change_` and `pct_change_` (floats,
+    NaN where undefined). Programs with no analysable enrollment are listed with 0.
+    """
+    if filters.selects_nothing:
+        return _empty(PREPOST_COLUMNS)
+    outcomes = enrollment_outcomes.c
+    enrollment_conditions: list[ColumnElement[bool]] = [outcomes.analysable == true()]
+    if filters.conditions is not None:
+        enrollment_conditions.append(outcomes.primary_condition.in_(filters.conditions))
+    if filters.month_from:
+        enrollment_conditions.append(outcomes.enrolled_month >= filters.month_from)
+    if filters.month_to:
+        enrollment_conditions.append(outcomes.enrolled_month <= filters.month_to)
+    per_program = (
+        select(
+            outcomes.program_id,
+            func.count().label("enrollments"),
+            *_window_sums("pre", filters.setting),
+            *_window_sums("post", filters.setting),
+        )
+        .where(*enrollment_conditions)
+        .group_by(outcomes.program_id)
+        .subquery()
+    )
+    program_conditions: list[ColumnElement[bool]] = [
+        Program.program_model.in_(filters.program_models)
+    ]
+    if filters.states is not None:
+        program_conditions.append(Program.state_code.in_(filters.states))
+    if filters.program_ids is not None:
+        program_conditions.append(Program.program_id.in_(filters.program_ids))
+    sum_columns = [c for c in per_program.c if c.name != "program_id"]
+    statement = (
+        select(
+            Program.program_id,
+            Program.program_name,
+            Program.state_code,
+            Program.program_model,
+            *[func.coalesce(c, 0).label(c.name) for c in sum_columns],
+        )
+        .select_from(Program)
+        .outerjoin(per_program, per_program.c.program_id == Program.program_id)
+        .where(*program_conditions)
+    )
+    sums = db.read_frame(statement, engine=_engine(engine))
+    if sums.empty:
+        return _empty(PREPOST_COLUMNS)
+    for column in sum_columns:
+        sums[column.name] = sums[column.name].astype("int64")
+    out = sums[["program_id", "program_name", "state_code", "program_model"]].copy()
+    out["setting"] = filters.setting
+    out["enrollments"] = sums["enrollments"]
+    pre, post = _prepost_measures(sums, "pre"), _prepost_measures(sums, "post")
+    for measure in PREPOST_MEASURES:
+        out[f"pre_{measure}"] = pre[measure]
+        out[f"post_{measure}"] = post[measure]
+        out[f"change_{measure}"] = post[measure] - pre[measure]
+        out[f"pct_change_{measure}"] = _ratio((post[measure] - pre[measure]) * 100, pre[measure])
+    return _plain_text_order(out[list(PREPOST_COLUMNS)], ["state_code", "program_id"])
+
+
+# ---------------------------------------------------------------------------------------
+# Reference data and status
+
+
+def list_states(*, engine: Engine | None = None) -> pd.DataFrame:
+    """Columns: `state_code`, `state_name`; ordered by state_code."""
+    statement = select(State.state_code, State.state_name)
+    return _plain_text_order(db.read_frame(statement, engine=_engine(engine)), ["state_code"])
+
+
+def list_programs(*, engine: Engine | None = None) -> pd.DataFrame:
+    """Columns: `program_id`, `program_name`, `state_code`, `program_model`, `launched_on`."""
+    statement = select(
+        Program.program_id,
+        Program.program_name,
+        Program.state_code,
+        Program.program_model,
+        Program.launched_on,
+    )
+    frame = db.read_frame(statement, engine=_engine(engine))
+    return _plain_text_order(frame, ["state_code", "program_id"])
+
+
+def month_bounds(*, engine: Engine | None = None) -> tuple[str, str] | None:
+    """The first and last month (YYYY-MM) with data, or None when the database is empty."""
+    statement = select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
+    row = db.read_frame(statement, engine=_engine(engine)).iloc[0]
+    if row.iloc[0] is None or pd.isna(row.iloc[0]):
+        return None
+    return str(row.iloc[0]), str(row.iloc[1])
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def _month_of(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _first_day(month: str) -> dt.date:
+    return dt.date(int(month[:4]), int(month[5:7]), 1)
+
+
+def previous_period(
+    filters: OutcomeFilter, *, engine: Engine | None = None
+) -> OutcomeFilter | None:
+    """The same filters over the months of equal length just before the filter's range."""
+    bounds = month_bounds(engine=engine)
+    if bounds is None:
+        return None
+    first = _month_index(filters.month_from or bounds[0])
+    last = _month_index(filters.month_to or bounds[1])
+    length = last - first + 1
+    if first - length < _month_index(bounds[0]):
+        return None
+    return filters.model_copy(
+        update={"month_from": _month_of(first - length), "month_to": _month_of(first - 1)}
+    )
+
+
+def enrolled_members(*, filters: OutcomeFilter, engine: Engine | None = None) -> int:
+    """Distinct members enrolled in a selected program on at least one day of the range."""
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    if filters.selects_nothing or not models:
+        return 0
+    conditions: list[ColumnElement[bool]] = [Program.program_model.in_(models)]
+    if filters.states is not None:
+        conditions.append(Program.state_code.in_(filters.states))
+    if filters.program_ids is not None:
+        conditions.append(Program.program_id.in_(filters.program_ids))
+    if filters.conditions is not None:
+        conditions.append(Member.primary_condition.in_(filters.conditions))
+    if filters.month_to:
+        after_end = _month_of(_month_index(filters.month_to) + 1)
+        conditions.append(Enrollment.enrolled_on < _first_day(after_end))
+    if filters.month_from:
+        start = _first_day(filters.month_from)
+        conditions.append(or_(Enrollment.ended_on.is_(None), Enrollment.ended_on >= start))
+    statement = (
+        select(func.count(func.distinct(Enrollment.member_id)).label("members"))
+        .join(Program, Program.program_id == Enrollment.program_id)
+        .join(Member, Member.member_id == Enrollment.member_id)
+        .where(*conditions)
+    )
+    members = db.read_frame(statement, engine=_engine(engine))["members"]
+    return int(members.iloc[0])
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    ready: bool
+    message: str
+    data_through: dt.date | None = None
+    last_loaded_at: dt.datetime | None = None
+    last_source: str | None = None
+    table_rows: dict[str, int] = field(default_factory=dict)
+    rows_in_last_load: dict[str, int] = field(default_factory=dict)
+
+
+LOAD_HINT = "Load data with: python -m data_access load sample_data"
+
+
+def database_status(*, engine: Engine | None = None) -> DatabaseStatus:
+    """Whether the database holds loaded outcomes, and what: data-through, last load, rows."""
+    engine = _engine(engine)
+    try:
+        if not db.has_schema(engine):
+            return DatabaseStatus(False, f"The outcomes database has no tables yet. {LOAD_HINT}")
+        last = db.read_frame(
+            select(LoadRun.loaded_at, LoadRun.source, LoadRun.rows_loaded, LoadRun.data_through)
+            .order_by(LoadRun.load_id.desc())
+            .limit(1),
+            engine=engine,
+        )
+    except Exception as exc:  # an unreachable server is a status, not a crash
+        return DatabaseStatus(False, f"The outcomes database cannot be read: {exc}")
+    if last.empty:
+        return DatabaseStatus(False, f"The outcomes database is empty. {LOAD_HINT}")
+    counts = db.read_frame(
+        select(
+            *[
+                select(func.count()).select_from(model).scalar_subquery().label(model.__tablename__)
+                for model in CONTRACT_TABLES
+            ]
+        ),
+        engine=engine,
+    ).iloc[0]
+    row = last.iloc[0]
+    through = row["data_through"]
+    loaded_at = row["loaded_at"]
+    return DatabaseStatus(
+        ready=True,
+        message="ready",
+        data_through=None if pd.isna(through) else pd.Timestamp(through).date(),
+        last_loaded_at=None if pd.isna(loaded_at) else pd.Timestamp(loaded_at).to_pydatetime(),
+        last_source=str(row["source"]),
+        table_rows={str(name): int(value) for name, value in counts.items()},
+        rows_in_last_load={k: int(v) for k, v in json.loads(row["rows_loaded"]).items()},
+    )
+
+
+__all__ = [
+    "MONTHLY_COLUMNS",
+    "PREPOST_COLUMNS",
+    "DatabaseStatus",
+    "database_status",
+    "enrolled_members",
+    "list_programs",
+    "list_states",
+    "month_bounds",
+    "monthly_outcomes",
+    "outcome_summary",
+    "prepost_by_program",
+    "previous_period",
+]

@@ -1,0 +1,355 @@
+"""Summaries rebuilt inside the database by every load, exactly as the contract defines.
+
+The dashboard reads only these tables, so its queries cost the same at ten million claims
+as at ten thousand. The SQL is written once; the few date expressions that differ between
+SQLite and PostgreSQL come from `_DateSql`, and all day arithmetic is on whole days so
+both engines agree to the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from data_access.models import SUMMARY_TABLES, calendar_months
+
+EPOCH = dt.date(1970, 1, 1)
+# Spells of still-open enrollments end on this day number (far beyond any real date).
+OPEN_END_DAY = 99_999_999
+
+
+@dataclass(frozen=True)
+class _DateSql:
+    dialect: str
+
+    def day(self, column: str) -> str:
+        """Days since 1970-01-01 of a DATE column."""
+        if self.dialect == "sqlite":
+            return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+        return f"({column} - DATE '1970-01-01')"
+
+    def plus_days(self, column: str, days: int) -> str:
+        """A DATE column moved by whole days, still a DATE (so indexes on it are used)."""
+        if self.dialect == "sqlite":
+            return f"date({column}, '{days:+d} days')"
+        return f"({column} + {days})"
+
+    def month(self, column: str) -> str:
+        if self.dialect == "sqlite":
+            return f"strftime('%Y-%m', {column})"
+        return f"to_char({column}, 'YYYY-MM')"
+
+    @property
+    def text_order(self) -> str:
+        """Order identifiers by code point on every engine, as the contract's tie-break needs."""
+        return "" if self.dialect == "sqlite" else ' COLLATE "C"'
+
+
+def day_number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def _as_date(value: object) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _calendar_rows(conn: Connection) -> list[dict[str, object]]:
+    bounds = conn.execute(
+        text(
+            "SELECT MIN(d), MAX(d) FROM ("
+            " SELECT MIN(start_date) AS d FROM eligibility UNION ALL"
+            " SELECT MAX(end_date) FROM eligibility UNION ALL"
+            " SELECT MIN(admit_date) FROM admissions UNION ALL"
+            " SELECT MAX(admit_date) FROM admissions UNION ALL"
+            " SELECT MIN(service_date) FROM services UNION ALL"
+            " SELECT MAX(service_date) FROM services) AS dates"
+        )
+    ).one()
+    first, last = _as_date(bounds[0]), _as_date(bounds[1])
+    if first is None or last is None:
+        return []
+    rows = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+        first_day = dt.date(year, month, 1)
+        last_day = dt.date(next_year, next_month, 1) - dt.timedelta(days=1)
+        rows.append(
+            {
+                "month": f"{year:04d}-{month:02d}",
+                "quarter": f"{year:04d}-Q{(month + 2) // 3}",
+                "year": f"{year:04d}",
+                "first_day": day_number(first_day),
+                "last_day": day_number(last_day),
+            }
+        )
+        year, month = next_year, next_month
+    return rows
+
+
+def _islands_sql(d: _DateSql) -> str:
+    # Gaps and islands: a span starts a new island when it begins more than one day after
+    # every earlier span of the member has ended.
+    return f"""
+WITH spans AS (
+    SELECT member_id, {d.day("start_date")} AS s, {d.day("end_date")} AS e FROM eligibility
+), ordered AS (
+    SELECT member_id, s, e,
+        MAX(e) OVER (PARTITION BY member_id ORDER BY s, e
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+    FROM spans
+), numbered AS (
+    SELECT member_id, s, e,
+        SUM(CASE WHEN reach IS NULL OR s > reach + 1 THEN 1 ELSE 0 END)
+            OVER (PARTITION BY member_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
+    FROM ordered
+)
+INSERT INTO eligibility_islands (member_id, start_day, end_day)
+SELECT member_id, MIN(s), MAX(e) FROM numbered GROUP BY member_id, island
+"""
+
+
+def _spells_sql(d: _DateSql) -> str:
+    # Cut each member's timeline at every enrollment start and every day after an end; on
+    # each piece the set of open enrollments is constant, and the contract's rule picks one.
+    return f"""
+WITH enr AS (
+    SELECT enrollment_id, member_id, program_id,
+        {d.day("enrolled_on")} AS s, {d.day("ended_on")} AS f
+    FROM enrollments
+), cuts AS (
+    SELECT member_id, s AS cut FROM enr
+    UNION
+    SELECT member_id, f + 1 FROM enr WHERE f IS NOT NULL
+), pieces AS (
+    SELECT member_id, cut AS start_day,
+        LEAD(cut) OVER (PARTITION BY member_id ORDER BY cut) - 1 AS end_day
+    FROM cuts
+), ranked AS (
+    SELECT p.member_id, p.start_day, p.end_day, enr.enrollment_id, enr.program_id,
+        ROW_NUMBER() OVER (PARTITION BY p.member_id, p.start_day
+                           ORDER BY enr.s DESC, enr.enrollment_id{d.text_order} ASC) AS pick
+    FROM pieces p
+    JOIN enr ON enr.member_id = p.member_id
+        AND enr.s <= p.start_day AND (enr.f IS NULL OR p.start_day <= enr.f)
+)
+INSERT INTO enrollment_spells (member_id, start_day, end_day, enrollment_id, program_id)
+SELECT member_id, start_day, COALESCE(end_day, {OPEN_END_DAY}), enrollment_id, program_id
+FROM ranked WHERE pick = 1
+"""
+
+
+def _monthly_sql(d: _DateSql) -> str:
+    zero_admissions = ", ".join(
+        f"0 AS {m}_{s}"
+        for m in (
+            "admissions",
+            "discharges",
+            "inpatient_days",
+            "readmissions_30d",
+            "admission_paid_cents",
+        )
+        for s in ("behavioral", "medical")
+    )
+    zero_services = "0 AS service_paid_cents_behavioral, 0 AS service_paid_cents_medical"
+    admission_sums = ",\n".join(
+        f"SUM(CASE WHEN setting = '{s}' THEN {expr} ELSE 0 END) AS {name}_{s}"
+        for name, expr in (
+            ("admissions", "1"),
+            ("discharges", "CASE WHEN los IS NULL THEN 0 ELSE 1 END"),
+            ("inpatient_days", "COALESCE(los, 0)"),
+            ("readmissions_30d", "readmitted"),
+            ("admission_paid_cents", "paid_amount_cents"),
+        )
+        for s in ("behavioral", "medical")
+    )
+    measure_columns = [
+        "member_months",
+        *(
+            f"{m}_{s}"
+            for m in (
+                "admissions",
+                "discharges",
+                "inpatient_days",
+                "readmissions_30d",
+                "admission_paid_cents",
+            )
+            for s in ("behavioral", "medical")
+        ),
+        "service_paid_cents_behavioral",
+        "service_paid_cents_medical",
+    ]
+    totals = ",\n    ".join(f"SUM(u.{c})" for c in measure_columns)
+    return f"""
+WITH member_months AS (
+    SELECT DISTINCT i.member_id, c.month, c.first_day
+    FROM eligibility_islands i
+    JOIN calendar_months c
+        ON c.last_day BETWEEN i.start_day AND i.end_day + 31 AND c.first_day <= i.end_day
+), stays AS (
+    SELECT a.member_id, a.setting, a.paid_amount_cents,
+        {d.month("a.admit_date")} AS month, {d.day("a.admit_date")} AS admit_day,
+        CASE WHEN a.discharge_date IS NULL THEN NULL
+             WHEN a.discharge_date = a.admit_date THEN 1
+             ELSE {d.day("a.discharge_date")} - {d.day("a.admit_date")} END AS los,
+        CASE WHEN a.discharge_date IS NOT NULL AND EXISTS (
+                SELECT 1 FROM admissions b
+                WHERE b.member_id = a.member_id AND b.setting = a.setting
+                  AND b.admit_date BETWEEN {d.plus_days("a.discharge_date", 1)}
+                                       AND {d.plus_days("a.discharge_date", 30)})
+             THEN 1 ELSE 0 END AS readmitted
+    FROM admissions a
+), units AS (
+    SELECT mm.month, mm.member_id, sp.program_id, 1 AS member_months,
+        {zero_admissions}, {zero_services}
+    FROM member_months mm
+    LEFT JOIN enrollment_spells sp ON sp.member_id = mm.member_id
+        AND mm.first_day BETWEEN sp.start_day AND sp.end_day
+    UNION ALL
+    SELECT st.month, st.member_id, sp.program_id, 0,
+        {admission_sums.replace(chr(10), chr(10) + "        ")},
+        0, 0
+    FROM stays st
+    LEFT JOIN enrollment_spells sp ON sp.member_id = st.member_id
+        AND st.admit_day BETWEEN sp.start_day AND sp.end_day
+    GROUP BY st.month, st.member_id, sp.program_id
+    UNION ALL
+    SELECT sv.month, sv.member_id, sp.program_id, 0, {zero_admissions},
+        SUM(CASE WHEN sv.behavioral THEN sv.paid_amount_cents ELSE 0 END),
+        SUM(CASE WHEN sv.behavioral THEN 0 ELSE sv.paid_amount_cents END)
+    FROM (
+        SELECT member_id, behavioral, paid_amount_cents,
+            {d.month("service_date")} AS month, {d.day("service_date")} AS service_day
+        FROM services
+    ) sv
+    LEFT JOIN enrollment_spells sp ON sp.member_id = sv.member_id
+        AND sv.service_day BETWEEN sp.start_day AND sp.end_day
+    GROUP BY sv.month, sv.member_id, sp.program_id
+)
+INSERT INTO monthly_summary (
+    month, quarter, year, state_code, program_model, program_id, primary_condition,
+    {", ".join(measure_columns)})
+SELECT u.month, c.quarter, c.year, m.state_code, COALESCE(p.program_model, 'not_enrolled'),
+    u.program_id, m.primary_condition,
+    {totals}
+FROM units u
+JOIN members m ON m.member_id = u.member_id
+JOIN calendar_months c ON c.month = u.month
+LEFT JOIN programs p ON p.program_id = u.program_id
+GROUP BY u.month, c.quarter, c.year, m.state_code, p.program_model, u.program_id, m.primary_condition
+"""
+
+
+def _enrollment_outcomes_sql(d: _DateSql) -> str:
+    def window_sums(window: str, test: str) -> str:
+        parts = []
+        for setting in ("behavioral", "medical"):
+            when = f"{test} AND a.setting = '{setting}'"
+            parts += [
+                f"SUM(CASE WHEN {when} THEN 1 ELSE 0 END) AS {window}_admissions_{setting}",
+                f"SUM(CASE WHEN {when} AND a.discharge_date IS NOT NULL THEN 1 ELSE 0 END)"
+                f" AS {window}_discharges_{setting}",
+                f"SUM(CASE WHEN {when} AND a.discharge_date IS NOT NULL THEN"
+                f" CASE WHEN a.discharge_date = a.admit_date THEN 1"
+                f" ELSE {d.day('a.discharge_date')} - {d.day('a.admit_date')} END ELSE 0 END)"
+                f" AS {window}_inpatient_days_{setting}",
+                f"SUM(CASE WHEN {when} THEN a.paid_amount_cents ELSE 0 END)"
+                f" AS {window}_admission_paid_cents_{setting}",
+            ]
+        return ",\n        ".join(parts)
+
+    admission_columns = [
+        f"{w}_{m}_{s}"
+        for w in ("pre", "post")
+        for s in ("behavioral", "medical")
+        for m in ("admissions", "discharges", "inpatient_days", "admission_paid_cents")
+    ]
+    service_columns = [
+        f"{w}_service_paid_cents_{s}" for w in ("pre", "post") for s in ("behavioral", "medical")
+    ]
+    return f"""
+WITH enr AS (
+    SELECT e.enrollment_id, e.member_id, e.program_id, e.enrolled_on,
+        {d.day("e.enrolled_on")} AS d, {d.month("e.enrolled_on")} AS enrolled_month,
+        p.state_code, p.program_model, m.primary_condition
+    FROM enrollments e
+    JOIN programs p ON p.program_id = e.program_id
+    JOIN members m ON m.member_id = e.member_id
+), through AS (
+    SELECT MAX(x) AS through_day FROM (
+        SELECT MAX({d.day("admit_date")}) AS x FROM admissions
+        UNION ALL SELECT MAX({d.day("service_date")}) FROM services) AS latest
+), stays AS (
+    SELECT enr.enrollment_id,
+        {window_sums("pre", "a.admit_date < enr.enrolled_on")},
+        {window_sums("post", "a.admit_date >= enr.enrolled_on")}
+    FROM enr
+    JOIN admissions a ON a.member_id = enr.member_id
+        AND a.admit_date BETWEEN {d.plus_days("enr.enrolled_on", -183)}
+                             AND {d.plus_days("enr.enrolled_on", 182)}
+    GROUP BY enr.enrollment_id
+), claims AS (
+    SELECT enr.enrollment_id,
+        SUM(CASE WHEN s.service_date < enr.enrolled_on AND s.behavioral
+                 THEN s.paid_amount_cents ELSE 0 END) AS pre_service_paid_cents_behavioral,
+        SUM(CASE WHEN s.service_date < enr.enrolled_on AND NOT s.behavioral
+                 THEN s.paid_amount_cents ELSE 0 END) AS pre_service_paid_cents_medical,
+        SUM(CASE WHEN s.service_date >= enr.enrolled_on AND s.behavioral
+                 THEN s.paid_amount_cents ELSE 0 END) AS post_service_paid_cents_behavioral,
+        SUM(CASE WHEN s.service_date >= enr.enrolled_on AND NOT s.behavioral
+                 THEN s.paid_amount_cents ELSE 0 END) AS post_service_paid_cents_medical,
+        SUM(CASE WHEN s.behavioral THEN 1 ELSE 0 END) AS behavioral_claims
+    FROM enr
+    JOIN services s ON s.member_id = enr.member_id
+        AND s.service_date BETWEEN {d.plus_days("enr.enrolled_on", -183)}
+                               AND {d.plus_days("enr.enrolled_on", 182)}
+    GROUP BY enr.enrollment_id
+), judged AS (
+    SELECT enr.*,
+        EXISTS (SELECT 1 FROM eligibility_islands i
+                WHERE i.member_id = enr.member_id
+                  AND i.start_day <= enr.d - 183 AND i.end_day >= enr.d + 182)
+            AS eligible_both_windows,
+        (COALESCE(st.pre_admissions_behavioral, 0) + COALESCE(st.post_admissions_behavioral, 0)
+            + COALESCE(cl.behavioral_claims, 0) > 0) AS has_behavioral_use,
+        (enr.d + 182 <= (SELECT through_day FROM through)) AS post_window_complete,
+        {", ".join(f"COALESCE(st.{c}, 0) AS {c}" for c in admission_columns)},
+        {", ".join(f"COALESCE(cl.{c}, 0) AS {c}" for c in service_columns)}
+    FROM enr
+    LEFT JOIN stays st ON st.enrollment_id = enr.enrollment_id
+    LEFT JOIN claims cl ON cl.enrollment_id = enr.enrollment_id
+)
+INSERT INTO enrollment_outcomes (
+    enrollment_id, program_id, state_code, program_model, primary_condition, enrolled_on,
+    enrolled_month, eligible_both_windows, has_behavioral_use, post_window_complete, analysable,
+    {", ".join(admission_columns + service_columns)})
+SELECT enrollment_id, program_id, state_code, program_model, primary_condition, d,
+    enrolled_month, eligible_both_windows, has_behavioral_use, post_window_complete,
+    (eligible_both_windows AND has_behavioral_use AND post_window_complete),
+    {", ".join(admission_columns + service_columns)}
+FROM judged
+"""
+
+
+def rebuild_summaries(conn: Connection) -> None:
+    """Recompute every summary table from the contract tables, inside the caller's transaction."""
+    d = _DateSql(conn.dialect.name)
+    for table in reversed(SUMMARY_TABLES):
+        conn.execute(table.delete())
+    calendar = _calendar_rows(conn)
+    if calendar:
+        conn.execute(calendar_months.insert(), calendar)
+    for statement in (
+        _islands_sql(d),
+        _spells_sql(d),
+        _monthly_sql(d),
+        _enrollment_outcomes_sql(d),
+    ):
+        conn.execute(text(statement))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE monthly_summary"))
+        conn.execute(text("ANALYZE enrollment_outcomes"))
