@@ -1,0 +1,248 @@
+"""Names, units and number formats of every measure, and the words that describe a filter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from data_access.filters import OutcomeFilter
+from data_access.models import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+
+Kind = Literal["rate", "ratio", "money", "days", "share", "count"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    column: str
+    label: str  # full name, used in titles
+    short: str  # tile and axis label
+    unit: str  # said after a value in hovers
+    kind: Kind
+
+    @property
+    def d3_format(self) -> str:
+        """Plotly hover/tick format: exact enough to read the stored value back."""
+        return {
+            "rate": ",.2f",
+            "ratio": ",.3f",
+            "money": "$,.2f",
+            "days": ",.2f",
+            "share": ".2%",
+            "count": ",d",
+        }[self.kind]
+
+    def hover(self, ref: str) -> str:
+        """A hovertemplate fragment such as `$%{y:,.2f} per member per month`."""
+        return f"%{{{ref}:{self.d3_format}}} {self.unit}".rstrip()
+
+    def format(self, value: float | None) -> str:
+        return format_value(value, self.kind, self.unit)
+
+
+def format_value(value: float | None, kind: Kind, unit: str = "") -> str:
+    """A value for a tile or a sentence; an undefined ratio (NaN) reads as "n/a"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if kind == "money":
+        return f"${value:,.2f}"
+    if kind == "share":
+        return f"{value:.1%}"
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "ratio":
+        return f"{value:,.3f}"
+    return f"{value:,.1f}" if kind == "rate" else f"{value:,.2f}"
+
+
+def format_change(change: float | None, kind: Kind) -> str | None:
+    """A signed change for st.metric's delta (its colour follows the leading sign)."""
+    if change is None or math.isnan(change):
+        return None
+    if kind == "money":
+        return f"{'-' if change < 0 else '+'}${abs(change):,.2f}"
+    if kind == "share":
+        return f"{change * 100:+.1f} pts"
+    if kind == "count":
+        return f"{change:+,.0f}"
+    if kind == "ratio":
+        return f"{change:+,.3f}"
+    return f"{change:+,.1f}" if kind == "rate" else f"{change:+,.2f}"
+
+
+# Measures of outcome_summary and of the monthly export, in the order pages list them.
+SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
+    m.column: m
+    for m in (
+        Measure(
+            "admissions_per_1000_mm",
+            "Admissions per 1,000 member-months",
+            "Admissions per 1,000 MM",
+            "admissions per 1,000 MM",
+            "rate",
+        ),
+        Measure(
+            "inpatient_days_per_1000_mm",
+            "Inpatient days per 1,000 member-months",
+            "Inpatient days per 1,000 MM",
+            "inpatient days per 1,000 MM",
+            "rate",
+        ),
+        Measure("average_los", "Average length of stay", "Average LOS", "days", "days"),
+        Measure("cost_pmpm", "Total cost per member per month", "Cost PMPM", "PMPM", "money"),
+        Measure(
+            "behavioral_cost_pmpm",
+            "Behavioral health cost per member per month",
+            "Behavioral cost PMPM",
+            "PMPM",
+            "money",
+        ),
+        Measure(
+            "medical_cost_pmpm",
+            "Medical cost per member per month",
+            "Medical cost PMPM",
+            "PMPM",
+            "money",
+        ),
+        Measure(
+            "readmission_rate_30d",
+            "30-day readmission rate",
+            "30-day readmission rate",
+            "of discharges",
+            "share",
+        ),
+    )
+}
+
+# Pre/post measures of the prepost export (the seeds' terms), per analysable enrollment.
+PREPOST_MEASURES: Final[Mapping[str, Measure]] = {
+    m.column: m
+    for m in (
+        Measure(
+            "share_with_admission",
+            "Share of enrollments with an inpatient admission",
+            "Share with an admission",
+            "of enrollments",
+            "share",
+        ),
+        Measure(
+            "admissions_per_enrollment",
+            "Admissions per enrollment (6 months)",
+            "Admissions per enrollment",
+            "admissions",
+            "ratio",
+        ),
+        Measure(
+            "inpatient_days_per_enrollment",
+            "Inpatient days per enrollment (6 months)",
+            "Inpatient days per enrollment",
+            "days",
+            "ratio",
+        ),
+        Measure("average_los", "Average length of stay", "Average LOS", "days", "days"),
+        Measure(
+            "behavioral_paid_per_enrollment",
+            "Behavioral health paid per enrollment (6 months)",
+            "Behavioral paid per enrollment",
+            "",
+            "money",
+        ),
+        Measure(
+            "medical_paid_per_enrollment",
+            "Medical paid per enrollment (6 months)",
+            "Medical paid per enrollment",
+            "",
+            "money",
+        ),
+        Measure(
+            "total_paid_per_enrollment",
+            "Total paid per enrollment (6 months)",
+            "Total paid per enrollment",
+            "",
+            "money",
+        ),
+        Measure(
+            "paid_per_admission",
+            "Paid per inpatient admission",
+            "Paid per admission",
+            "per admission",
+            "money",
+        ),
+    )
+}
+
+# The monthly measure whose not-enrolled trend is the fair comparison for a pre/post measure.
+PREPOST_COMPARISON: Final[Mapping[str, str]] = {
+    "share_with_admission": "admissions_per_1000_mm",
+    "admissions_per_enrollment": "admissions_per_1000_mm",
+    "inpatient_days_per_enrollment": "inpatient_days_per_1000_mm",
+    "average_los": "average_los",
+    "behavioral_paid_per_enrollment": "behavioral_cost_pmpm",
+    "medical_paid_per_enrollment": "medical_cost_pmpm",
+    "total_paid_per_enrollment": "cost_pmpm",
+    "paid_per_admission": "cost_pmpm",
+}
+
+GROUP_LABELS: Final[Mapping[str, str]] = {
+    "embedded": "Embedded",
+    "care_advocacy": "Care advocacy",
+    "whole_health": "Whole health",
+    "hot_spotting": "Hot spotting",
+    NOT_ENROLLED: "Not enrolled",
+}
+POPULATION_LABELS: Final[Mapping[str, str]] = {
+    "enrolled": "Enrolled in a program",
+    NOT_ENROLLED: "Not enrolled",
+}
+CONDITION_LABELS: Final[Mapping[str, str]] = {
+    "mental_health": "Mental health",
+    "substance_use": "Substance use",
+    "co_occurring": "Co-occurring",
+}
+SETTING_LABELS: Final[Mapping[str, str]] = {
+    "all": "All inpatient stays",
+    "behavioral": "Behavioral stays",
+    "medical": "Medical stays",
+}
+PERIOD_LABELS: Final[Mapping[str, str]] = {
+    "month": "monthly",
+    "quarter": "quarterly",
+    "year": "yearly",
+}
+
+assert set(GROUP_LABELS) == set(PROGRAM_GROUPS)
+assert set(CONDITION_LABELS) == set(PRIMARY_CONDITIONS)
+
+
+def group_label(code: str) -> str:
+    return GROUP_LABELS.get(code, code)
+
+
+def _listed(
+    values: tuple[str, ...], labels: Mapping[str, str] | None = None, limit: int = 6
+) -> str:
+    names = [labels.get(v, v) if labels else v for v in values]
+    if len(names) > limit:
+        return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+    return ", ".join(names)
+
+
+def describe_filter(filters: OutcomeFilter) -> str:
+    """The filters in words, for chart titles and captions (short enough for one line)."""
+    parts = [
+        "all states" if filters.states is None else _listed(filters.states),
+        "all groups"
+        if set(filters.program_models) == set(PROGRAM_GROUPS)
+        else _listed(filters.program_models, GROUP_LABELS),
+    ]
+    if filters.program_ids:
+        count = len(filters.program_ids)
+        parts.append(f"{count} program{'s' if count > 1 else ''}")
+    if filters.conditions is not None and set(filters.conditions) != set(PRIMARY_CONDITIONS):
+        parts.append(_listed(filters.conditions, CONDITION_LABELS))
+    if filters.month_from or filters.month_to:
+        parts.append(f"{filters.month_from or 'start'} to {filters.month_to or 'latest'}")
+    if filters.setting != "all":
+        parts.append(SETTING_LABELS[filters.setting].lower())
+    return " · ".join(parts)
