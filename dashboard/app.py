@@ -1,0 +1,94 @@
+"""Entry point: `streamlit run dashboard/app.py` from the repository root.
+
+Draws the sidebar filters (shared by every page, so they persist across pages), then runs
+the page chosen in the navigation. Without a loaded database it shows what to run instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data, filters  # noqa: E402
+from data_access.db import DatabaseNotReady, QueryError  # noqa: E402
+from data_access.settings import SettingsError  # noqa: E402
+
+PAGES = ROOT / "pages"
+LOAD_COMMAND = "python -m data_access load sample_data"
+
+st.set_page_config(
+    page_title="Peer support outcomes",
+    page_icon=":material/diversity_3:",
+    layout="wide",
+)
+
+
+def setup_page(problem: str) -> None:
+    """What to do when there is nothing to show yet (no database, empty, or bad settings)."""
+    st.title("Peer support outcomes dashboard")
+    st.warning(problem, icon=":material/database:")
+    st.markdown("Load the outcomes database from the repository root, then reload this page:")
+    st.code(LOAD_COMMAND, language="bash")
+    st.caption(
+        "That loads the shipped sample data into data/outcomes.sqlite; set DATABASE_URL "
+        "to use another database, and replace sample_data with a folder of your own files."
+    )
+
+
+def not_ready(problem: str) -> None:
+    page = st.Page(lambda: setup_page(problem), title="Set up", url_path="setup", default=True)
+    st.navigation([page], position="hidden").run()
+
+
+def main() -> None:
+    try:
+        status = data.database_status()
+    except SettingsError as exc:
+        not_ready(str(exc))
+        return
+    if not status.ready:
+        not_ready(status.message)
+        return
+    try:
+        options = filters.load_options()
+    except (QueryError, DatabaseNotReady) as exc:
+        not_ready(str(exc))
+        return
+
+    navigation = st.navigation(
+        {
+            "Outcomes": [
+                st.Page(
+                    PAGES / "overview.py",
+                    title="Overview",
+                    icon=":material/dashboard:",
+                    default=True,
+                ),
+                st.Page(PAGES / "trends.py", title="Trends", icon=":material/show_chart:"),
+                st.Page(
+                    PAGES / "program_outcomes.py",
+                    title="Program outcomes",
+                    icon=":material/compare_arrows:",
+                ),
+                st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
+            ],
+            "Data": [
+                st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
+                st.Page(
+                    PAGES / "about_the_data.py", title="About the data", icon=":material/info:"
+                ),
+            ],
+        }
+    )
+    filters.render_sidebar(options)
+    filters.show_url_notices()
+    navigation.run()
+
+
+main()

@@ -1,0 +1,421 @@
+"""The sidebar filters, kept in st.session_state across pages and mirrored in the URL.
+
+The URL is read once, when a session starts (a shared link opens a new session); from then
+on the widgets own the values and every run writes them back to the query string, because
+Streamlit clears the query string when the user moves to another page.
+
+Query parameters (repeated or comma-separated lists):
+    state=TX&state=NY   model=whole_health   program=<program_id>   condition=substance_use
+    from=YYYY-MM   to=YYYY-MM   setting=all|behavioral|medical
+A list parameter left out means "all"; present but blank (`state=`) means "none selected".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
+from data_access.filters import MONTH_PATTERN, OutcomeFilter
+from data_access.models import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+
+# URL query-string names.
+P_STATE: Final = "state"
+P_MODEL: Final = "model"
+P_PROGRAM: Final = "program"
+P_CONDITION: Final = "condition"
+P_FROM: Final = "from"
+P_TO: Final = "to"
+P_SETTING: Final = "setting"
+QUERY_PARAMS: Final = (P_STATE, P_MODEL, P_PROGRAM, P_CONDITION, P_FROM, P_TO, P_SETTING)
+# Streamlit's own embedding options may be in any URL; they are not ours to judge.
+IGNORED_PARAMS: Final = frozenset({"embed", "embed_options"})
+
+# Widget keys (stable: the session state and the browser tests rely on them).
+K_STATES: Final = "filter_states"
+K_MODELS: Final = "filter_models"
+K_PROGRAMS: Final = "filter_programs"
+K_CONDITIONS: Final = "filter_conditions"
+K_MONTHS: Final = "filter_months"
+K_SETTING: Final = "filter_setting"
+K_FILTER: Final = "outcome_filter"  # the OutcomeFilter the pages read
+K_NOTICES: Final = "url_notices"
+K_STARTED: Final = "filters_started"
+
+SETTINGS: Final = ("all", "behavioral", "medical")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What can be chosen, from the database."""
+
+    states: dict[str, str]  # state_code -> state_name
+    programs: pd.DataFrame  # program_id, program_name, state_code, program_model
+    months: list[str]  # every YYYY-MM from the first to the last month with data
+
+    def program_label(self, program_id: str) -> str:
+        row = self.programs.loc[self.programs["program_id"] == program_id]
+        if row.empty:
+            return program_id
+        first = row.iloc[0]
+        model = GROUP_LABELS[first["program_model"]]
+        return f"{first['program_name']} ({first['state_code']}, {model})"
+
+    def programs_within(self, states: Iterable[str], models: Iterable[str]) -> list[str]:
+        chosen = self.programs[
+            self.programs["state_code"].isin(list(states))
+            & self.programs["program_model"].isin(list(models))
+        ]
+        return list(chosen.sort_values(["state_code", "program_name"])["program_id"])
+
+
+@dataclass
+class Selection:
+    """The sidebar's values; lists hold codes, `months` is an inclusive (from, to) pair."""
+
+    states: list[str]
+    models: list[str]
+    programs: list[str]
+    conditions: list[str]
+    months: tuple[str, str]
+    setting: str = "all"
+    notices: list[str] = field(default_factory=list)
+
+
+def months_between(first: str, last: str) -> list[str]:
+    periods = pd.period_range(pd.Period(first, "M"), pd.Period(last, "M"), freq="M")
+    return [p.strftime("%Y-%m") for p in periods]
+
+
+def load_options() -> Options:
+    states = data.states()
+    bounds = data.month_bounds()
+    return Options(
+        states=dict(zip(states["state_code"], states["state_name"], strict=True)),
+        programs=data.programs(),
+        months=months_between(*bounds) if bounds else [],
+    )
+
+
+def default_selection(options: Options) -> Selection:
+    months = (options.months[0], options.months[-1]) if options.months else ("", "")
+    return Selection(
+        states=list(options.states),
+        models=list(PROGRAM_GROUPS),
+        programs=[],
+        conditions=list(PRIMARY_CONDITIONS),
+        months=months,
+    )
+
+
+# -- the URL ---------------------------------------------------------------------------------
+
+
+def _values(raw: Sequence[str]) -> list[str]:
+    """Repeated and comma-separated values, in order, without blanks or repeats."""
+    values: list[str] = []
+    for item in raw:
+        values += [part.strip() for part in item.split(",") if part.strip()]
+    return list(dict.fromkeys(values))
+
+
+def _known(
+    name: str,
+    raw: Sequence[str],
+    allowed: Sequence[str],
+    notices: list[str],
+    *,
+    upper: bool = False,
+) -> list[str]:
+    values = _values(raw)
+    if upper:
+        values = [v.upper() for v in values]
+    kept = [v for v in values if v in allowed]
+    dropped = [v for v in values if v not in allowed]
+    if dropped:
+        notices.append(
+            f"`{name}`: ignored unknown value{'s' if len(dropped) > 1 else ''} "
+            f"{', '.join(repr(v) for v in dropped)}."
+        )
+    return [v for v in allowed if v in kept]  # the options' order
+
+
+def selection_from_query(params: Mapping[str, Sequence[str]], options: Options) -> Selection:
+    """The selection a URL asks for; anything unknown or malformed is dropped with a notice."""
+    selection = default_selection(options)
+    notices = selection.notices
+    for name in params:
+        if name not in QUERY_PARAMS and name.lower() not in IGNORED_PARAMS:
+            notices.append(f"`{name}`: not a filter of this dashboard; ignored.")
+    if P_STATE in params:
+        selection.states = _known(
+            P_STATE, params[P_STATE], list(options.states), notices, upper=True
+        )
+    if P_MODEL in params:
+        selection.models = _known(P_MODEL, params[P_MODEL], list(PROGRAM_GROUPS), notices)
+    if P_CONDITION in params:
+        selection.conditions = _known(
+            P_CONDITION, params[P_CONDITION], list(PRIMARY_CONDITIONS), notices
+        )
+    if P_PROGRAM in params:
+        within = options.programs_within(selection.states, selection.models)
+        wanted = _values(params[P_PROGRAM])
+        unknown = [p for p in wanted if p not in set(options.programs["program_id"])]
+        outside = [p for p in wanted if p not in within and p not in unknown]
+        if unknown:
+            notices.append(
+                f"`{P_PROGRAM}`: ignored unknown program {', '.join(map(repr, unknown))}."
+            )
+        if outside:
+            notices.append(
+                f"`{P_PROGRAM}`: ignored {', '.join(map(repr, outside))}, not in the selected "
+                "states and program models."
+            )
+        selection.programs = [p for p in within if p in wanted]
+    if P_SETTING in params:
+        setting = (_values(params[P_SETTING]) or [""])[-1]
+        if setting in SETTINGS:
+            selection.setting = setting
+        else:
+            notices.append(f"`{P_SETTING}`: ignored {setting!r}; use all, behavioral or medical.")
+    selection.months = _months_from_query(params, options, notices) or selection.months
+    return selection
+
+
+def _months_from_query(
+    params: Mapping[str, Sequence[str]], options: Options, notices: list[str]
+) -> tuple[str, str] | None:
+    if not options.months or (P_FROM not in params and P_TO not in params):
+        return None
+    first, last = options.months[0], options.months[-1]
+    chosen = {P_FROM: first, P_TO: last}
+    for name in (P_FROM, P_TO):
+        if name not in params:
+            continue
+        value = (_values(params[name]) or [""])[-1]
+        if not MONTH_PATTERN.match(value):
+            notices.append(f"`{name}`: ignored {value!r}; months are written YYYY-MM.")
+        elif value < first or value > last:
+            notices.append(f"`{name}`: ignored {value}, outside the data ({first} to {last}).")
+        else:
+            chosen[name] = value
+    if chosen[P_FROM] > chosen[P_TO]:
+        notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; showing all months.")
+        return first, last
+    return chosen[P_FROM], chosen[P_TO]
+
+
+def query_from_selection(selection: Selection, options: Options) -> dict[str, list[str]]:
+    """The query string of a selection: lists only when they differ from "all"."""
+    params: dict[str, list[str]] = {}
+    for name, chosen, everything in (
+        (P_STATE, selection.states, list(options.states)),
+        (P_MODEL, selection.models, list(PROGRAM_GROUPS)),
+        (P_CONDITION, selection.conditions, list(PRIMARY_CONDITIONS)),
+    ):
+        if set(chosen) != set(everything):
+            params[name] = list(chosen) or [""]
+    if selection.programs:
+        params[P_PROGRAM] = list(selection.programs)
+    if options.months:
+        # Months are always written, so a link keeps its range after newer data is loaded.
+        params[P_FROM], params[P_TO] = [selection.months[0]], [selection.months[1]]
+    if selection.setting != "all":
+        params[P_SETTING] = [selection.setting]
+    return params
+
+
+def outcome_filter(selection: Selection, options: Options) -> OutcomeFilter:
+    """The filter of a selection; "all" states or conditions become no restriction."""
+    return OutcomeFilter(
+        states=None if set(selection.states) == set(options.states) else tuple(selection.states),
+        program_models=tuple(selection.models),
+        program_ids=tuple(selection.programs) or None,
+        conditions=None
+        if set(selection.conditions) == set(PRIMARY_CONDITIONS)
+        else tuple(selection.conditions),
+        month_from=selection.months[0] or None,
+        month_to=selection.months[1] or None,
+        setting=selection.setting,
+    )
+
+
+def with_comparison(filters: OutcomeFilter) -> OutcomeFilter:
+    """The same filter with the not-enrolled comparison population added back."""
+    if NOT_ENROLLED in filters.program_models:
+        return filters
+    return OutcomeFilter.model_validate(
+        {**filters.model_dump(), "program_models": (*filters.program_models, NOT_ENROLLED)}
+    )
+
+
+def for_state(filters: OutcomeFilter, state_code: str) -> OutcomeFilter:
+    return OutcomeFilter.model_validate({**filters.model_dump(), "states": (state_code,)})
+
+
+# -- the sidebar -----------------------------------------------------------------------------
+
+
+def _seed_session(selection: Selection) -> None:
+    st.session_state[K_STATES] = selection.states
+    st.session_state[K_MODELS] = selection.models
+    st.session_state[K_PROGRAMS] = selection.programs
+    st.session_state[K_CONDITIONS] = selection.conditions
+    st.session_state[K_MONTHS] = selection.months
+    st.session_state[K_SETTING] = selection.setting
+
+
+def _reset(options: Options) -> None:
+    _seed_session(default_selection(options))
+
+
+def _keep_valid(key: str, allowed: Sequence[str]) -> None:
+    """Drop values no longer offered (e.g. programs of a state just deselected): a widget
+    whose state holds a value outside its options would raise."""
+    current = st.session_state.get(key, [])
+    st.session_state[key] = [v for v in current if v in set(allowed)]
+
+
+def _current_query() -> dict[str, list[str]]:
+    return {name: st.query_params.get_all(name) for name in st.query_params}
+
+
+def _write_query(params: dict[str, list[str]]) -> None:
+    """Set our parameters only, and only when they changed (each write is a browser message)."""
+    current = _current_query()
+    for name in QUERY_PARAMS:
+        if name in params and current.get(name) != params[name]:
+            st.query_params[name] = params[name]
+        elif name not in params and name in current:
+            del st.query_params[name]
+    for name in current:
+        if name not in QUERY_PARAMS and name.lower() not in IGNORED_PARAMS:
+            del st.query_params[name]  # reported once, then gone from the link
+
+
+def render_sidebar(options: Options) -> OutcomeFilter:
+    """Draw the filters, keep the URL in step, and store the OutcomeFilter for the pages."""
+    if not st.session_state.get(K_STARTED):
+        selection = selection_from_query(_current_query(), options)
+        _seed_session(selection)
+        st.session_state[K_NOTICES] = selection.notices
+        st.session_state[K_STARTED] = True
+    else:
+        st.session_state[K_NOTICES] = []
+
+    sidebar = st.sidebar
+    sidebar.header("Filters")
+    _keep_valid(K_STATES, list(options.states))
+    states: list[str] = sidebar.multiselect(
+        "States",
+        list(options.states),
+        key=K_STATES,
+        format_func=lambda code: f"{code} · {options.states.get(code, code)}",
+        placeholder="Choose one or more states",
+    )
+    _keep_valid(K_MODELS, list(PROGRAM_GROUPS))
+    models: list[str] = sidebar.multiselect(
+        "Program models",
+        list(PROGRAM_GROUPS),
+        key=K_MODELS,
+        format_func=lambda code: GROUP_LABELS[code],
+        help="Not enrolled is the comparison population: members of the same states "
+        "who were in no program that month.",
+        placeholder="Choose one or more program models",
+    )
+    within = options.programs_within(states, models)
+    _keep_valid(K_PROGRAMS, within)
+    programs: list[str] = sidebar.multiselect(
+        "Programs",
+        within,
+        key=K_PROGRAMS,
+        format_func=options.program_label,
+        placeholder="All programs of the selected states and models",
+        help="Leave empty for every program. Programs never restrict the not-enrolled rows.",
+    )
+    _keep_valid(K_CONDITIONS, list(PRIMARY_CONDITIONS))
+    conditions: list[str] = sidebar.multiselect(
+        "Primary condition",
+        list(PRIMARY_CONDITIONS),
+        key=K_CONDITIONS,
+        format_func=lambda code: CONDITION_LABELS[code],
+        placeholder="Choose one or more conditions",
+    )
+    months = _month_range(options)
+    setting: str = sidebar.radio(
+        "Inpatient setting",
+        list(SETTINGS),
+        key=K_SETTING,
+        format_func=lambda code: SETTING_LABELS[code],
+        help="Limits the admission measures (admissions, inpatient days, length of stay, "
+        "readmissions, paid per admission) to behavioral or medical stays. Costs per member "
+        "always count every admission and claim.",
+    )
+    sidebar.button("Reset filters", on_click=_reset, args=(options,), key="filter_reset")
+    sidebar.caption("The address bar holds these filters: copy it to share this view.")
+
+    selection = Selection(states, models, programs, conditions, months, setting)
+    _write_query(query_from_selection(selection, options))
+    filters = outcome_filter(selection, options)
+    st.session_state[K_FILTER] = filters
+    return filters
+
+
+def _month_range(options: Options) -> tuple[str, str]:
+    if not options.months:
+        return "", ""
+    current = st.session_state.get(K_MONTHS)
+    if (
+        not isinstance(current, (tuple, list))
+        or len(current) != 2
+        or not set(current) <= set(options.months)
+    ):
+        st.session_state[K_MONTHS] = (options.months[0], options.months[-1])
+    if len(options.months) == 1:
+        st.sidebar.caption(f"Month: {options.months[0]} (the only month with data)")
+        return options.months[0], options.months[0]
+    chosen: Any = st.sidebar.select_slider("Months", options.months, key=K_MONTHS)
+    return str(chosen[0]), str(chosen[1])
+
+
+def show_url_notices() -> None:
+    """Tell the user which parts of the link were not understood (on the run that read it)."""
+    notices: list[str] = st.session_state.get(K_NOTICES, [])
+    if notices:
+        st.warning(
+            "Some filters in the link were not recognised and were left out:\n\n"
+            + "\n".join(f"- {notice}" for notice in notices),
+            icon=":material/link_off:",
+        )
+
+
+def current_filter() -> OutcomeFilter:
+    """The filter of the sidebar (set by the app before the page runs)."""
+    filters = st.session_state.get(K_FILTER)
+    return filters if isinstance(filters, OutcomeFilter) else OutcomeFilter()
+
+
+def require_selection(filters: OutcomeFilter) -> None:
+    """Stop the page with an explanation when the filters select nothing."""
+    if not filters.selects_nothing:
+        return
+    missing = [
+        name
+        for name, chosen in (
+            ("a state", filters.states),
+            ("a program model", filters.program_models),
+            ("a primary condition", filters.conditions),
+        )
+        if chosen is not None and len(chosen) == 0
+    ]
+    st.info(
+        f"Nothing to show: choose {' and '.join(missing)} in the sidebar filters "
+        "(or press Reset filters).",
+        icon=":material/filter_alt:",
+    )
+    st.stop()
