@@ -1,0 +1,75 @@
+"""About the data: what every figure means, how fresh it is, and how much there is."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.sections import page_header
+
+page_header(
+    "About the data",
+    "What the figures mean, how recent they are, and what the database holds.",
+)
+
+with data.guarded("the database status"):
+    status = data.database_status()
+    cols = st.columns(3)
+    cols[0].metric(
+        "Data through",
+        status.data_through.isoformat() if status.data_through else "n/a",
+        help="The latest admission or claim date in the database.",
+        border=True,
+    )
+    cols[1].metric(
+        "Last loaded",
+        status.last_loaded_at.strftime("%Y-%m-%d %H:%M %Z").strip()
+        if status.last_loaded_at
+        else "n/a",
+        border=True,
+    )
+    cols[2].metric("Loaded from", status.last_source or "n/a", border=True)
+    st.markdown("**Rows per table**")
+    st.dataframe(
+        pd.DataFrame({"table": list(status.table_rows), "rows": list(status.table_rows.values())}),
+        hide_index=True,
+        key="table_rows",
+    )
+
+st.subheader("Definitions")
+st.markdown(
+    """
+- **Program models.** *Embedded*: peers work inside the behavioral health network the
+  organization runs for a state or county. *Care advocacy*: peers in the Care Advocacy Centers
+  coordinate care, mostly by phone. *Whole health*: peers coordinate physical and behavioral
+  care face to face. *Hot spotting*: dedicated peer support for members with very high use
+  or poor outcomes.
+- **Not enrolled.** Members of the same states who were in no peer support program on the
+  day that counts (first day of the month, admission date, service date). They are the
+  comparison population.
+- **Member-month (MM).** One for each calendar month in which a member is eligible for
+  Medicaid on at least one day.
+- **Group.** A month, an admission or a claim belongs to the program the member was enrolled
+  in on the first day of the month, the admission date or the service date. With two
+  programs on the same day, the most recent enrollment counts.
+- **Admissions per 1,000 MM** = admissions ÷ member-months × 1,000. **Inpatient days per
+  1,000 MM** = days in hospital ÷ member-months × 1,000.
+- **Length of stay (LOS).** Discharge date minus admission date, at least one day; stays not
+  yet discharged count as admissions but not in LOS. **Average LOS** = inpatient days ÷
+  discharged stays.
+- **Cost per member per month (PMPM)** = paid amounts of admissions and claims ÷
+  member-months; *behavioral* counts behavioral stays and behavioral claims, *medical* the rest.
+- **30-day readmission rate.** Share of discharged stays followed by another stay of the same
+  member in the same setting 1 to 30 days after discharge.
+- **Pre/post.** For each enrollment, the 183 days before enrolling against the 183 days from
+  enrolling. An enrollment is *analysable* when the member was eligible every day of both
+  windows, had a behavioral health claim or stay in either, and the post window has ended by
+  the data-through date. Ratios pool the enrollments (sum over sum).
+- **Setting.** The sidebar's inpatient setting limits the admission measures to behavioral
+  or medical stays; the costs per member always count every admission and claim.
+- **Undefined values.** A ratio whose denominator is zero (no member-months, no
+  discharges, no analysable enrollment) is shown as *n/a* and left empty in downloads.
+"""
+)
+st.caption("Member-level records are never shown or exported: every figure is a sum over members.")

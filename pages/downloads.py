@@ -1,0 +1,80 @@
+"""Downloads: the monthly and pre/post exports for the current filters, the same files as
+`python -m data_access export`, with a data dictionary of every column."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, filters
+from dashboard.sections import page_header
+from data_access import exports
+
+PREVIEW_ROWS = 50
+
+f = filters.current_filter()
+page_header(
+    "Downloads",
+    "The monthly and pre/post tables for the current filters, as CSV files with the columns "
+    "of the data contract (the same files as the command-line export).",
+    f,
+)
+filters.require_selection(f)
+
+DATASETS = {
+    "monthly": (
+        "Monthly outcomes",
+        "One row per month, state and program model (not enrolled included).",
+        exports.MONTHLY_COLUMNS,
+    ),
+    "prepost": (
+        "Pre/post outcomes per program",
+        "One row per program: analysable enrollments and eight measures before and after "
+        "enrollment, their change and percent change.",
+        exports.PREPOST_COLUMNS,
+    ),
+}
+
+for dataset, (title, description, _columns) in DATASETS.items():
+    st.subheader(title)
+    st.markdown(description)
+    with data.guarded(f"the {dataset} export"):
+        frame = data.export_frame(dataset, f)  # type: ignore[arg-type]
+        name = data.file_name(dataset, f)
+        st.download_button(
+            f"Download {dataset} CSV ({len(frame):,} rows)",
+            data=data.export_csv(dataset, f),  # type: ignore[arg-type]
+            file_name=name,
+            mime="text/csv",
+            key=f"download_{dataset}",
+            on_click="ignore",
+            icon=":material/download:",
+            type="primary",
+        )
+        st.caption(f"{len(frame):,} rows · {len(frame.columns)} columns · file {name}")
+        if frame.empty:
+            st.info("No rows for these filters.")
+        else:
+            st.dataframe(
+                frame.head(PREVIEW_ROWS), hide_index=True, width="stretch", key=f"preview_{dataset}"
+            )
+            if len(frame) > PREVIEW_ROWS:
+                st.caption(f"Preview of the first {PREVIEW_ROWS} rows.")
+
+st.subheader("Data dictionary")
+used_in = {
+    column: ", ".join(name for name, (_, _, cols) in DATASETS.items() if column in cols)
+    for column in exports.COLUMN_DESCRIPTIONS
+}
+dictionary = pd.DataFrame(
+    {
+        "column": list(exports.COLUMN_DESCRIPTIONS),
+        "meaning": list(exports.COLUMN_DESCRIPTIONS.values()),
+        "in": [used_in[c] or "dashboard tables" for c in exports.COLUMN_DESCRIPTIONS],
+    }
+)
+st.dataframe(dictionary, hide_index=True, width="stretch", key="data_dictionary")
+st.caption(
+    "Counts are integers, money totals have 2 decimals, every ratio 4 decimals computed from "
+    "unrounded values; an undefined ratio (zero denominator) is left empty."
+)

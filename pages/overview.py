@@ -1,0 +1,197 @@
+"""Overview: how are members in peer support doing, and where, for the current filters?"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, filters
+from dashboard.formatting import (
+    PERIOD_LABELS,
+    SUMMARY_MEASURES,
+    Measure,
+    describe_filter,
+    format_change,
+    format_value,
+)
+from dashboard.sections import chart_with_table, page_header
+from data_access.filters import OutcomeFilter
+from data_access.models import NOT_ENROLLED
+
+f = filters.current_filter()
+page_header(
+    "Peer support outcomes",
+    "How members enrolled in peer support programs use inpatient care and what their care "
+    "costs, against members of the same states who are not enrolled.",
+    f,
+)
+filters.require_selection(f)
+
+# Tiles: the measures leadership and partners ask for first. For every one but enrolled
+# members a fall is the good direction, hence delta_color="inverse".
+TILES: tuple[tuple[str, str], ...] = (
+    ("admissions_per_1000_mm", "inverse"),
+    ("average_los", "inverse"),
+    ("cost_pmpm", "inverse"),
+    ("readmission_rate_30d", "inverse"),
+)
+
+
+def _population_row(frame: pd.DataFrame, population: str) -> pd.Series | None:
+    rows = frame[frame["population"] == population]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _value(row: pd.Series | None, column: str) -> float | None:
+    if row is None:
+        return None
+    value = row[column]
+    return None if pd.isna(value) else float(value)
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None or math.isnan(now) or math.isnan(before):
+        return None
+    return now - before
+
+
+def _tiles(
+    population: str,
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    members: tuple[int, int | None] | None,
+    since: str,
+) -> None:
+    now = _population_row(current, population)
+    before = None if previous is None else _population_row(previous, population)
+    columns = st.columns(len(TILES) + 1)
+    if members is not None:
+        count, previous_count = members
+        columns[0].metric(
+            "Enrolled members",
+            f"{count:,}",
+            delta=None
+            if previous_count is None
+            else format_change(count - previous_count, "count"),
+            delta_color="off",
+            delta_description=since or None,
+            help="Distinct members enrolled in a selected program on any day of the months.",
+            border=True,
+        )
+    else:
+        mm = _value(now, "member_months")
+        columns[0].metric(
+            "Member-months",
+            format_value(mm, "count"),
+            delta=format_change(_change(mm, _value(before, "member_months")), "count"),
+            delta_color="off",
+            delta_description=since or None,
+            help="One per member and calendar month with at least one eligible day.",
+            border=True,
+        )
+    for column, (name, colour) in zip(columns[1:], TILES, strict=True):
+        measure: Measure = SUMMARY_MEASURES[name]
+        value = _value(now, name)
+        column.metric(
+            measure.short,
+            measure.format(value),
+            delta=format_change(_change(value, _value(before, name)), measure.kind),
+            delta_color=colour,  # type: ignore[arg-type]
+            delta_description=since or None,
+            help=f"{measure.label}. A fall is an improvement.",
+            border=True,
+        )
+
+
+with data.guarded("the headline figures"):
+    current = data.outcome_summary(f, period=None, by=("population",))
+    previous_filter: OutcomeFilter | None = data.previous_period(f)
+    previous = (
+        None
+        if previous_filter is None
+        else data.outcome_summary(previous_filter, period=None, by=("population",))
+    )
+    since = (
+        ""
+        if previous_filter is None
+        else f"vs {previous_filter.month_from} to {previous_filter.month_to}"
+    )
+    enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
+    if enrolled_models:
+        st.subheader("Members enrolled in a program")
+        members_now = data.enrolled_members(f)
+        members_before = None if previous_filter is None else data.enrolled_members(previous_filter)
+        _tiles("enrolled", current, previous, (members_now, members_before), since)
+    if NOT_ENROLLED in f.program_models:
+        st.subheader("Not enrolled (comparison population)")
+        _tiles(NOT_ENROLLED, current, previous, None, since)
+    st.caption(
+        "Changes compare with the months of equal length just before the selected range"
+        if previous_filter is not None
+        else "No change shown: the data has no months of equal length before the selected range."
+    )
+
+st.divider()
+measure_name: str = st.selectbox(
+    "Measure for the map and the trend",
+    list(SUMMARY_MEASURES),
+    format_func=lambda name: SUMMARY_MEASURES[name].label,
+    key="overview_measure",
+)
+measure = SUMMARY_MEASURES[measure_name]
+
+with data.guarded("the map by state"):
+    by_state = data.outcome_summary(f, period=None, by=("state_code", "population"))
+    population = "enrolled" if set(by_state["population"]) - {NOT_ENROLLED} else NOT_ENROLLED
+    states = data.states()
+    shown = by_state[by_state["population"] == population].merge(states, on="state_code")
+    comparison = by_state.loc[
+        by_state["population"] == NOT_ENROLLED, ["state_code", measure.column]
+    ].rename(columns={measure.column: "comparison"})
+    shown = shown.merge(comparison, on="state_code", how="left")
+    if shown.empty:
+        st.info("No state has data for these filters.")
+    else:
+        who = "enrolled members" if population == "enrolled" else "members not enrolled"
+        fig = charts.state_map(
+            shown,
+            measure=measure,
+            title=f"{measure.label} of {who}, by state",
+            subtitle=describe_filter(f),
+        )
+        table = by_state.merge(states, on="state_code")[
+            ["state_code", "state_name", *by_state.columns.drop("state_code")]
+        ]
+        chart_with_table(
+            fig,
+            key="overview_map",
+            table=table,
+            csv=data.csv_text(table),
+            file_name=data.file_name("by_state", f),
+            what="figures by state",
+        )
+
+with data.guarded("the trend by program model"):
+    compared = filters.with_comparison(f)
+    trend = data.outcome_summary(compared, period="month", by=("program_model",))
+    if trend.empty:
+        st.info("No months with data for these filters.")
+    else:
+        fig = charts.trend_by_group(
+            trend,
+            period="month",
+            group="program_model",
+            measure=measure,
+            title=f"{measure.label} by program model, {PERIOD_LABELS['month']}",
+            subtitle=describe_filter(compared),
+        )
+        chart_with_table(
+            fig,
+            key="overview_trend",
+            table=trend,
+            csv=data.csv_text(trend),
+            file_name=data.file_name("by_program_model_month", compared),
+            what="the monthly figures by program model",
+        )

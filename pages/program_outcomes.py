@@ -1,0 +1,162 @@
+"""Program outcomes: the pre/post figures per program that partners expect, beside the
+comparison that keeps them honest."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, filters
+from dashboard.formatting import (
+    PREPOST_COMPARISON,
+    PREPOST_MEASURES,
+    SETTING_LABELS,
+    SUMMARY_MEASURES,
+    describe_filter,
+    group_label,
+)
+from dashboard.sections import chart_with_table, number_format, page_header
+
+SMALL_PROGRAM = 30  # analysable enrollments below which a program's change is mostly noise
+
+f = filters.current_filter()
+page_header(
+    "Program outcomes",
+    "Six months before enrollment against six months after, per program, for analysable "
+    "enrollments (continuous eligibility in both windows and a behavioral health claim).",
+    f,
+)
+filters.require_selection(f)
+
+measure_name: str = st.selectbox(
+    "Measure",
+    list(PREPOST_MEASURES),
+    index=list(PREPOST_MEASURES).index("admissions_per_enrollment"),
+    format_func=lambda name: PREPOST_MEASURES[name].label,
+    key="outcomes_measure",
+)
+measure = PREPOST_MEASURES[measure_name]
+st.caption(f"Admission measures count {SETTING_LABELS[f.setting].lower()} (sidebar setting).")
+
+with data.guarded("the pre/post chart"):
+    prepost = data.export_frame("prepost", f)
+    if prepost.empty:
+        st.info("No programs match these filters.")
+    else:
+        pre, post = f"pre_{measure.column}", f"post_{measure.column}"
+        plotted = prepost[prepost[pre].notna() & prepost[post].notna()].assign(
+            program_label=lambda t: (
+                t["program_name"]
+                + " ("
+                + t["state_code"]
+                + ") · n="
+                + t["enrollments"].map("{:,}".format)
+            )
+        )
+        left_out = len(prepost) - len(plotted)
+        if plotted.empty:
+            st.info(
+                "No program has analysable enrollments with a defined value of this measure "
+                "for these filters."
+            )
+        else:
+            fig = charts.dumbbell(
+                plotted,
+                measure=measure,
+                title=f"{measure.label}: 6 months before vs after enrollment, per program",
+                subtitle=describe_filter(f),
+            )
+            chart_with_table(
+                fig,
+                key="prepost",
+                table=prepost,
+                csv=data.export_csv("prepost", f),
+                file_name=data.file_name("prepost", f),
+                what="the pre/post figures per program",
+                measures={},
+            )
+        notes = ["n = analysable enrollments. Open circles: before; filled: after."]
+        if left_out:
+            notes.append(
+                f"{left_out} program{'s' if left_out > 1 else ''} without a defined value "
+                "(no analysable enrollments, or no admissions for a per-admission measure) "
+                "are in the table but not in the chart."
+            )
+        small = plotted[plotted["enrollments"] < SMALL_PROGRAM]
+        if not small.empty:
+            notes.append(
+                f"{len(small)} program{'s have' if len(small) > 1 else ' has'} fewer than "
+                f"{SMALL_PROGRAM} analysable enrollments: a change there can be chance alone."
+            )
+        st.caption(" ".join(notes))
+
+        summary = prepost[
+            [
+                "program_name",
+                "state_code",
+                "program_model",
+                "enrollments",
+                pre,
+                post,
+                f"change_{measure.column}",
+                f"pct_change_{measure.column}",
+            ]
+        ].assign(program_model=lambda t: t["program_model"].map(group_label))
+        fmt = number_format(measure)
+        st.dataframe(
+            summary,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "program_name": "Program",
+                "state_code": "State",
+                "program_model": "Model",
+                "enrollments": st.column_config.NumberColumn("Analysable enrollments"),
+                pre: st.column_config.NumberColumn("Before", format=fmt),
+                post: st.column_config.NumberColumn("After", format=fmt),
+                f"change_{measure.column}": st.column_config.NumberColumn("Change", format=fmt),
+                f"pct_change_{measure.column}": st.column_config.NumberColumn(
+                    "% change", format="%.1f%%"
+                ),
+            },
+            key="prepost_summary",
+        )
+
+st.subheader("Why a fall after enrollment is not, on its own, the program's effect")
+st.markdown(
+    "Members are often enrolled right after a hospital stay, or because their use of care "
+    "is extreme. Use that high tends to fall back afterwards even without any program "
+    "(**regression to the mean**): the randomized trial of the Camden Coalition's "
+    "hot-spotting program found the same drop in readmissions in its control group as in "
+    "its treated group. Read each program's change beside the trend of members of the same "
+    "states who were **not enrolled**, below, and beside the number of enrollments behind it."
+)
+
+comparison_name = PREPOST_COMPARISON[measure.column]
+comparison = SUMMARY_MEASURES[comparison_name]
+with data.guarded("the comparison trend"):
+    compared = filters.with_comparison(f)
+    trend = data.outcome_summary(compared, period="month", by=("population",))
+    if trend.empty:
+        st.info("No months with data for these filters.")
+    else:
+        fig = charts.trend_by_group(
+            trend,
+            period="month",
+            group="population",
+            measure=comparison,
+            title=f"{comparison.label}: enrolled vs not enrolled, monthly",
+            subtitle=describe_filter(compared),
+        )
+        chart_with_table(
+            fig,
+            key="prepost_comparison",
+            table=trend,
+            csv=data.csv_text(trend),
+            file_name=data.file_name("enrolled_vs_not_enrolled_month", compared),
+            what="the monthly comparison figures",
+        )
+        st.caption(
+            f"The monthly counterpart of the chosen pre/post measure: {comparison.label.lower()}. "
+            "A program whose members' use falls no faster than this line's has not shown an "
+            "effect."
+        )
