@@ -142,6 +142,11 @@ def _known(
             f"`{name}`: ignored unknown value{'s' if len(dropped) > 1 else ''} "
             f"{', '.join(repr(v) for v in dropped)}."
         )
+        if not kept:
+            # A link that asked for something, all of it unknown, is not a request for
+            # nothing: show everything rather than an empty page.
+            notices[-1] += " Showing all."
+            return list(allowed)
     return [v for v in allowed if v in kept]  # the options' order
 
 

@@ -231,16 +231,16 @@ def _listed(
 def describe_filter(filters: OutcomeFilter) -> str:
     """The filters in words, for chart titles and captions (short enough for one line)."""
     parts = [
-        "all states" if filters.states is None else _listed(filters.states),
+        "all states" if filters.states is None else _listed(filters.states) or "no state",
         "all groups"
         if set(filters.program_models) == set(PROGRAM_GROUPS)
-        else _listed(filters.program_models, GROUP_LABELS),
+        else _listed(filters.program_models, GROUP_LABELS) or "no program model",
     ]
     if filters.program_ids:
         count = len(filters.program_ids)
         parts.append(f"{count} program{'s' if count > 1 else ''}")
     if filters.conditions is not None and set(filters.conditions) != set(PRIMARY_CONDITIONS):
-        parts.append(_listed(filters.conditions, CONDITION_LABELS))
+        parts.append(_listed(filters.conditions, CONDITION_LABELS) or "no condition")
     if filters.month_from or filters.month_to:
         parts.append(f"{filters.month_from or 'start'} to {filters.month_to or 'latest'}")
     if filters.setting != "all":
