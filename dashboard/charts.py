@@ -157,7 +157,9 @@ def trend_by_state(
     fig.update_yaxes(matches="y", showticklabels=True)
     _zero_based(fig, measure)
     fig.update_yaxes(title=None)
-    return _titled(fig, title, subtitle)
+    _titled(fig, title, subtitle)
+    fig.update_layout(margin=dict(t=110))  # room for the panel titles under the subtitle
+    return fig
 
 
 def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:

@@ -105,12 +105,13 @@ with data.guarded("the state trend"):
             f"{selection_label.lower()}",
             subtitle=describe_filter(f),
         )
+        # The pooled rows have no state code; their name says what they pool.
         table = pd.concat(
             [
-                state_trend.assign(state_code=state),
-                pooled_trend.assign(state_code="all selected"),
+                state_trend.assign(state_code=state, state_name=state_name),
+                pooled_trend.assign(state_code=None, state_name=selection_label),
             ]
-        )[["state_code", *state_trend.columns]]
+        )[["state_code", "state_name", *state_trend.columns]]
         chart_with_table(
             fig,
             key="profile_trend",
