@@ -1072,7 +1072,8 @@ def _rebuild_summaries(conn: Connection, progress: Progress | None) -> None:
         progress("summaries", 1, 1)
 
 
-def _data_through(conn: Connection) -> dt.date | None:
+def data_through(conn: Connection) -> dt.date | None:
+    """The contract's data-through date: the latest admit_date or service_date."""
     latest = [
         conn.execute(select(func.max(Admission.admit_date))).scalar(),
         conn.execute(select(func.max(Service.service_date))).scalar(),
@@ -1111,19 +1112,19 @@ def load_directory(
         if problems.count:
             raise problems.error(order)  # leaving the block rolls everything back
         _rebuild_summaries(conn, progress)
-        data_through = _data_through(conn)
+        through = data_through(conn)
         result = conn.execute(
             insert(LoadRun).values(
                 loaded_at=dt.datetime.now(dt.UTC),
                 source=str(directory.resolve()),
                 rows_loaded=json.dumps(load.rows),
-                data_through=data_through,
+                data_through=through,
             )
         )
         load_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
     return LoadReport(
         rows=MappingProxyType(dict(load.rows)),
-        data_through=data_through,
+        data_through=through,
         seconds=time.perf_counter() - started,
         source=str(directory.resolve()),
         load_id=load_id,
