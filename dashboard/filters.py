@@ -48,6 +48,7 @@ K_NOTICES: Final = "url_notices"
 K_STARTED: Final = "filters_started"
 
 SETTINGS: Final = ("all", "behavioral", "medical")
+DEFAULT_MONTHS: Final = 36
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,16 @@ def load_options() -> Options:
     )
 
 
+def default_months(months: Sequence[str]) -> tuple[str, str]:
+    """The latest DEFAULT_MONTHS months: recent enough for the headline figures, and with
+    months before them so the overview can show a change."""
+    if not months:
+        return "", ""
+    return months[max(0, len(months) - DEFAULT_MONTHS)], months[-1]
+
+
 def default_selection(options: Options) -> Selection:
-    months = (options.months[0], options.months[-1]) if options.months else ("", "")
+    months = default_months(options.months)
     return Selection(
         states=list(options.states),
         models=list(PROGRAM_GROUPS),
@@ -198,7 +207,7 @@ def _months_from_query(
     if not options.months or (P_FROM not in params and P_TO not in params):
         return None
     first, last = options.months[0], options.months[-1]
-    chosen = {P_FROM: first, P_TO: last}
+    chosen = dict(zip((P_FROM, P_TO), default_months(options.months), strict=True))
     for name in (P_FROM, P_TO):
         if name not in params:
             continue
@@ -210,8 +219,8 @@ def _months_from_query(
         else:
             chosen[name] = value
     if chosen[P_FROM] > chosen[P_TO]:
-        notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; showing all months.")
-        return first, last
+        notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; ignored both.")
+        return default_months(options.months)
     return chosen[P_FROM], chosen[P_TO]
 
 
@@ -380,11 +389,17 @@ def _month_range(options: Options) -> tuple[str, str]:
         or len(current) != 2
         or not set(current) <= set(options.months)
     ):
-        st.session_state[K_MONTHS] = (options.months[0], options.months[-1])
+        st.session_state[K_MONTHS] = default_months(options.months)
     if len(options.months) == 1:
         st.sidebar.caption(f"Month: {options.months[0]} (the only month with data)")
         return options.months[0], options.months[0]
-    chosen: Any = st.sidebar.select_slider("Months", options.months, key=K_MONTHS)
+    chosen: Any = st.sidebar.select_slider(
+        "Months",
+        options.months,
+        key=K_MONTHS,
+        help=f"First and last month, inclusive. Opens on the latest {DEFAULT_MONTHS} months; "
+        "the overview compares them with the months of equal length just before.",
+    )
     return str(chosen[0]), str(chosen[1])
 
 
