@@ -653,6 +653,27 @@ class _SqliteWriter(_Writer):
         self.raw.executemany(self.sql, zip(*(rows[c].tolist() for c in self.order), strict=True))
 
 
+def _csv_bytes(rows: pd.DataFrame) -> bytes:
+    """The rows as CSV for COPY, strings quoted and missing values as bare empty fields.
+
+    pyarrow's writer (installed with pandas' string storage here) is about ten times faster
+    than DataFrame.to_csv, which remains the fallback.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:
+        text = rows.to_csv(index=False, header=False, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        return text.encode("utf-8")
+    sink = io.BytesIO()
+    pa_csv.write_csv(
+        pa.Table.from_pandas(rows, preserve_index=False),
+        sink,
+        pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return sink.getvalue()
+
+
 class _PostgresWriter(_Writer):
     """COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT."""
 
@@ -665,8 +686,8 @@ class _PostgresWriter(_Writer):
             "ON COMMIT DROP"
         )
         nullable = [c.db_name for c in spec.columns if c.kind == "date_or_empty"]
-        # Every field is quoted (a lone \. would otherwise end the data); FORCE_NULL turns the
-        # quoted empty optional dates back into NULL.
+        # Text is always quoted (a lone \. would otherwise end the data); FORCE_NULL makes an
+        # empty optional date NULL however it is written.
         force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
         self.copy_sql = (
             f"COPY {self.stage} ({', '.join(spec.db_columns)}) FROM STDIN (FORMAT csv{force_null})"
@@ -674,11 +695,8 @@ class _PostgresWriter(_Writer):
         self.raw: Any = conn.connection.dbapi_connection
 
     def write(self, rows: pd.DataFrame) -> None:
-        data = rows[list(self.spec.db_columns)].to_csv(
-            index=False, header=False, quoting=csv.QUOTE_ALL, lineterminator="\n"
-        )
         with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
-            copy.write(data)
+            copy.write(_csv_bytes(rows[list(self.spec.db_columns)]))
 
     def finish(self) -> None:
         stage = table_clause(self.stage, *[column(c) for c in self.spec.db_columns])
@@ -821,7 +839,12 @@ class _Load:
                 self.problems.add(Problem(file, 1, name, None, "column appears twice"))
                 ok = False
             seen.add(name)
-            if name not in expected:
+            if name == "":
+                self.problems.add(
+                    Problem(file, 1, "''", None, "a column without a name (a trailing comma?)")
+                )
+                ok = False
+            elif name not in expected:
                 self.problems.add(
                     Problem(
                         file,

@@ -477,6 +477,16 @@ REFUSALS = [
         id="row-with-an-extra-field",
     ),
     pytest.param(
+        edit("states.csv", "state_code,state_name\n", "state_code,state_name,\n"),
+        ("states.csv", 1, "''", "a column without a name (a trailing comma?)"),
+        id="trailing-comma-in-header",
+    ),
+    pytest.param(
+        edit("members.csv", "primary_condition\n", "primary_condition,birth_year\n"),
+        ("members.csv", 1, "birth_year", "column appears twice"),
+        id="column-twice",
+    ),
+    pytest.param(
         put("services.csv.gz", GOOD["services.csv"]),
         ("services.csv", None, None, "services.csv and services.csv.gz are both present"),
         id="csv-and-gz-both-present",
@@ -640,3 +650,39 @@ def test_missing_folder_is_refused(engine: Engine, tmp_path: Path) -> None:
     assert error.problems == (
         Problem(str(tmp_path / "nowhere"), None, None, None, "no such folder"),
     )
+
+
+def test_text_with_quotes_commas_and_line_breaks_round_trips(
+    engine: Engine, tmp_path: Path
+) -> None:
+    name = 'Said "hi", then\n\\.\nleft; café ✓'
+    quoted = '"' + name.replace('"', '""') + '"'
+    programs = (
+        "program_id,state_code,program_model,program_name,launched_on\n"
+        f"P1,TX,whole_health,{quoted},2019-01-01\n"
+        "P2,NY,embedded,NY bridge,2018-06-15\n"
+    )
+    load_directory(write(tmp_path / "in", {**GOOD, "programs.csv": programs}), engine=engine)
+    stored = contract_frame(engine, "programs")
+    assert stored["program_name"].tolist() == [name, "NY bridge"]
+
+
+def test_refused_load_rolls_back_rows_written_before_the_problem(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_directory(write(tmp_path / "good", dict(GOOD)), engine=engine)
+    before = snapshot(engine)
+    files: dict[str, str | bytes] = {
+        # Valid changes, written before the bad claim is read...
+        "states.csv": "state_code,state_name\nTX,Tejas\nAZ,Arizona\n",
+        "members.csv": GOOD["members.csv"] + "M4,AZ,2001,mental_health\n",
+        "admissions.csv": GOOD["admissions.csv"].replace("12345.67", "1.00"),
+        # ...then a claim of a member that does not exist, in the second chunk.
+        "services.csv": GOOD["services.csv"] + "C4,M4,2020-01-01,other,false,1,5\n"
+        "C5,M5,2020-01-01,other,false,1,5\n",
+    }
+    error = refused(write(tmp_path / "bad", files), engine, chunk_rows=4)
+    assert [(p.file, p.line, p.column, p.value) for p in error.problems] == [
+        ("services.csv", 6, "member_id", "M5")
+    ]
+    assert_same(before, snapshot(engine))
