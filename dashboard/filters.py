@@ -396,6 +396,8 @@ def _month_range(options: Options) -> tuple[str, str]:
     chosen: Any = st.sidebar.select_slider(
         "Months",
         options.months,
+        # A two-month default makes it a range slider; the session state set above wins.
+        value=default_months(options.months),
         key=K_MONTHS,
         help=f"First and last month, inclusive. Opens on the latest {DEFAULT_MONTHS} months; "
         "the overview compares them with the months of equal length just before.",
