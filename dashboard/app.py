@@ -22,11 +22,9 @@ from data_access.settings import SettingsError  # noqa: E402
 PAGES = ROOT / "pages"
 LOAD_COMMAND = "python -m data_access load sample_data"
 
-st.set_page_config(
-    page_title="Peer support outcomes",
-    page_icon=":material/diversity_3:",
-    layout="wide",
-)
+# No page_icon: a Material icon favicon is fetched from Google's servers, which a partner's
+# network may block; Streamlit's own favicon is served locally.
+st.set_page_config(page_title="Peer support outcomes", layout="wide")
 
 
 def setup_page(problem: str) -> None:

@@ -20,6 +20,11 @@ class Measure:
     short: str  # tile and axis label
     unit: str  # said after a value in hovers
     kind: Kind
+    tile: str = ""  # a shorter label for a KPI tile, when `short` does not fit
+
+    @property
+    def tile_label(self) -> str:
+        return self.tile or self.short
 
     @property
     def d3_format(self) -> str:
@@ -81,6 +86,7 @@ SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
             "Admissions per 1,000 MM",
             "admissions per 1,000 MM",
             "rate",
+            tile="Admissions per 1k MM",
         ),
         Measure(
             "inpatient_days_per_1000_mm",
@@ -111,6 +117,7 @@ SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
             "30-day readmission rate",
             "of discharges",
             "share",
+            tile="30-day readmissions",
         ),
     )
 }

@@ -95,7 +95,7 @@ def _tiles(
         measure: Measure = SUMMARY_MEASURES[name]
         value = _value(now, name)
         column.metric(
-            measure.short,
+            measure.tile_label,
             measure.format(value),
             delta=format_change(_change(value, _value(before, name)), measure.kind),
             delta_color=colour,  # type: ignore[arg-type]
@@ -113,11 +113,8 @@ with data.guarded("the headline figures"):
         if previous_filter is None
         else data.outcome_summary(previous_filter, period=None, by=("population",))
     )
-    since = (
-        ""
-        if previous_filter is None
-        else f"vs {previous_filter.month_from} to {previous_filter.month_to}"
-    )
+    # Short enough for a tile; the caption below names the months.
+    since = "" if previous_filter is None else "vs the months before"
     enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
     if enrolled_models:
         st.subheader("Members enrolled in a program")
@@ -128,7 +125,8 @@ with data.guarded("the headline figures"):
         st.subheader("Not enrolled (comparison population)")
         _tiles(NOT_ENROLLED, current, previous, None, since)
     st.caption(
-        "Changes compare with the months of equal length just before the selected range"
+        f"Changes compare with {previous_filter.month_from} to {previous_filter.month_to}, "
+        "the months of equal length just before the selected range."
         if previous_filter is not None
         else "No change shown: the data has no months of equal length before the selected range."
     )
