@@ -23,8 +23,8 @@ class OutcomeFilter(BaseModel):
 
     `None` means "no restriction"; an empty tuple of states, models or conditions selects
     nothing (the pages show an empty state for it). Programs restrict only the enrolled rows,
-    so an empty tuple of programs leaves the `not_enrolled` rows. Tuples are sorted and de-duplicated so equal filters hash equal, which is
-    what the dashboard's cache keys on.
+    so an empty tuple of programs leaves the `not_enrolled` rows. Tuples are sorted and
+    de-duplicated so equal filters hash equal, which is what the dashboard's cache keys on.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -201,7 +201,8 @@ calendar_months = Table(
     Column("month", String(7), primary_key=True),  # YYYY-MM
     Column("quarter", String(7), nullable=False),  # YYYY-Qn
     Column("year", String(4), nullable=False),
-    Column("first_day", Integer, nullable=False),  # days since 1970-01-01
+    Column("month_index", Integer, nullable=False, unique=True),  # year * 12 + month - 1
+    Column("first_day", Integer, nullable=False, index=True),  # days since 1970-01-01
     Column("last_day", Integer, nullable=False),
 )
 
@@ -212,6 +213,8 @@ eligibility_islands = Table(
     Column("member_id", String(ID_LENGTH), primary_key=True),
     Column("start_day", Integer, primary_key=True),
     Column("end_day", Integer, nullable=False),
+    Column("start_month", Integer, nullable=False),  # calendar_months.month_index
+    Column("end_month", Integer, nullable=False),
 )
 
 # For each member, the days on which one enrollment is the member's group, without overlaps.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from data_access.models import SUMMARY_TABLES, calendar_months
+from data_access.models import ID_LENGTH, SUMMARY_TABLES, calendar_months
 
 EPOCH = dt.date(1970, 1, 1)
 # Spells of still-open enrollments end on this day number (far beyond any real date).
@@ -35,6 +35,18 @@ class _DateSql:
         if self.dialect == "sqlite":
             return f"date({column}, '{days:+d} days')"
         return f"({column} + {days})"
+
+    def month_index(self, column: str) -> str:
+        """year * 12 + month - 1 of a DATE column, as calendar_months.month_index."""
+        if self.dialect == "sqlite":
+            return (
+                f"(CAST(strftime('%Y', {column}) AS INTEGER) * 12"
+                f" + CAST(strftime('%m', {column}) AS INTEGER) - 1)"
+            )
+        return (
+            f"(CAST(EXTRACT(YEAR FROM {column}) AS INTEGER) * 12"
+            f" + CAST(EXTRACT(MONTH FROM {column}) AS INTEGER) - 1)"
+        )
 
     def month(self, column: str) -> str:
         if self.dialect == "sqlite":
@@ -83,6 +95,7 @@ def _calendar_rows(conn: Connection) -> list[dict[str, object]]:
                 "month": f"{year:04d}-{month:02d}",
                 "quarter": f"{year:04d}-Q{(month + 2) // 3}",
                 "year": f"{year:04d}",
+                "month_index": year * 12 + month - 1,
                 "first_day": day_number(first_day),
                 "last_day": day_number(last_day),
             }
@@ -96,20 +109,22 @@ def _islands_sql(d: _DateSql) -> str:
     # every earlier span of the member has ended.
     return f"""
 WITH spans AS (
-    SELECT member_id, {d.day("start_date")} AS s, {d.day("end_date")} AS e FROM eligibility
+    SELECT member_id, {d.day("start_date")} AS s, {d.day("end_date")} AS e,
+        {d.month_index("start_date")} AS sm, {d.month_index("end_date")} AS em
+    FROM eligibility
 ), ordered AS (
-    SELECT member_id, s, e,
+    SELECT member_id, s, e, sm, em,
         MAX(e) OVER (PARTITION BY member_id ORDER BY s, e
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
     FROM spans
 ), numbered AS (
-    SELECT member_id, s, e,
+    SELECT member_id, s, e, sm, em,
         SUM(CASE WHEN reach IS NULL OR s > reach + 1 THEN 1 ELSE 0 END)
             OVER (PARTITION BY member_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
     FROM ordered
 )
-INSERT INTO eligibility_islands (member_id, start_day, end_day)
-SELECT member_id, MIN(s), MAX(e) FROM numbered GROUP BY member_id, island
+INSERT INTO eligibility_islands (member_id, start_day, end_day, start_month, end_month)
+SELECT member_id, MIN(s), MAX(e), MIN(sm), MAX(em) FROM numbered GROUP BY member_id, island
 """
 
 
@@ -143,54 +158,125 @@ FROM ranked WHERE pick = 1
 """
 
 
+def _member_months_sql() -> str:
+    """Member-months by month, state, program (NULL: not enrolled) and condition.
+
+    Counted from month ranges rather than by listing every member-month: each member's
+    eligible months (islands that share a month merged) add +1 from their first month and
+    -1 after their last; the months whose first day falls in an enrollment spell move from
+    the not-enrolled count to the program's. A running sum of these changes gives the count
+    of every month, so the cost follows the number of spans, not of member-months.
+    """
+    return f"""
+eligible_ranges AS (
+    SELECT member_id, MIN(start_month) AS first_month, MAX(end_month) AS last_month
+    FROM (
+        SELECT member_id, start_month, end_month,
+            SUM(CASE WHEN reach IS NULL OR start_month > reach THEN 1 ELSE 0 END)
+                OVER (PARTITION BY member_id ORDER BY start_day ROWS UNBOUNDED PRECEDING) AS grp
+        FROM (
+            SELECT member_id, start_day, start_month, end_month,
+                MAX(end_month) OVER (PARTITION BY member_id ORDER BY start_day
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+            FROM eligibility_islands
+        ) ordered
+    ) grouped
+    GROUP BY member_id, grp
+), calendar_span AS (
+    SELECT MIN(month_index) AS first_month, MAX(month_index) AS last_month,
+        MIN(first_day) AS first_day, MAX(last_day) AS last_day
+    FROM calendar_months
+), spell_months AS (
+    SELECT sp.member_id, sp.program_id,
+        CASE WHEN sp.start_day < cs.first_day THEN cs.first_month
+             ELSE cf.month_index + CASE WHEN sp.start_day > cf.first_day THEN 1 ELSE 0 END
+        END AS first_month,
+        CASE WHEN sp.end_day > cs.last_day THEN cs.last_month ELSE cl.month_index END
+            AS last_month
+    FROM enrollment_spells sp
+    CROSS JOIN calendar_span cs
+    LEFT JOIN calendar_months cf ON cf.first_day BETWEEN sp.start_day - 30 AND sp.start_day
+        AND cf.last_day >= sp.start_day
+    LEFT JOIN calendar_months cl ON cl.first_day BETWEEN sp.end_day - 30 AND sp.end_day
+        AND cl.last_day >= sp.end_day
+), enrolled_ranges AS (
+    SELECT r.member_id, s.program_id,
+        CASE WHEN r.first_month > s.first_month THEN r.first_month ELSE s.first_month END
+            AS first_month,
+        CASE WHEN r.last_month < s.last_month THEN r.last_month ELSE s.last_month END
+            AS last_month
+    FROM eligible_ranges r
+    JOIN spell_months s ON s.member_id = r.member_id
+        AND s.first_month <= r.last_month AND s.last_month >= r.first_month
+), changes AS (
+    SELECT member_id, CAST(NULL AS VARCHAR({ID_LENGTH})) AS program_id,
+        first_month AS month_index, 1 AS delta
+    FROM eligible_ranges
+    UNION ALL SELECT member_id, NULL, last_month + 1, -1 FROM eligible_ranges
+    UNION ALL SELECT member_id, program_id, first_month, 1 FROM enrolled_ranges
+    UNION ALL SELECT member_id, program_id, last_month + 1, -1 FROM enrolled_ranges
+    UNION ALL SELECT member_id, NULL, first_month, -1 FROM enrolled_ranges
+    UNION ALL SELECT member_id, NULL, last_month + 1, 1 FROM enrolled_ranges
+), net_changes AS (
+    SELECT m.state_code, m.primary_condition, ch.program_id, ch.month_index,
+        SUM(ch.delta) AS delta
+    FROM changes ch
+    JOIN members m ON m.member_id = ch.member_id
+    GROUP BY m.state_code, m.primary_condition, ch.program_id, ch.month_index
+), levels AS (
+    SELECT state_code, primary_condition, program_id, month_index,
+        SUM(delta) OVER (PARTITION BY state_code, primary_condition, program_id
+                         ORDER BY month_index ROWS UNBOUNDED PRECEDING) AS member_months,
+        LEAD(month_index) OVER (PARTITION BY state_code, primary_condition, program_id
+                                ORDER BY month_index) AS next_change
+    FROM net_changes
+), member_month_counts AS (
+    SELECT c.month, l.state_code, l.program_id, l.primary_condition, l.member_months
+    FROM levels l
+    JOIN calendar_months c ON c.month_index >= l.month_index
+        AND (l.next_change IS NULL OR c.month_index < l.next_change)
+    WHERE l.member_months > 0
+)"""
+
+
+ADMISSION_SUMS = (
+    "admissions",
+    "discharges",
+    "inpatient_days",
+    "readmissions_30d",
+    "admission_paid_cents",
+)
+
+
 def _monthly_sql(d: _DateSql) -> str:
-    zero_admissions = ", ".join(
-        f"0 AS {m}_{s}"
-        for m in (
-            "admissions",
-            "discharges",
-            "inpatient_days",
-            "readmissions_30d",
-            "admission_paid_cents",
-        )
-        for s in ("behavioral", "medical")
-    )
-    zero_services = "0 AS service_paid_cents_behavioral, 0 AS service_paid_cents_medical"
-    admission_sums = ",\n".join(
-        f"SUM(CASE WHEN setting = '{s}' THEN {expr} ELSE 0 END) AS {name}_{s}"
+    settings = ("behavioral", "medical")
+    admission_columns = [f"{m}_{s}" for m in ADMISSION_SUMS for s in settings]
+    service_columns = [f"service_paid_cents_{s}" for s in settings]
+    measure_columns = ["member_months", *admission_columns, *service_columns]
+
+    def branch(values: dict[str, str]) -> str:
+        return ", ".join(f"{values.get(c, '0')} AS {c}" for c in measure_columns)
+
+    admission_sums = {
+        f"{name}_{s}": f"SUM(CASE WHEN st.setting = '{s}' THEN {expr} ELSE 0 END)"
         for name, expr in (
             ("admissions", "1"),
-            ("discharges", "CASE WHEN los IS NULL THEN 0 ELSE 1 END"),
-            ("inpatient_days", "COALESCE(los, 0)"),
-            ("readmissions_30d", "readmitted"),
-            ("admission_paid_cents", "paid_amount_cents"),
+            ("discharges", "CASE WHEN st.los IS NULL THEN 0 ELSE 1 END"),
+            ("inpatient_days", "COALESCE(st.los, 0)"),
+            ("readmissions_30d", "st.readmitted"),
+            ("admission_paid_cents", "st.paid_amount_cents"),
         )
-        for s in ("behavioral", "medical")
-    )
-    measure_columns = [
-        "member_months",
-        *(
-            f"{m}_{s}"
-            for m in (
-                "admissions",
-                "discharges",
-                "inpatient_days",
-                "readmissions_30d",
-                "admission_paid_cents",
-            )
-            for s in ("behavioral", "medical")
-        ),
-        "service_paid_cents_behavioral",
-        "service_paid_cents_medical",
-    ]
-    totals = ",\n    ".join(f"SUM(u.{c})" for c in measure_columns)
+        for s in settings
+    }
+    service_sums = {
+        f"service_paid_cents_{s}": f"SUM(CASE WHEN sv.behavioral {test} THEN sv.paid_amount_cents"
+        " ELSE 0 END)"
+        for s, test in (("behavioral", "= TRUE"), ("medical", "= FALSE"))
+    }
+    totals = ", ".join(f"SUM(u.{c})" for c in measure_columns)
     return f"""
-WITH member_months AS (
-    SELECT DISTINCT i.member_id, c.month, c.first_day
-    FROM eligibility_islands i
-    JOIN calendar_months c
-        ON c.last_day BETWEEN i.start_day AND i.end_day + 31 AND c.first_day <= i.end_day
-), stays AS (
+WITH {_member_months_sql().strip()},
+stays AS (
     SELECT a.member_id, a.setting, a.paid_amount_cents,
         {d.month("a.admit_date")} AS month, {d.day("a.admit_date")} AS admit_day,
         CASE WHEN a.discharge_date IS NULL THEN NULL
@@ -204,43 +290,40 @@ WITH member_months AS (
              THEN 1 ELSE 0 END AS readmitted
     FROM admissions a
 ), units AS (
-    SELECT mm.month, mm.member_id, sp.program_id, 1 AS member_months,
-        {zero_admissions}, {zero_services}
-    FROM member_months mm
-    LEFT JOIN enrollment_spells sp ON sp.member_id = mm.member_id
-        AND mm.first_day BETWEEN sp.start_day AND sp.end_day
+    SELECT month, state_code, program_id, primary_condition,
+        {branch({"member_months": "member_months"})}
+    FROM member_month_counts
     UNION ALL
-    SELECT st.month, st.member_id, sp.program_id, 0,
-        {admission_sums.replace(chr(10), chr(10) + "        ")},
-        0, 0
+    SELECT st.month, m.state_code, sp.program_id, m.primary_condition,
+        {branch(admission_sums)}
     FROM stays st
+    JOIN members m ON m.member_id = st.member_id
     LEFT JOIN enrollment_spells sp ON sp.member_id = st.member_id
         AND st.admit_day BETWEEN sp.start_day AND sp.end_day
-    GROUP BY st.month, st.member_id, sp.program_id
+    GROUP BY st.month, m.state_code, sp.program_id, m.primary_condition
     UNION ALL
-    SELECT sv.month, sv.member_id, sp.program_id, 0, {zero_admissions},
-        SUM(CASE WHEN sv.behavioral THEN sv.paid_amount_cents ELSE 0 END),
-        SUM(CASE WHEN sv.behavioral THEN 0 ELSE sv.paid_amount_cents END)
+    SELECT sv.month, m.state_code, sp.program_id, m.primary_condition,
+        {branch(service_sums)}
     FROM (
         SELECT member_id, behavioral, paid_amount_cents,
             {d.month("service_date")} AS month, {d.day("service_date")} AS service_day
         FROM services
     ) sv
+    JOIN members m ON m.member_id = sv.member_id
     LEFT JOIN enrollment_spells sp ON sp.member_id = sv.member_id
         AND sv.service_day BETWEEN sp.start_day AND sp.end_day
-    GROUP BY sv.month, sv.member_id, sp.program_id
+    GROUP BY sv.month, m.state_code, sp.program_id, m.primary_condition
 )
 INSERT INTO monthly_summary (
     month, quarter, year, state_code, program_model, program_id, primary_condition,
     {", ".join(measure_columns)})
-SELECT u.month, c.quarter, c.year, m.state_code, COALESCE(p.program_model, 'not_enrolled'),
-    u.program_id, m.primary_condition,
-    {totals}
+SELECT u.month, c.quarter, c.year, u.state_code, COALESCE(p.program_model, 'not_enrolled'),
+    u.program_id, u.primary_condition, {totals}
 FROM units u
-JOIN members m ON m.member_id = u.member_id
 JOIN calendar_months c ON c.month = u.month
 LEFT JOIN programs p ON p.program_id = u.program_id
-GROUP BY u.month, c.quarter, c.year, m.state_code, p.program_model, u.program_id, m.primary_condition
+GROUP BY u.month, c.quarter, c.year, u.state_code, p.program_model, u.program_id,
+    u.primary_condition
 """
 
 
