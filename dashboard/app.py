@@ -22,9 +22,10 @@ from data_access.settings import SettingsError  # noqa: E402
 PAGES = ROOT / "pages"
 LOAD_COMMAND = "python -m data_access load sample_data"
 
-# No page_icon: a Material icon favicon is fetched from Google's servers, which a partner's
-# network may block; Streamlit's own favicon is served locally.
-st.set_page_config(page_title="Peer support outcomes", layout="wide")
+# An emoji tab icon: without one the tab shows the page's Material icon, whose image
+# Streamlit fetches from Google's servers (blocked on some partners' networks); an emoji is
+# drawn locally. The Material icons of the navigation come from a bundled font.
+st.set_page_config(page_title="Peer support outcomes", page_icon="🤝", layout="wide")
 
 
 def setup_page(problem: str) -> None:
