@@ -136,6 +136,17 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensure_loaded(args: argparse.Namespace) -> int:
+    """Load DIR only when the database has never been loaded (the README's run command)."""
+    try:
+        _, url = _loaded_engine(args.database_url)
+    except db.DatabaseNotReady:
+        print(f"The outcomes database is empty; loading {args.directory} first.")
+        return _load(args)
+    print(f"The outcomes database {_shown(url)} is loaded; starting.")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------
 # export
 
@@ -262,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("directory", metavar="DIR", help="folder of states.csv ... services.csv")
     _database_flag(load)
     load.set_defaults(handler=_load)
+
+    ensure = commands.add_parser(
+        "ensure-loaded", help="load DIR only if the database has never been loaded"
+    )
+    ensure.add_argument("directory", metavar="DIR", help="folder of states.csv ... services.csv")
+    _database_flag(ensure)
+    ensure.set_defaults(handler=_ensure_loaded)
 
     export = commands.add_parser("export", help="write the monthly or prepost CSV export")
     export.add_argument("dataset", choices=("monthly", "prepost"))

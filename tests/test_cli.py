@@ -71,6 +71,16 @@ def test_load_in_a_subprocess(database_url: str, tmp_path: Path) -> None:
     assert "members 3 rows" in [" ".join(line.split()) for line in summary.stdout.splitlines()]
 
 
+def test_ensure_loaded_loads_only_an_empty_database(sqlite_url: str, tmp_path: Path) -> None:
+    folder = write(tmp_path / "in", dict(GOOD))
+    first = cli.main(["ensure-loaded", str(folder), "--database-url", sqlite_url])
+    assert (first, services_in(sqlite_url)) == (0, 3)
+    with db.get_engine(sqlite_url).begin() as conn:
+        conn.execute(Service.__table__.delete())
+    second = cli.main(["ensure-loaded", str(folder), "--database-url", sqlite_url])
+    assert (second, services_in(sqlite_url)) == (0, 0)  # loaded once already: left alone
+
+
 def test_a_broken_file_exits_1_with_the_report_and_loads_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
