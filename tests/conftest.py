@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -78,3 +79,41 @@ def configured(monkeypatch, database_url) -> Iterator[str]:
     yield database_url
     get_settings.cache_clear()
     db.dispose_engines()
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped sample, loaded once per test session and engine; tests must only read it.
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _load_sample(url: str) -> str:
+    from data_access.loader import load_directory
+
+    load_directory(SAMPLE_DATA, engine=db.get_engine(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def loaded_sample_sqlite(tmp_path_factory) -> str:
+    return _load_sample(f"sqlite:///{tmp_path_factory.mktemp('sample') / 'outcomes.sqlite'}")
+
+
+@pytest.fixture(scope="session")
+def loaded_sample_postgres() -> Iterator[str]:
+    name = f"outcomes_sample_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _load_sample(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    finally:
+        db.dispose_engines()
+        with _postgres_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=ENGINES)
+def loaded_sample(request) -> str:
+    """The URL of a database holding the shipped sample, once per engine (read only)."""
+    fixture = {"sqlite": "loaded_sample_sqlite", "postgresql": "loaded_sample_postgres"}
+    return request.getfixturevalue(fixture[request.param])

@@ -1,0 +1,72 @@
+"""The summaries the dashboard reads equal the contract's definitions on the raw tables.
+
+`tests/reference_metrics.py` computes every figure straight from the sample's CSV files in
+plain pandas, written separately from the SQL; every monthly and prepost figure of the
+sample, loaded into each engine, must match it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_access import db
+from data_access.filters import OutcomeFilter
+from data_access.queries import (
+    MONTHLY_COLUMNS,
+    PREPOST_COLUMNS,
+    monthly_outcomes,
+    prepost_by_program,
+)
+from tests import reference_metrics
+from tests.conftest import SAMPLE_DATA
+
+KEY_COLUMNS = ["month", "state_code", "program_model"]
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return reference_metrics.read_frames(SAMPLE_DATA)
+
+
+@pytest.fixture(scope="module")
+def reference_monthly(frames) -> pd.DataFrame:
+    return reference_metrics.monthly(frames)
+
+
+def _comparable(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    out = frame[list(columns)].copy()
+    for column in out.columns:
+        if column not in KEY_COLUMNS and column not in ("program_id", "program_name", "setting"):
+            out[column] = out[column].astype("float64")
+        else:
+            out[column] = out[column].astype(str)
+    return out.reset_index(drop=True)
+
+
+def test_monthly_summary_equals_the_definitions(loaded_sample, reference_monthly):
+    got = monthly_outcomes(filters=OutcomeFilter(), engine=db.get_engine(loaded_sample))
+    assert len(got) == len(reference_monthly) > 6000
+    pd.testing.assert_frame_equal(
+        _comparable(got, MONTHLY_COLUMNS),
+        _comparable(reference_monthly, MONTHLY_COLUMNS),
+        check_exact=False,
+        rtol=1e-12,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("setting", ["all", "behavioral", "medical"])
+def test_enrollment_outcomes_equal_the_definitions(loaded_sample, frames, setting):
+    got = prepost_by_program(
+        filters=OutcomeFilter(setting=setting), engine=db.get_engine(loaded_sample)
+    )
+    expected = reference_metrics.prepost(frames, setting=setting)
+    assert len(got) == len(expected) == 40
+    pd.testing.assert_frame_equal(
+        _comparable(got, PREPOST_COLUMNS),
+        _comparable(expected, PREPOST_COLUMNS),
+        check_exact=False,
+        rtol=1e-12,
+        atol=1e-9,
+    )
