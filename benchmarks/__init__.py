@@ -1,0 +1,1 @@
+"""The scale benchmark of the dashboard: `python -m benchmarks.run` (see benchmarks/README.md)."""

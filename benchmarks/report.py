@@ -1,0 +1,733 @@
+"""benchmarks/results.md from the workers' JSON results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from benchmarks.common import SIZES, median
+
+TABLES = ("states", "programs", "members", "eligibility", "enrollments", "admissions", "services")
+ENGINE_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+DATA_COLD_TARGET_S = 0.150
+GROWTH_TARGET = 2.0
+FILTER_RATIO_TARGET = 1.3
+LOAD_TARGET_S = {"sqlite": 300.0, "postgresql": 180.0}
+MEMORY_TARGET_MB = 600.0
+LARGE_MEMBERS = SIZES["large"].members
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "–"
+    return f"{seconds * 1000:,.0f}" if seconds >= 0.0995 else f"{seconds * 1000:.1f}"
+
+
+def sec(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "–"
+    return f"{seconds:,.1f}"
+
+
+def rate(rows: int, seconds: float) -> str:
+    if not seconds:
+        return "–"
+    return f"{rows / seconds:,.0f}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _ok(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in results if "load" in r]
+
+
+def _size_order(results: list[dict[str, Any]]) -> list[str]:
+    present = {r["size"] for r in results}
+    return [name for name in SIZES if name in present]
+
+
+def _engines(results: list[dict[str, Any]]) -> list[str]:
+    present = {r["engine"] for r in results}
+    return [e for e in ("sqlite", "postgresql") if e in present]
+
+
+def _find(results: list[dict[str, Any]], size: str, engine: str) -> dict[str, Any] | None:
+    for r in results:
+        if r["size"] == size and r["engine"] == engine:
+            return r
+    return None
+
+
+def _claims(result: dict[str, Any]) -> int:
+    return int(result["load"]["runs"][0]["rows"].get("services", 0))
+
+
+def _load_median(result: dict[str, Any]) -> float:
+    return median([run["seconds"] for run in result["load"]["runs"]])
+
+
+def _phase_median(result: dict[str, Any], phase: str) -> float:
+    return median([run["phases"].get(phase, 0.0) for run in result["load"]["runs"]])
+
+
+def _page_names(results: list[dict[str, Any]]) -> list[str]:
+    for r in results:
+        if "pages" in r:
+            return list(r["pages"]["pages"])
+    return []
+
+
+def _variants(results: list[dict[str, Any]]) -> list[str]:
+    for r in results:
+        if "pages" in r:
+            return list(r["pages"]["variants"])
+    return []
+
+
+def _page(result: dict[str, Any] | None, page: str, variant_index: int) -> dict[str, Any] | None:
+    if not result or "pages" not in result:
+        return None
+    variants = result["pages"]["variants"]
+    if variant_index >= len(variants):
+        return None
+    return result["pages"]["pages"].get(page, {}).get(variants[variant_index])
+
+
+def _variant_label(index: int, results: list[dict[str, Any]]) -> str:
+    return "default filters" if index == 0 else "one state, one model"
+
+
+def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    ok = _ok(results)
+    sizes = _size_order(ok)
+    engines = _engines(ok)
+    out: list[str] = ["# Scale benchmark results", ""]
+    out += [
+        f"Written by `{meta['command']}` on {meta['machine']['date']}; "
+        f"{meta['repeat']} repeat(s) per measurement, every figure a median unless it says "
+        f"otherwise; the whole run took {meta['minutes']:.0f} min. How to read each figure: "
+        "benchmarks/README.md.",
+        "",
+    ]
+    failed = [r for r in results if "error" in r]
+    if failed:
+        out += ["**Failed parts of this run:**", ""]
+        for r in failed:
+            last = r["error"].strip().splitlines()[-1]
+            out.append(f"- {r['size']} / {r['engine']}: `{last}`")
+        out.append("")
+    for note in meta.get("notes", []):
+        out += [f"> {note}", ""]
+
+    # -- machine
+    m = meta["machine"]
+    out += ["## Machine", ""]
+    out += table(
+        ["", ""],
+        [
+            ("CPU", f"{m['cpu']} ({m['cores']} cores)"),
+            ("Memory", f"{m['memory_gib']} GiB"),
+            ("OS", m["os"]),
+            ("Python", m["python"]),
+            ("SQLite", m["sqlite"]),
+            ("PostgreSQL", m["postgresql"]),
+            (
+                "Streamlit / Plotly / pandas / SQLAlchemy",
+                f"{m['streamlit']} / {m['plotly']} / {m['pandas']} / {m['sqlalchemy']}",
+            ),
+            ("Chromium", m["chromium"]),
+            ("Load average at start", m["load_average"]),
+            ("Date", m["date"]),
+        ],
+    )
+    out += [
+        "The machine is shared: other work ran beside the benchmark, so single runs vary by 2x "
+        "or more; compare medians, and ratios measured within the same run.",
+        "",
+    ]
+
+    # -- datasets
+    out += ["## Datasets", ""]
+    rows = []
+    for name in sizes:
+        info = meta["datasets"].get(name, {})
+        counts = info.get("rows", {})
+        rows.append(
+            [
+                SIZES[name].label,
+                *[
+                    f"{counts.get(t, 0):,}"
+                    for t in ("members", "eligibility", "enrollments", "admissions", "services")
+                ],
+                f"{info.get('bytes', 0) / 1e6:,.0f} MB",
+                f"{info.get('generate_seconds', 0):,.0f} s",
+            ]
+        )
+    out += table(
+        [
+            "size",
+            "members",
+            "eligibility",
+            "enrollments",
+            "admissions",
+            "services (claims)",
+            "gzip files",
+            "generated in",
+        ],
+        rows,
+    )
+
+    # -- loads
+    out += ["## Load: whole load, summaries included", ""]
+    rows = []
+    for name in sizes:
+        for engine in engines:
+            r = _find(ok, name, engine)
+            if not r:
+                continue
+            runs = r["load"]["runs"]
+            total = _load_median(r)
+            summaries = _phase_median(r, "summaries")
+            rows.append(
+                [
+                    SIZES[name].label,
+                    ENGINE_LABEL[engine],
+                    len(runs),
+                    sec(total),
+                    ", ".join(sec(run["seconds"]) for run in runs),
+                    sec(summaries),
+                    f"{100 * summaries / total:.0f} %" if total else "–",
+                    f"{r['load']['database_bytes'] / 1e6:,.0f} MB",
+                ]
+            )
+    out += table(
+        [
+            "size",
+            "engine",
+            "loads",
+            "median s",
+            "each load s",
+            "summaries s",
+            "summaries share",
+            "database size",
+        ],
+        rows,
+    )
+    out += [
+        "Per table: seconds of the table's phase (from the end of the previous phase to the "
+        "loader's last progress call for the table: reading, checking, writing, the duplicate "
+        "check and, on PostgreSQL, the INSERT from the COPY staging table) and rows per second.",
+        "",
+    ]
+    rows = []
+    for name in sizes:
+        for engine in engines:
+            r = _find(ok, name, engine)
+            if not r:
+                continue
+            counts = r["load"]["runs"][0]["rows"]
+            cells = []
+            for t in TABLES:
+                seconds = _phase_median(r, t)
+                cells.append(f"{sec(seconds)} s · {rate(counts.get(t, 0), seconds)}/s")
+            cells.append(sec(_phase_median(r, "summaries")) + " s")
+            rows.append([SIZES[name].name, ENGINE_LABEL[engine], *cells])
+    out += table(["size", "engine", *TABLES, "summaries"], rows)
+
+    out += [
+        "Slowest SQL statements of the load (seconds, first load; COPY and the SQLite "
+        "executemany batches go round SQLAlchemy and are inside the table phases above):",
+        "",
+    ]
+    rows = []
+    for name in sizes:
+        for engine in engines:
+            r = _find(ok, name, engine)
+            if not r:
+                continue
+            top = r["load"]["runs"][0]["statements"]
+            shown = "; ".join(
+                f"`{label}` {seconds:.1f}" for label, seconds in list(top.items())[:5]
+            )
+            rows.append([SIZES[name].name, ENGINE_LABEL[engine], shown])
+    out += table(["size", "engine", "statements"], rows)
+
+    steps = [(r, r["summary_steps"]) for r in ok if r.get("summary_steps")]
+    if steps:
+        out += ["### The summary statements, one by one", ""]
+        out += [
+            "Each statement's time inside the load (SQLAlchemy's cursor events), then "
+            "`rebuild_summaries` re-run after the load in a transaction that is rolled back: on "
+            "PostgreSQL every statement under EXPLAIN (ANALYZE, BUFFERS) (it runs, so its time "
+            "is there too, with some overhead), on SQLite under EXPLAIN QUERY PLAN (not run). "
+            "The plan of the slowest statement follows each table; all plans are in "
+            "benchmarks/work/results/*.json.",
+            "",
+        ]
+        for r, s in steps:
+            load_times = r["load"]["runs"][0]["statements"]
+            out += [f"**{SIZES[r['size']].label}, {ENGINE_LABEL[r['engine']]}**", ""]
+            shown = []
+            for step in s:
+                seconds = step.get("seconds")
+                in_load = load_times.get(step["label"])
+                if (seconds or 0) >= 0.01 or (in_load or 0) >= 0.01:
+                    shown.append(
+                        (
+                            f"`{step['label']}`",
+                            sec(in_load) if in_load is not None else "–",
+                            f"{seconds:.2f}" if seconds is not None else "not run",
+                        )
+                    )
+            out += table(
+                ["statement", "seconds in the load", "seconds re-run under EXPLAIN"], shown
+            )
+            slowest = max(
+                s, key=lambda step: load_times.get(step["label"], step.get("seconds") or 0)
+            )
+            if slowest.get("plan"):
+                out += [
+                    f"<details><summary>Plan of `{slowest['label']}`</summary>",
+                    "",
+                    "```",
+                    *slowest["plan"][:200],
+                    "```",
+                    "</details>",
+                    "",
+                ]
+
+    # -- page data
+    pages = _page_names(ok)
+    variants = _variants(ok)
+    columns = [(s, e) for s in sizes for e in engines]
+    for title, key, note in (
+        (
+            "Page data, cold",
+            "data_cold",
+            "All the dashboard data calls of one page run (the app shell's status, states, "
+            "programs and month range included) with st.cache_data cleared and the engine "
+            "disposed, so the first query opens a new connection. Milliseconds.",
+        ),
+        (
+            "Page data, warm",
+            "data_warm",
+            "The same calls through the dashboard's st.cache_data wrappers, second call "
+            "(a cache hit: unpickling the cached frame). Milliseconds.",
+        ),
+        (
+            "Full page run in AppTest, cold",
+            "apptest_cold",
+            "`AppTest.from_file('dashboard/app.py')`, `switch_page`, then `run()` with "
+            "st.cache_data cleared: the whole script (shell, sidebar, page, figures, protobuf) "
+            "without a browser. Milliseconds.",
+        ),
+        (
+            "Full page run in AppTest, warm",
+            "apptest_warm",
+            "The same run again with the caches filled. Milliseconds.",
+        ),
+    ):
+        out += [f"## {title}", "", note, ""]
+        rows = []
+        for page in pages:
+            for vi, _variant in enumerate(variants):
+                cells = []
+                for size, engine in columns:
+                    p = _page(_find(ok, size, engine), page, vi)
+                    cells.append(ms(median(p[key])) if p else "–")
+                growth = []
+                for engine in engines:
+                    first = _page(_find(ok, sizes[0], engine), page, vi)
+                    last = _page(_find(ok, sizes[-1], engine), page, vi)
+                    if first and last and len(sizes) > 1:
+                        growth.append(f"{median(last[key]) / median(first[key]):.1f}x")
+                    else:
+                        growth.append("–")
+                rows.append([page, _variant_label(vi, ok), *cells, *growth])
+        header = [
+            "page",
+            "filters",
+            *[f"{SIZES[s].name} {ENGINE_LABEL[e]}" for s, e in columns],
+            *[f"growth {ENGINE_LABEL[e]}" for e in engines],
+        ]
+        out += table(header, rows)
+
+    # slowest calls at the largest size
+    out += ["### Slowest data calls at the largest size (cold, ms)", ""]
+    rows = []
+    for engine in engines:
+        r = _find(ok, sizes[-1], engine) if sizes else None
+        if not r or "pages" not in r:
+            continue
+        seen: dict[str, float] = {}
+        for page in pages:
+            for vi in range(len(variants)):
+                p = _page(r, page, vi)
+                if p:
+                    for label, seconds in p["data_cold_by_call"].items():
+                        seen[label] = max(seen.get(label, 0.0), seconds)
+        for label, seconds in sorted(seen.items(), key=lambda kv: -kv[1])[:8]:
+            rows.append([ENGINE_LABEL[engine], f"`{label}`", ms(seconds)])
+    out += table(["engine", "call", "cold ms"], rows)
+
+    # -- baseline
+    out += [
+        "## Raw-table baseline",
+        "",
+        "Monthly admissions and paid by state and program model, computed directly from "
+        "admissions and services joined to members, with each row's group found by a "
+        "correlated lookup of the contract's enrollment rule; against `outcome_summary(period="
+        "'month', by=('state_code', 'program_model'))` over monthly_summary, the read the "
+        "pages and the monthly export make. Both cold (new engine). `agree`: both give the "
+        "same admissions and paid, group by group.",
+        "",
+    ]
+    rows = []
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            if not r or "baseline" not in r:
+                continue
+            for vi, (_label, b) in enumerate(r["baseline"].items()):
+                raw, summary = median(b["raw"]), median(b["summary"])
+                rows.append(
+                    [
+                        SIZES[size].name,
+                        ENGINE_LABEL[engine],
+                        _variant_label(vi, ok),
+                        sec(raw) + " s",
+                        ms(summary) + " ms",
+                        f"{raw / summary:,.0f}x" if summary else "–",
+                        "yes" if b["agree"] else "**no**",
+                    ]
+                )
+    out += table(
+        ["size", "engine", "filters", "raw tables", "summary", "summary faster by", "agree"], rows
+    )
+
+    # -- browser
+    out += [
+        "## Filter change in the browser",
+        "",
+        "Headless Chromium against `streamlit run dashboard/app.py` on the benchmark database: "
+        "from the key press that adds a state in the sidebar's States multiselect to the end "
+        "of the rerun with every chart drawn again (see README). `new filter`: a state never "
+        "selected before on this server (cache miss); `back`: removing it again (cache hit); "
+        "`floor`: the same page drawn from constant data by benchmarks/floor_app.py, same "
+        "interaction, in the same minute. Milliseconds; `script` is the part until the "
+        "script finished.",
+        "",
+    ]
+    rows = []
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            if not r or "browser" not in r:
+                continue
+            for page, b in r["browser"]["pages"].items():
+                new = median([x["seconds"] for x in b["uncached"]])
+                script = median([x["script_seconds"] for x in b["uncached"]])
+                back = median([x["seconds"] for x in b["cached"]])
+                floor = median([x["seconds"] for x in b["floor"]])
+                rows.append(
+                    [
+                        SIZES[size].name,
+                        ENGINE_LABEL[engine],
+                        page,
+                        len(b["uncached"]),
+                        ms(new),
+                        ms(script),
+                        ms(back),
+                        ms(floor),
+                        f"{new / floor:.2f}x" if floor else "–",
+                        f"{back / floor:.2f}x" if floor else "–",
+                    ]
+                )
+    out += table(
+        [
+            "size",
+            "engine",
+            "page",
+            "changes",
+            "new filter",
+            "script",
+            "back",
+            "floor",
+            "new / floor",
+            "back / floor",
+        ],
+        rows,
+    )
+    errors = [e for r in ok for e in r.get("browser", {}).get("errors", [])]
+    if errors:
+        out += ["Browser page errors: " + "; ".join(sorted(set(errors))[:5]), ""]
+
+    # -- memory
+    out += [
+        "## App memory",
+        "",
+        "Resident memory of the `streamlit run` server process tree during the browser run "
+        "(every page, every filter change): the peak of a 0.1 s sampling of VmRSS, and the "
+        "kernel's VmHWM high-water mark at the end.",
+        "",
+    ]
+    rows = []
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            if not r or "browser" not in r:
+                continue
+            b = r["browser"]
+            rows.append(
+                [
+                    SIZES[size].name,
+                    ENGINE_LABEL[engine],
+                    f"{b['peak_rss_kb'] / 1024:,.0f} MB",
+                    f"{b['hwm_kb'] / 1024:,.0f} MB",
+                ]
+            )
+    out += table(["size", "engine", "peak RSS (sampled)", "VmHWM"], rows)
+
+    # -- payloads
+    out += [
+        "## Chart payloads",
+        "",
+        "Every Plotly figure the pages sent in AppTest (`json.loads(el.proto.spec)`), at the "
+        "largest size: limits 2,000 points per trace and 500 KB per figure.",
+        "",
+    ]
+    rows = []
+    largest = [r for r in ok if r["size"] == sizes[-1] and "pages" in r] if sizes else []
+    for r in largest[:1]:
+        for page in pages:
+            for vi in range(len(variants)):
+                p = _page(r, page, vi)
+                if not p or not p["figures"]:
+                    continue
+                figs = p["figures"]
+                rows.append(
+                    [
+                        page,
+                        _variant_label(vi, ok),
+                        len(figs),
+                        sum(f["traces"] for f in figs),
+                        max(f["max_trace_points"] for f in figs),
+                        f"{max(f['bytes'] for f in figs) / 1024:,.0f} KB",
+                        "ok" if all(f["ok"] for f in figs) else "**over**",
+                    ]
+                )
+        for label, v in r["pages"].get("payload_variants", {}).items():
+            figs = v["figures"]
+            if figs:
+                rows.append(
+                    [
+                        label,
+                        "default filters",
+                        len(figs),
+                        sum(f["traces"] for f in figs),
+                        max(f["max_trace_points"] for f in figs),
+                        f"{max(f['bytes'] for f in figs) / 1024:,.0f} KB",
+                        "ok" if all(f["ok"] for f in figs) else "**over**",
+                    ]
+                )
+    out += table(
+        [
+            "page",
+            "filters",
+            "figures",
+            "traces",
+            "most points in a trace",
+            "largest figure",
+            "limits",
+        ],
+        rows,
+    )
+    problems = sorted(
+        {
+            f"{page}: {text}"
+            for r in ok
+            for page in pages
+            for vi in range(len(variants))
+            if (p := _page(r, page, vi))
+            for text in p["problems"]
+        }
+    )
+    if problems:
+        out += ["**Exceptions or errors shown by pages in AppTest:**", ""]
+        out += [f"- {p}" for p in problems[:20]] + [""]
+
+    out += targets(meta, ok, sizes, engines, pages, variants)
+    return "\n".join(out) + "\n"
+
+
+def targets(
+    meta: dict[str, Any],
+    ok: list[dict[str, Any]],
+    sizes: list[str],
+    engines: list[str],
+    pages: list[str],
+    variants: list[str],
+) -> list[str]:
+    out = ["## Targets", ""]
+    largest = sizes[-1] if sizes else None
+    at_10m = largest == "large"
+    if not at_10m:
+        out += [
+            f"> This run's largest size is {largest}: the targets are stated for 10M claims "
+            "(the large size), so below they are judged at the largest size measured, and "
+            "only a run with `--sizes ...,large` settles them.",
+            "",
+        ]
+    rows = []
+
+    # page data cold
+    for engine in engines:
+        r = _find(ok, largest, engine) if largest else None
+        if not r or "pages" not in r:
+            continue
+        worst_page, worst = "", 0.0
+        worst_call = ("", 0.0)
+        for page in pages:
+            for vi in range(len(variants)):
+                p = _page(r, page, vi)
+                if p and median(p["data_cold"]) > worst:
+                    worst_page, worst = f"{page} ({_variant_label(vi, ok)})", median(p["data_cold"])
+                    worst_call = max(p["data_cold_by_call"].items(), key=lambda kv: kv[1])
+        met = worst <= DATA_COLD_TARGET_S
+        rows.append(
+            [
+                f"Page data cold ≤ 150 ms, {ENGINE_LABEL[engine]}",
+                f"worst {ms(worst)} ms: {worst_page}",
+                "met" if met else f"**missed** by {ms(worst - DATA_COLD_TARGET_S)} ms",
+                ""
+                if met
+                else f"slowest call `{worst_call[0]}` {ms(worst_call[1])} ms; see README findings",
+            ]
+        )
+        if len(sizes) > 1:
+            first = _find(ok, sizes[0], engine)
+            worst_growth, worst_growth_page = 0.0, ""
+            for page in pages:
+                for vi in range(len(variants)):
+                    a, b = _page(first, page, vi), _page(r, page, vi)
+                    if a and b:
+                        g = median(b["data_cold"]) / median(a["data_cold"])
+                        if g > worst_growth:
+                            worst_growth, worst_growth_page = (
+                                g,
+                                f"{page} ({_variant_label(vi, ok)})",
+                            )
+            met = worst_growth <= GROWTH_TARGET
+            rows.append(
+                [
+                    f"Page data growth ≤ 2x {sizes[0]} → {largest}, {ENGINE_LABEL[engine]}",
+                    f"worst {worst_growth:.1f}x: {worst_growth_page}",
+                    "met" if met else f"**missed** by {worst_growth - GROWTH_TARGET:.1f}x",
+                    "",
+                ]
+            )
+
+    # filter change
+    for engine in engines:
+        r = _find(ok, largest, engine) if largest else None
+        if not r or "browser" not in r:
+            continue
+        worst, worst_page, detail = 0.0, "", ""
+        for page, b in r["browser"]["pages"].items():
+            new = median([x["seconds"] for x in b["uncached"]])
+            floor = median([x["seconds"] for x in b["floor"]])
+            if floor and new / floor > worst:
+                worst, worst_page = new / floor, page
+                script = median([x["script_seconds"] for x in b["uncached"]])
+                detail = f"{ms(new)} ms vs floor {ms(floor)} ms; script part {ms(script)} ms"
+        met = worst <= FILTER_RATIO_TARGET
+        rows.append(
+            [
+                f"Filter change ≤ 1.3x floor, {ENGINE_LABEL[engine]}",
+                f"worst {worst:.2f}x: {worst_page} ({detail})",
+                "met" if met else f"**missed** by {worst - FILTER_RATIO_TARGET:.2f}x",
+                "",
+            ]
+        )
+
+    # load
+    for engine in engines:
+        r = _find(ok, largest, engine) if largest else None
+        if not r:
+            continue
+        total = _load_median(r)
+        target = LOAD_TARGET_S[engine]
+        claims = _claims(r)
+        scale = 10_000_000 / claims if claims else 1
+        phases = {k: _phase_median(r, k) for k in r["load"]["runs"][0]["phases"]}
+        top = sorted(phases.items(), key=lambda kv: -kv[1])[:2]
+        hint = ", ".join(f"{k} {sec(v)} s" for k, v in top)
+        if at_10m:
+            met = total <= target
+            rows.append(
+                [
+                    f"Load 10M claims ≤ {target / 60:.0f} min, {ENGINE_LABEL[engine]}",
+                    f"{sec(total)} s ({claims:,} claims)",
+                    "met" if met else f"**missed** by {sec(total - target)} s",
+                    f"largest phases: {hint}",
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    f"Load 10M claims ≤ {target / 60:.0f} min, {ENGINE_LABEL[engine]}",
+                    f"{sec(total)} s for {claims:,} claims; "
+                    f"linear extrapolation {sec(total * scale)} s",
+                    "not measured at 10M",
+                    f"largest phases: {hint}",
+                ]
+            )
+
+    # memory
+    peaks = [
+        (r["browser"]["peak_rss_kb"] / 1024, r)
+        for r in ok
+        if r["size"] == largest and "browser" in r
+    ]
+    if peaks:
+        peak, r = max(peaks, key=lambda x: x[0])
+        met = peak <= MEMORY_TARGET_MB
+        rows.append(
+            [
+                "App memory ≤ 600 MB",
+                f"{peak:,.0f} MB ({ENGINE_LABEL[r['engine']]}, {r['size']})",
+                "met" if met else f"**missed** by {peak - MEMORY_TARGET_MB:,.0f} MB",
+                "",
+            ]
+        )
+
+    # payloads
+    over = [
+        f"{page}"
+        for r in ok
+        for page in pages
+        for vi in range(len(variants))
+        if (p := _page(r, page, vi)) and not all(f["ok"] for f in p["figures"])
+    ]
+    rows.append(
+        [
+            "Chart payloads: ≤ 2,000 points per trace, ≤ 500 KB per figure",
+            "every figure of every page and size" if not over else ", ".join(sorted(set(over))),
+            "met" if not over else "**missed**",
+            "",
+        ]
+    )
+    out += table(["target", "measured", "status", "what would close it"], rows)
+    if meta.get("closing_notes"):
+        out += meta["closing_notes"]
+    out += [
+        "The diagnoses behind the missed targets (statements, plans and proposed fixes) are in "
+        "benchmarks/README.md, section *Findings*.",
+        "",
+    ]
+    return out

@@ -1,0 +1,262 @@
+"""One size on one engine, in its own process: load, pages, baselines, browser, memory.
+
+Run by benchmarks/run.py as `python -m benchmarks.worker SIZE ENGINE --repeat N --out FILE`;
+each worker creates its own fresh database and drops it at the end, and writes one JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    SIZES,
+    WORK,
+    MemorySampler,
+    dataset_dir,
+    drop_database,
+    median,
+    new_database,
+    tree_hwm_kb,
+    write_json,
+)
+
+LOG_PREFIX = "  "
+
+
+def log(message: str) -> None:
+    print(f"{LOG_PREFIX}[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def quiet_streamlit() -> None:
+    """AppTest outside a server logs a line per cached call; keep the run's output readable."""
+    import streamlit.logger
+
+    streamlit.logger.set_log_level("error")
+
+
+def configure(url: str) -> None:
+    """Point the settings (and so dashboard/data.py) at the benchmark database."""
+    from data_access.settings import get_settings
+
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+
+
+def pick_filters(url: str) -> dict[str, Any]:
+    """States in order, and the (state, model) with the most programs for the filter variant."""
+    from data_access import db, queries
+
+    engine = db.get_engine(url)
+    states = list(queries.list_states(engine=engine)["state_code"])
+    programs = queries.list_programs(engine=engine)
+    counts = programs.groupby(["state_code", "program_model"]).size().reset_index(name="n")
+    counts = counts.sort_values(["n", "state_code", "program_model"], ascending=[False, True, True])
+    state, model = (
+        (str(counts.iloc[0]["state_code"]), str(counts.iloc[0]["program_model"]))
+        if not counts.empty
+        else (states[0], "whole_health")
+    )
+    db.dispose_engines()
+    return {"states": states, "state": state, "model": model}
+
+
+def load_phase(size_name: str, engine_name: str, repeats: int) -> tuple[str, dict[str, Any]]:
+    from benchmarks.loading import database_bytes, load_once
+
+    directory = dataset_dir(SIZES[size_name])
+    runs = []
+    url = ""
+    for i in range(repeats):
+        if url:
+            drop_database(url)
+        url = new_database(engine_name, f"{size_name}_{engine_name[:2]}")
+        log(f"load {i + 1}/{repeats} into {engine_name} ...")
+        result = load_once(url, directory)
+        summaries = result["phases"].get("summaries", 0)
+        log(f"  loaded in {result['seconds']:.1f} s (summaries {summaries:.1f} s)")
+        runs.append(result)
+    return url, {"runs": runs, "database_bytes": database_bytes(url)}
+
+
+def pages_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, Any]:
+    from benchmarks import pages
+
+    configure(url)
+    quiet_streamlit()
+    variants = {
+        "all": {},
+        f"{picks['state']} + {picks['model']}": {
+            "state": [picks["state"]],
+            "model": [picks["model"]],
+        },
+    }
+    out: dict[str, Any] = {"variants": list(variants), "pages": {}, "payload_variants": {}}
+    skeleton_query = {"state": picks["states"][:2]}
+    skeletons: dict[str, Any] = {}
+    for page in pages.present_pages():
+        out["pages"][page.name] = {}
+        for label, query in variants.items():
+            log(f"page {page.name} [{label}] ...")
+            out["pages"][page.name][label] = pages.measure_page(page, query, repeats, False)
+        # The page as the browser sees it after its first filter change (two states): the
+        # floor app draws exactly this.
+        at = pages.new_session(skeleton_query)
+        at.switch_page(f"../pages/{page.file}")
+        at.run()
+        skeletons[page.name] = {"url_path": page.url_path, **pages.skeleton(at)}
+    for page_file, label, widgets in pages.payload_variants():
+        if (pages.ROOT / "pages" / page_file).exists():
+            out["payload_variants"][f"{page_file}: {label}"] = pages.measure_payload_variant(
+                page_file, {}, widgets
+            )
+    out["skeletons_file"] = str(WORK / "skeletons" / f"{Path(url).name}.json")
+    pages.save_skeletons(Path(out["skeletons_file"]), skeletons)
+    return out
+
+
+def baseline_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, Any]:
+    from benchmarks import baseline
+    from data_access.filters import OutcomeFilter
+
+    variants = {
+        "all": OutcomeFilter(),
+        f"{picks['state']} + {picks['model']}": OutcomeFilter(
+            states=(picks["state"],), program_models=(picks["model"],)
+        ),
+    }
+    out = {}
+    for label, filters in variants.items():
+        log(f"raw-table baseline [{label}] ...")
+        raw_times, summary_times = [], []
+        agree = True
+        for _ in range(repeats):
+            seconds, raw = baseline.run_raw(url, filters)
+            raw_times.append(seconds)
+            seconds, summary = baseline.run_summary(url, filters)
+            summary_times.append(seconds)
+            agree = agree and baseline.agree(raw, summary)
+        out[label] = {"raw": raw_times, "summary": summary_times, "agree": agree}
+    return out
+
+
+def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str) -> dict[str, Any]:
+    from benchmarks import browser, pages
+    from benchmarks.common import ROOT
+
+    states = picks["states"]
+    labels = _state_labels(url)
+    out: dict[str, Any] = {"pages": {}, "errors": []}
+    env = {"DATABASE_URL": url}
+    work = WORK / "logs"
+    with (
+        browser.streamlit_server(ROOT / "dashboard" / "app.py", env=env, log=work / "app.log") as (
+            proc,
+            port,
+        ),
+        browser.streamlit_server(
+            ROOT / "benchmarks" / "floor_app.py", env={}, args=[skeletons], log=work / "floor.log"
+        ) as (_floor_proc, floor_port),
+        browser.chromium() as chrome,
+        MemorySampler(proc.pid) as memory,
+    ):
+        # Each page starts from its own state and adds states no other page adds to it, so a
+        # filter change is never served from the cache another page filled.
+        per_page = max(1, min(repeats, 3, (len(states) - 1) // 2))
+        for index, page in enumerate(p for p in pages.present_pages() if p.name != "About"):
+            base = states[index % len(states)]
+            added = [states[(index + k) % len(states)] for k in range(1, per_page + 1)]
+            log(f"browser {page.name}: start {base}, add {', '.join(added)} ...")
+            real = browser.Session(chrome, f"http://127.0.0.1:{port}", page.url_path, base)
+            floor = browser.Session(
+                chrome, f"http://127.0.0.1:{floor_port}", page.url_path, base, floor=True
+            )
+            result: dict[str, list[Any]] = {
+                "uncached": [],
+                "cached": [],
+                "floor": [],
+                "floor_remove": [],
+            }
+            try:
+                for state in added:
+                    result["uncached"].append(real.add_state(labels[state]))
+                    result["floor"].append(floor.add_state(labels[state]))
+                    result["cached"].append(real.remove_last_state())
+                    result["floor_remove"].append(floor.remove_last_state())
+            finally:
+                out["errors"] += [f"{page.name}: {e}" for e in real.errors + floor.errors]
+                real.close()
+                floor.close()
+            out["pages"][page.name] = result
+        out["peak_rss_kb"] = memory.peak_kb
+        out["hwm_kb"] = tree_hwm_kb(proc.pid)
+    return out
+
+
+def _state_labels(url: str) -> dict[str, str]:
+    """The multiselect's option text of each state (as dashboard/filters.py formats it)."""
+    from data_access import db, queries
+
+    frame = queries.list_states(engine=db.get_engine(url))
+    db.dispose_engines()
+    return {
+        code: f"{code} · {name}"
+        for code, name in zip(frame["state_code"], frame["state_name"], strict=True)
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("size", choices=list(SIZES))
+    parser.add_argument("engine", choices=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--load-repeat", type=int, default=None)
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    size = SIZES[args.size]
+    result: dict[str, Any] = {"size": args.size, "engine": args.engine, "members": size.members}
+    url = ""
+    started = time.perf_counter()
+    try:
+        load_repeats = args.load_repeat or min(args.repeat, size.load_repeats)
+        url, result["load"] = load_phase(args.size, args.engine, load_repeats)
+        if args.explain:
+            from benchmarks.loading import explain_summaries
+
+            log("explaining the summary statements ...")
+            result["summary_steps"] = explain_summaries(url)
+        picks = pick_filters(url)
+        result["picks"] = picks
+        # At 10M claims every step is slower: 3 runs are the median's minimum there.
+        repeat = args.repeat if size.members < 1_000_000 else min(args.repeat, 3)
+        result["repeat"] = repeat
+        result["pages"] = pages_phase(url, picks, repeat)
+        # The raw-table aggregate takes minutes at 10M claims: once there.
+        raw_repeats = args.repeat if size.members < 1_000_000 else 1
+        result["baseline"] = baseline_phase(url, picks, raw_repeats)
+        if not args.no_browser:
+            result["browser"] = browser_phase(url, picks, repeat, result["pages"]["skeletons_file"])
+    except Exception:
+        result["error"] = traceback.format_exc()
+        log(result["error"])
+    finally:
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        if url:
+            drop_database(url)
+        write_json(args.out, result)
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main", "median"]
