@@ -1,0 +1,406 @@
+"""The dashboard in Streamlit's AppTest, on the real sample data loaded into a SQLite file.
+
+Figures are checked against what data_access returns for the same filter, so a chart that
+shows anything but the database's numbers fails here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+
+from dashboard.filters import default_months, months_between
+from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
+from data_access import db, exports, queries
+from data_access.filters import OutcomeFilter
+from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
+from data_access.settings import get_settings
+from tests.app_helpers import PAGES, figures, open_page, same_numbers, texts, values
+
+
+@pytest.fixture(scope="session")
+def sample_url(loaded_sample_sqlite: str) -> str:
+    """The shipped sample, loaded once per test session into a SQLite file (conftest)."""
+    return loaded_sample_sqlite
+
+
+def _point_settings_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def sample_db(monkeypatch: pytest.MonkeyPatch, sample_url: str) -> Iterator[db.Engine]:
+    """Settings (as the app reads them) pointed at the loaded sample; fresh caches."""
+    _point_settings_at(monkeypatch, sample_url)
+    yield db.get_engine(sample_url)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def bounds(sample_db: db.Engine) -> tuple[str, str]:
+    """The first and last month with data."""
+    found = queries.month_bounds(engine=sample_db)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def months(bounds: tuple[str, str]) -> tuple[str, str]:
+    """The month range the app opens on (the latest months of the data)."""
+    return default_months(months_between(*bounds))
+
+
+@pytest.fixture
+def state_and_model(sample_db: db.Engine) -> tuple[str, str]:
+    """A state and one of its program models: TX whole_health when the sample has it."""
+    programs = queries.list_programs(engine=sample_db)
+    pairs = list(zip(programs["state_code"], programs["program_model"], strict=True))
+    return ("TX", "whole_health") if ("TX", "whole_health") in pairs else pairs[0]
+
+
+def _no_failures(at) -> None:
+    assert not at.exception, texts(at.exception)
+    assert not at.error, texts(at.error)
+
+
+# -- every page ------------------------------------------------------------------------------
+
+CHARTS = {
+    "overview": {"chart_overview_map", "chart_overview_trend"},
+    "trends": {"chart_trends"},
+    "program_outcomes": {"chart_prepost", "chart_prepost_comparison"},
+    "state_profile": {"chart_profile_trend", "chart_profile_ranking"},
+    "downloads": set(),
+    "about_the_data": set(),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_runs_with_its_charts(sample_db: db.Engine, page: str) -> None:
+    at = open_page(page)
+    _no_failures(at)
+    assert at.title, "every page has a title"
+    assert set(figures(at)) == CHARTS[page]
+    # Each chart has its download, labelled as one.
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert len(labels) >= len(CHARTS[page])
+    assert all(label.startswith("Download ") for label in labels)
+
+
+def test_overview_tiles_show_the_database_figures(sample_db: db.Engine, months) -> None:
+    at = open_page("overview")
+    _no_failures(at)
+    filters = OutcomeFilter(month_from=months[0], month_to=months[1])
+    summary = queries.outcome_summary(filters=filters, period=None, by=("population",))
+    enrolled = summary[summary["population"] == "enrolled"].iloc[0]
+    # The first row of tiles is the enrolled members', the second the comparison's.
+    tiles = {metric.label: metric.value for metric in at.metric[:5]}
+    assert tiles["Enrolled members"] == f"{queries.enrolled_members(filters=filters):,}"
+    for name in ("admissions_per_1000_mm", "average_los", "cost_pmpm", "readmission_rate_30d"):
+        measure = SUMMARY_MEASURES[name]
+        assert tiles[measure.tile_label] == measure.format(float(enrolled[name]))
+
+
+def test_overview_tiles_compare_with_the_previous_period(sample_db: db.Engine, bounds) -> None:
+    every_month = months_between(*bounds)
+    start, end = every_month[len(every_month) // 2], every_month[-1]
+    at = open_page("overview", {"from": start, "to": end})
+    _no_failures(at)
+    filters = OutcomeFilter(month_from=start, month_to=end)
+    previous = queries.previous_period(filters)
+    assert previous is not None
+    deltas = [metric.proto.delta for metric in at.metric if metric.proto.delta]
+    assert deltas, "with months before the range, the tiles show a change"
+    assert f"{previous.month_from} to {previous.month_to}" in texts(at.caption)
+
+
+# -- filters drive the figures ---------------------------------------------------------------
+
+
+def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
+    sample_db: db.Engine, months, state_and_model
+) -> None:
+    state, model = state_and_model
+    at = open_page("trends")
+    at.multiselect(key="filter_states").set_value([state])
+    at.multiselect(key="filter_models").set_value([model])
+    started = time.perf_counter()
+    at.run()
+    redraw = time.perf_counter() - started
+    _no_failures(at)
+
+    figure = figures(at)["chart_trends"]
+    # The comparison population is always drawn on this page.
+    expected_filter = OutcomeFilter(
+        states=(state,),
+        program_models=(model, NOT_ENROLLED),
+        month_from=months[0],
+        month_to=months[1],
+    )
+    expected = queries.outcome_summary(filters=expected_filter, by=("program_model",))
+    traces = {trace["name"]: trace for trace in figure["data"]}
+    assert set(traces) == {GROUP_LABELS[m] for m in set(expected["program_model"])}
+    for code, rows in expected.groupby("program_model"):
+        trace = traces[GROUP_LABELS[str(code)]]
+        assert values(trace, "x") == list(rows["month"])
+        assert same_numbers(values(trace, "y"), list(rows["admissions_per_1000_mm"]))
+    assert traces[GROUP_LABELS[NOT_ENROLLED]]["line"]["dash"] == "dash"
+    assert state in figure["layout"]["title"]["subtitle"]["text"]
+    assert redraw < 3, f"a filter change took {redraw:.2f} s"
+
+
+def test_trends_by_state_draw_enrolled_and_not_enrolled_per_state(
+    sample_db: db.Engine, months
+) -> None:
+    states = list(queries.list_states(engine=sample_db)["state_code"][:2])
+    at = open_page("trends", {"state": states})
+    at.radio(key="trends_split").set_value("state_code")
+    at.radio(key="trends_period").set_value("quarter")
+    at.selectbox(key="trends_measure").set_value("cost_pmpm")
+    at.run()
+    _no_failures(at)
+    expected = queries.outcome_summary(
+        filters=OutcomeFilter(states=tuple(states), month_from=months[0], month_to=months[1]),
+        period="quarter",
+        by=("state_code", "population"),
+    )
+    for trace in figures(at)["chart_trends"]["data"]:
+        state = trace["customdata"][0][3]
+        population = {v: k for k, v in POPULATION_LABELS.items()}[trace["name"]]
+        rows = expected[(expected["state_code"] == state) & (expected["population"] == population)]
+        assert values(trace, "x") == list(rows["quarter"])
+        assert same_numbers(values(trace, "y"), list(rows["cost_pmpm"]))
+
+
+def test_program_outcomes_show_the_prepost_rows(
+    sample_db: db.Engine, months, state_and_model
+) -> None:
+    state, _ = state_and_model
+    at = open_page("program_outcomes", {"state": state, "setting": "behavioral"})
+    _no_failures(at)
+    expected = queries.prepost_by_program(
+        filters=OutcomeFilter(
+            states=(state,), month_from=months[0], month_to=months[1], setting="behavioral"
+        )
+    )
+    measure = "admissions_per_enrollment"
+    plotted = expected.dropna(subset=[f"pre_{measure}", f"post_{measure}"])
+    assert not plotted.empty, "the sample has analysable enrollments in this state"
+    points: dict[tuple[str, str], float] = {}
+    for trace in figures(at)["chart_prepost"]["data"]:
+        if trace.get("mode") == "markers":
+            for label, x in zip(values(trace, "y"), values(trace, "x"), strict=True):
+                points[(trace["meta"], label.split(" (")[0])] = x
+    for row in plotted.itertuples():
+        assert points[("before", row.program_name)] == pytest.approx(getattr(row, f"pre_{measure}"))
+        assert points[("after", row.program_name)] == pytest.approx(getattr(row, f"post_{measure}"))
+    # The download behind the chart is the export itself.
+    label = next(b.proto.label for b in at.get("download_button") if b.proto.id.endswith("prepost"))
+    assert f"{len(expected):,} rows" in label
+    assert "regression to the mean" in texts(at.markdown)
+
+
+def test_state_profile_ranks_the_chosen_state(sample_db: db.Engine, months) -> None:
+    states = list(queries.list_states(engine=sample_db)["state_code"][:3])
+    at = open_page("state_profile", {"state": states})
+    at.selectbox(key="profile_state").set_value(states[1])
+    at.run()
+    _no_failures(at)
+    figure = figures(at)["chart_profile_trend"]
+    state_trace = next(t for t in figure["data"] if t["line"]["dash"] == "solid")
+    expected = queries.outcome_summary(
+        filters=OutcomeFilter(states=(states[1],), month_from=months[0], month_to=months[1]),
+        period="quarter",
+    )
+    assert same_numbers(values(state_trace, "y"), list(expected["admissions_per_1000_mm"]))
+    ranking = figures(at)["chart_profile_ranking"]["data"][0]
+    assert sorted(values(ranking, "y")) == sorted(states)
+
+
+def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
+    at = open_page("downloads", {"state": "TX"})
+    _no_failures(at)
+    filters = OutcomeFilter(states=("TX",), month_from=months[0], month_to=months[1])
+    buttons = {b.proto.id.rsplit("-", 1)[-1]: b.proto.label for b in at.get("download_button")}
+    for dataset in ("monthly", "prepost"):
+        rows = len(exports.export_frame(dataset=dataset, filters=filters))
+        assert buttons[f"download_{dataset}"] == f"Download {dataset} CSV ({rows:,} rows)"
+    dictionary = at.dataframe[-1].value
+    assert set(exports.COLUMN_DESCRIPTIONS) == set(dictionary["column"])
+
+
+def test_about_the_data_tells_freshness_and_rows(sample_db: db.Engine) -> None:
+    at = open_page("about_the_data")
+    _no_failures(at)
+    status = queries.database_status()
+    tiles = {metric.label: metric.value for metric in at.metric}
+    assert tiles["Data through"] == status.data_through.isoformat()
+    table = at.dataframe[0].value
+    assert dict(zip(table["table"], table["rows"], strict=True)) == status.table_rows
+
+
+# -- the URL ---------------------------------------------------------------------------------
+
+
+def test_a_link_opens_the_same_filters(sample_db: db.Engine, bounds, state_and_model) -> None:
+    state, model = state_and_model
+    query = {
+        "state": [state],
+        "model": f"{model},{NOT_ENROLLED}",
+        "condition": "substance_use",
+        "from": bounds[0],
+        "to": bounds[1],
+        "setting": "medical",
+    }
+    at = open_page("trends", query)
+    _no_failures(at)
+    assert not at.warning
+    assert at.multiselect(key="filter_states").value == [state]
+    assert set(at.multiselect(key="filter_models").value) == {model, NOT_ENROLLED}
+    assert at.multiselect(key="filter_conditions").value == ["substance_use"]
+    assert at.radio(key="filter_setting").value == "medical"
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        states=(state,),
+        program_models=(model, NOT_ENROLLED),
+        conditions=("substance_use",),
+        month_from=bounds[0],
+        month_to=bounds[1],
+        setting="medical",
+    )
+    # The URL keeps the filters (repeated keys for lists), ready to be copied again.
+    assert at.query_params["state"] == state
+    assert sorted(at.query_params["model"]) == sorted([model, NOT_ENROLLED])
+
+
+def test_filters_follow_the_user_across_pages(sample_db: db.Engine, state_and_model) -> None:
+    state, _ = state_and_model
+    at = open_page("overview")
+    at.multiselect(key="filter_states").set_value([state]).run()
+    at.switch_page(PAGES["program_outcomes"]).run()
+    _no_failures(at)
+    assert at.multiselect(key="filter_states").value == [state]
+    assert at.query_params["state"] == state
+    assert at.session_state["outcome_filter"].states == (state,)
+
+
+def test_bad_link_values_are_dropped_with_a_notice(sample_db: db.Engine, months) -> None:
+    query = {
+        "state": ["TX", "ZZ", "texas"],
+        "model": "whole_health,bogus",
+        "program": "no-such-program",
+        "from": "2020-13",
+        "to": "1999-01",
+        "setting": "surgical",
+        "colour": "red",
+    }
+    at = open_page("overview", query)
+    _no_failures(at)
+    notice = texts(at.warning)
+    for word in (
+        "'ZZ'",
+        "'TEXAS'",
+        "'bogus'",
+        "no-such-program",
+        "2020-13",
+        "1999-01",
+        "surgical",
+        "colour",
+    ):
+        assert word in notice
+    applied = at.session_state["outcome_filter"]
+    assert applied.states == ("TX",)
+    assert applied.program_models == ("whole_health",)
+    assert applied.program_ids is None
+    assert applied.setting == "all"
+    assert (applied.month_from, applied.month_to) == months
+    assert "colour" not in at.query_params
+    # The notice is for the link just opened, not for every later click.
+    at.run()
+    assert not at.warning
+
+
+@pytest.mark.parametrize(
+    ("query", "missing"),
+    [
+        ({"state": ""}, "a state"),
+        ({"model": ""}, "a program model"),
+        ({"condition": ""}, "a primary condition"),
+    ],
+)
+def test_an_empty_selection_explains_what_to_choose(
+    sample_db: db.Engine, query: dict[str, str], missing: str
+) -> None:
+    for page in ("overview", "trends", "program_outcomes", "state_profile", "downloads"):
+        at = open_page(page, query)
+        _no_failures(at)
+        assert f"choose {missing}" in texts(at.info), page
+        assert not figures(at), page
+
+
+# -- when things go wrong --------------------------------------------------------------------
+
+
+def test_no_database_says_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _point_settings_at(monkeypatch, f"sqlite:///{tmp_path / 'missing.sqlite'}")
+    try:
+        at = open_page("overview")
+        assert not at.exception, texts(at.exception)
+        assert "python -m data_access load sample_data" in [code.value for code in at.code]
+        assert not figures(at)
+    finally:
+        get_settings.cache_clear()
+        db.dispose_engines()
+
+
+def test_an_empty_database_says_what_to_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    db.create_schema(db.get_engine(url))
+    _point_settings_at(monkeypatch, url)
+    try:
+        at = open_page("overview")
+        assert not at.exception, texts(at.exception)
+        assert "empty" in texts(at.warning)
+        assert "python -m data_access load sample_data" in [code.value for code in at.code]
+    finally:
+        get_settings.cache_clear()
+        db.dispose_engines()
+
+
+def test_a_failing_query_breaks_only_its_chart(
+    sample_db: db.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(**_: object) -> pd.DataFrame:
+        raise db.QueryError("The outcomes database query ran longer than the timeout.")
+
+    monkeypatch.setattr(exports, "export_frame", fail)
+    at = open_page("program_outcomes")
+    assert not at.exception, texts(at.exception)
+    assert "Could not show the pre/post chart" in texts(at.error)
+    assert "timeout" in texts(at.error)
+    # The rest of the page still works.
+    assert set(figures(at)) == {"chart_prepost_comparison"}
+
+
+def test_every_program_model_has_its_own_colour() -> None:
+    from dashboard.charts import MODEL_COLOURS
+
+    assert set(MODEL_COLOURS) == set(PROGRAM_GROUPS)
+    assert len(set(MODEL_COLOURS.values())) == len(PROGRAM_GROUPS)
+
+
+def test_a_link_with_only_unknown_states_shows_all_states(sample_db: db.Engine) -> None:
+    at = open_page("overview", {"state": "ZZ"})
+    _no_failures(at)
+    assert "'ZZ'" in texts(at.warning)
+    assert at.session_state["outcome_filter"].states is None
+    assert figures(at)
