@@ -34,6 +34,7 @@ with data.guarded("the database status"):
     st.dataframe(
         pd.DataFrame({"table": list(status.table_rows), "rows": list(status.table_rows.values())}),
         hide_index=True,
+        column_config={"rows": st.column_config.NumberColumn("rows", format="localized")},
         key="table_rows",
     )
 
