@@ -349,7 +349,7 @@ def render_sidebar(options: Options) -> OutcomeFilter:
         within,
         key=K_PROGRAMS,
         format_func=options.program_label,
-        placeholder="All programs of the selected states and models",
+        placeholder="All programs",
         help="Leave empty for every program. Programs never restrict the not-enrolled rows.",
     )
     _keep_valid(K_CONDITIONS, list(PRIMARY_CONDITIONS))

@@ -86,7 +86,7 @@ SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
             "Admissions per 1,000 MM",
             "admissions per 1,000 MM",
             "rate",
-            tile="Admissions per 1k MM",
+            tile="Admissions / 1k MM",
         ),
         Measure(
             "inpatient_days_per_1000_mm",

@@ -52,9 +52,10 @@ def _value(row: pd.Series | None, column: str) -> float | None:
 
 
 def _change(now: float | None, before: float | None) -> float | None:
+    """The change, or None when unknown or exactly zero (st.metric would show "↑ +0")."""
     if now is None or before is None or math.isnan(now) or math.isnan(before):
         return None
-    return now - before
+    return (now - before) or None
 
 
 def _tiles(
@@ -73,7 +74,7 @@ def _tiles(
             "Enrolled members",
             f"{count:,}",
             delta=None
-            if previous_count is None
+            if previous_count is None or count == previous_count
             else format_change(count - previous_count, "count"),
             delta_color="off",
             delta_description=since or None,
@@ -113,8 +114,8 @@ with data.guarded("the headline figures"):
         if previous_filter is None
         else data.outcome_summary(previous_filter, period=None, by=("population",))
     )
-    # Short enough for a tile; the caption below names the months.
-    since = "" if previous_filter is None else "vs the months before"
+    # No delta suffix: it truncated the tiles, and the caption below names the months.
+    since = ""
     enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
     if enrolled_models:
         st.subheader("Members enrolled in a program")
