@@ -85,6 +85,21 @@ def _hover(measure: Measure, period: str, who: str) -> str:
     )
 
 
+def _period_axis(fig: go.Figure, period: str, periods: list[str]) -> None:
+    """Ordered category x axis; months get a few horizontal "Jan 2024" ticks, not every label.
+
+    The x values stay "YYYY-MM", so the hover (and the figure's data) keep the exact month.
+    """
+    fig.update_xaxes(type="category", categoryorder="category ascending", title=None)
+    if period != "month" or len(set(periods)) <= 12:
+        return
+    ordered = sorted(set(periods))
+    step = 3 if len(ordered) <= 24 else 6 if len(ordered) <= 60 else 12
+    ticks = [m for m in ordered if (int(m[5:7]) - 1) % step == 0] or ordered[::step]
+    text = [pd.Timestamp(f"{m}-01").strftime("%b %Y") for m in ticks]
+    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=text, tickangle=0)
+
+
 HOVER_COLUMNS: Final = ["member_months", "admissions", "discharges"]
 
 
@@ -115,7 +130,7 @@ def trend_by_group(
     )
     fig.for_each_trace(lambda t: t.update(hovertemplate=_hover(measure, period, t.name)))
     _dash_not_enrolled(fig)
-    fig.update_xaxes(type="category", categoryorder="category ascending", title=None)
+    _period_axis(fig, period, list(plot[period]))
     _zero_based(fig, measure)
     return _titled(fig, title, subtitle)
 
@@ -153,7 +168,7 @@ def trend_by_state(
     )
     _dash_not_enrolled(fig)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    fig.update_xaxes(type="category", categoryorder="category ascending", title=None)
+    _period_axis(fig, period, list(plot[period]))
     fig.update_yaxes(matches="y", showticklabels=True)
     _zero_based(fig, measure)
     fig.update_yaxes(title=None)
@@ -244,9 +259,16 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
                     hovertemplate=(
                         f"<b>%{{y}}</b><br>{window} (6 months): {measure.hover('x')}" + hover_tail
                     ),
+                    cliponaxis=False,
                 )
             )
     fig.update_xaxes(rangemode="tozero", title=measure.short)
+    # A little room either side so markers at 0 or at the maximum are not cut in half.
+    ends = frame[[pre, post]].to_numpy(dtype=float)
+    if ends.size and not pd.isna(ends).all():
+        top = float(pd.Series(ends.ravel()).max())
+        if top > 0:
+            fig.update_xaxes(range=[-0.03 * top, 1.06 * top])
     if measure.kind == "share":
         fig.update_xaxes(tickformat=".0%")
     elif measure.kind == "money":
@@ -289,7 +311,7 @@ def state_vs_selection(
                 hovertemplate=_hover(measure, period, name),
             )
         )
-    fig.update_xaxes(type="category", categoryorder="category ascending", title=None)
+    _period_axis(fig, period, [*selection_frame[period], *state_frame[period]])
     _zero_based(fig, measure)
     return _titled(fig, title, subtitle)
 
