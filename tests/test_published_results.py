@@ -14,7 +14,6 @@ export of data_access (the sample loaded into each database engine), once it exi
 from __future__ import annotations
 
 import csv
-import importlib.util
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -271,29 +270,16 @@ def test_reference_counts_published_members(
 # the product: the sample loaded into each database, the prepost export of data_access
 
 
-def _real_export() -> tuple[object, object]:
-    missing = [
-        name
-        for name in ("data_access.loader", "data_access.queries")
-        if importlib.util.find_spec(name) is None
-    ]
-    if missing:
-        skip_or_fail(f"{', '.join(missing)} not written yet")
-    from data_access.loader import load_directory
+@pytest.mark.slow
+def test_database_export_reproduces_published_figures(loaded_sample: str) -> None:
+    from data_access import db
+    from data_access.filters import OutcomeFilter
     from data_access.queries import prepost_by_program
 
-    return load_directory, prepost_by_program
-
-
-@pytest.mark.slow
-def test_database_export_reproduces_published_figures(engine) -> None:
-    load_directory, prepost_by_program = _real_export()
-    from data_access.filters import OutcomeFilter
-
-    load_directory(SAMPLE, engine=engine)  # type: ignore[operator]
+    engine = db.get_engine(loaded_sample)
     settings = sorted({f.setting for f in FIGURES} | {"all"})
     exports = {
-        setting: prepost_by_program(filters=OutcomeFilter(setting=setting), engine=engine)  # type: ignore[operator]
+        setting: prepost_by_program(filters=OutcomeFilter(setting=setting), engine=engine)
         for setting in settings
     }
     problems = [check(exports[f.setting], f) for f in FIGURES]
