@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import data
 from dashboard.sections import page_header
+
+
+def _utc(moment: dt.datetime) -> str:
+    """The load time in UTC, said explicitly (a naive time is taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
 
 page_header(
     "About the data",
@@ -24,12 +35,15 @@ with data.guarded("the database status"):
     )
     cols[1].metric(
         "Last loaded",
-        status.last_loaded_at.strftime("%Y-%m-%d %H:%M %Z").strip()
-        if status.last_loaded_at
-        else "n/a",
+        _utc(status.last_loaded_at) if status.last_loaded_at else "n/a",
         border=True,
     )
-    cols[2].metric("Loaded from", status.last_source or "n/a", border=True)
+    cols[2].metric(
+        "Loaded from",
+        Path(status.last_source).name or status.last_source if status.last_source else "n/a",
+        help=status.last_source or None,
+        border=True,
+    )
     st.markdown("**Rows per table**")
     st.dataframe(
         pd.DataFrame({"table": list(status.table_rows), "rows": list(status.table_rows.values())}),

@@ -3,12 +3,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import data, filters
 from dashboard.sections import page_header
 from data_access import exports
+
+
+def _file_formats(frame: pd.DataFrame) -> dict[str, Any]:
+    """The CSV's number formats for the preview: integers, money 2 decimals, ratios 4."""
+    config: dict[str, Any] = {}
+    for column in map(str, frame.columns):
+        if column in exports.TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        if column in exports.INTEGER_COLUMNS:
+            number = "%d"
+        elif column in exports.MONEY_TOTAL_COLUMNS:
+            number = "%.2f"
+        else:
+            number = "%.4f"
+        config[column] = st.column_config.NumberColumn(column, format=number)
+    return config
+
 
 PREVIEW_ROWS = 50
 
@@ -56,7 +75,11 @@ for dataset, (title, description, _columns) in DATASETS.items():
             st.info("No rows for these filters.")
         else:
             st.dataframe(
-                frame.head(PREVIEW_ROWS), hide_index=True, width="stretch", key=f"preview_{dataset}"
+                frame.head(PREVIEW_ROWS),
+                hide_index=True,
+                width="stretch",
+                column_config=_file_formats(frame),
+                key=f"preview_{dataset}",
             )
             if len(frame) > PREVIEW_ROWS:
                 st.caption(f"Preview of the first {PREVIEW_ROWS} rows.")
@@ -73,7 +96,14 @@ dictionary = pd.DataFrame(
         "in": [used_in[c] or "dashboard tables" for c in exports.COLUMN_DESCRIPTIONS],
     }
 )
-st.dataframe(dictionary, hide_index=True, width="stretch", key="data_dictionary")
+# A markdown table, so every meaning is shown in full (a grid cell cut them off).
+st.markdown(
+    "| column | meaning | in |\n|---|---|---|\n"
+    + "\n".join(
+        "| `{}` | {} | {} |".format(column, meaning.replace("|", "\\|"), where)
+        for column, meaning, where in dictionary.itertuples(index=False, name=None)
+    )
+)
 st.caption(
     "Counts are integers, money totals have 2 decimals, every ratio 4 decimals computed from "
     "unrounded values; an undefined ratio (zero denominator) is left empty."

@@ -59,11 +59,21 @@ def months(bounds: tuple[str, str]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def state_and_model(sample_db: db.Engine) -> tuple[str, str]:
-    """A state and one of its program models: TX whole_health when the sample has it."""
-    programs = queries.list_programs(engine=sample_db)
-    pairs = list(zip(programs["state_code"], programs["program_model"], strict=True))
-    return ("TX", "whole_health") if ("TX", "whole_health") in pairs else pairs[0]
+def state_and_model(sample_db: db.Engine, months: tuple[str, str]) -> tuple[str, str]:
+    """TX (else the first state) and its program model with the most member-months in the
+    months the app opens on, picked at run time: a model with an enrolled line to draw (TX's
+    whole-health program, for one, has no member-months in those months)."""
+    states = list(queries.list_states(engine=sample_db)["state_code"])
+    state = "TX" if "TX" in states else states[0]
+    summary = queries.outcome_summary(
+        filters=OutcomeFilter(states=(state,), month_from=months[0], month_to=months[1]),
+        period=None,
+        by=("program_model",),
+        engine=sample_db,
+    )
+    enrolled = summary[summary["program_model"] != NOT_ENROLLED]
+    assert not enrolled.empty, f"{state} has enrolled members from {months[0]} to {months[1]}"
+    return state, str(enrolled.sort_values("member_months").iloc[-1]["program_model"])
 
 
 def _no_failures(at) -> None:
@@ -148,6 +158,7 @@ def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
     expected = queries.outcome_summary(filters=expected_filter, by=("program_model",))
     traces = {trace["name"]: trace for trace in figure["data"]}
     assert set(traces) == {GROUP_LABELS[m] for m in set(expected["program_model"])}
+    assert GROUP_LABELS[model] in traces, "the chosen model has an enrolled line"
     for code, rows in expected.groupby("program_model"):
         trace = traces[GROUP_LABELS[str(code)]]
         assert values(trace, "x") == list(rows["month"])
@@ -233,8 +244,11 @@ def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
     for dataset in ("monthly", "prepost"):
         rows = len(exports.export_frame(dataset=dataset, filters=filters))
         assert buttons[f"download_{dataset}"] == f"Download {dataset} CSV ({rows:,} rows)"
-    dictionary = at.dataframe[-1].value
-    assert set(exports.COLUMN_DESCRIPTIONS) == set(dictionary["column"])
+    # The data dictionary is a markdown table, so every meaning shows in full.
+    markdown = [str(element.value) for element in at.markdown]
+    dictionary = next(text for text in markdown if text.startswith("| column | meaning"))
+    for column, meaning in exports.COLUMN_DESCRIPTIONS.items():
+        assert f"| `{column}` | {meaning.replace('|', chr(92) + '|')} |" in dictionary
 
 
 def test_about_the_data_tells_freshness_and_rows(sample_db: db.Engine) -> None:
