@@ -85,6 +85,8 @@ def main() -> None:
             ],
         }
     )
+    # The tab names the page: set_page_config is additive, so this overrides only the title.
+    st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")
     filters.render_sidebar(options)
     filters.show_url_notices()
     navigation.run()

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.formatting import SUMMARY_MEASURES, Measure, describe_filter
+from dashboard.formatting import SUMMARY_MEASURES, Measure, describe_filter, group_label
 from data_access.filters import OutcomeFilter
 
 PLOTLY_CONFIG = {
@@ -26,6 +26,23 @@ def page_header(title: str, question: str, filters: OutcomeFilter | None = None)
     st.markdown(question)
     if filters is not None:
         st.caption(f"Filters: {describe_filter(filters)}")
+
+
+def months_words(filters: OutcomeFilter) -> str:
+    """The selected months, in words."""
+    if filters.month_from and filters.month_to:
+        return f"from {filters.month_from} to {filters.month_to}"
+    return "in the selected months"
+
+
+def models_without_rows(filters: OutcomeFilter, shown: set[str]) -> None:
+    """A caption naming the selected program models the chart has no rows (no line) for."""
+    missing = [group_label(code) for code in filters.program_models if code not in shown]
+    if missing:
+        st.caption(
+            f"No line for {', '.join(missing)}: no member-months for these filters "
+            f"{months_words(filters)}. Widen the month range to include earlier months."
+        )
 
 
 def number_format(measure: Measure) -> str:

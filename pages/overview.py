@@ -15,8 +15,9 @@ from dashboard.formatting import (
     describe_filter,
     format_change,
     format_value,
+    group_label,
 )
-from dashboard.sections import chart_with_table, page_header
+from dashboard.sections import chart_with_table, models_without_rows, months_words, page_header
 from data_access.filters import OutcomeFilter
 from data_access.models import NOT_ENROLLED
 
@@ -151,7 +152,12 @@ with data.guarded("the map by state"):
     ].rename(columns={measure.column: "comparison"})
     shown = shown.merge(comparison, on="state_code", how="left")
     if shown.empty:
-        st.info("No state has data for these filters.")
+        chosen = ", ".join(group_label(code) for code in f.program_models)
+        st.info(
+            f"No state has data: the selected program models ({chosen}) have no enrolled "
+            f"member-months for these filters {months_words(f)}. Widen the month range in the "
+            "sidebar to include earlier months."
+        )
     else:
         who = "enrolled members" if population == "enrolled" else "members not enrolled"
         fig = charts.state_map(
@@ -194,3 +200,4 @@ with data.guarded("the trend by program model"):
             file_name=data.file_name("by_program_model_month", compared),
             what="the monthly figures by program model",
         )
+    models_without_rows(compared, set(trend.get("program_model", ())))

@@ -3,6 +3,8 @@ comparison that keeps them honest."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from dashboard import charts, data, filters
@@ -14,7 +16,7 @@ from dashboard.formatting import (
     describe_filter,
     group_label,
 )
-from dashboard.sections import chart_with_table, number_format, page_header
+from dashboard.sections import chart_with_table, months_words, number_format, page_header
 
 SMALL_PROGRAM = 30  # analysable enrollments below which a program's change is mostly noise
 
@@ -36,6 +38,19 @@ measure_name: str = st.selectbox(
 )
 measure = PREPOST_MEASURES[measure_name]
 st.caption(f"Admission measures count {SETTING_LABELS[f.setting].lower()} (sidebar setting).")
+
+bounds = data.month_bounds()
+if bounds is not None and (f.month_from, f.month_to) != bounds:
+    # The month range picks enrollments that START in it; the app opens on the latest months,
+    # which leaves out programs that enrolled earlier. A link (opening a new session, which
+    # reads the URL) widens the range to the whole extract and keeps the other filters.
+    params = {name: st.query_params.get_all(name) for name in st.query_params}
+    params.update({filters.P_FROM: [bounds[0]], filters.P_TO: [bounds[1]]})
+    st.caption(
+        f"Only enrollments that start {months_words(f)} are counted, so programs that "
+        "enrolled earlier show few or none. "
+        f"[Show the whole extract, {bounds[0]} to {bounds[1]}](?{urlencode(params, doseq=True)})"
+    )
 
 with data.guarded("the pre/post chart"):
     prepost = data.export_frame("prepost", f)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters
 from dashboard.formatting import PERIOD_LABELS, SUMMARY_MEASURES, describe_filter
-from dashboard.sections import chart_with_table, page_header
+from dashboard.sections import chart_with_table, models_without_rows, page_header
 
 f = filters.current_filter()
 page_header(
@@ -91,3 +91,5 @@ with data.guarded("the trend chart"):
             f"{measure.label}: hover a point for the exact value, member-months, admissions "
             "and discharges behind it. Months with no member-months have no per-MM rate."
         )
+    if split == "program_model":
+        models_without_rows(compared, set(frame.get("program_model", ())))
