@@ -130,4 +130,6 @@ def read_frame(
         raise QueryError(f"The outcomes database query {reason}: {exc.orig}") from exc
     if len(rows) > limit:
         raise QueryError(f"The query returned more than {limit:,} rows; narrow the filters.")
-    return pd.DataFrame.from_records(rows, columns=columns)
+    # Plain tuples: pandas probes Row objects attribute by attribute, which costs more
+    # than the query on wide results (benchmarks/README.md, finding 3).
+    return pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
