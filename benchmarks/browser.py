@@ -1,7 +1,7 @@
 """Filter changes in headless Chromium, on the real app and on the constant-data floor.
 
-A filter change is timed in the page itself: from the keydown that picks a state in the
-sidebar multiselect (or removes it) until the script has run again
+A filter change is timed in the page itself: from the pointerdown on a state's option in the
+sidebar multiselect (or the Backspace key that removes it) until the script has run again
 (`[data-testid="stApp"][data-test-script-state]` went to running and back to notRunning, the
 Streamlit e2e convention), no element is stale any more, and every Plotly chart has drawn
 again (`plotly_afterplot` after the key, or a new chart with its `.main-svg`).
@@ -25,8 +25,9 @@ TIMEOUT_MS = 180_000
 INSTALL_CLOCK = """
 () => {
   const app = document.querySelector('[data-testid="stApp"]');
+  const main = document.querySelector('[data-testid="stMain"]') || document.body;
   const s = {t0: null, running: null, done: null, drawn: null, lastDraw: null,
-             timedOut: false, charts: 0};
+             mainChanged: null, timedOut: false, failed: false, charts: 0};
   window.__bench = s;
   const hook = (gd) => {
     if (gd.__benchHooked || typeof gd.on !== 'function') return;
@@ -48,11 +49,14 @@ INSTALL_CLOCK = """
     return true;
   };
   const check = () => {
-    if (s.t0 === null || s.drawn !== null) return;
+    if (s.t0 === null || s.drawn !== null || s.failed) return;
     const state = app.getAttribute('data-test-script-state');
     const now = performance.now();
     if (state === 'running' && s.running === null) s.running = now;
-    if (state === 'notRunning' && s.running !== null && s.done === null) s.done = now;
+    // The run is over when the app went running -> notRunning after the action; a run so
+    // short that the attribute never showed "running" still changed the page body.
+    if (state === 'notRunning' && s.done === null &&
+        (s.running !== null || (s.mainChanged !== null && chartsReady()))) s.done = now;
     if (s.done === null) return;
     if (document.querySelector('[data-stale="true"]')) return;
     if (!chartsReady()) return;
@@ -61,21 +65,27 @@ INSTALL_CLOCK = """
   s.check = check;
   new MutationObserver(check).observe(document.body, {subtree: true, childList: true,
     attributes: true, attributeFilter: ['data-test-script-state', 'data-stale']});
+  new MutationObserver(() => {
+    if (s.t0 !== null && s.mainChanged === null) s.mainChanged = performance.now();
+  }).observe(main, {subtree: true, childList: true, characterData: true});
+  const start = () => { if (s.t0 === null) s.t0 = performance.now(); };
+  document.addEventListener('pointerdown', start, true);
   document.addEventListener('keydown', (e) => {
-    if ((e.key === 'Enter' || e.key === 'Backspace') && s.t0 === null) {
-      s.t0 = performance.now();
-    }
+    if (e.key === 'Enter' || e.key === 'Backspace') start();
   }, true);
   // A chart that the rerun leaves identical is not drawn again: give up waiting for it
-  // 5 s after the run and take the last DOM change as the end.
+  // 5 s after the run and take the last DOM change as the end. Nothing at all within
+  // 120 s is a failed measurement.
   const poll = () => {
     check();
-    if (s.drawn === null) {
-      if (s.done !== null && performance.now() - s.done > 5000 &&
-          !document.querySelector('[data-stale="true"]')) {
-        s.timedOut = true; s.drawn = Math.max(s.done, s.lastDraw || 0);
-      } else { setTimeout(poll, 20); }
+    if (s.drawn !== null) return;
+    const now = performance.now();
+    if (s.done !== null && now - s.done > 5000 &&
+        !document.querySelector('[data-stale="true"]')) {
+      s.timedOut = true; s.drawn = Math.max(s.done, s.lastDraw || 0); return;
     }
+    if (s.t0 !== null && now - s.t0 > 120000) { s.failed = true; return; }
+    setTimeout(poll, 20);
   };
   poll();
 }
@@ -174,6 +184,10 @@ def _static_file(route: Any) -> None:
         route.fulfill(status=404)
 
 
+class MeasurementFailed(RuntimeError):
+    """The action led to no rerun within the time allowed."""
+
+
 class Session:
     """One browser tab on one app and page."""
 
@@ -209,18 +223,26 @@ class Session:
         self.page.evaluate(INSTALL_CLOCK)
         action()
         self.page.wait_for_function(
-            "() => window.__bench.drawn !== null", timeout=TIMEOUT_MS, polling=50
+            "() => window.__bench.drawn !== null || window.__bench.failed",
+            timeout=TIMEOUT_MS,
+            polling=50,
         )
         s = self.page.evaluate(
             "() => { const s = window.__bench; return {t0: s.t0, running: s.running, "
             "done: s.done, drawn: s.drawn, timedOut: s.timedOut, charts: s.charts, "
-            "lastDraw: s.lastDraw}; }"
+            "lastDraw: s.lastDraw, failed: s.failed}; }"
         )
         self.page.wait_for_timeout(200)
+        if s["failed"] or s["t0"] is None:
+            raise MeasurementFailed(f"no rerun seen after the action: {s}")
+
+        def since_t0(value: float | None) -> float | None:
+            return None if value is None else (value - s["t0"]) / 1000
+
         return {
-            "seconds": (s["drawn"] - s["t0"]) / 1000,
-            "script_seconds": (s["done"] - s["t0"]) / 1000,
-            "start_seconds": (s["running"] - s["t0"]) / 1000,
+            "seconds": since_t0(s["drawn"]),
+            "script_seconds": since_t0(s["done"]),
+            "start_seconds": since_t0(s["running"]),
             "charts": s["charts"],
             "timed_out": s["timedOut"],
         }
@@ -229,8 +251,9 @@ class Session:
         box = self._states_input()
         box.click()
         box.fill(label)
-        self.page.get_by_role("option", name=label).first.wait_for(timeout=TIMEOUT_MS)
-        result = self._timed(lambda: self.page.keyboard.press("Enter"))
+        option = self.page.get_by_role("option", name=label).first
+        option.wait_for(timeout=TIMEOUT_MS)
+        result = self._timed(option.click)
         self.page.keyboard.press("Escape")
         return result
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import socket
 import sqlite3
 import statistics
@@ -89,7 +90,9 @@ def _admin() -> Any:
 
 def new_database(engine_name: str, tag: str) -> str:
     """Create a fresh, empty database of the engine and return its SQLAlchemy URL."""
-    name = f"bench_{tag}_{uuid.uuid4().hex[:8]}"
+    # The creating process's id is in the name: a later run drops only databases whose
+    # process is gone, never those of a run still going on beside it.
+    name = f"bench_{tag}_p{os.getpid()}_{uuid.uuid4().hex[:6]}"
     if engine_name == "sqlite":
         path = WORK / "db" / f"{name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +116,24 @@ def drop_database(url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_OWNER = re.compile(r"_p(\d+)_[0-9a-f]{6}")
+
+
+def _owner_alive(name: str) -> bool:
+    match = _OWNER.search(name)
+    if not match:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def drop_leftover_databases() -> list[str]:
-    """Drop bench_* databases a killed earlier run left behind."""
+    """Drop bench_* databases that a killed earlier run left behind (their process is gone)."""
     dropped = []
     try:
         with _admin() as admin:
@@ -122,13 +141,15 @@ def drop_leftover_databases() -> list[str]:
                 "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'"
             ).fetchall()
             for (name,) in rows:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                dropped.append(name)
+                if not _owner_alive(name):
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    dropped.append(name)
     except Exception:  # PostgreSQL down: the run reports it where it is needed
         pass
     for path in (WORK / "db").glob("bench_*"):
-        path.unlink(missing_ok=True)
-        dropped.append(path.name)
+        if not _owner_alive(path.name):
+            path.unlink(missing_ok=True)
+            dropped.append(path.name)
     return dropped
 
 

@@ -444,8 +444,8 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
                         ms(script),
                         ms(back),
                         ms(floor),
-                        f"{new / floor:.2f}x" if floor else "–",
-                        f"{back / floor:.2f}x" if floor else "–",
+                        f"{new / floor:.2f}x" if floor == floor and floor else "–",
+                        f"{back / floor:.2f}x" if floor == floor and floor else "–",
                     ]
                 )
     out += table(
@@ -641,7 +641,7 @@ def targets(
         for page, b in r["browser"]["pages"].items():
             new = median([x["seconds"] for x in b["uncached"]])
             floor = median([x["seconds"] for x in b["floor"]])
-            if floor and new / floor > worst:
+            if floor == floor and floor and new / floor > worst:
                 worst, worst_page = new / floor, page
                 script = median([x["script_seconds"] for x in b["uncached"]])
                 detail = f"{ms(new)} ms vs floor {ms(floor)} ms; script part {ms(script)} ms"

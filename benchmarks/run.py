@@ -64,6 +64,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="the Markdown report to write")
     parser.add_argument(
+        "--only",
+        default=None,
+        help="run only these parts (size:engine,...); the other parts of the "
+        "report come from the results a previous run left in benchmarks/work",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: write the report from benchmarks/work/results",
+    )
+    parser.add_argument(
         "--worker-timeout",
         type=float,
         default=75.0,
@@ -81,6 +92,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if e not in ENGINES:
             parser.error(f"unknown engine {e!r}; choose from {', '.join(ENGINES)}")
     args.sizes = [s for s in SIZES if s in args.sizes]
+    if args.only is not None:
+        args.only = {tuple(p.strip().split(":", 1)) for p in args.only.split(",")}
     if args.browser_sizes is None:
         args.browser_sizes = sorted({args.sizes[0], args.sizes[-1]}, key=list(SIZES).index)
     else:
@@ -94,7 +107,6 @@ def log(message: str) -> None:
 
 def run_worker(size: str, engine: str, args: argparse.Namespace, explain: bool) -> dict[str, Any]:
     out = WORK / "results" / f"{size}-{engine}.json"
-    out.unlink(missing_ok=True)
     command = [
         PYTHON,
         "-m",
@@ -110,10 +122,15 @@ def run_worker(size: str, engine: str, args: argparse.Namespace, explain: bool) 
         command += ["--load-repeat", str(args.load_repeat)]
     if explain:
         command.append("--explain")
+    if args.only and out.exists():
+        kept = out.with_suffix(".previous.json")
+        kept.write_text(out.read_text())
+        command += ["--previous", str(kept)]
     if args.no_browser or size not in args.browser_sizes:
         command.append("--no-browser")
     env = {**os.environ, "STREAMLIT_LOGGER_LEVEL": "error", "PYTHONPATH": str(ROOT)}
     log(f"{size} / {engine}: {' '.join(command[2:])}")
+    out.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
         subprocess.run(command, cwd=ROOT, env=env, timeout=args.worker_timeout * 60, check=False)
@@ -154,13 +171,40 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
         f"load average {meta['machine']['load_average']}"
     )
+    previous: dict[str, Any] = {}
+    if args.only or args.report_only:
+        saved = WORK / "results" / "all.json"
+        if saved.exists():
+            previous = json.loads(saved.read_text())
     results = []
     for size in args.sizes:
         meta["datasets"][size] = ensure_dataset(SIZES[size], log=log)
         for engine in args.engines:
+            part = WORK / "results" / f"{size}-{engine}.json"
+            if args.report_only or (args.only and (size, engine) not in args.only):
+                if part.exists():
+                    results.append(json.loads(part.read_text()))
+                continue
             explain = not args.no_explain and size == args.sizes[-1]
             results.append(run_worker(size, engine, args, explain))
-    meta["minutes"] = (time.perf_counter() - started) / 60
+    # The run's length: its parts (each a worker) plus generating data, so that a report
+    # assembled from parts run at different times still says what the whole would take.
+    meta["minutes"] = (
+        sum(float(r.get("seconds", 0)) for r in results)
+        + sum(d.get("generate_seconds", 0) for d in meta["datasets"].values() if not d["reused"])
+    ) / 60
+    meta["wall_minutes"] = (time.perf_counter() - started) / 60
+    if previous and (args.only or args.report_only):
+        meta["machine"] = previous["meta"]["machine"]
+        meta["notes"].append(
+            "Parts of this report were run separately: "
+            + (
+                "none re-run."
+                if args.report_only
+                else ", ".join(f"{s} / {e}" for s, e in sorted(args.only)) + " re-run, the rest "
+                "from the previous run."
+            )
+        )
     write_json(WORK / "results" / "all.json", {"meta": meta, "results": results})
     args.out.write_text(render(meta, results))
     log(

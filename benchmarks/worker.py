@@ -7,6 +7,7 @@ each worker creates its own fresh database and drops it at the end, and writes o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -184,10 +185,20 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
             }
             try:
                 for state in added:
-                    result["uncached"].append(real.add_state(labels[state]))
-                    result["floor"].append(floor.add_state(labels[state]))
-                    result["cached"].append(real.remove_last_state())
-                    result["floor_remove"].append(floor.remove_last_state())
+                    for key, session, action in (
+                        ("uncached", real, "add"),
+                        ("floor", floor, "add"),
+                        ("cached", real, "remove"),
+                        ("floor_remove", floor, "remove"),
+                    ):
+                        try:
+                            if action == "add":
+                                result[key].append(session.add_state(labels[state]))
+                            else:
+                                result[key].append(session.remove_last_state())
+                        except Exception as exc:  # one lost measurement, not the whole part
+                            out["errors"].append(f"{page.name} {key} {state}: {exc}"[:300])
+                            log(f"  {page.name} {key} {state} failed: {str(exc)[:200]}")
             finally:
                 out["errors"] += [f"{page.name}: {e}" for e in real.errors + floor.errors]
                 real.close()
@@ -219,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="result of an earlier run of this part: its loads are counted with this run's, "
+        "and its summary plans kept when this run does not explain",
+    )
     args = parser.parse_args(argv)
 
     size = SIZES[args.size]
@@ -228,6 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_repeats = args.load_repeat or min(args.repeat, size.load_repeats)
         url, result["load"] = load_phase(args.size, args.engine, load_repeats)
+        previous = (
+            json.loads(args.previous.read_text())
+            if args.previous and args.previous.exists()
+            else {}
+        )
+        if previous.get("load"):
+            result["load"]["runs"] += previous["load"]["runs"]
+        if previous.get("summary_steps") and not args.explain:
+            result["summary_steps"] = previous["summary_steps"]
         if args.explain:
             from benchmarks.loading import explain_summaries
 
