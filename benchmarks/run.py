@@ -195,16 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     ) / 60
     meta["wall_minutes"] = (time.perf_counter() - started) / 60
     if previous and (args.only or args.report_only):
+        # The report keeps the first run's command, machine and date; re-runs are noted.
         meta["machine"] = previous["meta"]["machine"]
-        meta["notes"].append(
-            "Parts of this report were run separately: "
-            + (
-                "none re-run."
-                if args.report_only
-                else ", ".join(f"{s} / {e}" for s, e in sorted(args.only)) + " re-run, the rest "
-                "from the previous run."
+        meta["command"] = previous["meta"]["command"]
+        meta["notes"] = list(previous["meta"].get("notes", []))
+        if args.only:
+            rerun = ", ".join(f"{s} / {e}" for s, e in sorted(args.only))
+            meta["notes"].append(
+                f"Re-run separately on {machine()['date']} (load average "
+                f"{machine()['load_average']}): {rerun}; those parts' loads are counted with "
+                "the earlier ones."
             )
-        )
     write_json(WORK / "results" / "all.json", {"meta": meta, "results": results})
     args.out.write_text(render(meta, results))
     log(
