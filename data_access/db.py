@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Executable
@@ -69,16 +79,26 @@ def dispose_engines() -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet, and record the versions."""
+    """Create every table and index that does not exist yet, and record the versions.
+
+    Schema version 2 only added tables (viewers, viewer_states, audit_log), so creating the
+    missing tables is the whole migration from version 1.
+    """
     metadata.create_all(engine)
     with engine.begin() as conn:
-        present = {row.key for row in conn.execute(select(SchemaInfo.key))}
+        present = {row.key: row.value for row in conn.execute(select(SchemaInfo))}
         for key, value in (
             ("contract_version", CONTRACT_VERSION),
             ("schema_version", SCHEMA_VERSION),
         ):
             if key not in present:
                 conn.execute(insert(SchemaInfo).values(key=key, value=str(value)))
+        if "schema_version" in present and int(present["schema_version"]) < SCHEMA_VERSION:
+            conn.execute(
+                update(SchemaInfo)
+                .where(SchemaInfo.key == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
+            )
 
 
 def has_schema(engine: Engine) -> bool:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 CONTRACT_VERSION: Final = 1
 # Bump with every change to the tables below and add a migration step (see README).
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 PROGRAM_MODELS: Final = ("embedded", "care_advocacy", "whole_health", "hot_spotting")
 NOT_ENROLLED: Final = "not_enrolled"
@@ -177,6 +177,64 @@ class SchemaInfo(Base):
     __tablename__ = "schema_info"
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------------------
+# Who may see what, and what they did (see access.py). Kept apart from the contract tables:
+# a load never touches them.
+
+ROLES: Final = ("leadership", "state_partner", "admin")
+AUDIT_EVENTS: Final = (
+    "sign_in",
+    "access_refused",
+    "states_dropped",
+    "download",
+    "grant",
+    "revoke",
+)
+
+
+class ViewerGrant(Base):
+    """A person allowed in, by the e-mail address the sign-in provider vouches for."""
+
+    __tablename__ = "viewers"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower case
+    role: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    granted_by: Mapped[str] = mapped_column(Text)
+
+
+class ViewerState(Base):
+    """The states a state partner may see. No foreign key to states: a grant may be made
+    before the first load, and a reload of states must not drop grants."""
+
+    __tablename__ = "viewer_states"
+    email: Mapped[str] = mapped_column(
+        ForeignKey("viewers.email", ondelete="CASCADE"), primary_key=True
+    )
+    state_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(_in("event", AUDIT_EVENTS), name="event"),
+        Index(None, "occurred_at"),
+    )
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    event: Mapped[str] = mapped_column(String(16))
+    dataset: Mapped[str | None] = mapped_column(Text, nullable=True)
+    filters: Mapped[str | None] = mapped_column(Text, nullable=True)  # OutcomeFilter JSON
+    rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    suppressed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+ACCESS_TABLES: Final = (ViewerGrant, ViewerState, AuditEvent)
 
 
 # ---------------------------------------------------------------------------------------

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     query_timeout_seconds: float = Field(default=30.0, gt=0, description="Longest a read may run.")
     query_row_limit: int = Field(default=500_000, gt=0, description="Most rows a read may return.")
+    small_cell_threshold: int = Field(
+        default=11,
+        ge=2,
+        description="Smallest count shown to state partners and in suppressed downloads; "
+        "counts from 1 to one less are suppressed (CMS cell-size rule: 11).",
+    )
     cache_ttl_seconds: int = Field(
         default=600, ge=0, description="How long the dashboard caches a result."
     )
