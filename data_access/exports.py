@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Literal, TextIO
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -41,10 +42,21 @@ TEXT_COLUMNS = frozenset(
         "setting",
         "population",
         "measure",
+        # The audit log (access.AUDIT_COLUMNS), written by `access audit` and the audit page.
+        "email",
+        "role",
+        "event",
+        "dataset",
+        "filters",
+        "detail",
     }
 )
-INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments", "rank", "enrolled_members"})
+INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments", "rank", "enrolled_members", "rows"})
 MONEY_TOTAL_COLUMNS = frozenset(MONEY_COLUMNS)
+# The audit log's `suppressed` is a boolean, written as the contract writes booleans
+# (true/false); the exports' `suppressed` (suppression.py) lists hidden columns as text.
+FLAG_OR_TEXT_COLUMNS = frozenset({"suppressed"})
+TIMESTAMP_COLUMNS = frozenset({"occurred_at"})
 
 _MEASURE_WORDS = {
     "share_with_admission": "share of analysable enrollments with at least one admission",
@@ -128,9 +140,29 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _flag_or_text(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return _text(value)
+
+
+def _timestamp(value: object) -> str:
+    """A moment in UTC to the second, e.g. 2026-11-26T02:05:19Z; a naive time is UTC
+    (SQLite keeps no time zone, PostgreSQL answers in the server's)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    moment = pd.Timestamp(value)  # type: ignore[arg-type]
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _formatter(column: str) -> Callable[[object], str]:
+    if column in FLAG_OR_TEXT_COLUMNS:
+        return _flag_or_text
     if column in TEXT_COLUMNS:
         return _text
+    if column in TIMESTAMP_COLUMNS:
+        return _timestamp
     if column in INTEGER_COLUMNS:
         return _integer
     if column in MONEY_TOTAL_COLUMNS:
