@@ -8,23 +8,34 @@ arguments or settings.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import importlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TextIO, cast
 
+import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from data_access import db
+from data_access import access, db
 from data_access.filters import OutcomeFilter
 from data_access.loader import LoadError, data_through, load_directory
-from data_access.models import CONTRACT_TABLES, PRIMARY_CONDITIONS, PROGRAM_GROUPS, LoadRun
+from data_access.models import (
+    AUDIT_EVENTS,
+    CONTRACT_TABLES,
+    PRIMARY_CONDITIONS,
+    PROGRAM_GROUPS,
+    ROLES,
+    LoadRun,
+)
 from data_access.settings import Settings, SettingsError, get_settings
 
 LOAD_HINT = "python -m data_access load sample_data"
@@ -251,6 +262,291 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------
+# access: who may see what, and the audit log
+#
+# For operators who already hold the database's credentials (they could change the tables
+# directly anyway); the command line asks for no sign-in. Grants may come before the first
+# load: a state code is checked against the states table only once it has rows.
+
+ACCESS_PROG = "python -m data_access access"
+STATE_CODE = re.compile(r"[A-Z]{2}")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _operator() -> str:
+    """Who runs the command, as the grants and the audit log name them: cli:<OS user>."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError) as exc:  # no user name in the environment or passwd
+        raise UsageError("cannot tell which user runs this; say who with --by WHO") from exc
+
+
+def _actor(by: str | None) -> str:
+    if by is None:
+        return _operator()
+    if not by.strip():
+        raise UsageError("--by needs a name")
+    return by.strip()
+
+
+def _access_engine(database_url: str | None, *, create: bool) -> Engine:
+    """The engine, with the access tables in place.
+
+    Only a grant may create a missing SQLite file: listing, revoking or reading the audit log
+    of a database that does not exist is a wrong URL, not a fresh start.
+    """
+    url = _settings(database_url).sqlalchemy_url
+    parsed = make_url(url)
+    database = parsed.database
+    on_disk = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if not create and on_disk and not Path(str(database)).exists():
+        raise db.DatabaseNotReady(
+            f"The outcomes database {_shown(url)} does not exist; "
+            "check --database-url or DATABASE_URL."
+        )
+    engine, _url = _engine(database_url)
+    access.ensure_access_tables(engine)
+    return engine
+
+
+def _email(raw: str) -> str:
+    try:
+        return access.normalise_email(raw)
+    except access.AccessError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _state_codes(raw: Sequence[str] | None) -> list[str]:
+    codes = [code.upper() for code in _values(raw) or []]
+    bad = [code for code in codes if not STATE_CODE.fullmatch(code)]
+    if bad:
+        raise UsageError(f"state codes are two letters; got {', '.join(bad)}")
+    return codes
+
+
+def _day(raw: str | None, flag: str) -> dt.date | None:
+    if raw is None:
+        return None
+    try:
+        if DAY.fullmatch(raw):
+            return dt.date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise UsageError(f"{flag} takes a day written YYYY-MM-DD; got {raw!r}")
+
+
+def _utc_text(moment: object) -> str:
+    """A stored time in UTC; SQLite keeps no time zone, so a naive time is UTC already."""
+    stamp = pd.Timestamp(moment)  # type: ignore[arg-type]
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _access_messages(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """One line on stderr naming the action: exit 2 for wrong arguments, 1 for what the
+    database refuses (an unknown state, a grant that is not there)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except UsageError as exc:
+            print(f"{ACCESS_PROG} {args.access_command}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except access.AccessError as exc:
+            print(f"{ACCESS_PROG} {args.access_command}: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+
+    return run
+
+
+@_access_messages
+def _access_grant(args: argparse.Namespace) -> int:
+    # Everything that needs no database is checked first, as a usage error (exit 2).
+    email = _email(args.email)
+    if args.role not in ROLES:
+        raise UsageError(f"unknown role {args.role!r}; choose from {', '.join(ROLES)}")
+    role = cast(access.Role, args.role)
+    states = _state_codes(args.state)
+    if role == "state_partner" and not states:
+        raise UsageError("a state partner needs at least one --state")
+    if role != "state_partner" and states:
+        raise UsageError(f"{role} sees every state; leave out --state")
+    by = _actor(args.by)
+    engine = _access_engine(args.database_url, create=True)
+    viewer = access.grant(email=email, role=role, states=states, granted_by=by, engine=engine)
+    print(f"Granted: {viewer.describe()}")
+    return 0
+
+
+@_access_messages
+def _access_revoke(args: argparse.Namespace) -> int:
+    email = _email(args.email)
+    states = _state_codes(args.state)
+    by = _actor(args.by)
+    engine = _access_engine(args.database_url, create=False)
+    viewer = access.revoke(email=email, states=states, revoked_by=by, engine=engine)
+    taken = ", ".join(sorted(set(states))) if states else "all access"
+    left = viewer.describe() if viewer is not None else "no access"
+    print(f"Revoked {taken} from {email}. Left: {left}")
+    return 0
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [header, *rows]
+    return "\n".join(
+        "  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+@_access_messages
+def _access_list(args: argparse.Namespace) -> int:
+    engine = _access_engine(args.database_url, create=False)
+    grants = access.list_grants(engine=engine)
+    if grants.empty:
+        print("No grants yet.")
+        return 0
+    rows = [
+        (email, role, states or "all", _utc_text(granted_at), granted_by)
+        for email, role, states, granted_at, granted_by in grants.itertuples(index=False, name=None)
+    ]
+    print(_table(("email", "role", "states", "granted_at", "granted_by"), rows))
+    return 0
+
+
+def _audit_query_words(
+    since: dt.date | None, until: dt.date | None, email: str | None, events: Sequence[str] | None
+) -> str:
+    """The audit rows asked for, in words, for the audit row of this reading."""
+    parts = [f"since {since}"] if since else []
+    parts += [f"until {until}"] if until else []
+    parts += [f"email contains {email!r}"] if email else []
+    parts += [f"events {', '.join(events)}"] if events is not None else []
+    return "command line: " + ("; ".join(parts) or "the whole log")
+
+
+def _write_atomically(out: Path, write: Callable[[TextIO], int]) -> int:
+    # Write beside the target and rename, so a failure never leaves half a file.
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or Path())
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            rows = write(stream)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return rows
+
+
+@_access_messages
+def _access_audit(args: argparse.Namespace) -> int:
+    since = _day(args.since, "--since")
+    until = _day(args.until, "--until")
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    events = _choices(args.event, AUDIT_EVENTS, "audit event")
+    email = args.email.strip() if args.email and args.email.strip() else None
+    operator = _operator()
+    limit = _settings(args.database_url).query_row_limit
+    engine = _access_engine(args.database_url, create=False)
+    # The operator reads as an admin: holding the database credentials is the authority.
+    frame = access.audit_log(
+        viewer=access.Viewer(email=operator, role="admin"),
+        since=since,
+        until=until,
+        email=email,
+        events=events,
+        limit=limit,
+        engine=engine,
+    )
+    from data_access.exports import write_csv
+
+    if args.out is None:
+        rows = write_csv(frame, sys.stdout)
+        sys.stdout.flush()
+        where = ""
+    else:
+        rows = _write_atomically(Path(args.out), lambda stream: write_csv(frame, stream))
+        where = f" to {args.out}"
+    # Reading the audit log is itself recorded, as the audit page's download is.
+    access.record_event(
+        email=operator,
+        role="admin",
+        event="download",
+        dataset="audit_log",
+        rows=rows,
+        detail=_audit_query_words(since, until, email, events),
+        engine=engine,
+    )
+    print(f"Wrote {rows:,} audit rows{where}", file=sys.stderr)
+    if rows == limit:
+        print(
+            f"Only the newest {limit:,} rows (QUERY_ROW_LIMIT); narrow with --since/--until.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _access_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parent = commands.add_parser(
+        "access", help="grant, revoke and list viewers' access; write the audit log"
+    )
+    actions = parent.add_subparsers(dest="access_command", metavar="ACTION")
+
+    def usage(_args: argparse.Namespace) -> int:
+        parent.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    parent.set_defaults(handler=usage)
+    by_help = "who does it, as the audit log names them (default: cli:<your user name>)"
+    state_help = "a state partner's state code; repeat or comma-separate"
+
+    grant = actions.add_parser("grant", help="give an e-mail address a role (and states)")
+    grant.add_argument("email", metavar="EMAIL")
+    grant.add_argument(
+        "--role",
+        required=True,
+        metavar="ROLE",
+        help="leadership (every state), state_partner (only the --state states) or admin "
+        "(every state and the audit log page)",
+    )
+    grant.add_argument("--state", action="append", metavar="XX", help=state_help)
+    grant.add_argument("--by", metavar="WHO", help=by_help)
+    _database_flag(grant)
+    grant.set_defaults(handler=_access_grant)
+
+    revoke = actions.add_parser(
+        "revoke", help="take states from a state partner, or without --state all access"
+    )
+    revoke.add_argument("email", metavar="EMAIL")
+    revoke.add_argument("--state", action="append", metavar="XX", help=state_help)
+    revoke.add_argument("--by", metavar="WHO", help=by_help)
+    _database_flag(revoke)
+    revoke.set_defaults(handler=_access_revoke)
+
+    listing = actions.add_parser("list", help="every grant: e-mail, role, states, when, by whom")
+    _database_flag(listing)
+    listing.set_defaults(handler=_access_list)
+
+    audit = actions.add_parser("audit", help="write the audit log as CSV, newest first")
+    audit.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC)")
+    audit.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC)")
+    audit.add_argument("--email", metavar="PART", help="e-mail address contains PART")
+    audit.add_argument(
+        "--event",
+        action="append",
+        metavar="E",
+        help=f"event: {', '.join(AUDIT_EVENTS)}; repeat or comma-separate",
+    )
+    audit.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    _database_flag(audit)
+    audit.set_defaults(handler=_access_audit)
+
+
+# ---------------------------------------------------------------------------------------
 # Arguments
 
 
@@ -317,6 +613,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="rows per table, data-through date, last load")
     _database_flag(summary)
     summary.set_defaults(handler=_summary)
+
+    _access_parser(commands)
     return parser
 
 
