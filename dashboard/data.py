@@ -1,8 +1,9 @@
 """The only place pages get data: cached wrappers around `data_access`.
 
 Every cached function is keyed by the database URL (so a changed DATABASE_URL never serves
-another database's figures) and by the frozen OutcomeFilter, hashed as its canonical JSON
-(its tuples are sorted, so equal filters give equal keys).
+another database's figures), by the viewer (so no viewer is served another's figures) and by
+the frozen OutcomeFilter, hashed as its canonical JSON (its tuples are sorted, so equal
+filters give equal keys). What a viewer may see is decided in data_access, not here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any, Literal
 import pandas as pd
 import streamlit as st
 
-from data_access import db, exports, queries
+from dashboard import auth
+from data_access import access, db, exports, queries
+from data_access.access import SmallCells, Viewer
 from data_access.filters import OutcomeFilter
+from data_access.queries import Scope
 from data_access.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)
@@ -34,8 +38,10 @@ def _ttl() -> int:
 
 
 TTL = _ttl()
+# Keyed by the viewer too: two viewers never share a cached figure.
 HASH_FUNCS: dict[str | type[Any], Callable[[Any], Any]] = {
-    OutcomeFilter: lambda f: f.model_dump_json()
+    OutcomeFilter: lambda f: f.model_dump_json(),
+    Viewer: lambda v: v.model_dump_json(),
 }
 
 
@@ -47,47 +53,63 @@ def _engine(url: str) -> db.Engine:
     return db.get_engine(url)
 
 
+# -- the viewer ------------------------------------------------------------------------------
+
+
+def viewer() -> Viewer:
+    """This session's viewer (the app's sign-in gate put it there)."""
+    return auth.current_viewer()
+
+
+def _screen() -> SmallCells:
+    # What the screen may show: data_access suppresses for partners whatever is asked.
+    return "show"
+
+
 # -- reference lists -------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _states(url: str) -> pd.DataFrame:
-    return queries.list_states(engine=_engine(url))
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _states(url: str, who: Viewer) -> pd.DataFrame:
+    return queries.list_states(viewer=who, engine=_engine(url))
 
 
 def states() -> pd.DataFrame:
-    """state_code, state_name of every state in the database."""
-    return _states(database_url())
+    """state_code, state_name of every state the viewer may see."""
+    return _states(database_url(), viewer())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _programs(url: str) -> pd.DataFrame:
-    return queries.list_programs(engine=_engine(url))
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _programs(url: str, who: Viewer) -> pd.DataFrame:
+    return queries.list_programs(viewer=who, engine=_engine(url))
 
 
 def programs() -> pd.DataFrame:
-    """program_id, program_name, state_code, program_model, launched_on."""
-    return _programs(database_url())
+    """program_id, program_name, state_code, program_model, launched_on, of the viewer's
+    states."""
+    return _programs(database_url(), viewer())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _month_bounds(url: str) -> tuple[str, str] | None:
-    return queries.month_bounds(engine=_engine(url))
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _month_bounds(url: str, who: Viewer) -> tuple[str, str] | None:
+    return queries.month_bounds(viewer=who, engine=_engine(url))
 
 
 def month_bounds() -> tuple[str, str] | None:
-    return _month_bounds(database_url())
+    return _month_bounds(database_url(), viewer())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _database_status(url: str) -> queries.DatabaseStatus:
-    return queries.database_status(engine=_engine(url))
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _database_status(url: str, who: Viewer | None) -> queries.DatabaseStatus:
+    return queries.database_status(viewer=who, engine=_engine(url))
 
 
 def database_status() -> queries.DatabaseStatus:
-    """Whether the database is loaded; a not-ready answer is never kept in the cache,
-    so the app notices as soon as someone runs the loader."""
-    status = _database_status(database_url())
+    """Whether the database is loaded (row counts only for leadership and admin viewers);
+    a not-ready answer is never kept in the cache, so the app notices as soon as someone
+    runs the loader. Callable before sign-in: without a viewer it says only ready or not."""
+    who = st.session_state.get(auth.VIEWER_KEY)
+    status = _database_status(database_url(), who if isinstance(who, Viewer) else None)
     if not status.ready:
         _database_status.clear()
     return status
@@ -98,53 +120,86 @@ def database_status() -> queries.DatabaseStatus:
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
 def _outcome_summary(
-    url: str, filters: OutcomeFilter, period: Period | None, by: tuple[By, ...]
+    url: str,
+    who: Viewer,
+    filters: OutcomeFilter,
+    period: Period | None,
+    by: tuple[By, ...],
+    scope: Scope,
+    with_total: bool,
+    small_cells: SmallCells,
 ) -> pd.DataFrame:
-    return queries.outcome_summary(filters=filters, period=period, by=by, engine=_engine(url))
+    return queries.outcome_summary(
+        viewer=who,
+        filters=filters,
+        period=period,
+        by=by,
+        scope=scope,
+        with_total=with_total,
+        small_cells=small_cells,
+        engine=_engine(url),
+    )
 
 
 def outcome_summary(
-    filters: OutcomeFilter, *, period: Period | None = "month", by: tuple[By, ...] = ()
+    filters: OutcomeFilter,
+    *,
+    period: Period | None = "month",
+    by: tuple[By, ...] = (),
+    scope: Scope = "filters",
+    with_total: bool = False,
+    for_download: bool = False,
 ) -> pd.DataFrame:
-    return _outcome_summary(database_url(), filters, period, tuple(by))
+    """queries.outcome_summary for this viewer: on screen as the viewer may see it, and for a
+    download always with small cells suppressed."""
+    small_cells: SmallCells = "suppress" if for_download else _screen()
+    return _outcome_summary(
+        database_url(), viewer(), filters, period, tuple(by), scope, with_total, small_cells
+    )
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _enrolled_members(url: str, filters: OutcomeFilter) -> int:
-    return int(queries.enrolled_members(filters=filters, engine=_engine(url)))
+def _enrolled_members(url: str, who: Viewer, filters: OutcomeFilter) -> int | None:
+    return queries.enrolled_members(
+        viewer=who, filters=filters, small_cells=_screen(), engine=_engine(url)
+    )
 
 
-def enrolled_members(filters: OutcomeFilter) -> int:
-    return _enrolled_members(database_url(), filters)
+def enrolled_members(filters: OutcomeFilter) -> int | None:
+    """Distinct enrolled members; None when suppressed."""
+    return _enrolled_members(database_url(), viewer(), filters)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _previous_period(url: str, filters: OutcomeFilter) -> OutcomeFilter | None:
-    return queries.previous_period(filters, engine=_engine(url))
+def _previous_period(url: str, who: Viewer, filters: OutcomeFilter) -> OutcomeFilter | None:
+    return queries.previous_period(filters, viewer=who, engine=_engine(url))
 
 
 def previous_period(filters: OutcomeFilter) -> OutcomeFilter | None:
-    return _previous_period(database_url(), filters)
+    return _previous_period(database_url(), viewer(), filters)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _export_frame(url: str, dataset: Dataset, filters: OutcomeFilter) -> pd.DataFrame:
-    return exports.export_frame(dataset=dataset, filters=filters, engine=_engine(url))
+def _export_frame(
+    url: str, who: Viewer, dataset: Dataset, filters: OutcomeFilter, small_cells: SmallCells
+) -> pd.DataFrame:
+    return exports.export_frame(
+        dataset=dataset, filters=filters, viewer=who, small_cells=small_cells, engine=_engine(url)
+    )
 
 
-def export_frame(dataset: Dataset, filters: OutcomeFilter) -> pd.DataFrame:
-    """Exactly the rows of the CLI export (monthly or prepost) for these filters."""
-    return _export_frame(database_url(), dataset, filters)
+def export_frame(
+    dataset: Dataset, filters: OutcomeFilter, *, unsuppressed: bool = False
+) -> pd.DataFrame:
+    """Exactly the rows of the CLI export (monthly or prepost) for these filters and this
+    viewer: suppressed unless a leadership or admin viewer asks for `unsuppressed`."""
+    small_cells: SmallCells = "show" if unsuppressed else "suppress"
+    return _export_frame(database_url(), viewer(), dataset, filters, small_cells)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _export_csv(url: str, dataset: Dataset, filters: OutcomeFilter) -> str:
-    return exports.to_csv_text(_export_frame(url, dataset, filters))
-
-
-def export_csv(dataset: Dataset, filters: OutcomeFilter) -> str:
+def export_csv(dataset: Dataset, filters: OutcomeFilter, *, unsuppressed: bool = False) -> str:
     """The export's CSV text, written by the one CSV writer."""
-    return _export_csv(database_url(), dataset, filters)
+    return exports.to_csv_text(export_frame(dataset, filters, unsuppressed=unsuppressed))
 
 
 def csv_text(frame: pd.DataFrame) -> str:
@@ -152,8 +207,47 @@ def csv_text(frame: pd.DataFrame) -> str:
     return exports.to_csv_text(frame)
 
 
+def record_download(
+    *,
+    dataset: str,
+    filters: OutcomeFilter | None,
+    rows: int,
+    suppressed: bool,
+    detail: str | None = None,
+) -> None:
+    """Audit one download (the download button's on_click): who, what, which filters, rows."""
+    who = viewer()
+    access.record_event(
+        email=who.email,
+        role=who.role,
+        event="download",
+        dataset=dataset,
+        filters=filters,
+        rows=rows,
+        suppressed=suppressed,
+        detail=detail,
+        engine=_engine(database_url()),
+    )
+
+
+def record_refused_states(states: list[str]) -> None:
+    """Audit a link or request that named states outside the viewer's grant."""
+    who = viewer()
+    access.record_event(
+        email=who.email,
+        role=who.role,
+        event="states_dropped",
+        detail=", ".join(states),
+        engine=_engine(database_url()),
+    )
+
+
 def file_name(dataset: str, filters: OutcomeFilter) -> str:
     return exports.export_filename(dataset, filters)
+
+
+def small_cell_threshold() -> int:
+    return get_settings().small_cell_threshold
 
 
 def clear_caches() -> None:

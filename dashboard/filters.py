@@ -55,9 +55,10 @@ DEFAULT_MONTHS: Final = 36
 class Options:
     """What can be chosen, from the database."""
 
-    states: dict[str, str]  # state_code -> state_name
+    states: dict[str, str]  # state_code -> state_name, of the states the viewer may see
     programs: pd.DataFrame  # program_id, program_name, state_code, program_model
     months: list[str]  # every YYYY-MM from the first to the last month with data
+    granted_only: bool = False  # a state partner's options: other states are not offered
 
     def program_label(self, program_id: str) -> str:
         row = self.programs.loc[self.programs["program_id"] == program_id]
@@ -86,6 +87,7 @@ class Selection:
     months: tuple[str, str]
     setting: str = "all"
     notices: list[str] = field(default_factory=list)
+    refused_states: list[str] = field(default_factory=list)  # asked for, outside the grant
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -100,6 +102,7 @@ def load_options() -> Options:
         states=dict(zip(states["state_code"], states["state_name"], strict=True)),
         programs=data.programs(),
         months=months_between(*bounds) if bounds else [],
+        granted_only=data.viewer().is_partner,
     )
 
 
@@ -167,9 +170,21 @@ def selection_from_query(params: Mapping[str, Sequence[str]], options: Options) 
         if name not in QUERY_PARAMS and name.lower() not in IGNORED_PARAMS:
             notices.append(f"`{name}`: not a filter of this dashboard; ignored.")
     if P_STATE in params:
-        selection.states = _known(
-            P_STATE, params[P_STATE], list(options.states), notices, upper=True
-        )
+        if options.granted_only:
+            # Whether a state outside the grant exists is itself not the partner's to learn.
+            asked = [v.upper() for v in _values(params[P_STATE])]
+            selection.refused_states = [v for v in asked if v not in options.states]
+            if selection.refused_states:
+                notices.append(
+                    f"`{P_STATE}`: left out {', '.join(selection.refused_states)}: your access "
+                    f"covers {', '.join(options.states)} only."
+                )
+            kept = [v for v in options.states if v in asked]
+            selection.states = kept or list(options.states)
+        else:
+            selection.states = _known(
+                P_STATE, params[P_STATE], list(options.states), notices, upper=True
+            )
     if P_MODEL in params:
         selection.models = _known(P_MODEL, params[P_MODEL], list(PROGRAM_GROUPS), notices)
     if P_CONDITION in params:
@@ -319,6 +334,8 @@ def render_sidebar(options: Options) -> OutcomeFilter:
         _seed_session(selection)
         st.session_state[K_NOTICES] = selection.notices
         st.session_state[K_STARTED] = True
+        if selection.refused_states:
+            data.record_refused_states(selection.refused_states)
     else:
         st.session_state[K_NOTICES] = []
 

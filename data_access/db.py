@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
+    func,
     insert,
     inspect,
     select,
@@ -28,7 +29,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Executable
 
-from data_access.models import CONTRACT_VERSION, SCHEMA_VERSION, SchemaInfo, metadata
+from data_access.models import (
+    CONTRACT_TABLES,
+    CONTRACT_VERSION,
+    SCHEMA_VERSION,
+    SchemaInfo,
+    TableCount,
+    metadata,
+)
 from data_access.settings import Settings, get_settings
 
 
@@ -153,3 +161,30 @@ def read_frame(
     # Plain tuples: pandas probes Row objects attribute by attribute, which costs more
     # than the query on wide results (benchmarks/README.md, finding 3).
     return pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
+
+
+def table_rows(engine: Engine, *, settings: Settings | None = None) -> dict[str, int]:
+    """Rows per contract table, in load order, as the last load stored them in table_counts.
+
+    A database last loaded by a version without table_counts has the table missing or empty;
+    those tables are counted instead (a full scan of the claims, so only until the next load).
+    """
+    stored: dict[str, int] = {}
+    if inspect(engine).has_table(TableCount.__tablename__):
+        frame = read_frame(
+            select(TableCount.table_name, TableCount.rows), engine=engine, settings=settings
+        )
+        pairs = zip(frame["table_name"], frame["rows"], strict=True)
+        stored = {str(name): int(rows) for name, rows in pairs}
+    counts = {}
+    for model in CONTRACT_TABLES:
+        name = model.__tablename__
+        if name not in stored:
+            counted = read_frame(
+                select(func.count().label("rows")).select_from(model),
+                engine=engine,
+                settings=settings,
+            )
+            stored[name] = int(counted["rows"].iloc[0])
+        counts[name] = stored[name]
+    return counts

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from data_access.access import SmallCells, Viewer, must_suppress
 from data_access.filters import OutcomeFilter
 from data_access.queries import (
     COUNT_COLUMNS,
@@ -26,6 +27,7 @@ from data_access.queries import (
     monthly_outcomes,
     prepost_by_program,
 )
+from data_access.suppression import SUPPRESSED_COLUMN
 
 Dataset = Literal["monthly", "prepost"]
 
@@ -187,20 +189,48 @@ def to_csv_text(frame: pd.DataFrame) -> str:
 
 
 def export_frame(
-    *, dataset: Dataset, filters: OutcomeFilter, engine: Engine | None = None
+    *,
+    dataset: Dataset,
+    filters: OutcomeFilter,
+    viewer: Viewer,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
-    """The rows of an export, in the contract's columns and order."""
+    """The rows of an export, in the contract's columns and order, for this viewer.
+
+    Suppressed (always for state partners; for others unless `small_cells="show"`), it ends
+    with the `suppressed` flag column; unsuppressed it has exactly the contract's columns.
+    """
     if dataset == "monthly":
-        return monthly_outcomes(filters=filters, engine=engine)[list(MONTHLY_COLUMNS)]
-    if dataset == "prepost":
-        return prepost_by_program(filters=filters, engine=engine)[list(PREPOST_COLUMNS)]
-    raise ValueError(f"unknown export {dataset!r}; choose monthly or prepost")
+        frame = monthly_outcomes(
+            viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
+        )
+        columns = list(MONTHLY_COLUMNS)
+    elif dataset == "prepost":
+        frame = prepost_by_program(
+            viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
+        )
+        columns = list(PREPOST_COLUMNS)
+    else:
+        raise ValueError(f"unknown export {dataset!r}; choose monthly or prepost")
+    if must_suppress(viewer, small_cells):
+        columns.append(SUPPRESSED_COLUMN)
+    return frame[columns]
 
 
 def write_export(
-    *, dataset: Dataset, filters: OutcomeFilter, engine: Engine | None = None, out: TextIO
+    *,
+    dataset: Dataset,
+    filters: OutcomeFilter,
+    viewer: Viewer,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+    out: TextIO,
 ) -> int:
-    return write_csv(export_frame(dataset=dataset, filters=filters, engine=engine), out)
+    frame = export_frame(
+        dataset=dataset, filters=filters, viewer=viewer, small_cells=small_cells, engine=engine
+    )
+    return write_csv(frame, out)
 
 
 def export_filename(dataset: str, filters: OutcomeFilter) -> str:

@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from data_access.models import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 
 Setting = Literal["all", "behavioral", "medical"]
-ProgramGroup = Literal[
-    "embedded", "care_advocacy", "whole_health", "hot_spotting", "not_enrolled"
-]
+ProgramGroup = Literal["embedded", "care_advocacy", "whole_health", "hot_spotting", "not_enrolled"]
 Condition = Literal["mental_health", "substance_use", "co_occurring"]
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -18,6 +18,13 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, se
 from sqlalchemy.sql.elements import Label
 
 from data_access import db
+from data_access.access import (
+    SmallCells,
+    Viewer,
+    must_suppress,
+    national_filter,
+    scope_filter,
+)
 from data_access.filters import OutcomeFilter
 from data_access.models import (
     CONTRACT_TABLES,
@@ -30,9 +37,14 @@ from data_access.models import (
     enrollment_outcomes,
     monthly_summary,
 )
+from data_access.settings import get_settings
+from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
 
 Period = Literal["month", "quarter", "year"]
 Dimension = Literal["state_code", "program_model", "program_id", "population"]
+# "filters": the viewer's states within the filters; "national": every state pooled into
+# one line, the only figure beyond their states a state partner may see.
+Scope = Literal["filters", "national"]
 
 COUNT_COLUMNS = ("member_months", "admissions", "discharges", "inpatient_days", "readmissions_30d")
 MONEY_COLUMNS = ("paid", "behavioral_paid", "medical_paid")
@@ -79,6 +91,54 @@ MONTHLY_COLUMNS = (
     *COUNT_COLUMNS,
     *MONEY_COLUMNS,
     *RATE_COLUMNS[:5],
+)
+
+
+MEMBERS_LOWER_BOUND = "members_lower_bound"
+MONTHLY_RULES = DisclosureRules(
+    # In one month a cell's member-months are its members; over longer periods the busiest
+    # month's member-months are a lower bound of the distinct members.
+    basis=MEMBERS_LOWER_BOUND,
+    counts=("admissions", "discharges", "inpatient_days", "readmissions_30d"),
+    derived={
+        "admissions_per_1000_mm": ("member_months", "admissions"),
+        "inpatient_days_per_1000_mm": ("member_months", "inpatient_days"),
+        "average_los": ("inpatient_days", "discharges"),
+        "readmission_rate_30d": ("readmissions_30d", "discharges"),
+        "cost_pmpm": ("member_months", "paid"),
+        "behavioral_cost_pmpm": ("member_months", "behavioral_paid"),
+        "medical_cost_pmpm": ("member_months", "medical_paid"),
+    },
+    additive=("member_months", *COUNT_COLUMNS[1:], *MONEY_COLUMNS),
+    linked=(MONEY_COLUMNS,),
+)
+_PREPOST_COUNTS = ("with_admission", "admissions", "discharges", "inpatient_days")
+PREPOST_RULES = DisclosureRules(
+    basis="enrollments",
+    counts=tuple(f"{window}_{count}" for window in ("pre", "post") for count in _PREPOST_COUNTS),
+    derived={
+        **{
+            f"{window}_{measure}": tuple(
+                {
+                    "share_with_admission": ("enrollments", f"{window}_with_admission"),
+                    "admissions_per_enrollment": ("enrollments", f"{window}_admissions"),
+                    "inpatient_days_per_enrollment": ("enrollments", f"{window}_inpatient_days"),
+                    "average_los": (f"{window}_inpatient_days", f"{window}_discharges"),
+                    "behavioral_paid_per_enrollment": ("enrollments",),
+                    "medical_paid_per_enrollment": ("enrollments",),
+                    "total_paid_per_enrollment": ("enrollments",),
+                    "paid_per_admission": (f"{window}_admissions",),
+                }[measure]
+            )
+            for window in ("pre", "post")
+            for measure in PREPOST_MEASURES
+        },
+        **{
+            f"{part}_{measure}": (f"pre_{measure}", f"post_{measure}")
+            for part in ("change", "pct_change")
+            for measure in PREPOST_MEASURES
+        },
+    },
 )
 
 
@@ -161,32 +221,41 @@ def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def outcome_summary(
-    *,
-    filters: OutcomeFilter,
-    period: Period | None = "month",
-    by: tuple[Dimension, ...] = (),
-    engine: Engine | None = None,
-) -> pd.DataFrame:
-    """Outcome measures by period and by the chosen dimensions, for the filters.
+def _scoped(filters: OutcomeFilter, viewer: Viewer, scope: Scope) -> OutcomeFilter:
+    if scope == "national":
+        return national_filter(filters)
+    return scope_filter(filters, viewer)[0]
 
-    Columns: the period (`month` YYYY-MM, `quarter` YYYY-Qn or `year` YYYY) when asked, the
-    `by` columns (`population` is `enrolled` or `not_enrolled`; `program_id` is None for
-    not_enrolled rows), then `member_months`, `admissions`, `discharges`, `inpatient_days`,
-    `readmissions_30d` (integers), `paid`, `behavioral_paid`, `medical_paid` (dollars), and
-    the rates `admissions_per_1000_mm`, `inpatient_days_per_1000_mm`, `average_los`,
-    `readmission_rate_30d`, `cost_pmpm`, `behavioral_cost_pmpm`, `medical_cost_pmpm` (NaN when
-    undefined). Ordered by the period and the `by` columns as plain text.
-    """
-    keys: list[str] = ([period] if period else []) + list(by)
-    if filters.selects_nothing:
-        return _empty(keys + list(MEASURE_COLUMNS))
+
+def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -> None:
+    """A partner's national line is one pooled line that cannot be taken apart."""
+    if not viewer.is_partner:
+        return
+    if set(by) - {"population"}:
+        raise db.QueryError("The national figure is shown pooled, not by state or program.")
+    others = db.read_frame(select(State.state_code), engine=engine)["state_code"]
+    if sum(1 for code in others if not viewer.sees_state(code)) < 2:
+        # With one state outside the grant, national minus the grant would be that state.
+        raise db.QueryError(
+            "The national figure is not shown: it would reveal the one state outside your grant."
+        )
+
+
+def _threshold() -> int:
+    return get_settings().small_cell_threshold
+
+
+def _summed_months(
+    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
+) -> pd.DataFrame:
+    """Integer sums by period and `by`, with `members_lower_bound` for suppression."""
     columns = monthly_summary.c
     setting = filters.setting
     behavioral_cents = (
         columns.admission_paid_cents_behavioral + columns.service_paid_cents_behavioral
     )
     medical_cents = columns.admission_paid_cents_medical + columns.service_paid_cents_medical
+    keys: list[str] = ([period] if period else []) + list(by)
     key_columns = ([columns[period].label(period)] if period else []) + [_dimension(d) for d in by]
     sums = [
         func.sum(columns.member_months).label("member_months"),
@@ -198,26 +267,118 @@ def outcome_summary(
         func.sum(behavioral_cents).label("behavioral_paid_cents"),
         func.sum(medical_cents).label("medical_paid_cents"),
     ]
-    statement = (
-        select(*key_columns, *sums)
-        .where(and_(true(), *_monthly_conditions(filters)))
-        .group_by(*key_columns)
-    )
-    frame = db.read_frame(statement, engine=_engine(engine))
+    where = and_(true(), *_monthly_conditions(filters))
+    if period == "month":
+        statement = select(*key_columns, *sums).where(where).group_by(*key_columns)
+    else:
+        # Sum each month first: the busiest month's member-months bound the members below.
+        by_month = (
+            select(*key_columns, columns.month.label("by_month"), *sums)
+            .where(where)
+            .group_by(*key_columns, columns.month)
+            .subquery()
+        )
+        statement = select(
+            *[by_month.c[key] for key in keys],
+            *[func.sum(by_month.c[s.name]).label(s.name) for s in sums],
+            func.max(by_month.c.member_months).label(MEMBERS_LOWER_BOUND),
+        ).group_by(*[by_month.c[key] for key in keys])
+    frame = db.read_frame(statement, engine=engine)
     if frame.empty:
-        return _empty(keys + list(MEASURE_COLUMNS))
-    for count in (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medical_paid_cents"):
+        return frame
+    if period == "month":
+        frame[MEMBERS_LOWER_BOUND] = frame["member_months"]
+    for count in (
+        *COUNT_COLUMNS,
+        "paid_cents",
+        "behavioral_paid_cents",
+        "medical_paid_cents",
+        MEMBERS_LOWER_BOUND,
+    ):
         frame[count] = frame[count].fillna(0).astype("int64")
+    return frame
+
+
+def outcome_summary(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    period: Period | None = "month",
+    by: tuple[Dimension, ...] = (),
+    scope: Scope = "filters",
+    with_total: bool = False,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """Outcome measures by period and by the chosen dimensions, for the filters.
+
+    The filters are first narrowed to the viewer's states (`scope="filters"`), or widened to
+    every state pooled (`scope="national"`, `by` may then hold only `population` for a
+    state partner). With `with_total`, each period also gets a row pooling all its `by`
+    rows, the `by` columns empty, and complementary suppression keeps the parts from
+    giving away a suppressed cell.
+
+    Columns: the period (`month` YYYY-MM, `quarter` YYYY-Qn or `year` YYYY) when asked, the
+    `by` columns (`population` is `enrolled` or `not_enrolled`; `program_id` is None for
+    not_enrolled rows), then `member_months`, `admissions`, `discharges`, `inpatient_days`,
+    `readmissions_30d` (integers; floats when a cell is suppressed), `paid`,
+    `behavioral_paid`, `medical_paid` (dollars), the rates `admissions_per_1000_mm`,
+    `inpatient_days_per_1000_mm`, `average_los`, `readmission_rate_30d`, `cost_pmpm`,
+    `behavioral_cost_pmpm`, `medical_cost_pmpm` (NaN when undefined or suppressed), and
+    `suppressed` (the suppressed columns of the row, ";"-separated). Small cells are
+    suppressed for state partners always and for others unless `small_cells="show"`.
+    Ordered by the period and the `by` columns as plain text.
+    """
+    engine = _engine(engine)
+    keys: list[str] = ([period] if period else []) + list(by)
+    shown = keys + list(MEASURE_COLUMNS)
+    if scope == "national":
+        _check_national(viewer, by, engine)
+    filters = _scoped(filters, viewer, scope)
+    if filters.selects_nothing:
+        return _empty([*shown, SUPPRESSED_COLUMN])
+    frame = _summed_months(filters, period, by, engine)
+    if frame.empty:
+        return _empty([*shown, SUPPRESSED_COLUMN])
+    margins: list[Margin] = []
+    if with_total and by:
+        totals = _summed_months(filters, period, (), engine).assign(**{d: None for d in by})
+        is_total = pd.Series([False] * len(frame) + [True] * len(totals))
+        frame = pd.concat([frame, totals[frame.columns]], ignore_index=True)
+        periods = frame[period] if period else pd.Series("", index=frame.index)
+        for key, rows in frame.groupby(periods, sort=False).groups.items():
+            total = [int(r) for r in rows if is_total[r]]
+            parts = tuple(int(r) for r in rows if not is_total[r])
+            if total and key is not None:
+                margins.append(Margin(total=total[0], parts=parts))
     frame = add_monthly_rates(frame)
-    return _plain_text_order(frame[keys + list(MEASURE_COLUMNS)], keys)
+    if must_suppress(viewer, small_cells):
+        frame = apply_suppression(
+            frame, MONTHLY_RULES, threshold=_threshold(), shown=shown, margins=margins
+        )
+    else:
+        frame = frame[shown].assign(**{SUPPRESSED_COLUMN: ""})
+    return _plain_text_order(frame, keys)
 
 
-def monthly_outcomes(*, filters: OutcomeFilter, engine: Engine | None = None) -> pd.DataFrame:
-    """The contract's monthly export rows: one per month, state and program model."""
+def monthly_outcomes(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The contract's monthly export rows: one per month, state and program model, then
+    `suppressed`."""
     frame = outcome_summary(
-        filters=filters, period="month", by=("state_code", "program_model"), engine=engine
+        viewer=viewer,
+        filters=filters,
+        period="month",
+        by=("state_code", "program_model"),
+        small_cells=small_cells,
+        engine=engine,
     )
-    return frame[list(MONTHLY_COLUMNS)]
+    return frame[[*MONTHLY_COLUMNS, SUPPRESSED_COLUMN]]
 
 
 # ---------------------------------------------------------------------------------------
@@ -272,16 +433,25 @@ def _prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
     }
 
 
-def prepost_by_program(*, filters: OutcomeFilter, engine: Engine | None = None) -> pd.DataFrame:
-    """The contract's prepost export rows: one per program of the filters.
+def prepost_by_program(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The contract's prepost export rows: one per program of the filters and the viewer.
 
     Columns: `program_id`, `program_name`, `state_code`, `program_model`, `setting`,
     `enrollments` (analysable enrollments whose `enrolled_on` is in the month range), then for
     each measure of `PREPOST_MEASURES` `pre_`, `post_`, `change_` and `pct_change_` (floats,
-    NaN where undefined). Programs with no analysable enrollment are listed with 0.
+    NaN where undefined or suppressed), and `suppressed`. Programs with no analysable
+    enrollment are listed with 0. A measure over fewer enrollments, members with an
+    admission, admissions or days than the threshold is suppressed, as in `outcome_summary`.
     """
+    filters = scope_filter(filters, viewer)[0]
     if filters.selects_nothing:
-        return _empty(PREPOST_COLUMNS)
+        return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     outcomes = enrollment_outcomes.c
     enrollment_conditions: list[ColumnElement[bool]] = [outcomes.analysable == true()]
     if filters.conditions is not None:
@@ -323,7 +493,7 @@ def prepost_by_program(*, filters: OutcomeFilter, engine: Engine | None = None) 
     )
     sums = db.read_frame(statement, engine=_engine(engine))
     if sums.empty:
-        return _empty(PREPOST_COLUMNS)
+        return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     for column in sum_columns:
         sums[column.name] = sums[column.name].astype("int64")
     out = sums[["program_id", "program_name", "state_code", "program_model"]].copy()
@@ -335,21 +505,34 @@ def prepost_by_program(*, filters: OutcomeFilter, engine: Engine | None = None) 
         out[f"post_{measure}"] = post[measure]
         out[f"change_{measure}"] = post[measure] - pre[measure]
         out[f"pct_change_{measure}"] = _ratio((post[measure] - pre[measure]) * 100, pre[measure])
-    return _plain_text_order(out[list(PREPOST_COLUMNS)], ["state_code", "program_id"])
+    if must_suppress(viewer, small_cells):
+        helpers = sums[[name for name in PREPOST_RULES.counts]]
+        out = apply_suppression(
+            pd.concat([out, helpers], axis=1),
+            PREPOST_RULES,
+            threshold=_threshold(),
+            shown=PREPOST_COLUMNS,
+        )
+    else:
+        out = out[list(PREPOST_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+    return _plain_text_order(out, ["state_code", "program_id"])
 
 
 # ---------------------------------------------------------------------------------------
 # Reference data and status
 
 
-def list_states(*, engine: Engine | None = None) -> pd.DataFrame:
-    """Columns: `state_code`, `state_name`; ordered by state_code."""
+def list_states(*, viewer: Viewer, engine: Engine | None = None) -> pd.DataFrame:
+    """The states the viewer may see. Columns: `state_code`, `state_name`; by state_code."""
     statement = select(State.state_code, State.state_name)
+    if viewer.states is not None:
+        statement = statement.where(State.state_code.in_(viewer.states))
     return _plain_text_order(db.read_frame(statement, engine=_engine(engine)), ["state_code"])
 
 
-def list_programs(*, engine: Engine | None = None) -> pd.DataFrame:
-    """Columns: `program_id`, `program_name`, `state_code`, `program_model`, `launched_on`."""
+def list_programs(*, viewer: Viewer, engine: Engine | None = None) -> pd.DataFrame:
+    """The programs of the states the viewer may see. Columns: `program_id`,
+    `program_name`, `state_code`, `program_model`, `launched_on`."""
     statement = select(
         Program.program_id,
         Program.program_name,
@@ -357,12 +540,18 @@ def list_programs(*, engine: Engine | None = None) -> pd.DataFrame:
         Program.program_model,
         Program.launched_on,
     )
+    if viewer.states is not None:
+        statement = statement.where(Program.state_code.in_(viewer.states))
     frame = db.read_frame(statement, engine=_engine(engine))
     return _plain_text_order(frame, ["state_code", "program_id"])
 
 
-def month_bounds(*, engine: Engine | None = None) -> tuple[str, str] | None:
-    """The first and last month (YYYY-MM) with data, or None when the database is empty."""
+def month_bounds(*, viewer: Viewer, engine: Engine | None = None) -> tuple[str, str] | None:
+    """The first and last month (YYYY-MM) with data, or None when the database is empty.
+
+    The same for every viewer: the extract's months are not a figure of any state.
+    """
+    del viewer
     statement = select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
     row = db.read_frame(statement, engine=_engine(engine)).iloc[0]
     if row.iloc[0] is None or pd.isna(row.iloc[0]):
@@ -383,10 +572,10 @@ def _first_day(month: str) -> dt.date:
 
 
 def previous_period(
-    filters: OutcomeFilter, *, engine: Engine | None = None
+    filters: OutcomeFilter, *, viewer: Viewer, engine: Engine | None = None
 ) -> OutcomeFilter | None:
     """The same filters over the months of equal length just before the filter's range."""
-    bounds = month_bounds(engine=engine)
+    bounds = month_bounds(viewer=viewer, engine=engine)
     if bounds is None:
         return None
     first = _month_index(filters.month_from or bounds[0])
@@ -399,8 +588,16 @@ def previous_period(
     )
 
 
-def enrolled_members(*, filters: OutcomeFilter, engine: Engine | None = None) -> int:
-    """Distinct members enrolled in a selected program on at least one day of the range."""
+def enrolled_members(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> int | None:
+    """Distinct members enrolled in a selected program on at least one day of the range;
+    None when the count is suppressed (from 1 to the threshold - 1)."""
+    filters = scope_filter(filters, viewer)[0]
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return 0
@@ -409,8 +606,6 @@ def enrolled_members(*, filters: OutcomeFilter, engine: Engine | None = None) ->
         conditions.append(Program.state_code.in_(filters.states))
     if filters.program_ids is not None:
         conditions.append(Program.program_id.in_(filters.program_ids))
-    if filters.conditions is not None:
-        conditions.append(Member.primary_condition.in_(filters.conditions))
     if filters.month_to:
         after_end = _month_of(_month_index(filters.month_to) + 1)
         conditions.append(Enrollment.enrolled_on < _first_day(after_end))
@@ -420,11 +615,16 @@ def enrolled_members(*, filters: OutcomeFilter, engine: Engine | None = None) ->
     statement = (
         select(func.count(func.distinct(Enrollment.member_id)).label("members"))
         .join(Program, Program.program_id == Enrollment.program_id)
-        .join(Member, Member.member_id == Enrollment.member_id)
         .where(*conditions)
     )
-    members = db.read_frame(statement, engine=_engine(engine))["members"]
-    return int(members.iloc[0])
+    if filters.conditions is not None:  # members joined only when needed (finding 4)
+        statement = statement.join(Member, Member.member_id == Enrollment.member_id).where(
+            Member.primary_condition.in_(filters.conditions)
+        )
+    members = int(db.read_frame(statement, engine=_engine(engine))["members"].iloc[0])
+    if must_suppress(viewer, small_cells) and 0 < members < _threshold():
+        return None
+    return members
 
 
 @dataclass(frozen=True)
@@ -441,8 +641,12 @@ class DatabaseStatus:
 LOAD_HINT = "Load data with: python -m data_access load sample_data"
 
 
-def database_status(*, engine: Engine | None = None) -> DatabaseStatus:
-    """Whether the database holds loaded outcomes, and what: data-through, last load, rows."""
+def database_status(*, viewer: Viewer | None, engine: Engine | None = None) -> DatabaseStatus:
+    """Whether the database holds loaded outcomes, and what: data-through, last load, rows.
+
+    Row counts are national totals of members and claims: only leadership and admin viewers
+    get them, not state partners nor a readiness check made before sign-in (`viewer=None`).
+    """
     engine = _engine(engine)
     try:
         if not db.has_schema(engine):
@@ -457,16 +661,24 @@ def database_status(*, engine: Engine | None = None) -> DatabaseStatus:
         return DatabaseStatus(False, f"The outcomes database cannot be read: {exc}")
     if last.empty:
         return DatabaseStatus(False, f"The outcomes database is empty. {LOAD_HINT}")
-    counts = db.read_frame(
-        select(
-            *[
-                select(func.count()).select_from(model).scalar_subquery().label(model.__tablename__)
-                for model in CONTRACT_TABLES
-            ]
-        ),
-        engine=engine,
-    ).iloc[0]
     row = last.iloc[0]
+    sees_counts = viewer is not None and not viewer.is_partner
+    counts = (
+        db.read_frame(
+            select(
+                *[
+                    select(func.count())
+                    .select_from(model)
+                    .scalar_subquery()
+                    .label(model.__tablename__)
+                    for model in CONTRACT_TABLES
+                ]
+            ),
+            engine=engine,
+        ).iloc[0]
+        if sees_counts
+        else pd.Series(dtype="int64")
+    )
     through = row["data_through"]
     loaded_at = row["loaded_at"]
     return DatabaseStatus(
@@ -476,7 +688,9 @@ def database_status(*, engine: Engine | None = None) -> DatabaseStatus:
         last_loaded_at=None if pd.isna(loaded_at) else pd.Timestamp(loaded_at).to_pydatetime(),
         last_source=str(row["source"]),
         table_rows={str(name): int(value) for name, value in counts.items()},
-        rows_in_last_load={k: int(v) for k, v in json.loads(row["rows_loaded"]).items()},
+        rows_in_last_load={k: int(v) for k, v in json.loads(row["rows_loaded"]).items()}
+        if sees_counts
+        else {},
     )
 
 

@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
 from data_access import db, exports, queries
+from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
 from data_access.settings import get_settings
@@ -47,7 +48,7 @@ def sample_db(monkeypatch: pytest.MonkeyPatch, sample_url: str) -> Iterator[db.E
 @pytest.fixture
 def bounds(sample_db: db.Engine) -> tuple[str, str]:
     """The first and last month with data."""
-    found = queries.month_bounds(engine=sample_db)
+    found = queries.month_bounds(viewer=LOCAL_VIEWER, engine=sample_db)
     assert found is not None
     return found
 
@@ -63,9 +64,11 @@ def state_and_model(sample_db: db.Engine, months: tuple[str, str]) -> tuple[str,
     """TX (else the first state) and its program model with the most member-months in the
     months the app opens on, picked at run time: a model with an enrolled line to draw (TX's
     whole-health program, for one, has no member-months in those months)."""
-    states = list(queries.list_states(engine=sample_db)["state_code"])
+    states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=sample_db)["state_code"])
     state = "TX" if "TX" in states else states[0]
     summary = queries.outcome_summary(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         filters=OutcomeFilter(states=(state,), month_from=months[0], month_to=months[1]),
         period=None,
         by=("program_model",),
@@ -109,11 +112,16 @@ def test_overview_tiles_show_the_database_figures(sample_db: db.Engine, months) 
     at = open_page("overview")
     _no_failures(at)
     filters = OutcomeFilter(month_from=months[0], month_to=months[1])
-    summary = queries.outcome_summary(filters=filters, period=None, by=("population",))
+    summary = queries.outcome_summary(
+        viewer=LOCAL_VIEWER, small_cells="show", filters=filters, period=None, by=("population",)
+    )
     enrolled = summary[summary["population"] == "enrolled"].iloc[0]
     # The first row of tiles is the enrolled members', the second the comparison's.
     tiles = {metric.label: metric.value for metric in at.metric[:5]}
-    assert tiles["Enrolled members"] == f"{queries.enrolled_members(filters=filters):,}"
+    assert (
+        tiles["Enrolled members"]
+        == f"{queries.enrolled_members(viewer=LOCAL_VIEWER, small_cells='show', filters=filters):,}"
+    )
     for name in ("admissions_per_1000_mm", "average_los", "cost_pmpm", "readmission_rate_30d"):
         measure = SUMMARY_MEASURES[name]
         assert tiles[measure.tile_label] == measure.format(float(enrolled[name]))
@@ -125,7 +133,7 @@ def test_overview_tiles_compare_with_the_previous_period(sample_db: db.Engine, b
     at = open_page("overview", {"from": start, "to": end})
     _no_failures(at)
     filters = OutcomeFilter(month_from=start, month_to=end)
-    previous = queries.previous_period(filters)
+    previous = queries.previous_period(filters, viewer=LOCAL_VIEWER)
     assert previous is not None
     deltas = [metric.proto.delta for metric in at.metric if metric.proto.delta]
     assert deltas, "with months before the range, the tiles show a change"
@@ -155,7 +163,9 @@ def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
         month_from=months[0],
         month_to=months[1],
     )
-    expected = queries.outcome_summary(filters=expected_filter, by=("program_model",))
+    expected = queries.outcome_summary(
+        viewer=LOCAL_VIEWER, small_cells="show", filters=expected_filter, by=("program_model",)
+    )
     traces = {trace["name"]: trace for trace in figure["data"]}
     assert set(traces) == {GROUP_LABELS[m] for m in set(expected["program_model"])}
     assert GROUP_LABELS[model] in traces, "the chosen model has an enrolled line"
@@ -171,7 +181,7 @@ def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
 def test_trends_by_state_draw_enrolled_and_not_enrolled_per_state(
     sample_db: db.Engine, months
 ) -> None:
-    states = list(queries.list_states(engine=sample_db)["state_code"][:2])
+    states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=sample_db)["state_code"][:2])
     at = open_page("trends", {"state": states})
     at.radio(key="trends_split").set_value("state_code")
     at.radio(key="trends_period").set_value("quarter")
@@ -179,6 +189,8 @@ def test_trends_by_state_draw_enrolled_and_not_enrolled_per_state(
     at.run()
     _no_failures(at)
     expected = queries.outcome_summary(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         filters=OutcomeFilter(states=tuple(states), month_from=months[0], month_to=months[1]),
         period="quarter",
         by=("state_code", "population"),
@@ -198,9 +210,11 @@ def test_program_outcomes_show_the_prepost_rows(
     at = open_page("program_outcomes", {"state": state, "setting": "behavioral"})
     _no_failures(at)
     expected = queries.prepost_by_program(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         filters=OutcomeFilter(
             states=(state,), month_from=months[0], month_to=months[1], setting="behavioral"
-        )
+        ),
     )
     measure = "admissions_per_enrollment"
     plotted = expected.dropna(subset=[f"pre_{measure}", f"post_{measure}"])
@@ -220,7 +234,7 @@ def test_program_outcomes_show_the_prepost_rows(
 
 
 def test_state_profile_ranks_the_chosen_state(sample_db: db.Engine, months) -> None:
-    states = list(queries.list_states(engine=sample_db)["state_code"][:3])
+    states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=sample_db)["state_code"][:3])
     at = open_page("state_profile", {"state": states})
     at.selectbox(key="profile_state").set_value(states[1])
     at.run()
@@ -228,6 +242,8 @@ def test_state_profile_ranks_the_chosen_state(sample_db: db.Engine, months) -> N
     figure = figures(at)["chart_profile_trend"]
     state_trace = next(t for t in figure["data"] if t["line"]["dash"] == "solid")
     expected = queries.outcome_summary(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         filters=OutcomeFilter(states=(states[1],), month_from=months[0], month_to=months[1]),
         period="quarter",
     )
@@ -242,7 +258,11 @@ def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
     filters = OutcomeFilter(states=("TX",), month_from=months[0], month_to=months[1])
     buttons = {b.proto.id.rsplit("-", 1)[-1]: b.proto.label for b in at.get("download_button")}
     for dataset in ("monthly", "prepost"):
-        rows = len(exports.export_frame(dataset=dataset, filters=filters))
+        rows = len(
+            exports.export_frame(
+                viewer=LOCAL_VIEWER, small_cells="show", dataset=dataset, filters=filters
+            )
+        )
         assert buttons[f"download_{dataset}"] == f"Download {dataset} CSV ({rows:,} rows)"
     # The data dictionary is a markdown table, so every meaning shows in full.
     markdown = [str(element.value) for element in at.markdown]
@@ -254,7 +274,7 @@ def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
 def test_about_the_data_tells_freshness_and_rows(sample_db: db.Engine) -> None:
     at = open_page("about_the_data")
     _no_failures(at)
-    status = queries.database_status()
+    status = queries.database_status(viewer=LOCAL_VIEWER)
     tiles = {metric.label: metric.value for metric in at.metric}
     assert tiles["Data through"] == status.data_through.isoformat()
     table = at.dataframe[0].value

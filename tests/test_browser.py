@@ -34,6 +34,7 @@ import pytest
 from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS
 from data_access import db, queries
+from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.loader import load_directory
 from data_access.models import NOT_ENROLLED
@@ -125,13 +126,15 @@ def choice(sample_url: str) -> Choice:
     whole-health program, for one, stopped enrolling years before those months)."""
     engine = db.get_engine(sample_url)
     try:
-        states = queries.list_states(engine=engine)
+        states = queries.list_states(viewer=LOCAL_VIEWER, engine=engine)
         names = dict(zip(states["state_code"], states["state_name"], strict=True))
         state = PREFERRED_STATE if PREFERRED_STATE in names else next(iter(names))
-        bounds = queries.month_bounds(engine=engine)
+        bounds = queries.month_bounds(viewer=LOCAL_VIEWER, engine=engine)
         assert bounds is not None, "the sample has months with data"
         first, last = default_months(months_between(*bounds))
         summary = queries.outcome_summary(
+            viewer=LOCAL_VIEWER,
+            small_cells="show",
             filters=OutcomeFilter(states=(state,), month_from=first, month_to=last),
             period=None,
             by=("program_model",),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from data_access.access import LOCAL_VIEWER
 from data_access.exports import MONTHLY_COLUMNS, PREPOST_COLUMNS, export_frame, to_csv_text
 from data_access.filters import OutcomeFilter
 from data_access.queries import enrolled_members, outcome_summary, previous_period
@@ -89,9 +90,15 @@ def _lines(text: str) -> list[str]:
 
 def test_monthly_rows_follow_every_definition(world):
     texas = export_frame(
-        dataset="monthly", filters=OutcomeFilter(states=("TX",), month_to="2021-02"), engine=world
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        dataset="monthly",
+        filters=OutcomeFilter(states=("TX",), month_to="2021-02"),
+        engine=world,
     )
     new_york = export_frame(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         dataset="monthly",
         filters=OutcomeFilter(states=("NY",), month_from="2020-05", month_to="2020-12"),
         engine=world,
@@ -102,7 +109,13 @@ def test_monthly_rows_follow_every_definition(world):
 
 @pytest.mark.parametrize("setting", ["all", "behavioral", "medical"])
 def test_prepost_rows_follow_every_definition(world, setting):
-    frame = export_frame(dataset="prepost", filters=OutcomeFilter(setting=setting), engine=world)
+    frame = export_frame(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        dataset="prepost",
+        filters=OutcomeFilter(setting=setting),
+        engine=world,
+    )
     programs = {
         "P3": f"P3,Transition coaching,NY,embedded,{setting},",
         "P4": f"P4,Care advocacy,NY,care_advocacy,{setting},",
@@ -120,6 +133,8 @@ def test_prepost_rows_follow_every_definition(world, setting):
 
 def test_setting_limits_admission_measures_but_not_paid(world):
     medical = outcome_summary(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         filters=OutcomeFilter(
             states=("TX",), month_from="2020-05", month_to="2020-05", setting="medical"
         ),
@@ -151,12 +166,21 @@ def test_setting_limits_admission_measures_but_not_paid(world):
     ],
 )
 def test_filters_restrict_member_months(world, filters, expected):
-    frame = outcome_summary(filters=filters, period=None, by=("program_model",), engine=world)
+    frame = outcome_summary(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=filters,
+        period=None,
+        by=("program_model",),
+        engine=world,
+    )
     assert dict(zip(frame["program_model"], frame["member_months"], strict=True)) == expected
 
 
 def test_month_range_restricts_prepost_to_enrollments_that_start_in_it(world):
     frame = export_frame(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
         dataset="prepost",
         filters=OutcomeFilter(states=("NY",), month_from="2020-08"),
         engine=world,
@@ -167,7 +191,12 @@ def test_month_range_restricts_prepost_to_enrollments_that_start_in_it(world):
 
 def test_population_splits_enrolled_from_comparison(world):
     frame = outcome_summary(
-        filters=OutcomeFilter(states=("TX",)), period="year", by=("population",), engine=world
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(states=("TX",)),
+        period="year",
+        by=("population",),
+        engine=world,
     )
     expected = pd.DataFrame(
         {
@@ -194,22 +223,40 @@ def test_population_splits_enrolled_from_comparison(world):
     ],
 )
 def test_enrolled_members(world, filters, members):
-    assert enrolled_members(filters=filters, engine=world) == members
+    assert (
+        enrolled_members(viewer=LOCAL_VIEWER, small_cells="show", filters=filters, engine=world)
+        == members
+    )
 
 
 def test_previous_period_has_the_same_length(world):
     current = OutcomeFilter(month_from="2020-07", month_to="2020-12")
-    previous = previous_period(current, engine=world)
+    previous = previous_period(current, viewer=LOCAL_VIEWER, engine=world)
     assert previous is not None
     assert (previous.month_from, previous.month_to) == ("2020-01", "2020-06")
-    assert previous_period(OutcomeFilter(month_from="2019-01"), engine=world) is None
+    assert (
+        previous_period(OutcomeFilter(month_from="2019-01"), viewer=LOCAL_VIEWER, engine=world)
+        is None
+    )
 
 
 def test_rebuilding_twice_gives_the_same_summaries(world):
     from data_access.summaries import rebuild_summaries
 
-    before = export_frame(dataset="monthly", filters=OutcomeFilter(), engine=world)
+    before = export_frame(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        dataset="monthly",
+        filters=OutcomeFilter(),
+        engine=world,
+    )
     with world.begin() as conn:
         rebuild_summaries(conn)
-    after = export_frame(dataset="monthly", filters=OutcomeFilter(), engine=world)
+    after = export_frame(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        dataset="monthly",
+        filters=OutcomeFilter(),
+        engine=world,
+    )
     pd.testing.assert_frame_equal(before, after)

@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 
+from data_access.access import LOCAL_VIEWER
 from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,7 +270,7 @@ def test_twenty_sessions_at_once_each_see_their_own_figures(
     from data_access.models import NOT_ENROLLED, PROGRAM_MODELS
 
     engine = db.get_engine(loaded)
-    states = list(queries.list_states(engine=engine)["state_code"])
+    states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=engine)["state_code"])
     plans = _plans(states, list(PROGRAM_MODELS))
     start = threading.Barrier(SESSIONS)
     with concurrent_apptests(monkeypatch), ThreadPoolExecutor(max_workers=SESSIONS) as pool:
@@ -288,7 +289,12 @@ def test_twenty_sessions_at_once_each_see_their_own_figures(
         for shown in seen:
             compared = with_comparison(shown.filters)
             expected = queries.outcome_summary(
-                filters=compared, period="month", by=("program_model",), engine=engine
+                viewer=LOCAL_VIEWER,
+                small_cells="show",
+                filters=compared,
+                period="month",
+                by=("program_model",),
+                engine=engine,
             )
             traces = {trace["name"]: trace for trace in shown.figure["data"]}
             assert set(traces) == {GROUP_LABELS[str(m)] for m in set(expected["program_model"])}, (

@@ -273,13 +273,19 @@ def test_reference_counts_published_members(
 @pytest.mark.slow
 def test_database_export_reproduces_published_figures(loaded_sample: str) -> None:
     from data_access import db
+    from data_access.access import LOCAL_VIEWER
     from data_access.filters import OutcomeFilter
     from data_access.queries import prepost_by_program
 
     engine = db.get_engine(loaded_sample)
     settings = sorted({f.setting for f in FIGURES} | {"all"})
     exports = {
-        setting: prepost_by_program(filters=OutcomeFilter(setting=setting), engine=engine)
+        setting: prepost_by_program(
+            viewer=LOCAL_VIEWER,
+            small_cells="show",
+            filters=OutcomeFilter(setting=setting),
+            engine=engine,
+        )
         for setting in settings
     }
     problems = [check(exports[f.setting], f) for f in FIGURES]

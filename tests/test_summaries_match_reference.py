@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from data_access import db
+from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.queries import (
     MONTHLY_COLUMNS,
@@ -45,7 +46,12 @@ def _comparable(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def test_monthly_summary_equals_the_definitions(loaded_sample, reference_monthly):
-    got = monthly_outcomes(filters=OutcomeFilter(), engine=db.get_engine(loaded_sample))
+    got = monthly_outcomes(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(),
+        engine=db.get_engine(loaded_sample),
+    )
     assert len(got) == len(reference_monthly) > 6000
     pd.testing.assert_frame_equal(
         _comparable(got, MONTHLY_COLUMNS),
@@ -59,7 +65,10 @@ def test_monthly_summary_equals_the_definitions(loaded_sample, reference_monthly
 @pytest.mark.parametrize("setting", ["all", "behavioral", "medical"])
 def test_enrollment_outcomes_equal_the_definitions(loaded_sample, frames, setting):
     got = prepost_by_program(
-        filters=OutcomeFilter(setting=setting), engine=db.get_engine(loaded_sample)
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(setting=setting),
+        engine=db.get_engine(loaded_sample),
     )
     expected = reference_metrics.prepost(frames, setting=setting)
     assert len(got) == len(expected) == 40
