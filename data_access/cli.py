@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from data_access import access, db
+from data_access.access import SmallCells, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.loader import LoadError, data_through, load_directory
 from data_access.models import (
@@ -201,15 +202,61 @@ def build_filter(args: argparse.Namespace) -> OutcomeFilter:
         raise UsageError(f"bad filter: {problems}") from exc
 
 
+def _export_viewer(args: argparse.Namespace, engine: Engine) -> Viewer:
+    """Whom the export is for: `--as` a granted viewer, or else the operator as leadership
+    (whoever runs the command line already holds the database's credentials)."""
+    if args.as_viewer:
+        viewer = access.viewer_for(args.as_viewer, engine=engine)
+        if viewer is None:
+            raise UsageError(f"--as {args.as_viewer}: no such viewer has a grant")
+    else:
+        viewer = Viewer(email=f"cli:{getpass.getuser()}", role="leadership")
+    if args.unsuppressed:
+        if not viewer.may_unsuppress:
+            raise UsageError(f"--unsuppressed: {viewer.email} is a state partner; not allowed")
+        if not (args.purpose or "").strip():
+            raise UsageError("--unsuppressed needs --purpose: why small cells must be shown")
+    return viewer
+
+
 def _export(args: argparse.Namespace) -> int:
     filters = build_filter(args)
     engine, _url = _loaded_engine(args.database_url)
     from data_access.exports import write_export
 
+    viewer = _export_viewer(args, engine)
+    small_cells: SmallCells = "show" if args.unsuppressed else "suppress"
     dataset = cast(Literal["monthly", "prepost"], args.dataset)
+    suppressed = access.must_suppress(viewer, small_cells)
+
+    def audit(rows: int) -> None:
+        purpose = f"; purpose: {args.purpose.strip()}" if args.unsuppressed else ""
+        access.record_event(
+            email=viewer.email,
+            role=viewer.role,
+            event="download",
+            dataset=dataset,
+            filters=filters,
+            rows=rows,
+            suppressed=suppressed,
+            detail=f"command line{purpose}",
+            engine=engine,
+        )
+
+    def write(stream: TextIO) -> int:
+        return write_export(
+            dataset=dataset,
+            filters=filters,
+            viewer=viewer,
+            small_cells=small_cells,
+            engine=engine,
+            out=stream,
+        )
+
     if args.out is None:
-        rows = write_export(dataset=dataset, filters=filters, engine=engine, out=sys.stdout)
+        rows = write(sys.stdout)
         sys.stdout.flush()
+        audit(rows)
         print(f"{rows:,} rows of {dataset}", file=sys.stderr)
         return 0
     out = Path(args.out)
@@ -217,11 +264,12 @@ def _export(args: argparse.Namespace) -> int:
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or Path())
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            rows = write_export(dataset=dataset, filters=filters, engine=engine, out=stream)
+            rows = write(stream)
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    audit(rows)
     print(f"Wrote {rows:,} rows of {dataset} to {out}", file=sys.stderr)
     return 0
 
@@ -601,6 +649,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="month_to", metavar="YYYY-MM", help="last month")
     export.add_argument("--setting", choices=("all", "behavioral", "medical"), default="all")
     export.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    export.add_argument(
+        "--as",
+        dest="as_viewer",
+        metavar="EMAIL",
+        help="export for this granted viewer: a state partner gets only the granted states",
+    )
+    export.add_argument(
+        "--unsuppressed",
+        action="store_true",
+        help="show small cells (leadership and admin only; needs --purpose; audited)",
+    )
+    export.add_argument("--purpose", metavar="TEXT", help="why unsuppressed data is needed")
     _database_flag(export)
     export.set_defaults(handler=_export)
 
