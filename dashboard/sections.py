@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.formatting import SUMMARY_MEASURES, Measure, describe_filter, group_label
+from dashboard import charts, data
+from dashboard.formatting import (
+    SUMMARY_MEASURES,
+    Kind,
+    Measure,
+    describe_filter,
+    format_value,
+    group_label,
+)
 from data_access.filters import OutcomeFilter
+from data_access.queries import MONEY_COLUMNS
+from data_access.suppression import SUPPRESSED_COLUMN
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -70,30 +80,165 @@ def column_config(
     }
 
 
+def suppressed_label() -> str:
+    return f"fewer than {data.small_cell_threshold()}"
+
+
+def _hidden(table: pd.DataFrame) -> list[set[str]]:
+    if SUPPRESSED_COLUMN not in table.columns:
+        return [set() for _ in range(len(table))]
+    return [
+        set(filter(None, flags.split(";"))) if isinstance(flags, str) else set()
+        for flags in table[SUPPRESSED_COLUMN]
+    ]
+
+
+def suppressed_note(table: pd.DataFrame, columns: Sequence[str] = ()) -> None:
+    """A caption saying how many values (of `columns`, or any) are suppressed, and why."""
+    hidden = _hidden(table)
+    count = sum(len(h & set(columns)) if columns else len(h) for h in hidden)
+    if count:
+        st.caption(
+            f":material/visibility_off: {count:,} value{'s are' if count > 1 else ' is'} "
+            f"suppressed ({suppressed_label()} members, enrollments or admissions, or "
+            "needed to keep such a value from being worked out) and left out of the chart."
+        )
+
+
+def _cell_text(column: str, measures: Mapping[str, Measure]) -> Any:
+    measure = measures.get(column)
+    if measure is not None:
+        return measure.format
+    kind: Kind = "money" if column in MONEY_COLUMNS else "count"
+    return lambda value: format_value(value, kind)
+
+
+def display_table(
+    table: pd.DataFrame, measures: Mapping[str, Measure] = SUMMARY_MEASURES
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table as shown, and its column config: a suppressed cell reads "fewer than 11".
+
+    Columns with a suppressed cell become text (formatted like the tiles); the others keep
+    their numbers, so they still sort as numbers.
+    """
+    hidden = _hidden(table)
+    shown = table.drop(columns=[SUPPRESSED_COLUMN], errors="ignore").copy()
+    config = column_config(shown, measures)
+    label = suppressed_label()
+    for column in sorted(set().union(*hidden) & set(map(str, shown.columns))):
+        text = _cell_text(column, measures)
+        shown[column] = [
+            label if column in row_hidden else text(value)
+            for value, row_hidden in zip(shown[column], hidden, strict=True)
+        ]
+        measure = measures.get(column)
+        config[column] = st.column_config.TextColumn(
+            measure.short if measure else column, help=measure.label if measure else None
+        )
+    return shown, config
+
+
+def download_button(
+    download: pd.DataFrame,
+    *,
+    key: str,
+    dataset: str,
+    filters: OutcomeFilter | None,
+    file_name: str,
+    label: str,
+    suppressed: bool = True,
+    detail: str | None = None,
+    primary: bool = False,
+    disabled: bool = False,
+) -> None:
+    """A CSV download written by the one CSV writer; each click is audited."""
+    st.download_button(
+        label,
+        data=data.csv_text(download),
+        file_name=file_name,
+        mime="text/csv",
+        key=f"download_{key}",
+        on_click=data.record_download,
+        kwargs={
+            "dataset": dataset,
+            "filters": filters,
+            "rows": len(download),
+            "suppressed": suppressed,
+            "detail": detail,
+        },
+        icon=":material/download:",
+        type="primary" if primary else "secondary",
+        disabled=disabled,
+    )
+
+
 def chart_with_table(
     fig: go.Figure,
     *,
     key: str,
     table: pd.DataFrame,
-    csv: str,
+    download: pd.DataFrame,
+    filters: OutcomeFilter,
     file_name: str,
     what: str,
     measures: Mapping[str, Measure] = SUMMARY_MEASURES,
+    plotted: Sequence[str] = (),
 ) -> None:
-    """The chart, then its rows in a tab beside it with the download of exactly those rows."""
+    """The chart, then its rows in a tab beside it, and the download of those rows with small
+    cells suppressed (downloads are suppressed for every viewer)."""
     chart_tab, table_tab = st.tabs(["Chart", "Table"])
     with chart_tab:
         st.plotly_chart(fig, key=f"chart_{key}", width="stretch", config=PLOTLY_CONFIG)
+        suppressed_note(table, plotted)
     with table_tab:
-        st.dataframe(
-            table, hide_index=True, width="stretch", column_config=column_config(table, measures)
-        )
-    st.download_button(
-        f"Download {what} (CSV, {len(table):,} rows)",
-        data=csv,
+        shown, config = display_table(table, measures)
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+    download_button(
+        download,
+        key=key,
+        dataset=key,
+        filters=filters,
         file_name=file_name,
-        mime="text/csv",
-        key=f"download_{key}",
-        on_click="ignore",
-        icon=":material/download:",
+        label=f"Download {what} (CSV, {len(download):,} rows)",
     )
+
+
+def trend_section(
+    compared: OutcomeFilter,
+    *,
+    group: Literal["program_model", "population"],
+    measure: Measure,
+    key: str,
+    title: str,
+    file_stub: str,
+    what: str,
+) -> pd.DataFrame:
+    """The monthly trend of a measure by program model or by population, with its table."""
+    trend = data.outcome_summary(compared, period="month", by=(group,))
+    if trend.empty:
+        st.info("No months with data for these filters.")
+        return trend
+    fig = charts.trend_by_group(
+        trend,
+        period="month",
+        group=group,
+        measure=measure,
+        title=title,
+        subtitle=describe_filter(compared),
+    )
+    chart_with_table(
+        fig,
+        key=key,
+        table=trend,
+        download=data.outcome_summary(
+            compared,
+            period="month",
+            by=(group,),
+            for_download=True,
+        ),
+        filters=compared,
+        file_name=data.file_name(file_stub, compared),
+        what=what,
+        plotted=(measure.column,),
+    )
+    return trend

@@ -44,13 +44,16 @@ with data.guarded("the database status"):
         help=status.last_source or None,
         border=True,
     )
-    st.markdown("**Rows per table**")
-    st.dataframe(
-        pd.DataFrame({"table": list(status.table_rows), "rows": list(status.table_rows.values())}),
-        hide_index=True,
-        column_config={"rows": st.column_config.NumberColumn("rows", format="localized")},
-        key="table_rows",
-    )
+    if status.table_rows:  # national totals: shown to leadership and admin viewers only
+        st.markdown("**Rows per table**")
+        st.dataframe(
+            pd.DataFrame(
+                {"table": list(status.table_rows), "rows": list(status.table_rows.values())}
+            ),
+            hide_index=True,
+            column_config={"rows": st.column_config.NumberColumn("rows", format="localized")},
+            key="table_rows",
+        )
 
 st.subheader("Definitions")
 st.markdown(
@@ -88,3 +91,21 @@ st.markdown(
 """
 )
 st.caption("Member-level records are never shown or exported: every figure is a sum over members.")
+
+st.subheader("Small numbers and who sees what")
+threshold = data.small_cell_threshold()
+st.markdown(
+    f"""
+- **Small cells.** Following the CMS cell-size rule, no count from 1 to {threshold - 1} is
+  shown, and neither is any rate, mean or money figure computed over fewer than {threshold}
+  members, enrollments or admissions: it reads *fewer than {threshold}* on screen and is left
+  empty in a CSV, whose `suppressed` column names the emptied columns of each row. Where a
+  table holds a total and its parts, another part is suppressed too, so that no suppressed
+  value can be worked out by subtraction. State partners always see suppressed figures;
+  every download is suppressed, unless leadership asks for unsuppressed data on the
+  Downloads page, which names the purpose and is recorded.
+- **Access.** Leadership sees every state; a state partner sees only the states granted,
+  and the nation as one pooled line. Every sign-in, download and refused request is
+  recorded in the audit log.
+"""
+)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, filters
-from dashboard.sections import page_header
+from dashboard.sections import download_button, page_header
 from data_access import exports
 
 
@@ -31,6 +31,41 @@ def _file_formats(frame: pd.DataFrame) -> dict[str, Any]:
 
 PREVIEW_ROWS = 50
 
+
+def _unsuppressed(dataset: str, name: str) -> None:
+    """Leadership's named, audited way to small cells: a purpose, then a recorded download."""
+    with st.expander("Unsuppressed file (leadership only; recorded in the audit log)"):
+        purpose = st.text_input(
+            "Purpose",
+            key=f"purpose_{dataset}",
+            placeholder="e.g. CMS quality report, Q3; shared with no one outside leadership",
+            help="Why small cells must be shown. Recorded with your name, the filters and the "
+            "rows.",
+        ).strip()
+        unsuppressed = (
+            data.export_frame(dataset, f, unsuppressed=True)  # type: ignore[arg-type]
+            if purpose
+            else pd.DataFrame()
+        )
+        download_button(
+            unsuppressed,
+            key=f"unsuppressed_{dataset}",
+            dataset=dataset,
+            filters=f,
+            file_name=name.replace(".csv", "_unsuppressed.csv"),
+            label=f"Download unsuppressed {dataset} CSV"
+            + (f" ({len(unsuppressed):,} rows)" if purpose else ""),
+            suppressed=False,
+            detail=f"purpose: {purpose}" if purpose else None,
+            disabled=not purpose,
+        )
+        st.caption(
+            "Counts from 1 to "
+            f"{data.small_cell_threshold() - 1} can identify a member: keep this file inside "
+            "the organization."
+        )
+
+
 f = filters.current_filter()
 page_header(
     "Downloads",
@@ -39,6 +74,7 @@ page_header(
     f,
 )
 filters.require_selection(f)
+viewer = data.viewer()
 
 DATASETS = {
     "monthly": (
@@ -60,16 +96,17 @@ for dataset, (title, description, _columns) in DATASETS.items():
     with data.guarded(f"the {dataset} export"):
         frame = data.export_frame(dataset, f)  # type: ignore[arg-type]
         name = data.file_name(dataset, f)
-        st.download_button(
-            f"Download {dataset} CSV ({len(frame):,} rows)",
-            data=data.export_csv(dataset, f),  # type: ignore[arg-type]
+        download_button(
+            frame,
+            key=dataset,
+            dataset=dataset,
+            filters=f,
             file_name=name,
-            mime="text/csv",
-            key=f"download_{dataset}",
-            on_click="ignore",
-            icon=":material/download:",
-            type="primary",
+            label=f"Download {dataset} CSV ({len(frame):,} rows)",
+            primary=True,
         )
+        if viewer.may_unsuppress:
+            _unsuppressed(dataset, name)
         st.caption(f"{len(frame):,} rows · {len(frame.columns)} columns · file {name}")
         if frame.empty:
             st.info("No rows for these filters.")

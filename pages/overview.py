@@ -17,7 +17,14 @@ from dashboard.formatting import (
     format_value,
     group_label,
 )
-from dashboard.sections import chart_with_table, models_without_rows, months_words, page_header
+from dashboard.sections import (
+    chart_with_table,
+    models_without_rows,
+    months_words,
+    page_header,
+    suppressed_label,
+    trend_section,
+)
 from data_access.filters import OutcomeFilter
 from data_access.models import NOT_ENROLLED
 
@@ -52,6 +59,10 @@ def _value(row: pd.Series | None, column: str) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
+def _is_suppressed(row: pd.Series | None, column: str) -> bool:
+    return row is not None and column in str(row.get("suppressed") or "").split(";")
+
+
 def _change(now: float | None, before: float | None) -> float | None:
     """The change, or None when unknown or exactly zero (st.metric would show "↑ +0")."""
     if now is None or before is None or math.isnan(now) or math.isnan(before):
@@ -63,7 +74,7 @@ def _tiles(
     population: str,
     current: pd.DataFrame,
     previous: pd.DataFrame | None,
-    members: tuple[int, int | None] | None,
+    members: tuple[int | None, int | None] | None,
     since: str,
 ) -> None:
     now = _population_row(current, population)
@@ -73,9 +84,9 @@ def _tiles(
         count, previous_count = members
         columns[0].metric(
             "Enrolled members",
-            f"{count:,}",
+            suppressed_label() if count is None else f"{count:,}",
             delta=None
-            if previous_count is None or count == previous_count
+            if count is None or previous_count is None or count == previous_count
             else format_change(count - previous_count, "count"),
             delta_color="off",
             delta_description=since or None,
@@ -86,7 +97,9 @@ def _tiles(
         mm = _value(now, "member_months")
         columns[0].metric(
             "Member-months",
-            format_value(mm, "count"),
+            suppressed_label()
+            if _is_suppressed(now, "member_months")
+            else format_value(mm, "count"),
             delta=format_change(_change(mm, _value(before, "member_months")), "count"),
             delta_color="off",
             delta_description=since or None,
@@ -98,7 +111,7 @@ def _tiles(
         value = _value(now, name)
         column.metric(
             measure.tile_label,
-            measure.format(value),
+            suppressed_label() if _is_suppressed(now, name) else measure.format(value),
             delta=format_change(_change(value, _value(before, name)), measure.kind),
             delta_color=colour,  # type: ignore[arg-type]
             delta_description=since or None,
@@ -166,38 +179,36 @@ with data.guarded("the map by state"):
             title=f"{measure.label} of {who}, by state",
             subtitle=describe_filter(f),
         )
-        table = by_state.merge(states, on="state_code")[
-            ["state_code", "state_name", *by_state.columns.drop("state_code")]
-        ]
+
+        def with_names(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.merge(states, on="state_code")[
+                ["state_code", "state_name", *frame.columns.drop("state_code")]
+            ]
+
         chart_with_table(
             fig,
             key="overview_map",
-            table=table,
-            csv=data.csv_text(table),
+            table=with_names(by_state),
+            download=with_names(
+                data.outcome_summary(
+                    f, period=None, by=("state_code", "population"), for_download=True
+                )
+            ),
+            filters=f,
             file_name=data.file_name("by_state", f),
             what="figures by state",
+            plotted=(measure.column,),
         )
 
 with data.guarded("the trend by program model"):
     compared = filters.with_comparison(f)
-    trend = data.outcome_summary(compared, period="month", by=("program_model",))
-    if trend.empty:
-        st.info("No months with data for these filters.")
-    else:
-        fig = charts.trend_by_group(
-            trend,
-            period="month",
-            group="program_model",
-            measure=measure,
-            title=f"{measure.label} by program model, {PERIOD_LABELS['month']}",
-            subtitle=describe_filter(compared),
-        )
-        chart_with_table(
-            fig,
-            key="overview_trend",
-            table=trend,
-            csv=data.csv_text(trend),
-            file_name=data.file_name("by_program_model_month", compared),
-            what="the monthly figures by program model",
-        )
+    trend = trend_section(
+        compared,
+        group="program_model",
+        measure=measure,
+        key="overview_trend",
+        title=f"{measure.label} by program model, {PERIOD_LABELS['month']}",
+        file_stub="by_program_model_month",
+        what="the monthly figures by program model",
+    )
     models_without_rows(compared, set(trend.get("program_model", ())))

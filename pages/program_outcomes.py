@@ -3,6 +3,7 @@ comparison that keeps them honest."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -16,7 +17,14 @@ from dashboard.formatting import (
     describe_filter,
     group_label,
 )
-from dashboard.sections import chart_with_table, months_words, number_format, page_header
+from dashboard.sections import (
+    chart_with_table,
+    display_table,
+    months_words,
+    number_format,
+    page_header,
+    trend_section,
+)
 
 SMALL_PROGRAM = 30  # analysable enrollments below which a program's change is mostly noise
 
@@ -53,7 +61,8 @@ if bounds is not None and (f.month_from, f.month_to) != bounds:
     )
 
 with data.guarded("the pre/post chart"):
-    prepost = data.export_frame("prepost", f)
+    # On screen as the viewer may see it; the download is suppressed for everyone.
+    prepost = data.export_frame("prepost", f, unsuppressed=not data.viewer().is_partner)
     if prepost.empty:
         st.info("No programs match these filters.")
     else:
@@ -64,7 +73,7 @@ with data.guarded("the pre/post chart"):
                 + " ("
                 + t["state_code"]
                 + ") · n="
-                + t["enrollments"].map("{:,}".format)
+                + t["enrollments"].map(lambda n: f"{n:,.0f}")
             )
         )
         left_out = len(prepost) - len(plotted)
@@ -84,10 +93,12 @@ with data.guarded("the pre/post chart"):
                 fig,
                 key="prepost",
                 table=prepost,
-                csv=data.export_csv("prepost", f),
+                download=data.export_frame("prepost", f),
+                filters=f,
                 file_name=data.file_name("prepost", f),
                 what="the pre/post figures per program",
                 measures={},
+                plotted=(pre, post),
             )
         notes = ["n = analysable enrollments. Open circles: before; filled: after."]
         if left_out:
@@ -114,25 +125,33 @@ with data.guarded("the pre/post chart"):
                 post,
                 f"change_{measure.column}",
                 f"pct_change_{measure.column}",
+                *[c for c in ("suppressed",) if c in prepost.columns],
             ]
         ].assign(program_model=lambda t: t["program_model"].map(group_label))
         fmt = number_format(measure)
+        change, pct_change = f"change_{measure.column}", f"pct_change_{measure.column}"
+        shown, _ = display_table(summary, {pre: measure, post: measure, change: measure})
+        labels = {pre: "Before", post: "After", change: "Change", pct_change: "% change"}
+        config: dict[str, Any] = {
+            "program_name": "Program",
+            "state_code": "State",
+            "program_model": "Model",
+            "enrollments": st.column_config.NumberColumn("Analysable enrollments"),
+            pre: st.column_config.NumberColumn(labels[pre], format=fmt),
+            post: st.column_config.NumberColumn(labels[post], format=fmt),
+            change: st.column_config.NumberColumn(labels[change], format=fmt),
+            pct_change: st.column_config.NumberColumn(labels[pct_change], format="%.1f%%"),
+        }
+        for column, label in labels.items():
+            if shown[column].dtype == object:  # holds "fewer than 11"
+                config[column] = st.column_config.TextColumn(label)
+        if shown["enrollments"].dtype == object:
+            config["enrollments"] = st.column_config.TextColumn("Analysable enrollments")
         st.dataframe(
-            summary,
+            shown,
             hide_index=True,
             width="stretch",
-            column_config={
-                "program_name": "Program",
-                "state_code": "State",
-                "program_model": "Model",
-                "enrollments": st.column_config.NumberColumn("Analysable enrollments"),
-                pre: st.column_config.NumberColumn("Before", format=fmt),
-                post: st.column_config.NumberColumn("After", format=fmt),
-                f"change_{measure.column}": st.column_config.NumberColumn("Change", format=fmt),
-                f"pct_change_{measure.column}": st.column_config.NumberColumn(
-                    "% change", format="%.1f%%"
-                ),
-            },
+            column_config=config,
             key="prepost_summary",
         )
 
@@ -150,26 +169,16 @@ comparison_name = PREPOST_COMPARISON[measure.column]
 comparison = SUMMARY_MEASURES[comparison_name]
 with data.guarded("the comparison trend"):
     compared = filters.with_comparison(f)
-    trend = data.outcome_summary(compared, period="month", by=("population",))
-    if trend.empty:
-        st.info("No months with data for these filters.")
-    else:
-        fig = charts.trend_by_group(
-            trend,
-            period="month",
-            group="population",
-            measure=comparison,
-            title=f"{comparison.label}: enrolled vs not enrolled, monthly",
-            subtitle=describe_filter(compared),
-        )
-        chart_with_table(
-            fig,
-            key="prepost_comparison",
-            table=trend,
-            csv=data.csv_text(trend),
-            file_name=data.file_name("enrolled_vs_not_enrolled_month", compared),
-            what="the monthly comparison figures",
-        )
+    trend = trend_section(
+        compared,
+        group="population",
+        measure=comparison,
+        key="prepost_comparison",
+        title=f"{comparison.label}: enrolled vs not enrolled, monthly",
+        file_stub="enrolled_vs_not_enrolled_month",
+        what="the monthly comparison figures",
+    )
+    if not trend.empty:
         st.caption(
             f"The monthly counterpart of the chosen pre/post measure: {comparison.label.lower()}. "
             "A program whose members' use falls no faster than this line's has not shown an "

@@ -14,6 +14,7 @@ from dashboard.formatting import (
     describe_filter,
 )
 from dashboard.sections import chart_with_table, page_header
+from data_access.db import QueryError
 
 f = filters.current_filter()
 page_header(
@@ -38,7 +39,13 @@ state: str = st.selectbox(
 )
 state_name = names.get(state, state)
 state_filter = filters.for_state(f, state)
-selection_label = "All selected states" if len(choices) > 1 else state_name
+viewer = data.viewer()
+# A state partner compares with the nation pooled, the one figure beyond the grant allowed.
+national = viewer.is_partner
+if national:
+    selection_label = "All states (national)"
+else:
+    selection_label = "All selected states" if len(choices) > 1 else state_name
 
 st.subheader(f"Programs in {state_name}")
 with data.guarded("the programs table"):
@@ -88,9 +95,32 @@ period = controls[1].radio(
 )
 measure = SUMMARY_MEASURES[measure_name]
 
+
+def pooled(*, for_download: bool = False) -> pd.DataFrame:
+    if national:
+        return data.outcome_summary(
+            f, period=period, by=(), scope="national", for_download=for_download
+        )
+    return data.outcome_summary(f, period=period, by=(), for_download=for_download)
+
+
+def profile_table(state_rows: pd.DataFrame, pooled_rows: pd.DataFrame) -> pd.DataFrame:
+    # The pooled rows have no state code; their name says what they pool.
+    return pd.concat(
+        [
+            state_rows.assign(state_code=state, state_name=state_name),
+            pooled_rows.assign(state_code=None, state_name=selection_label),
+        ]
+    )[["state_code", "state_name", *state_rows.columns]]
+
+
 with data.guarded("the state trend"):
     state_trend = data.outcome_summary(state_filter, period=period, by=())
-    pooled_trend = data.outcome_summary(f, period=period, by=())
+    try:
+        pooled_trend = pooled()
+    except QueryError as refused:
+        st.caption(str(refused))
+        pooled_trend = state_trend.iloc[0:0]
     if state_trend.empty:
         st.info(f"{state_name} has no months with data for these filters.")
     else:
@@ -105,28 +135,32 @@ with data.guarded("the state trend"):
             f"{selection_label.lower()}",
             subtitle=describe_filter(f),
         )
-        # The pooled rows have no state code; their name says what they pool.
-        table = pd.concat(
-            [
-                state_trend.assign(state_code=state, state_name=state_name),
-                pooled_trend.assign(state_code=None, state_name=selection_label),
-            ]
-        )[["state_code", "state_name", *state_trend.columns]]
+        state_download = data.outcome_summary(state_filter, period=period, by=(), for_download=True)
         chart_with_table(
             fig,
             key="profile_trend",
-            table=table,
-            csv=data.csv_text(table),
+            table=profile_table(state_trend, pooled_trend),
+            download=profile_table(
+                state_download, pooled(for_download=True) if len(pooled_trend) else pooled_trend
+            ),
+            filters=f,
             file_name=data.file_name(f"profile_{state}_{period}", f),
             what=f"{state_name}'s and the pooled {PERIOD_LABELS[period]} figures",
+            plotted=(measure.column,),
         )
 
 st.subheader(f"Where {state_name} ranks among the selected states")
+if national and len(choices) < 2:
+    st.caption(
+        "Rankings compare states; your access covers one state, so there is nothing to rank."
+    )
+    st.stop()
 with data.guarded("the ranking"):
     by_state = data.outcome_summary(f, period=None, by=("state_code",)).merge(
         all_states, on="state_code"
     )
-    pooled = data.outcome_summary(f, period=None, by=())
+    pooled_selection = data.outcome_summary(f, period=None, by=())
+    selection_name = "All selected states" if len(choices) > 1 else state_name
     if state not in set(by_state["state_code"]):
         st.info(f"{state_name} has no data for these filters.")
     else:
@@ -139,7 +173,9 @@ with data.guarded("the ranking"):
                 {
                     "Measure": m.label,
                     state_name: m.format(mine[name]),
-                    selection_label: m.format(pooled[name].iloc[0] if not pooled.empty else None),
+                    selection_name: m.format(
+                        pooled_selection[name].iloc[0] if not pooled_selection.empty else None
+                    ),
                     "Rank (1 = lowest)": f"{rank} of {len(values)}" if rank else "n/a",
                 }
             )
@@ -165,11 +201,30 @@ with data.guarded("the ranking"):
             title=f"{measure.label} by state, lowest first ({state_name} highlighted)",
             subtitle=describe_filter(f),
         )
+        # The download holds the pooled row too, so its states are suppressed against it.
+        download = data.outcome_summary(
+            f, period=None, by=("state_code",), with_total=True, for_download=True
+        )
+        download = download.assign(
+            state_name=download["state_code"].map(names).fillna(selection_name),
+            rank=download[measure.column]
+            .where(download["state_code"].notna())
+            .rank(method="min", na_option="keep"),
+        )[
+            [
+                "state_code",
+                "state_name",
+                "rank",
+                *download.columns.drop(["state_code", "state_name", "rank"], errors="ignore"),
+            ]
+        ]
         chart_with_table(
             fig,
             key="profile_ranking",
             table=ranked.sort_values("rank"),
-            csv=data.csv_text(ranked.sort_values(["rank", "state_code"])),
+            download=download.sort_values(["rank", "state_code"], na_position="first"),
+            filters=f,
             file_name=data.file_name(f"ranking_{measure.column}", f),
             what="the ranking by state",
+            plotted=(measure.column,),
         )

@@ -79,13 +79,16 @@ with data.guarded("the trend chart"):
     if fig is None:
         st.info("No months with data for these filters.")
     else:
+        by = ("program_model",) if split == "program_model" else ("state_code", "population")
         chart_with_table(
             fig,
             key="trends",
             table=frame,
-            csv=data.csv_text(frame),
+            download=data.outcome_summary(compared, period=period, by=by, for_download=True),
+            filters=compared,
             file_name=data.file_name(f"trends_by_{split}_{period}", compared),
             what=f"the {period_words} figures by {split_words}",
+            plotted=(measure.column,),
         )
         st.caption(
             f"{measure.label}: hover a point for the exact value, member-months, admissions "

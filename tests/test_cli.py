@@ -10,10 +10,12 @@ import types
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from data_access import cli, db
+from data_access import access, cli, db
+from data_access.access import Viewer
 from data_access.filters import OutcomeFilter
 from data_access.models import PROGRAM_GROUPS, Service
 from tests.test_loader import GOOD, write
@@ -238,8 +240,24 @@ def test_export_passes_the_filter_and_writes_the_file(
     assert cli.main(["load", str(write(tmp_path / "in", dict(GOOD)))]) == 0
     calls: list[dict[str, Any]] = []
 
-    def fake_write_export(*, dataset: str, filters: OutcomeFilter, engine: Any, out: TextIO) -> int:
-        calls.append({"dataset": dataset, "filters": filters, "url": str(engine.url)})
+    def fake_write_export(
+        *,
+        dataset: str,
+        filters: OutcomeFilter,
+        viewer: Viewer,
+        small_cells: str,
+        engine: Any,
+        out: TextIO,
+    ) -> int:
+        calls.append(
+            {
+                "dataset": dataset,
+                "filters": filters,
+                "url": str(engine.url),
+                "viewer": (viewer.role, viewer.states, viewer.email.startswith("cli:")),
+                "small_cells": small_cells,
+            }
+        )
         out.write("a,b\n1,2\n")
         return 1
 
@@ -255,6 +273,8 @@ def test_export_passes_the_filter_and_writes_the_file(
             "dataset": "monthly",
             "filters": OutcomeFilter(states=("TX",)),
             "url": str(db.get_engine(configured).url),
+            "viewer": ("leadership", None, True),
+            "small_cells": "suppress",
         }
     ]
     assert capsys.readouterr().err.endswith(f"Wrote 1 rows of monthly to {target}\n")
@@ -289,3 +309,61 @@ def test_generate_sample_delegates_its_arguments(monkeypatch: pytest.MonkeyPatch
     assert cli.main(["generate-sample", "--out", "/tmp/x", "--members", "50", "--seed", "7"]) == 0
     assert cli.main(["generate-sample"]) == 0
     assert seen == [["--out", "/tmp/x", "--members", "50", "--seed", "7"], []]
+
+
+def _audit_rows(url: str) -> pd.DataFrame:
+    admin = Viewer(email="admin@example.org", role="admin")
+    log = access.audit_log(viewer=admin, events=["download"], engine=db.get_engine(url))
+    return log[["email", "dataset", "rows", "suppressed", "detail"]].iloc[::-1]
+
+
+def test_export_as_a_partner_keeps_to_the_grant_and_suppresses(
+    configured: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["load", str(write(tmp_path / "in", dict(GOOD)))]) == 0
+    access.grant(email="tx@example.org", role="state_partner", states=["TX"], granted_by="test")
+    target = tmp_path / "monthly.csv"
+    # The partner asks for New York too: the grant wins, whatever the flags say.
+    args = ["export", "monthly", "--as", "TX@example.org", "--state", "TX,NY"]
+    assert cli.main([*args, "--out", str(target)]) == 0
+    lines = target.read_text().splitlines()
+    assert lines[0].endswith(",cost_pmpm,suppressed")
+    assert {line.split(",")[1] for line in lines[1:]} == {"TX"}
+    # Every count of this tiny world is below 11: nothing but zeros may be left.
+    counts = pd.read_csv(target)[["admissions", "discharges", "inpatient_days"]]
+    assert not ((counts >= 1) & (counts < 11)).any().any()
+    assert cli.main([*args, "--unsuppressed", "--purpose", "x"]) == 2
+    assert "state partner" in capsys.readouterr().err
+    assert _audit_rows(configured).to_dict("records") == [
+        {
+            "email": "tx@example.org",
+            "dataset": "monthly",
+            "rows": len(lines) - 1,
+            "suppressed": True,
+            "detail": "command line",
+        }
+    ]
+
+
+def test_unsuppressed_export_needs_a_purpose_and_is_audited(
+    configured: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["load", str(write(tmp_path / "in", dict(GOOD)))]) == 0
+    assert cli.main(["export", "prepost", "--unsuppressed"]) == 2
+    assert "--purpose" in capsys.readouterr().err
+    assert cli.main(["export", "prepost", "--as", "nobody@example.org"]) == 2
+    assert "no such viewer" in capsys.readouterr().err
+    target = tmp_path / "prepost.csv"
+    code = cli.main(
+        ["export", "prepost", "--unsuppressed", "--purpose", "CMS report", "--out", str(target)]
+    )
+    assert code == 0
+    header = target.read_text().splitlines()[0]
+    assert header.startswith("program_id,") and not header.endswith(",suppressed")
+    rows = _audit_rows(configured).to_dict("records")
+    assert len(rows) == 1
+    assert rows[0]["email"].startswith("cli:")
+    assert (rows[0]["suppressed"], rows[0]["detail"]) == (
+        False,
+        "command line; purpose: CMS report",
+    )
