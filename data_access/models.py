@@ -171,6 +171,15 @@ class LoadRun(Base):
     data_through: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
 
+class TableCount(Base):
+    """Rows of each contract table after the last load, written inside the load's transaction
+    so that showing them never scans the claims (see db.table_rows)."""
+
+    __tablename__ = "table_counts"
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+
+
 class SchemaInfo(Base):
     """Versions of the contract and of this schema, read before any migration."""
 
