@@ -28,9 +28,22 @@ from typing import IO, Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, column, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from data_access import db
 from data_access.models import (
@@ -48,6 +61,7 @@ from data_access.models import (
     Program,
     Service,
     State,
+    TableCount,
 )
 
 log = logging.getLogger(__name__)
@@ -619,11 +633,55 @@ class _FileKeys:
 
 
 class _Writer:
+    # The database's refusal of a first load's rows (a key twice in the file): writing
+    # stops, and the duplicate check reports the lines; re-raised if it does not.
+    refused: Exception | None = None
+
     def write(self, rows: pd.DataFrame) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
         """Called once the whole file has been checked and written without a problem."""
+
+
+class _FirstLoad:
+    """An empty table's first load: its secondary indexes, and on PostgreSQL its foreign keys
+    to tables that were empty too, are dropped before the rows and created again from the
+    metadata after them (one sort per index instead of a B-tree insert per row, one joining
+    check per key instead of a trigger per row), inside the load's transaction, so a refused
+    load rolls the DDL back with the rows.
+
+    The primary key stays: it refuses a key that is in the file twice, which then stops the
+    writing until the duplicate check reports the lines. SQLite cannot drop a foreign key (it
+    is part of the table) and keeps checking it per row. Foreign keys to tables that already
+    held rows are kept too: dropping one would lock the referenced table, which readers use,
+    until the load commits.
+    """
+
+    def __init__(self, conn: Connection, spec: _Spec, empty_tables: frozenset[str]) -> None:
+        self.conn = conn
+        self.indexes = sorted(spec.table.indexes, key=lambda index: str(index.name))
+        self.foreign_keys = (
+            [
+                fk
+                for fk in spec.table.foreign_key_constraints
+                if fk.referred_table.name in empty_tables
+            ]
+            if conn.dialect.name == "postgresql"
+            else []
+        )
+        for fk in self.foreign_keys:
+            conn.execute(DropConstraint(fk))
+        for index in self.indexes:
+            conn.execute(DropIndex(index))
+
+    def restore(self) -> None:
+        for index in self.indexes:
+            self.conn.execute(CreateIndex(index))
+        for fk in self.foreign_keys:
+            # isolate_from_table=False: by default AddConstraint marks the shared metadata's
+            # constraint so that a later CREATE TABLE would leave it out.
+            self.conn.execute(AddConstraint(fk, isolate_from_table=False))
 
 
 def _upsert_set(spec: _Spec, excluded: Any) -> tuple[dict[str, Any], Any]:
@@ -653,6 +711,33 @@ class _SqliteWriter(_Writer):
         self.raw.executemany(self.sql, zip(*(rows[c].tolist() for c in self.order), strict=True))
 
 
+class _SqliteFirstWriter(_Writer):
+    """First load of an empty table: plain batched INSERT, secondary indexes built after."""
+
+    def __init__(self, conn: Connection, spec: _Spec, empty_tables: frozenset[str]) -> None:
+        self.first = _FirstLoad(conn, spec, empty_tables)
+        statement = insert(spec.table).values({c: bindparam(c) for c in spec.db_columns})
+        compiled = statement.compile(dialect=conn.dialect)
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup or [])
+        self.raw: Any = conn.connection.dbapi_connection
+        self.integrity_error: type[Exception] = conn.dialect.loaded_dbapi.IntegrityError
+
+    def write(self, rows: pd.DataFrame) -> None:
+        if self.refused is not None:
+            return
+        try:
+            self.raw.executemany(
+                self.sql, zip(*(rows[c].tolist() for c in self.order), strict=True)
+            )
+        except self.integrity_error as exc:
+            # SQLite undoes only the failing row; the load is refused and rolled back whole.
+            self.refused = exc
+
+    def finish(self) -> None:
+        self.first.restore()
+
+
 def _csv_bytes(rows: pd.DataFrame) -> bytes:
     """The rows as CSV for COPY, strings quoted and missing values as bare empty fields.
 
@@ -674,6 +759,14 @@ def _csv_bytes(rows: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def _copy_sql(target: str, spec: _Spec) -> str:
+    nullable = [c.db_name for c in spec.columns if c.kind == "date_or_empty"]
+    # Text is always quoted (a lone \. would otherwise end the data); FORCE_NULL makes an
+    # empty optional date NULL however it is written.
+    force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
+    return f"COPY {target} ({', '.join(spec.db_columns)}) FROM STDIN (FORMAT csv{force_null})"
+
+
 class _PostgresWriter(_Writer):
     """COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT."""
 
@@ -685,13 +778,7 @@ class _PostgresWriter(_Writer):
             f"CREATE TEMP TABLE {self.stage} (LIKE {spec.table.name} INCLUDING DEFAULTS) "
             "ON COMMIT DROP"
         )
-        nullable = [c.db_name for c in spec.columns if c.kind == "date_or_empty"]
-        # Text is always quoted (a lone \. would otherwise end the data); FORCE_NULL makes an
-        # empty optional date NULL however it is written.
-        force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
-        self.copy_sql = (
-            f"COPY {self.stage} ({', '.join(spec.db_columns)}) FROM STDIN (FORMAT csv{force_null})"
-        )
+        self.copy_sql = _copy_sql(self.stage, spec)
         self.raw: Any = conn.connection.dbapi_connection
 
     def write(self, rows: pd.DataFrame) -> None:
@@ -710,6 +797,43 @@ class _PostgresWriter(_Writer):
             )
         )
         self.conn.exec_driver_sql(f"DROP TABLE {self.stage}")
+
+
+class _PostgresFirstWriter(_Writer):
+    """First load of an empty table: COPY straight into it (no staging table, no upsert),
+    secondary indexes and foreign keys created after the last row."""
+
+    SAVEPOINT: Final = "load_first_rows"
+
+    def __init__(self, conn: Connection, spec: _Spec, empty_tables: frozenset[str]) -> None:
+        self.spec = spec
+        # Index builds sort in memory up to this; the load's transaction only.
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        self.first = _FirstLoad(conn, spec, empty_tables)
+        self.copy_sql = _copy_sql(spec.table.name, spec)
+        self.raw: Any = conn.connection.dbapi_connection
+        self.integrity_error: type[Exception] = conn.dialect.loaded_dbapi.IntegrityError
+        # A refused COPY aborts the transaction; rolling back to here keeps it usable, so the
+        # remaining files are still checked and every problem reported.
+        self._run(f"SAVEPOINT {self.SAVEPOINT}")
+
+    def _run(self, statement: str) -> None:
+        # On the raw connection, like the COPY: it works while the transaction is in error.
+        self.raw.execute(statement)
+
+    def write(self, rows: pd.DataFrame) -> None:
+        if self.refused is not None:
+            return
+        try:
+            with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
+                copy.write(_csv_bytes(rows[list(self.spec.db_columns)]))
+        except self.integrity_error as exc:
+            self.refused = exc
+            self._run(f"ROLLBACK TO SAVEPOINT {self.SAVEPOINT}")
+
+    def finish(self) -> None:
+        self._run(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
+        self.first.restore()
 
 
 # ---------------------------------------------------------------------------------------
@@ -788,6 +912,14 @@ class _Load:
         self.file_keys: dict[str, _FileKeys] = {}
         self.parents: dict[str, _Parent | None] = {}
         self.rows: dict[str, int] = {}
+        # Contract tables without a row when the load took its lock: their files take the
+        # first-load path, and their row counts after the load are known without counting.
+        self.empty_tables = frozenset(
+            spec.name
+            for spec in SPECS.values()
+            if conn.execute(select(literal(1)).select_from(spec.table).limit(1)).first() is None
+        )
+        self.inserted: dict[str, int] = {}
 
     # -- one file ------------------------------------------------------------------------
 
@@ -799,11 +931,7 @@ class _Load:
                 return
             total = _count_records(path, header_lines)
             self._report(spec.name, 0, total)
-            writer: _Writer = (
-                _PostgresWriter(self.conn, spec)
-                if self.conn.dialect.name == "postgresql"
-                else _SqliteWriter(self.conn, spec)
-            )
+            writer = self._writer(spec)
             hashes: list[npt.NDArray[Any]] = []
             key_lines: list[IntArray] = []
             done = 0
@@ -821,10 +949,34 @@ class _Load:
             self.unreadable.add(spec.name)
             return
         self._duplicates(spec, path, header_lines, hashes, key_lines)
+        if writer.refused is not None and self.problems.count == 0:
+            raise writer.refused  # not a duplicate key: a bug, never a silent partial load
         if self.problems.count == 0:
             writer.finish()
+            if spec.name in self.empty_tables:
+                self.inserted[spec.name] = done
         self.rows[spec.name] = done
         self._report(spec.name, done, done)
+
+    def _writer(self, spec: _Spec) -> _Writer:
+        postgres = self.conn.dialect.name == "postgresql"
+        if spec.name in self.empty_tables:
+            if postgres:
+                return _PostgresFirstWriter(self.conn, spec, self.empty_tables)
+            return _SqliteFirstWriter(self.conn, spec, self.empty_tables)
+        return _PostgresWriter(self.conn, spec) if postgres else _SqliteWriter(self.conn, spec)
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows of every contract table now: known for tables that were empty, counted once
+        for the others (a replacing load may have added rows or only changed them)."""
+        counts = {}
+        for spec in SPECS.values():
+            if spec.name in self.empty_tables:
+                counts[spec.name] = self.inserted.get(spec.name, 0)
+            else:
+                counted = self.conn.execute(select(func.count()).select_from(spec.table))
+                counts[spec.name] = int(counted.scalar_one())
+        return counts
 
     def _report(self, table: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -1135,6 +1287,11 @@ def load_directory(
         if problems.count:
             raise problems.error(order)  # leaving the block rolls everything back
         _rebuild_summaries(conn, progress)
+        conn.execute(delete(TableCount))
+        conn.execute(
+            insert(TableCount),
+            [{"table_name": name, "rows": rows} for name, rows in load.table_counts().items()],
+        )
         through = data_through(conn)
         result = conn.execute(
             insert(LoadRun).values(
