@@ -286,6 +286,9 @@ def revoke(
     ensure_access_tables(engine)
     address = normalise_email(email)
     codes = tuple(sorted({s.strip().upper() for s in states}))
+    bad = [s for s in codes if not re.fullmatch(r"[A-Z]{2}", s)]
+    if bad:
+        raise AccessError(f"state codes are two letters; got {', '.join(bad)}")
     with engine.begin() as conn:
         role = conn.execute(
             select(ViewerGrant.role).where(ViewerGrant.email == address)
@@ -347,6 +350,8 @@ def list_grants(*, engine: Engine | None = None) -> pd.DataFrame:
     )
     out = grants.merge(joined, left_on="email", right_index=True, how="left")
     out["states"] = out["states"].fillna("")
+    # SQLite hands back naive times, PostgreSQL the server's zone: both are UTC instants.
+    out["granted_at"] = pd.to_datetime(out["granted_at"], utc=True)
     columns = ["email", "role", "states", "granted_at", "granted_by"]
     return out[columns].sort_values("email").reset_index(drop=True)
 
@@ -415,13 +420,17 @@ def audit_log(
         end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         statement = statement.where(AuditEvent.occurred_at < end)
     if email:
-        statement = statement.where(func.lower(AuditEvent.email).contains(email.strip().lower()))
+        statement = statement.where(
+            func.lower(AuditEvent.email).contains(email.strip().lower(), autoescape=True)
+        )
     if events is not None:
         statement = statement.where(AuditEvent.event.in_(list(events)))
     statement = statement.order_by(AuditEvent.event_id.desc()).limit(limit)
     frame = db.read_frame(statement, engine=engine)
     if frame.empty:
-        return pd.DataFrame({column: pd.Series(dtype="object") for column in AUDIT_COLUMNS})
+        frame = pd.DataFrame({column: pd.Series(dtype="object") for column in AUDIT_COLUMNS})
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    frame["rows"] = pd.to_numeric(frame["rows"]).astype("Int64")
     return frame
 
 
