@@ -17,7 +17,9 @@ from dashboard.formatting import (
     GROUP_LABELS,
     POPULATION_LABELS,
     Measure,
+    format_value,
     group_label,
+    suppressed_text,
 )
 from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
 
@@ -79,10 +81,28 @@ def _hover(measure: Measure, period: str, who: str) -> str:
     """Exact value and unit, the period, and the denominators behind the ratio."""
     return (
         f"<b>{who}</b><br>%{{x}}<br>{measure.short}: {measure.hover('y')}"
-        "<br>Member-months: %{customdata[0]:,.0f}"
-        "<br>Admissions: %{customdata[1]:,.0f} · discharges: %{customdata[2]:,.0f}"
+        "<br>Member-months: %{customdata[0]}"
+        "<br>Admissions: %{customdata[1]} · discharges: %{customdata[2]}"
         "<extra></extra>"
     )
+
+
+def _counts_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The counts as hover text: a suppressed one reads "fewer than 11", not NaN."""
+    flags = (
+        frame["suppressed"].fillna("").astype(str).str.split(";")
+        if "suppressed" in frame.columns
+        else pd.Series([[]] * len(frame), index=frame.index)
+    )
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        out[f"{column}_text"] = [
+            suppressed_text()
+            if column in hidden
+            else format_value(None if pd.isna(value) else float(value), "count")
+            for value, hidden in zip(frame[column], flags, strict=True)
+        ]
+    return out
 
 
 def _period_axis(fig: go.Figure, period: str, periods: list[str]) -> None:
@@ -101,6 +121,7 @@ def _period_axis(fig: go.Figure, period: str, periods: list[str]) -> None:
 
 
 HOVER_COLUMNS: Final = ["member_months", "admissions", "discharges"]
+HOVER_TEXT: Final = [f"{column}_text" for column in HOVER_COLUMNS]
 
 
 def trend_by_group(
@@ -114,7 +135,10 @@ def trend_by_group(
 ) -> go.Figure:
     """One line per program model (or enrolled / not enrolled) over time."""
     labels = GROUP_LABELS if group == "program_model" else POPULATION_LABELS
-    plot = frame.assign(group_label=frame[group].map(lambda code: labels.get(code, code)))
+    plot = frame.assign(
+        group_label=frame[group].map(lambda code: labels.get(code, code)),
+        **_counts_text(frame, HOVER_COLUMNS),
+    )
     order = [labels[code] for code in labels if code in set(frame[group])]
     colours = LABEL_COLOURS if group == "program_model" else POPULATION_COLOURS
     fig = px.line(
@@ -124,7 +148,7 @@ def trend_by_group(
         color="group_label",
         color_discrete_map=colours,
         category_orders={"group_label": order},
-        custom_data=HOVER_COLUMNS,
+        custom_data=HOVER_TEXT,
         markers=len(plot[period].unique()) <= 24,
         render_mode="svg",
     )
@@ -142,7 +166,10 @@ def trend_by_state(
 
     Colour here tells the populations apart, so states get panels rather than 20 colours.
     """
-    plot = frame.assign(population_label=frame["population"].map(POPULATION_LABELS))
+    plot = frame.assign(
+        population_label=frame["population"].map(POPULATION_LABELS),
+        **_counts_text(frame, HOVER_COLUMNS),
+    )
     states = sorted(plot["state_code"].unique())
     wrap = min(4, max(1, len(states)))
     rows = math.ceil(len(states) / wrap) if states else 1
@@ -159,7 +186,7 @@ def trend_by_state(
         facet_col="state_code",
         facet_col_wrap=wrap,
         facet_row_spacing=min(0.08, 0.5 / rows),
-        custom_data=[*HOVER_COLUMNS, "state_code"],
+        custom_data=[*HOVER_TEXT, "state_code"],
         render_mode="svg",
         height=120 + 230 * rows,
     )
@@ -185,7 +212,15 @@ def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: st
             locationmode="USA-states",
             z=frame[measure.column],
             text=frame["state_name"],
-            customdata=frame[["member_months", "comparison"]].to_numpy(),
+            customdata=pd.concat(
+                [
+                    _counts_text(frame, ["member_months"]),
+                    frame["comparison"].map(
+                        lambda v: measure.format(None if pd.isna(v) else float(v))
+                    ),
+                ],
+                axis=1,
+            ).to_numpy(),
             colorscale=COLOUR_SCALE,
             colorbar=dict(
                 title=dict(text=measure.short),
@@ -194,8 +229,8 @@ def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: st
             ),
             hovertemplate=(
                 f"<b>%{{text}}</b><br>{measure.short}: {measure.hover('z')}"
-                f"<br>Not enrolled, same state: %{{customdata[1]:{measure.d3_format}}}"
-                "<br>Member-months: %{customdata[0]:,.0f}<extra></extra>"
+                "<br>Not enrolled, same state: %{customdata[1]}"
+                "<br>Member-months: %{customdata[0]}<extra></extra>"
             ),
         )
     )
@@ -307,7 +342,7 @@ def state_vs_selection(
                 name=name,
                 mode="lines+markers" if len(frame) <= 24 else "lines",
                 line=dict(color=colour, dash=dash, width=3),
-                customdata=frame[HOVER_COLUMNS].to_numpy(),
+                customdata=_counts_text(frame, HOVER_COLUMNS).to_numpy(),
                 hovertemplate=_hover(measure, period, name),
             )
         )
@@ -330,10 +365,12 @@ def ranking(
             y=ordered["state_code"],
             orientation="h",
             marker=dict(color=colours),
-            customdata=ordered[["member_months", "state_name"]].to_numpy(),
+            customdata=pd.concat(
+                [_counts_text(ordered, ["member_months"]), ordered["state_name"]], axis=1
+            ).to_numpy(),
             hovertemplate=(
                 f"<b>%{{customdata[1]}}</b><br>{measure.short}: {measure.hover('x')}"
-                "<br>Member-months: %{customdata[0]:,.0f}<extra></extra>"
+                "<br>Member-months: %{customdata[0]}<extra></extra>"
             ),
             name=measure.short,
         )

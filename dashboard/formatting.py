@@ -9,6 +9,7 @@ from typing import Final, Literal
 
 from data_access.filters import OutcomeFilter
 from data_access.models import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.settings import get_settings
 
 Kind = Literal["rate", "ratio", "money", "days", "share", "count"]
 
@@ -44,6 +45,11 @@ class Measure:
 
     def format(self, value: float | None) -> str:
         return format_value(value, self.kind, self.unit)
+
+
+def suppressed_text() -> str:
+    """What a suppressed value reads on screen."""
+    return f"fewer than {get_settings().small_cell_threshold}"
 
 
 def format_value(value: float | None, kind: Kind, unit: str = "") -> str:

@@ -17,6 +17,7 @@ from dashboard.formatting import (
     describe_filter,
     format_value,
     group_label,
+    suppressed_text,
 )
 from data_access.filters import OutcomeFilter
 from data_access.queries import MONEY_COLUMNS
@@ -81,7 +82,7 @@ def column_config(
 
 
 def suppressed_label() -> str:
-    return f"fewer than {data.small_cell_threshold()}"
+    return suppressed_text()
 
 
 def _hidden(table: pd.DataFrame) -> list[set[str]]:
