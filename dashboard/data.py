@@ -45,12 +45,24 @@ HASH_FUNCS: dict[str | type[Any], Callable[[Any], Any]] = {
 }
 
 
+VERSION_MARK = "#load="
+VERSION_TTL = 5  # seconds a new load may go unnoticed
+
+
+@st.cache_data(ttl=VERSION_TTL, show_spinner=False)
+def _load_version(url: str) -> int:
+    return queries.load_version(engine=db.get_engine(url))
+
+
 def database_url() -> str:
-    return get_settings().sqlalchemy_url
+    """The cache key of the database: its URL and its latest load, so a new load is never
+    answered from figures cached before it."""
+    url = get_settings().sqlalchemy_url
+    return f"{url}{VERSION_MARK}{_load_version(url)}"
 
 
-def _engine(url: str) -> db.Engine:
-    return db.get_engine(url)
+def _engine(key: str) -> db.Engine:
+    return db.get_engine(key.split(VERSION_MARK, 1)[0])
 
 
 # -- the viewer ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Literal
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, true
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import Label
 
 from data_access import db
@@ -625,6 +626,19 @@ def enrolled_members(
     if must_suppress(viewer, small_cells) and 0 < members < _threshold():
         return None
     return members
+
+
+def load_version(*, engine: Engine | None = None) -> int:
+    """The id of the latest load (0 before any): a new load changes it, so caches key on it.
+    Not a figure of any state, so it takes no viewer."""
+    try:
+        frame = db.read_frame(
+            select(func.max(LoadRun.load_id).label("load")), engine=_engine(engine)
+        )
+    except (db.QueryError, DBAPIError):  # no tables yet, or no database at all
+        return 0
+    value = frame["load"].iloc[0]
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 @dataclass(frozen=True)

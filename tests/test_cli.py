@@ -367,3 +367,17 @@ def test_unsuppressed_export_needs_a_purpose_and_is_audited(
         False,
         "command line; purpose: CMS report",
     )
+
+
+def test_each_load_moves_the_load_version_the_dashboard_caches_on(
+    configured: str, tmp_path: Path
+) -> None:
+    from data_access.queries import load_version
+
+    engine = db.get_engine(configured)
+    assert load_version(engine=engine) == 0  # no tables yet
+    folder = write(tmp_path / "in", dict(GOOD))
+    assert cli.main(["load", str(folder)]) == 0
+    first = load_version(engine=engine)
+    assert cli.main(["load", str(folder)]) == 0
+    assert load_version(engine=engine) == first + 1
