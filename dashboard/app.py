@@ -1,7 +1,8 @@
 """Entry point: `streamlit run dashboard/app.py` from the repository root.
 
-Draws the sidebar filters (shared by every page, so they persist across pages), then runs
-the page chosen in the navigation. Without a loaded database it shows what to run instead.
+First the sign-in gate (dashboard/auth.py) decides who is looking; then the sidebar filters
+are drawn for that viewer (shared by every page, so they persist across pages), and the page
+chosen in the navigation runs. Without a loaded database it shows what to run instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data, filters  # noqa: E402
+from dashboard import auth, data, filters  # noqa: E402
 from data_access.db import DatabaseNotReady, QueryError  # noqa: E402
 from data_access.settings import SettingsError  # noqa: E402
 
@@ -45,21 +46,38 @@ def not_ready(problem: str) -> None:
     st.navigation([page], position="hidden").run()
 
 
-def main() -> None:
+def database_problem() -> str | None:
+    """Why the database cannot be read yet (bad settings, not loaded), or None."""
     try:
         status = data.database_status()
     except SettingsError as exc:
-        not_ready(str(exc))
+        return str(exc)
+    return None if status.ready else status.message
+
+
+def main() -> None:
+    # Sign-in comes before the database check, so nobody sees database details before it.
+    if not auth.identify():
         return
-    if not status.ready:
-        not_ready(status.message)
+    problem = database_problem()
+    if problem:
+        not_ready(problem)
         return
     try:
+        # Before the filters: their options are the viewer's states.
+        viewer = auth.admit()
+        if viewer is None:
+            return
         options = filters.load_options()
     except (QueryError, DatabaseNotReady) as exc:
         not_ready(str(exc))
         return
 
+    admin = (
+        [st.Page(PAGES / "audit_log.py", title="Audit log", icon=":material/policy:")]
+        if viewer.may_audit and (PAGES / "audit_log.py").exists()
+        else []
+    )
     navigation = st.navigation(
         {
             "Outcomes": [
@@ -84,9 +102,11 @@ def main() -> None:
                 ),
             ],
         }
+        | ({"Admin": admin} if admin else {})
     )
     # The tab names the page: set_page_config is additive, so this overrides only the title.
     st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")
+    auth.show_banner(viewer)
     filters.render_sidebar(options)
     filters.show_url_notices()
     navigation.run()
