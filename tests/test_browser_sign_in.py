@@ -1,0 +1,260 @@
+"""A real sign-in in headless Chromium: the dashboard (`streamlit run`, sign-in configured in
+a temporary secrets.toml) signs people in through a local OpenID Connect provider
+(oidc-provider-mock), and what they see follows their grant.
+
+A state partner for TX signs in through the provider's form: the banner names TX, the state
+filter offers TX alone, a link asking for another state does not show it (a notice says it was
+dropped), and a download is audited under their address. They sign out through the provider;
+leadership signs in and is offered every state.
+
+Needs the playwright package, Chromium at /usr/bin/chromium and oidc-provider-mock
+(requirements.txt). Without them the tests skip, and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from data_access import access, db, queries
+from data_access.access import Viewer
+from tests.browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RUN_COUNTER_SCRIPT,
+    VIEWPORT,
+    WAIT_MS,
+    browser_missing,
+    go_to,
+    open_app,
+    problems_shown,
+    selected_values,
+    wait_for_app,
+)
+from tests.conftest import skip_or_fail
+from tests.oidc_helpers import dashboard_with_sign_in, oidc_provider, write_secrets
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PARTNER = "tx.partner@example.org"
+LEADER = "leader@example.org"
+STRANGER = "no.grant@example.org"
+AUDITOR = Viewer(email="auditor@example.org", role="admin")
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ready() -> None:
+    """Checked before anything slow: playwright, Chromium and the provider are here."""
+    problem = browser_missing()
+    # Only looked for, not imported: the provider runs in a subprocess of its own.
+    if problem is None and importlib.util.find_spec("oidc_provider_mock") is None:
+        problem = "oidc-provider-mock is not installed (pip install -r requirements.txt)"
+    if problem:
+        skip_or_fail(problem)
+
+
+@pytest.fixture(scope="module")
+def database_url(ready: None, loaded_sample_sqlite: str, tmp_path_factory) -> str:
+    """A copy of the loaded sample (this module writes grants and audit rows), with the
+    partner granted TX and the leader leadership."""
+    copy = tmp_path_factory.mktemp("browser_sign_in") / "outcomes.sqlite"
+    shutil.copyfile(loaded_sample_sqlite.removeprefix("sqlite:///"), copy)
+    url = f"sqlite:///{copy}"
+    engine = db.get_engine(url)
+    try:
+        access.grant(
+            email=PARTNER, role="state_partner", states=["TX"], granted_by="test", engine=engine
+        )
+        access.grant(email=LEADER, role="leadership", granted_by="test", engine=engine)
+    finally:
+        db.dispose_engines()  # the server opens its own connections
+    return url
+
+
+@pytest.fixture(scope="module")
+def states(database_url: str) -> dict[str, str]:
+    """state_code -> state_name of every state in the database."""
+    try:
+        frame = queries.list_states(engine=db.get_engine(database_url))
+    finally:
+        db.dispose_engines()
+    return dict(zip(frame["state_code"], frame["state_name"], strict=True))
+
+
+@pytest.fixture(scope="module")
+def app_url(database_url: str, tmp_path_factory) -> Iterator[str]:
+    logs = tmp_path_factory.mktemp("sign_in_servers")
+    with oidc_provider(logs) as provider:
+        secrets_file = write_secrets(logs, provider)
+        with dashboard_with_sign_in(database_url, secrets_file, logs) as server:
+            yield server.url
+
+
+@pytest.fixture(scope="module")
+def context(app_url: str) -> Iterator[Any]:
+    """One Chromium and one browser context (its cookies are the sign-in) for the module."""
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as exc:
+            skip_or_fail(f"Chromium at {CHROMIUM} does not start: {exc}")
+            raise  # unreachable: skip_or_fail raises
+        browser_context = browser.new_context(
+            viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
+        )
+        browser_context.set_default_timeout(WAIT_MS)
+        browser_context.add_init_script(RUN_COUNTER_SCRIPT)
+        try:
+            yield browser_context
+        finally:
+            browser_context.close()
+            browser.close()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _sign_in(page: Any, app_url: str, email: str) -> None:
+    """From the sign-in page, through the provider's form, back to the dashboard."""
+    open_app(page, app_url)
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    # The provider's authorization form: type the subject (its e-mail claim), authorize.
+    page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=WAIT_MS)
+    page.locator("input[name='sub']").fill(email)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(re.compile(rf"^{re.escape(app_url)}/?($|\?)"), timeout=WAIT_MS)
+    wait_for_app(page)
+
+
+def _sign_out(page: Any, app_url: str) -> None:
+    page.get_by_role("button", name=re.compile("Sign out")).click()
+    page.wait_for_url(re.compile(r"/oauth2/end_session"), timeout=WAIT_MS)
+    page.get_by_role("button", name="End session").click()
+    page.wait_for_url(re.compile(rf"^{re.escape(app_url)}/?($|\?)"), timeout=WAIT_MS)
+    wait_for_app(page)
+
+
+def _assert_gate_page(page: Any, button: str) -> None:
+    """A page of the sign-in gate: its one button, no filters, no figures, no banner."""
+    assert page.get_by_role("button", name=re.compile(button)).is_visible()
+    assert page.get_by_test_id("stMultiSelect").count() == 0
+    assert page.locator(".js-plotly-plot").count() == 0
+    assert page.locator(".st-key-viewer_banner").count() == 0
+
+
+def _banner(page: Any) -> str:
+    return page.locator(".st-key-viewer_banner").inner_text()
+
+
+def _states_offered(page: Any) -> set[str]:
+    """Every option of the sidebar's state filter: the chips selected and the ones listed."""
+    offered = set(selected_values(page, "States"))
+    combobox = page.get_by_role("combobox", name="States", exact=True)
+    combobox.click()
+    listed = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return offered | {text.strip() for text in listed if "·" in text}
+
+
+def _audit(database_url: str, email: str, event: str) -> list[dict[str, Any]]:
+    try:
+        rows = access.audit_log(
+            viewer=AUDITOR, email=email, events=[event], engine=db.get_engine(database_url)
+        )
+    finally:
+        db.dispose_engines()
+    return [row for row in rows.to_dict("records") if row["email"] == email]
+
+
+def _eventually(read: Callable[[], Any], check: Callable[[Any], bool], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        value = read()
+        if check(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}; last seen: {value!r}")
+        time.sleep(0.5)
+
+
+# -- the flow --------------------------------------------------------------------------------
+
+
+def test_partner_and_leadership_sign_in_through_the_provider(
+    context: Any, app_url: str, database_url: str, states: dict[str, str], tmp_path: Path
+) -> None:
+    other = next(code for code in states if code != "TX")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # Nobody signed in: the sign-in page, and nothing of the dashboard.
+    open_app(page, app_url)
+    _assert_gate_page(page, "Sign in")
+
+    # The TX partner signs in through the provider's form.
+    _sign_in(page, app_url, PARTNER)
+    assert problems_shown(page) == []
+    assert f"Signed in as {PARTNER} · state partner for TX" in _banner(page)
+    assert _states_offered(page) == {f"TX · {states['TX']}"}
+    assert [row["role"] for row in _audit(database_url, PARTNER, "sign_in")] == ["state_partner"]
+
+    # A link asking for another state: not shown, and a notice says it was dropped.
+    linked = context.new_page()
+    open_app(linked, app_url, f"?state={other}")
+    assert f"Signed in as {PARTNER}" in _banner(linked), "the sign-in cookie opens new tabs"
+    notices = linked.get_by_test_id("stAlert").all_inner_texts()
+    assert any(other in notice for notice in notices), notices
+    assert not any(other in chip for chip in selected_values(linked, "States"))
+    assert _states_offered(linked) == {f"TX · {states['TX']}"}
+    linked.close()
+
+    # A download is audited under the partner's address.
+    go_to(page, "Downloads")
+    assert problems_shown(page) == []
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").first.locator("button").click()
+    download.value.save_as(tmp_path / "download.csv")
+    assert (tmp_path / "download.csv").stat().st_size > 0
+    _eventually(
+        lambda: _audit(database_url, PARTNER, "download"),
+        lambda rows: len(rows) >= 1,
+        f"a download audit row for {PARTNER}",
+    )
+
+    # Sign out, through the provider's end-session page, back to the sign-in page.
+    _sign_out(page, app_url)
+    _assert_gate_page(page, "Sign in")
+
+    # Someone the provider vouches for but with no grant: the no-access page, audited.
+    _sign_in(page, app_url, STRANGER)
+    _assert_gate_page(page, "Sign out")
+    assert STRANGER in page.get_by_test_id("stAlert").inner_text()
+    assert len(_audit(database_url, STRANGER, "access_refused")) == 1
+    _sign_out(page, app_url)
+
+    # Leadership signs in and is offered every state.
+    _sign_in(page, app_url, LEADER)
+    assert problems_shown(page) == []
+    assert f"Signed in as {LEADER} · leadership" in _banner(page)
+    offered = _states_offered(page)
+    assert offered == {f"{code} · {name}" for code, name in states.items()}
+    assert len(offered) > 1
+    assert [row["role"] for row in _audit(database_url, LEADER, "sign_in")] == ["leadership"]
+
+    page.close()
+    assert errors == [], f"JavaScript errors in the page: {errors}"
