@@ -57,7 +57,8 @@ def database_problem() -> str | None:
 
 def main() -> None:
     # Sign-in comes before the database check, so nobody sees database details before it.
-    if not auth.identify():
+    identity = auth.identify()
+    if identity is None:
         return
     problem = database_problem()
     if problem:
@@ -65,7 +66,7 @@ def main() -> None:
         return
     try:
         # Before the filters: their options are the viewer's states.
-        viewer = auth.admit()
+        viewer = auth.admit(identity)
         if viewer is None:
             return
         options = filters.load_options()

@@ -148,41 +148,50 @@ def _signed_in_email() -> str | None:
 # -- the gate --------------------------------------------------------------------------------
 
 
-def identify() -> bool:
+@dataclass(frozen=True)
+class Identity:
+    """Who `identify()` let through: a signed-in e-mail address ("" when the provider gave
+    none), or None for local mode."""
+
+    email: str | None
+
+
+def identify() -> Identity | None:
     """First step of the gate: is there someone the app may go on for?
 
-    True in local mode on a loopback address, and for a signed-in person when sign-in is
-    configured. Otherwise draws the page that says why not (sign in; misconfigured; local
-    mode off loopback) and returns False: nothing else may be drawn.
+    Local mode on a loopback address, or a signed-in person when sign-in is configured.
+    Otherwise draws the page that says why not (sign in; misconfigured; local mode off
+    loopback) and returns None: nothing else may be drawn.
     """
     sign_in = sign_in_configuration(_secrets_auth_section())
     if sign_in is None:
         if served_only_here():
             # Known before the database is: stored now, so the readiness check has a viewer.
             st.session_state[VIEWER_KEY] = LOCAL_VIEWER
-            return True
+            return Identity(email=None)
         _only_page(_local_mode_refused_page, "Sign-in needed")
-        return False
+        return None
     if sign_in.problem:
         problem = sign_in.problem
         _only_page(lambda: _misconfigured_page(problem), "Sign-in misconfigured")
-        return False
-    if _signed_in_email() is None:
+        return None
+    email = _signed_in_email()
+    if email is None:
         # A sign-out in this session leaves the old viewer behind; it must not outlive it.
         st.session_state.pop(VIEWER_KEY, None)
         providers = sign_in.providers
         _only_page(lambda: _sign_in_page(providers), "Sign in")
-        return False
-    return True
+        return None
+    return Identity(email=email)
 
 
-def admit() -> Viewer | None:
+def admit(identity: Identity) -> Viewer | None:
     """Second step, after `identify()` and a ready database: the session's viewer.
 
     Stores it in `st.session_state[VIEWER_KEY]` and audits the sign-in once per session. A
     signed-in person without a grant gets a page saying so (audited once) and None.
     """
-    email = _signed_in_email()
+    email = identity.email
     if email is None:
         st.session_state[VIEWER_KEY] = LOCAL_VIEWER
         return LOCAL_VIEWER

@@ -85,7 +85,7 @@ def database_url(ready: None, loaded_sample_sqlite: str, tmp_path_factory) -> st
 def states(database_url: str) -> dict[str, str]:
     """state_code -> state_name of every state in the database."""
     try:
-        frame = queries.list_states(engine=db.get_engine(database_url))
+        frame = queries.list_states(viewer=AUDITOR, engine=db.get_engine(database_url))
     finally:
         db.dispose_engines()
     return dict(zip(frame["state_code"], frame["state_name"], strict=True))
@@ -222,6 +222,8 @@ def test_partner_and_leadership_sign_in_through_the_provider(
     assert not any(other in chip for chip in selected_values(linked, "States"))
     assert _states_offered(linked) == {f"TX · {states['TX']}"}
     linked.close()
+    dropped = _audit(database_url, PARTNER, "states_dropped")
+    assert [row["detail"] for row in dropped] == [other]
 
     # A download is audited under the partner's address.
     go_to(page, "Downloads")
