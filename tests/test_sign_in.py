@@ -363,5 +363,8 @@ def test_only_admins_get_the_audit_log_page(outcomes: Engine, email: str) -> Non
     _no_failures(at)
     assert f"Signed in as {admin} · admin" in texts(at.caption)
     assert _navigation(at).get("audit_log") == "Audit log"
+    at.switch_page("../pages/audit_log.py").run(timeout=TIMEOUT)
+    _no_failures(at)
+    assert f"Signed in as {admin} · admin" in texts(at.caption), "the banner is on it too"
     sign_ins = [row for row in _audit(admin, outcomes) if row["event"] == "sign_in"]
     assert [row["role"] for row in sign_ins] == ["admin"]
