@@ -297,9 +297,9 @@ def _no_access_page(email: str) -> None:
             icon=":material/block:",
         )
         st.markdown(
-            "Ask an admin to run `"
-            f"{GRANT_COMMAND} {email} ...` with your role (leadership, or state partner "
-            "with your states), then reload this page."
+            "Ask an admin to grant you access, then reload this page. For a state partner: "
+            f"`{GRANT_COMMAND} {email} --role state_partner --state TX` (your states); for "
+            f"leadership: `{GRANT_COMMAND} {email} --role leadership`."
         )
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
         st.logout()
