@@ -108,10 +108,8 @@ def file_name(since: dt.date | None, until: dt.date | None) -> str:
 
 def record_download(*, viewer: access.Viewer, rows: int, detail: str) -> None:
     """Audit the page's own download (the download button's on_click)."""
-    access.record_event(
-        email=viewer.email,
-        role=viewer.role,
-        event="download",
+    access.record_download(
+        viewer=viewer,
         dataset=DATASET,
         rows=rows,
         suppressed=None,

@@ -228,11 +228,8 @@ def record_download(
     detail: str | None = None,
 ) -> None:
     """Audit one download (the download button's on_click): who, what, which filters, rows."""
-    who = viewer()
-    access.record_event(
-        email=who.email,
-        role=who.role,
-        event="download",
+    access.record_download(
+        viewer=viewer(),
         dataset=dataset,
         filters=filters,
         rows=rows,

@@ -393,6 +393,30 @@ def record_event(
         )
 
 
+def record_download(
+    *,
+    viewer: Viewer,
+    dataset: str,
+    rows: int,
+    suppressed: bool | None,
+    filters: OutcomeFilter | None = None,
+    detail: str | None = None,
+    engine: Engine | None = None,
+) -> None:
+    """Audit one download or export: who, what, which filters, how many rows, suppressed."""
+    record_event(
+        email=viewer.email,
+        role=viewer.role,
+        event="download",
+        dataset=dataset,
+        filters=filters,
+        rows=rows,
+        suppressed=suppressed,
+        detail=detail,
+        engine=engine,
+    )
+
+
 def audit_log(
     *,
     viewer: Viewer,
@@ -448,6 +472,7 @@ __all__ = [
     "must_suppress",
     "national_filter",
     "normalise_email",
+    "record_download",
     "record_event",
     "revoke",
     "scope_filter",

@@ -231,10 +231,8 @@ def _export(args: argparse.Namespace) -> int:
 
     def audit(rows: int) -> None:
         purpose = f"; purpose: {args.purpose.strip()}" if args.unsuppressed else ""
-        access.record_event(
-            email=viewer.email,
-            role=viewer.role,
-            event="download",
+        access.record_download(
+            viewer=viewer,
             dataset=dataset,
             filters=filters,
             rows=rows,
@@ -260,15 +258,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"{rows:,} rows of {dataset}", file=sys.stderr)
         return 0
     out = Path(args.out)
-    # Write beside the target and rename, so a failed export never leaves half a file.
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or Path())
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            rows = write(stream)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    rows = _write_atomically(out, write)
     audit(rows)
     print(f"Wrote {rows:,} rows of {dataset} to {out}", file=sys.stderr)
     return 0
