@@ -434,9 +434,17 @@ def show_url_notices() -> None:
 
 
 def current_filter() -> OutcomeFilter:
-    """The filter of the sidebar (set by the app before the page runs)."""
+    """The filter of the sidebar (set by the app before the page runs).
+
+    A state partner's "all states" is written out as the granted states, so captions and
+    audit rows say what the figures cover (data_access narrows it anyway).
+    """
     filters = st.session_state.get(K_FILTER)
-    return filters if isinstance(filters, OutcomeFilter) else OutcomeFilter()
+    filters = filters if isinstance(filters, OutcomeFilter) else OutcomeFilter()
+    viewer = data.viewer()
+    if viewer.is_partner and filters.states is None:
+        filters = filters.model_copy(update={"states": viewer.states})
+    return filters
 
 
 def require_selection(filters: OutcomeFilter) -> None:

@@ -39,7 +39,13 @@ from data_access.models import (
     monthly_summary,
 )
 from data_access.settings import get_settings
-from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
+from data_access.suppression import (
+    SUPPRESSED_COLUMN,
+    DisclosureRules,
+    Margin,
+    apply_suppression,
+    hidden_cells,
+)
 
 Period = Literal["month", "quarter", "year"]
 Dimension = Literal["state_code", "program_model", "program_id", "population"]
@@ -246,6 +252,53 @@ def _threshold() -> int:
     return get_settings().small_cell_threshold
 
 
+_SUMMED = (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medical_paid_cents")
+
+
+def _rest_of_nation_hidden(
+    viewer: Viewer,
+    national: OutcomeFilter,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    frame: pd.DataFrame,
+    engine: Engine,
+) -> pd.DataFrame:
+    """Cells of a partner's national line to hide, by the rest of the nation.
+
+    National minus the partner's own states is the rest of the nation: where that is one
+    state, the whole row goes (it would be that state's figures); where a cell of it is
+    small, or derives from a small one, that cell goes (national minus the partner's line
+    would give it).
+    """
+    keys: list[str] = ([period] if period else []) + list(by)
+    columns = [c for c in MONTHLY_RULES.columns if c in frame.columns]
+    none_hidden = pd.DataFrame(False, index=frame.index, columns=columns)
+    codes = db.read_frame(select(State.state_code), engine=engine)["state_code"]
+    outside = tuple(sorted(code for code in codes if not viewer.sees_state(code)))
+    rest_filter = national.model_copy(update={"states": outside})
+    rest = _summed_months(rest_filter, period, by, engine)
+    if rest.empty:  # nothing outside the grant: the national line is the partner's own
+        return none_hidden
+    per_state = _summed_months(rest_filter, period, (*by, "state_code"), engine)
+    with_data = per_state[(per_state[list(_SUMMED)] != 0).any(axis=1)]
+    if keys:
+        states_with_data = with_data.groupby(keys).size().rename("states_with_data")
+        rest = rest.merge(states_with_data, left_on=keys, right_index=True, how="left")
+    else:
+        rest["states_with_data"] = len(with_data)
+    rest = add_monthly_rates(rest)
+    rest_hidden = hidden_cells(rest, MONTHLY_RULES, threshold=_threshold())
+    rest_hidden.loc[rest["states_with_data"].fillna(0) == 1, :] = True
+    rest_hidden = rest_hidden.reindex(columns=columns, fill_value=False)
+    if not keys:
+        return pd.DataFrame(
+            [rest_hidden.iloc[0].to_numpy()] * len(frame), index=frame.index, columns=columns
+        )
+    placed = frame[keys].merge(pd.concat([rest[keys], rest_hidden], axis=1), on=keys, how="left")
+    placed.index = frame.index
+    return placed[columns].fillna(False).astype(bool)
+
+
 def _summed_months(
     filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
 ) -> pd.DataFrame:
@@ -353,9 +406,19 @@ def outcome_summary(
             if total and key is not None:
                 margins.append(Margin(total=total[0], parts=parts))
     frame = add_monthly_rates(frame)
+    rest_hidden = (
+        _rest_of_nation_hidden(viewer, filters, period, by, frame, engine)
+        if scope == "national" and viewer.is_partner
+        else None
+    )
     if must_suppress(viewer, small_cells):
         frame = apply_suppression(
-            frame, MONTHLY_RULES, threshold=_threshold(), shown=shown, margins=margins
+            frame,
+            MONTHLY_RULES,
+            threshold=_threshold(),
+            shown=shown,
+            margins=margins,
+            also_hidden=rest_hidden,
         )
     else:
         frame = frame[shown].assign(**{SUPPRESSED_COLUMN: ""})

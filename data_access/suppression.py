@@ -119,10 +119,19 @@ def hidden_cells(
     *,
     threshold: int,
     margins: Sequence[Margin] = (),
+    also_hidden: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The boolean mask of the cells to suppress, over the columns of `rules` in `frame`."""
+    """The boolean mask of the cells to suppress, over the columns of `rules` in `frame`.
+
+    `also_hidden` (same index, any of the columns) adds cells the caller must hide for a
+    reason outside the frame, such as a pooled line whose difference with shown lines
+    would be small; they are propagated like the others.
+    """
     columns = [c for c in rules.columns if c in frame.columns]
     hidden = pd.DataFrame(False, index=frame.index, columns=columns)
+    if also_hidden is not None:
+        extra = also_hidden.reindex(index=frame.index, columns=columns, fill_value=False)
+        hidden = hidden | extra.astype(bool)
     basis = frame[rules.basis].fillna(0).astype("float64")
     counted = [c for c in rules.counts if c in frame.columns]
     counts = frame[counted].fillna(0).astype("float64")
@@ -152,13 +161,16 @@ def apply_suppression(
     threshold: int,
     shown: Sequence[str],
     margins: Sequence[Margin] = (),
+    also_hidden: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`frame` restricted to the `shown` columns, small cells emptied, plus `suppressed`.
 
     Helper columns the rules need (hidden counts, the basis) may be in `frame` without
     being shown; they are used, then dropped.
     """
-    hidden = hidden_cells(frame, rules, threshold=threshold, margins=margins)
+    hidden = hidden_cells(
+        frame, rules, threshold=threshold, margins=margins, also_hidden=also_hidden
+    )
     out = frame[list(shown)].copy()
     flagged = [c for c in shown if c in hidden.columns]
     for column in flagged:

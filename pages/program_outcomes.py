@@ -73,7 +73,7 @@ with data.guarded("the pre/post chart"):
                 + " ("
                 + t["state_code"]
                 + ") · n="
-                + t["enrollments"].map(lambda n: f"{n:,.0f}")
+                + t["enrollments"].map(lambda n: f"{n:,.0f}").astype(str)
             )
         )
         left_out = len(prepost) - len(plotted)
