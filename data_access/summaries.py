@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from data_access.models import ID_LENGTH, SUMMARY_TABLES, calendar_months
+from data_access.models import CONTRACT_TABLES, ID_LENGTH, SUMMARY_TABLES, calendar_months
 
 EPOCH = dt.date(1970, 1, 1)
+# A month index beyond every calendar month (the last level runs to the calendar's end).
+_NO_NEXT_CHANGE = 2_147_483_647
 # Spells of still-open enrollments end on this day number (far beyond any real date).
 OPEN_END_DAY = 99_999_999
 
@@ -37,15 +39,20 @@ class _DateSql:
         return f"({column} + {days})"
 
     def month_index(self, column: str) -> str:
-        """year * 12 + month - 1 of a DATE column, as calendar_months.month_index."""
+        """year * 12 + month - 1 of a DATE column, as calendar_months.month_index.
+
+        Computed for every claim, so the cheapest form: SQLite stores a DATE as its
+        YYYY-MM-DD text (substr is about 3x cheaper than strftime); on PostgreSQL
+        date_part is a double, where EXTRACT is a numeric.
+        """
         if self.dialect == "sqlite":
             return (
-                f"(CAST(strftime('%Y', {column}) AS INTEGER) * 12"
-                f" + CAST(strftime('%m', {column}) AS INTEGER) - 1)"
+                f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12"
+                f" + CAST(substr({column}, 6, 2) AS INTEGER) - 1)"
             )
         return (
-            f"(CAST(EXTRACT(YEAR FROM {column}) AS INTEGER) * 12"
-            f" + CAST(EXTRACT(MONTH FROM {column}) AS INTEGER) - 1)"
+            f"(CAST(date_part('year', {column}) AS INTEGER) * 12"
+            f" + CAST(date_part('month', {column}) AS INTEGER) - 1)"
         )
 
     def month(self, column: str) -> str:
@@ -167,6 +174,7 @@ def _member_months_sql() -> str:
     the not-enrolled count to the program's. A running sum of these changes gives the count
     of every month, so the cost follows the number of spans, not of member-months.
     """
+    # Both bounds in the join condition, so it is an index range scan of calendar_months.
     return f"""
 eligible_ranges AS (
     SELECT member_id, MIN(start_month) AS first_month, MAX(end_month) AS last_month
@@ -231,10 +239,10 @@ eligible_ranges AS (
                                 ORDER BY month_index) AS next_change
     FROM net_changes
 ), member_month_counts AS (
-    SELECT c.month, l.state_code, l.program_id, l.primary_condition, l.member_months
+    SELECT c.month_index, l.state_code, l.program_id, l.primary_condition, l.member_months
     FROM levels l
     JOIN calendar_months c ON c.month_index >= l.month_index
-        AND (l.next_change IS NULL OR c.month_index < l.next_change)
+        AND c.month_index < COALESCE(l.next_change, {_NO_NEXT_CHANGE})
     WHERE l.member_months > 0
 )"""
 
@@ -278,7 +286,7 @@ def _monthly_sql(d: _DateSql) -> str:
 WITH {_member_months_sql().strip()},
 stays AS (
     SELECT a.member_id, a.setting, a.paid_amount_cents,
-        {d.month("a.admit_date")} AS month, {d.day("a.admit_date")} AS admit_day,
+        {d.month_index("a.admit_date")} AS month_index, {d.day("a.admit_date")} AS admit_day,
         CASE WHEN a.discharge_date IS NULL THEN NULL
              WHEN a.discharge_date = a.admit_date THEN 1
              ELSE {d.day("a.discharge_date")} - {d.day("a.admit_date")} END AS los,
@@ -290,39 +298,40 @@ stays AS (
              THEN 1 ELSE 0 END AS readmitted
     FROM admissions a
 ), units AS (
-    SELECT month, state_code, program_id, primary_condition,
+    SELECT month_index, state_code, program_id, primary_condition,
         {branch({"member_months": "member_months"})}
     FROM member_month_counts
     UNION ALL
-    SELECT st.month, m.state_code, sp.program_id, m.primary_condition,
+    SELECT st.month_index, m.state_code, sp.program_id, m.primary_condition,
         {branch(admission_sums)}
     FROM stays st
     JOIN members m ON m.member_id = st.member_id
     LEFT JOIN enrollment_spells sp ON sp.member_id = st.member_id
         AND st.admit_day BETWEEN sp.start_day AND sp.end_day
-    GROUP BY st.month, m.state_code, sp.program_id, m.primary_condition
+    GROUP BY st.month_index, m.state_code, sp.program_id, m.primary_condition
     UNION ALL
-    SELECT sv.month, m.state_code, sp.program_id, m.primary_condition,
+    SELECT sv.month_index, m.state_code, sp.program_id, m.primary_condition,
         {branch(service_sums)}
     FROM (
         SELECT member_id, behavioral, paid_amount_cents,
-            {d.month("service_date")} AS month, {d.day("service_date")} AS service_day
+            {d.month_index("service_date")} AS month_index,
+            {d.day("service_date")} AS service_day
         FROM services
     ) sv
     JOIN members m ON m.member_id = sv.member_id
     LEFT JOIN enrollment_spells sp ON sp.member_id = sv.member_id
         AND sv.service_day BETWEEN sp.start_day AND sp.end_day
-    GROUP BY sv.month, m.state_code, sp.program_id, m.primary_condition
+    GROUP BY sv.month_index, m.state_code, sp.program_id, m.primary_condition
 )
 INSERT INTO monthly_summary (
     month, quarter, year, state_code, program_model, program_id, primary_condition,
     {", ".join(measure_columns)})
-SELECT u.month, c.quarter, c.year, u.state_code, COALESCE(p.program_model, 'not_enrolled'),
+SELECT c.month, c.quarter, c.year, u.state_code, COALESCE(p.program_model, 'not_enrolled'),
     u.program_id, u.primary_condition, {totals}
 FROM units u
-JOIN calendar_months c ON c.month = u.month
+JOIN calendar_months c ON c.month_index = u.month_index
 LEFT JOIN programs p ON p.program_id = u.program_id
-GROUP BY u.month, c.quarter, c.year, u.state_code, p.program_model, u.program_id,
+GROUP BY c.month, c.quarter, c.year, u.state_code, p.program_model, u.program_id,
     u.primary_condition
 """
 
@@ -419,20 +428,31 @@ FROM judged
 
 
 def rebuild_summaries(conn: Connection) -> None:
-    """Recompute every summary table from the contract tables, inside the caller's transaction."""
+    """Recompute every summary table from the contract tables, inside the caller's transaction.
+
+    On SQLite the loader runs it with temp_store = FILE (see loader.py, _sqlite_load_settings).
+    """
     d = _DateSql(conn.dialect.name)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # With the default 4 MB every sort and hash of the claims spills to disk, and JIT
+        # compiles for seconds because of estimates that are off by orders of magnitude.
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
+        conn.execute(text("SET LOCAL jit = off"))
+        # A load fills the contract tables in this transaction, before autovacuum can see
+        # them: without statistics the planner probes indexes once per claim. ANALYZE inside
+        # the transaction samples its own rows.
+        conn.execute(text(f"ANALYZE {', '.join(t.__tablename__ for t in CONTRACT_TABLES)}"))
     for table in reversed(SUMMARY_TABLES):
         conn.execute(table.delete())
     calendar = _calendar_rows(conn)
     if calendar:
         conn.execute(calendar_months.insert(), calendar)
-    for statement in (
-        _islands_sql(d),
-        _spells_sql(d),
-        _monthly_sql(d),
-        _enrollment_outcomes_sql(d),
-    ):
-        conn.execute(text(statement))
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE monthly_summary"))
-        conn.execute(text("ANALYZE enrollment_outcomes"))
+    conn.execute(text(_islands_sql(d)))
+    conn.execute(text(_spells_sql(d)))
+    if postgres:
+        conn.execute(text("ANALYZE calendar_months, eligibility_islands, enrollment_spells"))
+    conn.execute(text(_monthly_sql(d)))
+    conn.execute(text(_enrollment_outcomes_sql(d)))
+    if postgres:
+        conn.execute(text("ANALYZE monthly_summary, enrollment_outcomes"))

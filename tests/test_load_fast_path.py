@@ -285,3 +285,24 @@ def test_table_rows_counts_a_database_loaded_before_table_counts(
 
 def test_table_rows_on_a_database_never_loaded(engine: Engine) -> None:
     assert db.table_rows(engine) == {model.__tablename__: 0 for model in CONTRACT_TABLES}
+
+
+def test_sqlite_connection_settings_are_restored_after_loads(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # A load turns foreign keys off and puts temporary files on disk for its transaction
+    # (loader._sqlite_load_settings); the pooled connection must come back as db.py set it.
+    engine = db.get_engine(sqlite_url)
+    load_directory(write(tmp_path / "good", dict(GOOD)), engine=engine)
+    files: dict[str, str | bytes] = dict(GOOD)
+    edit("services.csv", "C3,M3", "C3,M9")(files)
+    with pytest.raises(LoadError):
+        load_directory(write(tmp_path / "bad", files), engine=engine)
+    connections = [engine.connect() for _ in range(3)]
+    try:
+        for conn in connections:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2  # MEMORY
+    finally:
+        for conn in connections:
+            conn.close()
