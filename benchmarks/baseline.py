@@ -84,12 +84,19 @@ def run_raw(url: str, filters: Any) -> tuple[float, pd.DataFrame]:
 def run_summary(url: str, filters: Any) -> tuple[float, pd.DataFrame]:
     """The same figures the way the pages get them: outcome_summary over monthly_summary."""
     from data_access import db, queries
+    from data_access.access import LOCAL_VIEWER
 
     db.dispose_engines()
     engine = db.get_engine(url)
     start = time.perf_counter()
+    # Leadership's unsuppressed figures: the page path, and the raw aggregate's equal.
     frame = queries.outcome_summary(
-        filters=filters, period="month", by=("state_code", "program_model"), engine=engine
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=filters,
+        period="month",
+        by=("state_code", "program_model"),
+        engine=engine,
     )
     seconds = time.perf_counter() - start
     db.dispose_engines()

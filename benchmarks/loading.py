@@ -95,6 +95,8 @@ _LABEL = re.compile(
 
 
 def statement_label(statement: str) -> str:
+    if statement.lstrip().upper().startswith("ANALYZE"):
+        return " ".join(statement.split())[:60]  # every table it names
     match = _LABEL.search(statement)
     if match:
         return f"{match.group(1).upper()} {match.group(2)}"

@@ -221,7 +221,9 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
     out += [
         "Per table: seconds of the table's phase (from the end of the previous phase to the "
         "loader's last progress call for the table: reading, checking, writing, the duplicate "
-        "check and, on PostgreSQL, the INSERT from the COPY staging table) and rows per second.",
+        "check and, into an empty table, the indexes and foreign keys created after the rows; "
+        "into a table holding rows, on PostgreSQL, the INSERT from the COPY staging table) and "
+        "rows per second.",
         "",
     ]
     rows = []

@@ -52,10 +52,11 @@ def configure(url: str) -> None:
 def pick_filters(url: str) -> dict[str, Any]:
     """States in order, and the (state, model) with the most programs for the filter variant."""
     from data_access import db, queries
+    from data_access.access import LOCAL_VIEWER
 
     engine = db.get_engine(url)
-    states = list(queries.list_states(engine=engine)["state_code"])
-    programs = queries.list_programs(engine=engine)
+    states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=engine)["state_code"])
+    programs = queries.list_programs(viewer=LOCAL_VIEWER, engine=engine)
     counts = programs.groupby(["state_code", "program_model"]).size().reset_index(name="n")
     counts = counts.sort_values(["n", "state_code", "program_model"], ascending=[False, True, True])
     state, model = (
@@ -212,8 +213,9 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
 def _state_labels(url: str) -> dict[str, str]:
     """The multiselect's option text of each state (as dashboard/filters.py formats it)."""
     from data_access import db, queries
+    from data_access.access import LOCAL_VIEWER
 
-    frame = queries.list_states(engine=db.get_engine(url))
+    frame = queries.list_states(viewer=LOCAL_VIEWER, engine=db.get_engine(url))
     db.dispose_engines()
     return {
         code: f"{code} · {name}"
