@@ -117,3 +117,19 @@ def loaded_sample(request) -> str:
     """The URL of a database holding the shipped sample, once per engine (read only)."""
     fixture = {"sqlite": "loaded_sample_sqlite", "postgresql": "loaded_sample_postgres"}
     return request.getfixturevalue(fixture[request.param])
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """AppTests read no `.streamlit/secrets.toml` of this checkout: a developer's real
+    [auth] section would otherwise turn every app test into a sign-in test. Tests of sign-in
+    give their secrets to AppTest (`at.secrets`) or to the server (`--secrets.files`)."""
+    from streamlit import config
+
+    absent = tmp_path_factory.getbasetemp() / "no-secrets" / "secrets.toml"
+    before, where = config.get_option("secrets.files"), config.get_where_defined("secrets.files")
+    config.set_option("secrets.files", [str(absent)])
+    try:
+        yield
+    finally:
+        config.set_option("secrets.files", before, where)
