@@ -1,0 +1,441 @@
+"""Small-cell suppression on hand-built frames: exact masks and frames, worked out by hand.
+
+Each case says which cells must be hidden and why; nothing here is read back from the code.
+The recoverability checker (tests/disclosure_checks.py) is run on the results too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from data_access.queries import MONTHLY_RULES, PREPOST_RULES, add_monthly_rates
+from data_access.suppression import (
+    SUPPRESSED_COLUMN,
+    DisclosureRules,
+    Margin,
+    apply_suppression,
+    hidden_cells,
+)
+from tests.disclosure_checks import MONTHLY_SPEC, PREPOST_SPEC, Ratio, Spec, disclosure_findings
+
+# One count `a` over a basis `n`, and a rate of the two.
+SIMPLE = DisclosureRules(
+    basis="n", counts=("a",), derived={"rate": ("n", "a")}, additive=("n", "a")
+)
+SIMPLE_SPEC = Spec(rules=SIMPLE, relations=(Ratio("rate", "a", "n"),), counts=("n", "a"))
+# One additive count, nothing derived: for margins.
+ONE = DisclosureRules(basis="n", counts=("a",), derived={}, additive=("a",))
+# Two counts and their sum, hidden together.
+LINKED = DisclosureRules(basis="n", counts=("x", "y"), derived={}, linked=(("t", "x", "y"),))
+
+MONTHLY_MEASURES = [c for c in MONTHLY_RULES.columns if c != MONTHLY_RULES.basis]
+MONTHLY_ALL = list(MONTHLY_RULES.columns)  # a whole row, the basis included
+THRESHOLDS = (5, 11, 20)
+
+
+def simple_frame(n: list[int], a: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame({"n": n, "a": a})
+    frame["rate"] = frame["a"] / frame["n"].where(frame["n"] != 0)
+    return frame
+
+
+def mask(
+    frame: pd.DataFrame, columns: list[str], hidden: dict[int, set[str] | list[str]]
+) -> pd.DataFrame:
+    """The expected mask over `columns`: the cells of `hidden` (row -> columns) are True."""
+    expected = pd.DataFrame(False, index=frame.index, columns=columns)
+    for row, names in hidden.items():
+        for name in names:
+            expected.loc[row, name] = True
+    return expected
+
+
+def monthly_frame(rows: list[tuple[int, int, int, int, int, int, int]]) -> pd.DataFrame:
+    """Month rows from (member_months, admissions, discharges, inpatient_days,
+    readmissions_30d, behavioral cents, medical cents), as outcome_summary builds them."""
+    raw = pd.DataFrame(
+        rows,
+        columns=[
+            "member_months",
+            "admissions",
+            "discharges",
+            "inpatient_days",
+            "readmissions_30d",
+            "behavioral_paid_cents",
+            "medical_paid_cents",
+        ],
+    )
+    raw["paid_cents"] = raw["behavioral_paid_cents"] + raw["medical_paid_cents"]
+    raw["members_lower_bound"] = raw["member_months"]
+    return add_monthly_rates(raw)
+
+
+def monthly_mask(frame: pd.DataFrame, hidden: dict[int, list[str]]) -> pd.DataFrame:
+    return mask(frame, MONTHLY_ALL, hidden)
+
+
+# ---------------------------------------------------------------------------------------
+# Primary suppression
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_counts_from_1_to_threshold_minus_1_are_hidden_0_and_threshold_are_shown(threshold):
+    t = threshold
+    frame = simple_frame(n=[1000] * 6, a=[0, 1, 2, t - 1, t, t + 5])
+    hidden = hidden_cells(frame, SIMPLE, threshold=t)
+    expected = mask(
+        frame, ["n", "a", "rate"], {1: {"a", "rate"}, 2: {"a", "rate"}, 3: {"a", "rate"}}
+    )
+    assert_frame_equal(hidden, expected)
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_apply_suppression_empties_the_cells_and_names_them(threshold):
+    t = threshold
+    frame = simple_frame(n=[1000, 1000, 1000], a=[0, t - 1, t]).assign(label=["x", "y", "z"])
+    out = apply_suppression(frame, SIMPLE, threshold=t, shown=["label", "n", "a", "rate"])
+    expected = pd.DataFrame(
+        {
+            "label": ["x", "y", "z"],
+            "n": [1000, 1000, 1000],  # nothing hidden: stays integer
+            "a": [0.0, np.nan, float(t)],
+            "rate": [0.0, np.nan, t / 1000],
+            SUPPRESSED_COLUMN: pd.Series(["", "a;rate", ""], dtype=object),
+        }
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_helper_columns_are_used_then_dropped():
+    # `a` is a helper (not shown): its small value still hides the rate computed from it.
+    frame = simple_frame(n=[50, 50], a=[3, 30])
+    out = apply_suppression(frame, SIMPLE, threshold=11, shown=["n", "rate"])
+    expected = pd.DataFrame(
+        {
+            "n": [50, 50],
+            "rate": [np.nan, 0.6],
+            SUPPRESSED_COLUMN: pd.Series(["rate", ""], dtype=object),
+        }
+    )
+    assert_frame_equal(out, expected)
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+def test_a_row_over_fewer_than_threshold_members_is_hidden_whole(threshold):
+    t = threshold
+    frame = simple_frame(n=[t - 1, t, 0, 0, 1, 2], a=[0, 0, 0, t + 3, t + 3, 1])
+    hidden = hidden_cells(frame, SIMPLE, threshold=t)
+    whole = {"n", "a", "rate"}
+    # row 0: basis t-1 with nothing else is still hidden (the basis is a count of members);
+    # row 1: basis t shown; row 2: an empty row (all 0) has nothing to hide;
+    # row 3: a count over no member at all (claims in a month without eligibility);
+    # row 4: a large count over one member; row 5: both small.
+    expected = mask(frame, ["n", "a", "rate"], {0: whole, 3: whole, 4: whole, 5: whole})
+    assert_frame_equal(hidden, expected)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (
+            5,
+            {
+                0: ["discharges", "average_los", "readmission_rate_30d"],
+                1: ["readmissions_30d", "readmission_rate_30d"],
+                3: MONTHLY_ALL,
+            },
+        ),
+        (
+            11,
+            {
+                0: ["discharges", "average_los", "readmission_rate_30d"],
+                1: [
+                    "admissions",
+                    "admissions_per_1000_mm",
+                    "readmissions_30d",
+                    "readmission_rate_30d",
+                ],
+                2: MONTHLY_ALL,
+                3: MONTHLY_ALL,
+            },
+        ),
+        (
+            20,
+            {
+                0: [
+                    "admissions",
+                    "admissions_per_1000_mm",
+                    "discharges",
+                    "average_los",
+                    "readmission_rate_30d",
+                ],
+                1: [
+                    "admissions",
+                    "admissions_per_1000_mm",
+                    "discharges",
+                    "average_los",
+                    "readmissions_30d",
+                    "readmission_rate_30d",
+                ],
+                2: MONTHLY_ALL,
+                3: MONTHLY_ALL,
+                5: MONTHLY_ALL,
+            },
+        ),
+    ],
+)
+def test_monthly_rules_hide_derived_figures_with_their_counts(threshold, expected):
+    frame = monthly_frame(
+        [
+            # 3 discharges: average_los and the readmission rate would give them back
+            (100, 12, 3, 40, 0, 100_000, 50_000),
+            # 5 admissions and 2 readmissions
+            (100, 5, 12, 60, 2, 0, 0),
+            # 10 member-months and USD 10 paid, no stay
+            (10, 0, 0, 0, 0, 1_000, 0),
+            # no member-month but USD 80 paid: a figure over fewer than T members
+            (0, 0, 0, 0, 0, 8_000, 0),
+            # nothing at all
+            (0, 0, 0, 0, 0, 0, 0),
+            # exactly 11 of everything
+            (11, 11, 11, 11, 11, 110_000, 0),
+        ]
+    )
+    hidden = hidden_cells(frame, MONTHLY_RULES, threshold=threshold)
+    assert_frame_equal(hidden, monthly_mask(frame, expected))
+
+
+def test_linked_columns_are_hidden_together():
+    frame = pd.DataFrame(
+        {"n": [100, 100, 100], "t": [30, 0, 44], "x": [3, 0, 22], "y": [27, 0, 22]}
+    )
+    hidden = hidden_cells(frame, LINKED, threshold=11)
+    assert_frame_equal(hidden, mask(frame, ["n", "x", "y", "t"], {0: {"t", "x", "y"}}))
+
+
+def test_prepost_rules_hide_each_window_and_the_change_with_its_count():
+    measures = ["share_with_admission", "admissions_per_enrollment", "paid_per_admission"]
+    frame = pd.DataFrame(
+        {
+            "enrollments": [40, 40, 7],
+            "pre_with_admission": [12, 3, 2],
+            "pre_admissions": [20, 15, 2],
+            "post_with_admission": [11, 11, 0],
+            "post_admissions": [11, 11, 0],
+        }
+    )
+    for window in ("pre", "post"):
+        frame[f"{window}_share_with_admission"] = (
+            frame[f"{window}_with_admission"] / frame["enrollments"]
+        )
+        frame[f"{window}_admissions_per_enrollment"] = (
+            frame[f"{window}_admissions"] / frame["enrollments"]
+        )
+        frame[f"{window}_paid_per_admission"] = 1000.0
+    for measure in measures:
+        frame[f"change_{measure}"] = frame[f"post_{measure}"] - frame[f"pre_{measure}"]
+        frame[f"pct_change_{measure}"] = frame[f"change_{measure}"] * 100 / frame[f"pre_{measure}"]
+    shown = ["enrollments"] + [
+        f"{part}_{m}" for m in measures for part in ("pre", "post", "change", "pct_change")
+    ]
+    out = apply_suppression(frame, PREPOST_RULES, threshold=11, shown=shown)
+    # Row 0 shows everything. Row 1: 3 members with a pre admission hide the pre share and
+    # its change. Row 2: 7 enrollments hide every figure, enrollments included.
+    assert list(out[SUPPRESSED_COLUMN]) == [
+        "",
+        "pre_share_with_admission;change_share_with_admission;pct_change_share_with_admission",
+        ";".join(shown),
+    ]
+    assert out.loc[1, "post_share_with_admission"] == 11 / 40
+    assert out.loc[1, "pre_admissions_per_enrollment"] == 15 / 40
+    assert np.isnan(out.loc[1, "pre_share_with_admission"])
+    assert out.loc[2, shown].isna().all()
+    assert disclosure_findings(out, PREPOST_SPEC, threshold=11) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Complementary suppression
+
+
+def test_the_smallest_non_zero_shown_part_is_hidden_with_a_lonely_cell():
+    # total, then four parts: a = 3 (hidden), 0, 20, 15 -> the complement is the 15
+    frame = simple_frame(n=[400, 100, 100, 100, 100], a=[38, 3, 0, 20, 15])
+    margin = Margin(total=0, parts=(1, 2, 3, 4))
+    hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[margin])
+    assert_frame_equal(
+        hidden, mask(frame, ["n", "a", "rate"], {1: {"a", "rate"}, 4: {"a", "rate"}})
+    )
+    out = apply_suppression(frame, SIMPLE, threshold=11, shown=["n", "a", "rate"], margins=[margin])
+    expected = pd.DataFrame(
+        {
+            "n": [400, 100, 100, 100, 100],
+            "a": [38.0, np.nan, 0.0, 20.0, np.nan],
+            "rate": [0.095, np.nan, 0.0, 0.2, np.nan],
+            SUPPRESSED_COLUMN: pd.Series(["", "a;rate", "", "", "a;rate"], dtype=object),
+        }
+    )
+    assert_frame_equal(out, expected)
+    assert disclosure_findings(out, SIMPLE_SPEC, threshold=11, margins=[margin]) == []
+
+
+def test_with_only_zero_parts_left_the_total_is_hidden():
+    # part 1 is hidden whole (5 members); the other parts' `a` are 0, so the total's `a`
+    # goes; in `n` the smallest non-zero part (the first of two equal ones) goes.
+    frame = simple_frame(n=[205, 5, 100, 100], a=[20, 20, 0, 0])
+    margin = Margin(total=0, parts=(1, 2, 3))
+    hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[margin])
+    expected = mask(
+        frame,
+        ["n", "a", "rate"],
+        {0: {"a", "rate"}, 1: {"n", "a", "rate"}, 2: {"n", "rate"}},
+    )
+    assert_frame_equal(hidden, expected)
+    out = apply_suppression(frame, SIMPLE, threshold=11, shown=["n", "a", "rate"], margins=[margin])
+    assert disclosure_findings(out, SIMPLE_SPEC, threshold=11, margins=[margin]) == []
+
+
+def test_two_hidden_parts_need_no_complement():
+    frame = simple_frame(n=[300, 100, 100, 100], a=[34, 3, 4, 27])
+    margin = Margin(total=0, parts=(1, 2, 3))
+    hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[margin])
+    assert_frame_equal(
+        hidden, mask(frame, ["n", "a", "rate"], {1: {"a", "rate"}, 2: {"a", "rate"}})
+    )
+
+
+def test_a_hidden_total_needs_no_complement():
+    # the total's `a` (8) is small itself, so are the parts'; the total's row is shown in n
+    frame = simple_frame(n=[300, 100, 100, 100], a=[8, 8, 0, 0])
+    margin = Margin(total=0, parts=(1, 2, 3))
+    hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[margin])
+    assert_frame_equal(
+        hidden, mask(frame, ["n", "a", "rate"], {0: {"a", "rate"}, 1: {"a", "rate"}})
+    )
+
+
+def test_complements_repeat_until_no_cell_is_alone():
+    # A 2 x 2 table with its row, column and grand totals; the margins are listed so that the
+    # second column's margin (k2) is looked at before its cell c12 becomes hidden, and its
+    # lonely c12 is only seen on the second pass.
+    #        c11=3   c12=40 | r1=43
+    #        c21=50  c22=60 | r2=110
+    #        k1=53   k2=100 | G=153
+    frame = pd.DataFrame({"n": [100] * 9, "a": [3, 40, 50, 60, 43, 110, 53, 100, 153]})
+    margins = [
+        Margin(total=7, parts=(1, 3)),  # k2
+        Margin(total=5, parts=(2, 3)),  # r2
+        Margin(total=4, parts=(0, 1)),  # r1
+        Margin(total=6, parts=(0, 2)),  # k1
+        Margin(total=8, parts=(4, 5)),  # G
+    ]
+    hidden = hidden_cells(frame, ONE, threshold=11, margins=margins)
+    assert_frame_equal(hidden, mask(frame, ["n", "a"], {0: {"a"}, 1: {"a"}, 2: {"a"}, 3: {"a"}}))
+    out = apply_suppression(frame, ONE, threshold=11, shown=["n", "a"], margins=margins)
+    assert (
+        disclosure_findings(out, Spec(rules=ONE, counts=("a",)), threshold=11, margins=margins)
+        == []
+    )
+    # Stopping after the first pass (c22 still shown) would give c12 = k2 - c22 back, then c11.
+    first_pass = out.copy()
+    first_pass.loc[3, "a"] = 60.0
+    first_pass.loc[3, SUPPRESSED_COLUMN] = ""
+    findings = disclosure_findings(
+        first_pass, Spec(rules=ONE, counts=("a",)), threshold=11, margins=margins
+    )
+    assert {(f.kind, f.row, f.column, round(f.value, 6)) for f in findings} == {
+        ("additive", 0, "a", 3.0),
+        ("additive", 1, "a", 40.0),
+        ("additive", 2, "a", 50.0),
+        ("small_count", 0, "a", 3.0),
+    }
+
+
+def test_monthly_complements_spread_through_linked_money_and_rates():
+    # One month, three parts and their total (row 3). Part 0 has 8 member-months: hidden
+    # whole. In each additive column its lonely cell takes the smallest non-zero shown part:
+    # member_months, admissions, discharges, inpatient_days, paid and medical_paid part 2;
+    # readmissions_30d and behavioral_paid part 1 (part 2's are 0). Then the money of those
+    # rows goes together (linked) and every rate over a hidden cell goes.
+    frame = monthly_frame(
+        [
+            (8, 0, 0, 0, 0, 5_000, 2_000),
+            (200, 30, 30, 150, 12, 900_000, 100_000),
+            (100, 15, 15, 70, 0, 0, 50_000),
+            (308, 45, 45, 220, 12, 905_000, 152_000),
+        ]
+    )
+    margin = Margin(total=3, parts=(0, 1, 2))
+    hidden = hidden_cells(frame, MONTHLY_RULES, threshold=11, margins=[margin])
+    money = ["paid", "behavioral_paid", "medical_paid"]
+    money_rates = ["cost_pmpm", "behavioral_cost_pmpm", "medical_cost_pmpm"]
+    expected = monthly_mask(
+        frame,
+        {
+            0: MONTHLY_ALL,
+            1: ["readmissions_30d", "readmission_rate_30d", *money, *money_rates],
+            2: [
+                "member_months",
+                "admissions",
+                "discharges",
+                "inpatient_days",
+                *money,
+                "admissions_per_1000_mm",
+                "inpatient_days_per_1000_mm",
+                "average_los",
+                "readmission_rate_30d",
+                *money_rates,
+            ],
+        },
+    )
+    assert_frame_equal(hidden, expected)
+    out = apply_suppression(
+        frame, MONTHLY_RULES, threshold=11, shown=MONTHLY_MEASURES, margins=[margin]
+    )
+    assert disclosure_findings(out, MONTHLY_SPEC, threshold=11, margins=[margin]) == []
+
+
+def test_a_lonely_small_count_takes_the_smallest_part_in_its_own_column_only():
+    frame = monthly_frame(
+        [
+            (50, 4, 4, 20, 0, 400_000, 0),
+            (200, 30, 30, 150, 12, 900_000, 100_000),
+            (100, 15, 14, 70, 0, 0, 50_000),
+            (350, 49, 48, 240, 12, 1_300_000, 150_000),
+        ]
+    )
+    margin = Margin(total=3, parts=(0, 1, 2))
+    hidden = hidden_cells(frame, MONTHLY_RULES, threshold=11, margins=[margin])
+    both = [
+        "admissions",
+        "discharges",
+        "admissions_per_1000_mm",
+        "average_los",
+        "readmission_rate_30d",
+    ]
+    assert_frame_equal(hidden, monthly_mask(frame, {0: both, 2: both}))
+
+
+def test_a_margin_over_rows_not_in_the_frame_is_ignored():
+    frame = simple_frame(n=[100, 100], a=[3, 30])
+    hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[Margin(total=7, parts=(0, 1))])
+    assert_frame_equal(hidden, mask(frame, ["n", "a", "rate"], {0: {"a", "rate"}}))
+
+
+# ---------------------------------------------------------------------------------------
+# Empty frames
+
+
+def test_an_empty_frame_has_nothing_to_hide():
+    frame = simple_frame(n=[], a=[])
+    hidden = hidden_cells(frame, SIMPLE, threshold=11)
+    assert_frame_equal(
+        hidden,
+        pd.DataFrame({c: pd.Series(dtype=bool) for c in ["n", "a", "rate"]}, index=frame.index),
+    )
+    out = apply_suppression(frame, SIMPLE, threshold=11, shown=["n", "a", "rate"])
+    expected = frame[["n", "a", "rate"]].assign(**{SUPPRESSED_COLUMN: pd.Series(dtype=object)})
+    assert_frame_equal(out, expected)
+    assert list(out.columns) == ["n", "a", "rate", SUPPRESSED_COLUMN]
