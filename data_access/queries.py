@@ -238,8 +238,10 @@ def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -
     """A partner's national line is one pooled line that cannot be taken apart."""
     if not viewer.is_partner:
         return
-    if set(by) - {"population"}:
-        raise db.QueryError("The national figure is shown pooled, not by state or program.")
+    if by:
+        # One line only: two national breakdowns minus the partner's own lines would give
+        # the rest of the nation's cells that each line alone keeps hidden.
+        raise db.QueryError("The national figure is shown as one pooled line, not broken down.")
     others = db.read_frame(select(State.state_code), engine=engine)["state_code"]
     if sum(1 for code in others if not viewer.sees_state(code)) < 2:
         # With one state outside the grant, national minus the grant would be that state.
@@ -353,6 +355,136 @@ def _summed_months(
     return frame
 
 
+# The cuts the dashboard serves, finest first: every output is a sum of cells of the finest
+# (month x program model, per state or pooled), and of every cut between.
+TIME_LEVELS: tuple[str, ...] = ("month", "quarter", "year", "range")
+GROUP_LEVELS: tuple[str, ...] = ("program_model", "population", "all")
+_FINER_TIME = {"month": None, "quarter": "month", "year": "quarter", "range": "month"}
+_FINER_GROUP = {"program_model": None, "population": "program_model", "all": "population"}
+
+
+def _cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> pd.DataFrame:
+    month = finest["month"].astype(str)
+    keys = pd.DataFrame(index=finest.index)
+    if time == "quarter":
+        keys["time"] = (
+            month.str[:4] + "-Q" + ((month.str[5:7].astype(int) - 1) // 3 + 1).astype(str)
+        )
+    elif time in ("month", "year"):
+        keys["time"] = month if time == "month" else month.str[:4]
+    else:
+        keys["time"] = "range"
+    if group == "program_model":
+        keys["group"] = finest["program_model"]
+    elif group == "population":
+        keys["group"] = finest["program_model"].where(
+            finest["program_model"] == NOT_ENROLLED, "enrolled"
+        )
+    else:
+        keys["group"] = "all"
+    for state in states:
+        keys[state] = finest[state]
+    return keys
+
+
+def _cut(finest: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """The finest rows summed to one cut; members bounded by the busiest month."""
+    names = list(keys.columns)
+    by_month = pd.concat([keys, finest[["month", *_SUMMED]]], axis=1)
+    by_month = by_month.groupby([*names, "month"], as_index=False)[list(_SUMMED)].sum()
+    sums = by_month.groupby(names).agg(
+        **{c: (c, "sum") for c in _SUMMED},
+        **{MEMBERS_LOWER_BOUND: ("member_months", "max")},
+    )
+    return add_monthly_rates(sums.reset_index())
+
+
+def _consistent_hidden(
+    filters: OutcomeFilter,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    frame: pd.DataFrame,
+    is_total: pd.Series,
+    engine: Engine,
+) -> pd.DataFrame | None:
+    """Cells to hide so that no output gives back a cell another output suppresses.
+
+    Cut by cut from the finest, a cell is hidden when it is small itself or when, among its
+    parts in a finer cut the dashboard also serves (its months, its program models, its two
+    populations), exactly one is hidden: shown, it would give that part back by subtraction
+    (a quarter against its months, a pooled line against the not-enrolled line). Outputs by
+    program, and the pooled rows of `with_total` (checked against their own parts), are left
+    to their own rules.
+    """
+    if "program_id" in by:
+        return None
+    states = ["state_code"] if "state_code" in by else []
+    finest_by: tuple[Dimension, ...] = (
+        ("state_code", "program_model") if states else ("program_model",)
+    )
+    finest = _summed_months(filters, "month", finest_by, engine)
+    if finest.empty:
+        return None
+    target_time = period or "range"
+    target_group = (
+        "program_model" if "program_model" in by else "population" if "population" in by else "all"
+    )
+    threshold = _threshold()
+    status: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    times = TIME_LEVELS[: TIME_LEVELS.index(target_time) + 1]
+    if target_time == "range":
+        times = ("month", "range")
+    for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]:
+        for time in times:
+            keys = _cut_keys(finest, time, group, states)
+            cut = _cut(finest, keys)
+            names = list(keys.columns)
+            lonely = pd.DataFrame(False, index=cut.index, columns=list(MONTHLY_RULES.additive))
+            for finer in (
+                (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
+                (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
+            ):
+                if finer is None or finer not in status:
+                    continue
+                part_cut, part_hidden = status[finer]
+                parent = _cut_keys(finest, time, group, states)
+                child = _cut_keys(finest, *finer, states)
+                link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
+                child_names = [f"child_{n}" for n in names]
+                flags = pd.concat(
+                    [part_cut[names].add_prefix("child_"), part_hidden[lonely.columns]], axis=1
+                )
+                counted = link.merge(flags, on=child_names, how="inner")
+                per_parent = counted.groupby(names)[list(lonely.columns)].sum() == 1
+                placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
+                lonely = lonely | placed[lonely.columns].fillna(False).astype(bool).to_numpy()
+            hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
+            status[(time, group)] = (cut, hidden)
+    cut, hidden = status[(target_time, target_group)]
+    rename: dict[str, str] = {"time": period} if period else {}
+    if target_group != "all":
+        rename["group"] = target_group
+    table = pd.concat(
+        [cut[list(_cut_keys(finest, target_time, target_group, states).columns)], hidden], axis=1
+    )
+    table = table.rename(columns=rename)
+    if "population" in by and "population" not in table.columns:  # by model and population
+        models = table["program_model"]
+        table["population"] = models.where(models == NOT_ENROLLED, "enrolled")
+    out_keys: list[str] = ([period] if period else []) + list(by)
+    columns = list(hidden.columns)
+    out = pd.DataFrame(False, index=frame.index, columns=columns)
+    rows = ~is_total
+    if out_keys:
+        placed = frame.loc[rows, out_keys].merge(table, on=out_keys, how="left")[columns]
+    else:
+        placed = pd.DataFrame(
+            [table[columns].iloc[0].to_numpy()] * int(rows.sum()), columns=columns
+        )
+    out.loc[rows, columns] = placed.fillna(False).astype(bool).to_numpy()
+    return out
+
+
 def outcome_summary(
     *,
     viewer: Viewer,
@@ -395,6 +527,7 @@ def outcome_summary(
     if frame.empty:
         return _empty([*shown, SUPPRESSED_COLUMN])
     margins: list[Margin] = []
+    is_total = pd.Series(False, index=frame.index)
     if with_total and by:
         totals = _summed_months(filters, period, (), engine).assign(**{d: None for d in by})
         is_total = pd.Series([False] * len(frame) + [True] * len(totals))
@@ -406,19 +539,19 @@ def outcome_summary(
             if total and key is not None:
                 margins.append(Margin(total=total[0], parts=parts))
     frame = add_monthly_rates(frame)
-    rest_hidden = (
-        _rest_of_nation_hidden(viewer, filters, period, by, frame, engine)
-        if scope == "national" and viewer.is_partner
-        else None
-    )
     if must_suppress(viewer, small_cells):
+        also_hidden = (
+            _rest_of_nation_hidden(viewer, filters, period, by, frame, engine)
+            if scope == "national" and viewer.is_partner
+            else _consistent_hidden(filters, period, by, frame, is_total, engine)
+        )
         frame = apply_suppression(
             frame,
             MONTHLY_RULES,
             threshold=_threshold(),
             shown=shown,
             margins=margins,
-            also_hidden=rest_hidden,
+            also_hidden=also_hidden,
         )
     else:
         frame = frame[shown].assign(**{SUPPRESSED_COLUMN: ""})
@@ -442,7 +575,12 @@ def monthly_outcomes(
         small_cells=small_cells,
         engine=engine,
     )
-    return frame[[*MONTHLY_COLUMNS, SUPPRESSED_COLUMN]]
+    out = frame[[*MONTHLY_COLUMNS, SUPPRESSED_COLUMN]].copy()
+    own = set(MONTHLY_COLUMNS)
+    out[SUPPRESSED_COLUMN] = [
+        ";".join(c for c in str(flags).split(";") if c in own) for flags in out[SUPPRESSED_COLUMN]
+    ]
+    return out
 
 
 # ---------------------------------------------------------------------------------------

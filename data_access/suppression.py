@@ -177,13 +177,10 @@ def apply_suppression(
         mask = hidden[column]
         if mask.any():
             out[column] = out[column].astype("float64").mask(mask)
-    if flagged:
-        names = hidden[flagged].apply(
-            lambda row: ";".join(c for c in flagged if row[c]), axis=1, result_type="reduce"
-        )
-        out[SUPPRESSED_COLUMN] = names.astype("object") if len(out) else pd.Series(dtype="object")
-    else:
-        out[SUPPRESSED_COLUMN] = ""
+    names = pd.Series("", index=out.index, dtype="object")
+    for column in flagged:
+        names = names + hidden[column].map({True: f"{column};", False: ""}).astype("object")
+    out[SUPPRESSED_COLUMN] = names.str.rstrip(";") if len(out) else names
     return out
 
 
