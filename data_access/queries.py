@@ -28,7 +28,6 @@ from data_access.access import (
 )
 from data_access.filters import OutcomeFilter
 from data_access.models import (
-    CONTRACT_TABLES,
     NOT_ENROLLED,
     Enrollment,
     LoadRun,
@@ -878,22 +877,8 @@ def database_status(*, viewer: Viewer | None, engine: Engine | None = None) -> D
         return DatabaseStatus(False, f"The outcomes database is empty. {LOAD_HINT}")
     row = last.iloc[0]
     sees_counts = viewer is not None and not viewer.is_partner
-    counts = (
-        db.read_frame(
-            select(
-                *[
-                    select(func.count())
-                    .select_from(model)
-                    .scalar_subquery()
-                    .label(model.__tablename__)
-                    for model in CONTRACT_TABLES
-                ]
-            ),
-            engine=engine,
-        ).iloc[0]
-        if sees_counts
-        else pd.Series(dtype="int64")
-    )
+    # Stored by each load (table_counts): no scan of the claims on every cold page.
+    counts = db.table_rows(engine) if sees_counts else {}
     through = row["data_through"]
     loaded_at = row["loaded_at"]
     return DatabaseStatus(
