@@ -74,8 +74,10 @@ def viewer() -> Viewer:
 
 
 def _screen() -> SmallCells:
-    # What the screen may show: data_access suppresses for partners whatever is asked.
-    return "show"
+    """What the screen may show: a partner's screen is suppressed as their downloads are
+    (data_access enforces it; asking for it here lets screen and download share one cached
+    result)."""
+    return "suppress" if viewer().is_partner else "show"
 
 
 # -- reference lists -------------------------------------------------------------------------
@@ -173,7 +175,10 @@ def outcome_summary(
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
 def _enrolled_members(url: str, who: Viewer, filters: OutcomeFilter) -> int | None:
     return queries.enrolled_members(
-        viewer=who, filters=filters, small_cells=_screen(), engine=_engine(url)
+        viewer=who,
+        filters=filters,
+        small_cells="suppress" if who.is_partner else "show",
+        engine=_engine(url),
     )
 
 
@@ -205,7 +210,7 @@ def export_frame(
 ) -> pd.DataFrame:
     """Exactly the rows of the CLI export (monthly or prepost) for these filters and this
     viewer: suppressed unless a leadership or admin viewer asks for `unsuppressed`."""
-    small_cells: SmallCells = "show" if unsuppressed else "suppress"
+    small_cells: SmallCells = "show" if unsuppressed and viewer().may_unsuppress else "suppress"
     return _export_frame(database_url(), viewer(), dataset, filters, small_cells)
 
 

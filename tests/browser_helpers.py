@@ -119,13 +119,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def dashboard_server(database_url: str, log_dir: Path) -> Iterator[Server]:
+def dashboard_server(
+    database_url: str, log_dir: Path, extra_args: Sequence[str] = ()
+) -> Iterator[Server]:
     """`streamlit run dashboard/app.py` on a free loopback port, until the block ends.
 
     Runs from the repository root, so .streamlit/config.toml applies (static serving of the
     map's TopoJSON). A port taken between choosing and binding it gets another try.
     """
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    env.pop("STREAMLIT_SECRETS_FILES", None)  # secrets come only through extra_args
     last_problem = ""
     for attempt in range(3):
         port = free_port()
@@ -150,6 +153,7 @@ def dashboard_server(database_url: str, log_dir: Path) -> Iterator[Server]:
                     # Nothing edits the sources during the tests: no watcher polling them.
                     "--server.fileWatcherType",
                     "none",
+                    *extra_args,
                 ],
                 cwd=ROOT,
                 env=env,

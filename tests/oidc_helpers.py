@@ -10,7 +10,6 @@ their own process groups, stopped when the block ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import subprocess
 import sys
@@ -22,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.browser_helpers import (
-    ROOT,
     SERVER_START_SECONDS,
     Server,
-    _healthy,
     _stop,
+    dashboard_server,
     free_port,
 )
 
@@ -122,49 +120,9 @@ def write_secrets(folder: Path, provider: Provider) -> Path:
 def dashboard_with_sign_in(
     database_url: str, secrets_file: Path, log_dir: Path
 ) -> Iterator[Server]:
-    """`streamlit run dashboard/app.py` on a free loopback port with sign-in configured by
-    `secrets_file` (given with --secrets.files, so the repository's .streamlit/ is left
-    alone). Runs from the repository root, so .streamlit/config.toml applies."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = log_dir / "streamlit-sign-in.log"
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-    env.pop("STREAMLIT_SECRETS_FILES", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "dashboard/app.py",
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-                "--secrets.files",
-                str(secrets_file),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(url, process, log)
-    try:
-        if not _wait(process, url, _healthy):
-            raise RuntimeError(
-                f"the dashboard did not answer {url}/_stcore/health within "
-                f"{SERVER_START_SECONDS} s (exit code {process.poll()}); its log:\n"
-                + server.log_tail()
-            )
+    """The dashboard with sign-in configured by `secrets_file`, given with --secrets.files so
+    the repository's .streamlit/ is left alone."""
+    with dashboard_server(
+        database_url, log_dir, extra_args=("--secrets.files", str(secrets_file))
+    ) as server:
         yield server
-    finally:
-        _stop(process)
