@@ -98,7 +98,8 @@ st.markdown(
     f"""
 - **Small cells.** Following the CMS cell-size rule, no count from 1 to {threshold - 1} is
   shown, and neither is any rate, mean or money figure computed over fewer than {threshold}
-  members, enrollments or admissions: it reads *fewer than {threshold}* on screen and is left
+  members, enrollments or admissions: it reads *fewer than {threshold}* on screen (*< {threshold}*
+  in a tile) and is left
   empty in a CSV, whose `suppressed` column names the emptied columns of each row. Where a
   table holds a total and its parts, another part is suppressed too, so that no suppressed
   value can be worked out by subtraction. State partners always see suppressed figures;

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, filters
+from dashboard.data import small_cell_threshold
 from dashboard.formatting import (
     PERIOD_LABELS,
     SUMMARY_MEASURES,
@@ -44,6 +45,14 @@ TILES: tuple[tuple[str, str], ...] = (
     ("average_los", "inverse"),
     ("cost_pmpm", "inverse"),
     ("readmission_rate_30d", "inverse"),
+)
+
+
+# A tile has room for a few characters only; its help says what the value means.
+TILE_SUPPRESSED = f"< {small_cell_threshold()}"
+SUPPRESSED_HELP = (
+    f" Shown as {TILE_SUPPRESSED} when suppressed: {suppressed_label()} members, enrollments "
+    "or admissions."
 )
 
 
@@ -84,26 +93,26 @@ def _tiles(
         count, previous_count = members
         columns[0].metric(
             "Enrolled members",
-            suppressed_label() if count is None else f"{count:,}",
+            TILE_SUPPRESSED if count is None else f"{count:,}",
             delta=None
             if count is None or previous_count is None or count == previous_count
             else format_change(count - previous_count, "count"),
             delta_color="off",
             delta_description=since or None,
-            help="Distinct members enrolled in a selected program on any day of the months.",
+            help="Distinct members enrolled in a selected program on any day of the months."
+            + SUPPRESSED_HELP,
             border=True,
         )
     else:
         mm = _value(now, "member_months")
         columns[0].metric(
             "Member-months",
-            suppressed_label()
-            if _is_suppressed(now, "member_months")
-            else format_value(mm, "count"),
+            TILE_SUPPRESSED if _is_suppressed(now, "member_months") else format_value(mm, "count"),
             delta=format_change(_change(mm, _value(before, "member_months")), "count"),
             delta_color="off",
             delta_description=since or None,
-            help="One per member and calendar month with at least one eligible day.",
+            help="One per member and calendar month with at least one eligible day."
+            + SUPPRESSED_HELP,
             border=True,
         )
     for column, (name, colour) in zip(columns[1:], TILES, strict=True):
@@ -111,11 +120,11 @@ def _tiles(
         value = _value(now, name)
         column.metric(
             measure.tile_label,
-            suppressed_label() if _is_suppressed(now, name) else measure.format(value),
+            TILE_SUPPRESSED if _is_suppressed(now, name) else measure.format(value),
             delta=format_change(_change(value, _value(before, name)), measure.kind),
             delta_color=colour,  # type: ignore[arg-type]
             delta_description=since or None,
-            help=f"{measure.label}. A fall is an improvement.",
+            help=f"{measure.label}. A fall is an improvement." + SUPPRESSED_HELP,
             border=True,
         )
 
