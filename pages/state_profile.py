@@ -19,8 +19,10 @@ from data_access.db import QueryError
 f = filters.current_filter()
 page_header(
     "State profile",
-    "One state's peer support programs, its trends against all selected states pooled, and "
-    "where it ranks among them.",
+    "One state's peer support programs and its trends against the nation pooled."
+    if data.viewer().is_partner
+    else "One state's peer support programs, its trends against all selected states pooled, "
+    "and where it ranks among them.",
     f,
 )
 filters.require_selection(f)
