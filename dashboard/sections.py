@@ -81,10 +81,6 @@ def column_config(
     }
 
 
-def suppressed_label() -> str:
-    return suppressed_text()
-
-
 def _hidden(table: pd.DataFrame) -> list[set[str]]:
     if SUPPRESSED_COLUMN not in table.columns:
         return [set() for _ in range(len(table))]
@@ -101,7 +97,7 @@ def suppressed_note(table: pd.DataFrame, columns: Sequence[str] = ()) -> None:
     if count:
         st.caption(
             f":material/visibility_off: {count:,} value{'s are' if count > 1 else ' is'} "
-            f"suppressed ({suppressed_label()} members, enrollments or admissions, or "
+            f"suppressed ({suppressed_text()} members, enrollments or admissions, or "
             "needed to keep such a value from being worked out) and left out of the chart."
         )
 
@@ -125,7 +121,7 @@ def display_table(
     hidden = _hidden(table)
     shown = table.drop(columns=[SUPPRESSED_COLUMN], errors="ignore").copy()
     config = column_config(shown, measures)
-    label = suppressed_label()
+    label = suppressed_text()
     for column in sorted(set().union(*hidden) & set(map(str, shown.columns))):
         text = _cell_text(column, measures)
         shown[column] = [

@@ -233,20 +233,23 @@ def _scoped(filters: OutcomeFilter, viewer: Viewer, scope: Scope) -> OutcomeFilt
     return scope_filter(filters, viewer)[0]
 
 
-def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -> None:
-    """A partner's national line is one pooled line that cannot be taken apart."""
+def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -> tuple[str, ...]:
+    """A partner's national line is one pooled line that cannot be taken apart; the states
+    outside the grant (none for other viewers)."""
     if not viewer.is_partner:
-        return
+        return ()
     if by:
         # One line only: two national breakdowns minus the partner's own lines would give
         # the rest of the nation's cells that each line alone keeps hidden.
         raise db.QueryError("The national figure is shown as one pooled line, not broken down.")
-    others = db.read_frame(select(State.state_code), engine=engine)["state_code"]
-    if sum(1 for code in others if not viewer.sees_state(code)) < 2:
+    codes = db.read_frame(select(State.state_code), engine=engine)["state_code"]
+    outside = tuple(sorted(code for code in codes if not viewer.sees_state(code)))
+    if len(outside) < 2:
         # With one state outside the grant, national minus the grant would be that state.
         raise db.QueryError(
             "The national figure is not shown: it would reveal the one state outside your grant."
         )
+    return outside
 
 
 def _threshold() -> int:
@@ -257,7 +260,7 @@ _SUMMED = (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medical_paid_
 
 
 def _rest_of_nation_hidden(
-    viewer: Viewer,
+    outside: tuple[str, ...],
     national: OutcomeFilter,
     period: Period | None,
     by: tuple[Dimension, ...],
@@ -274,8 +277,6 @@ def _rest_of_nation_hidden(
     keys: list[str] = ([period] if period else []) + list(by)
     columns = [c for c in MONTHLY_RULES.columns if c in frame.columns]
     none_hidden = pd.DataFrame(False, index=frame.index, columns=columns)
-    codes = db.read_frame(select(State.state_code), engine=engine)["state_code"]
-    outside = tuple(sorted(code for code in codes if not viewer.sees_state(code)))
     rest_filter = national.model_copy(update={"states": outside})
     rest = _summed_months(rest_filter, period, by, engine)
     if rest.empty:  # nothing outside the grant: the national line is the partner's own
@@ -435,9 +436,9 @@ def _consistent_hidden(
         times = ("month", "range")
     for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]:
         for time in times:
-            keys = _cut_keys(finest, time, group, states)
-            cut = _cut(finest, keys)
-            names = list(keys.columns)
+            parent = _cut_keys(finest, time, group, states)
+            cut = _cut(finest, parent)
+            names = list(parent.columns)
             lonely = pd.DataFrame(False, index=cut.index, columns=list(MONTHLY_RULES.additive))
             for finer in (
                 (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
@@ -446,7 +447,6 @@ def _consistent_hidden(
                 if finer is None or finer not in status:
                     continue
                 part_cut, part_hidden = status[finer]
-                parent = _cut_keys(finest, time, group, states)
                 child = _cut_keys(finest, *finer, states)
                 link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
                 child_names = [f"child_{n}" for n in names]
@@ -463,9 +463,7 @@ def _consistent_hidden(
     rename: dict[str, str] = {"time": period} if period else {}
     if target_group != "all":
         rename["group"] = target_group
-    table = pd.concat(
-        [cut[list(_cut_keys(finest, target_time, target_group, states).columns)], hidden], axis=1
-    )
+    table = pd.concat([cut[["time", "group", *states]], hidden], axis=1)
     table = table.rename(columns=rename)
     if "population" in by and "population" not in table.columns:  # by model and population
         models = table["program_model"]
@@ -517,8 +515,7 @@ def outcome_summary(
     engine = _engine(engine)
     keys: list[str] = ([period] if period else []) + list(by)
     shown = keys + list(MEASURE_COLUMNS)
-    if scope == "national":
-        _check_national(viewer, by, engine)
+    outside = _check_national(viewer, by, engine) if scope == "national" else ()
     filters = _scoped(filters, viewer, scope)
     if filters.selects_nothing:
         return _empty([*shown, SUPPRESSED_COLUMN])
@@ -540,8 +537,8 @@ def outcome_summary(
     frame = add_monthly_rates(frame)
     if must_suppress(viewer, small_cells):
         also_hidden = (
-            _rest_of_nation_hidden(viewer, filters, period, by, frame, engine)
-            if scope == "national" and viewer.is_partner
+            _rest_of_nation_hidden(outside, filters, period, by, frame, engine)
+            if outside
             else _consistent_hidden(filters, period, by, frame, is_total, engine)
         )
         frame = apply_suppression(

@@ -17,13 +17,13 @@ from dashboard.formatting import (
     format_change,
     format_value,
     group_label,
+    suppressed_text,
 )
 from dashboard.sections import (
     chart_with_table,
     models_without_rows,
     months_words,
     page_header,
-    suppressed_label,
     trend_section,
 )
 from data_access.filters import OutcomeFilter
@@ -51,7 +51,7 @@ TILES: tuple[tuple[str, str], ...] = (
 # A tile has room for a few characters only; its help says what the value means.
 TILE_SUPPRESSED = f"< {small_cell_threshold()}"
 SUPPRESSED_HELP = (
-    f" Shown as {TILE_SUPPRESSED} when suppressed: {suppressed_label()} members, enrollments "
+    f" Shown as {TILE_SUPPRESSED} when suppressed: {suppressed_text()} members, enrollments "
     "or admissions."
 )
 

@@ -183,6 +183,34 @@ def dashboard_server(
     raise RuntimeError(last_problem)
 
 
+@contextlib.contextmanager
+def chromium_context() -> Iterator[Any]:
+    """Debian's Chromium, headless, and one context that accepts downloads and counts
+    finished Streamlit runs; a Chromium that does not start skips (fails under CI)."""
+    from playwright.sync_api import Error, sync_playwright
+
+    from tests.conftest import skip_or_fail
+
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as exc:
+            skip_or_fail(f"Chromium at {CHROMIUM} does not start: {exc}")
+            raise  # unreachable: skip_or_fail raises
+        browser_context = browser.new_context(
+            viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
+        )
+        browser_context.set_default_timeout(WAIT_MS)
+        browser_context.add_init_script(RUN_COUNTER_SCRIPT)
+        try:
+            yield browser_context
+        finally:
+            browser_context.close()
+            browser.close()
+
+
 # -- waiting for Streamlit -------------------------------------------------------------------
 
 

@@ -39,15 +39,12 @@ from data_access.filters import OutcomeFilter
 from data_access.loader import load_directory
 from data_access.models import NOT_ENROLLED
 from tests.browser_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
-    RUN_COUNTER_SCRIPT,
-    VIEWPORT,
     WAIT_MS,
     browser_missing,
     checked_radio,
     choose_only,
+    chromium_context,
     cli_arguments,
     dashboard_server,
     finish_cli_export,
@@ -158,26 +155,8 @@ def app_url(sample_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="module")
 def context(browser_ready: None, app_url: str) -> Iterator[Any]:
     """One Chromium for the module; a context that accepts downloads."""
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as exc:
-            skip_or_fail(f"Chromium at {CHROMIUM} does not start: {exc}")
-            raise  # unreachable: skip_or_fail raises
-        browser_context = browser.new_context(
-            viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
-        )
-        browser_context.set_default_timeout(WAIT_MS)
-        browser_context.add_init_script(RUN_COUNTER_SCRIPT)
-        try:
-            yield browser_context
-        finally:
-            browser_context.close()
-            browser.close()
+    with chromium_context() as browser_context:
+        yield browser_context
 
 
 @pytest.fixture

@@ -26,12 +26,9 @@ import pytest
 from data_access import access, db, queries
 from data_access.access import Viewer
 from tests.browser_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RUN_COUNTER_SCRIPT,
-    VIEWPORT,
     WAIT_MS,
     browser_missing,
+    chromium_context,
     go_to,
     open_app,
     problems_shown,
@@ -103,26 +100,8 @@ def app_url(database_url: str, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def context(app_url: str) -> Iterator[Any]:
     """One Chromium and one browser context (its cookies are the sign-in) for the module."""
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as exc:
-            skip_or_fail(f"Chromium at {CHROMIUM} does not start: {exc}")
-            raise  # unreachable: skip_or_fail raises
-        browser_context = browser.new_context(
-            viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
-        )
-        browser_context.set_default_timeout(WAIT_MS)
-        browser_context.add_init_script(RUN_COUNTER_SCRIPT)
-        try:
-            yield browser_context
-        finally:
-            browser_context.close()
-            browser.close()
+    with chromium_context() as browser_context:
+        yield browser_context
 
 
 # -- helpers ---------------------------------------------------------------------------------
