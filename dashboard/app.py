@@ -7,6 +7,7 @@ chosen in the navigation runs. Without a loaded database it shows what to run in
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -17,11 +18,13 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from dashboard import auth, data, filters  # noqa: E402
-from data_access.db import DatabaseNotReady, QueryError  # noqa: E402
+from data_access.errors import OutcomesError  # noqa: E402
 from data_access.settings import SettingsError  # noqa: E402
+from data_access.vocabulary import LOAD_COMMAND  # noqa: E402
 
 PAGES = ROOT / "pages"
-LOAD_COMMAND = "python -m data_access load sample_data"
+RETRY_SECONDS = 5
+log = logging.getLogger(__name__)
 
 # An emoji tab icon: without one the tab shows the page's Material icon, whose image
 # Streamlit fetches from Google's servers (blocked on some partners' networks); an emoji is
@@ -46,13 +49,22 @@ def not_ready(problem: str) -> None:
     st.navigation([page], position="hidden").run()
 
 
-def database_problem() -> str | None:
-    """Why the database cannot be read yet (bad settings, not loaded), or None."""
-    try:
-        status = data.database_status()
-    except SettingsError as exc:
-        return str(exc)
-    return None if status.ready else status.message
+def unavailable(message: str) -> None:
+    """The database did not answer: say so, and come back by itself once it does.
+
+    No navigation is drawn, so the page address and its filters stay as they were and the
+    same page returns when the database answers again.
+    """
+    st.title("Peer support outcomes dashboard")
+    st.error(message, icon=":material/cloud_off:")
+
+    @st.fragment(run_every=RETRY_SECONDS)
+    def retry() -> None:
+        if data.database_status().reachable:
+            st.rerun(scope="app")
+        st.caption(f"Trying again every {RETRY_SECONDS} seconds.")
+
+    retry()
 
 
 def main() -> None:
@@ -60,9 +72,16 @@ def main() -> None:
     identity = auth.identify()
     if identity is None:
         return
-    problem = database_problem()
-    if problem:
-        not_ready(problem)
+    try:
+        status = data.database_status()
+    except SettingsError as exc:
+        not_ready(str(exc))
+        return
+    if not status.reachable:
+        unavailable(status.message)
+        return
+    if not status.ready:
+        not_ready(status.message)
         return
     try:
         # Before the filters: their options are the viewer's states.
@@ -70,13 +89,14 @@ def main() -> None:
         if viewer is None:
             return
         options = filters.load_options()
-    except (QueryError, DatabaseNotReady) as exc:
-        not_ready(str(exc))
+    except OutcomesError as exc:
+        log.warning("The dashboard's shell could not be read: %s", exc)
+        unavailable(exc.viewer_message)
         return
 
     admin = (
         [st.Page(PAGES / "audit_log.py", title="Audit log", icon=":material/policy:")]
-        if viewer.may_audit and (PAGES / "audit_log.py").exists()
+        if viewer.may_audit
         else []
     )
     navigation = st.navigation(

@@ -91,17 +91,6 @@ def column_config() -> dict[str, Any]:
     return config
 
 
-def query_words(
-    since: dt.date | None, until: dt.date | None, email: str | None, events: Sequence[str] | None
-) -> str:
-    """The rows asked for, in words: the detail of the download's audit row."""
-    parts = [f"since {since}"] if since else []
-    parts += [f"until {until}"] if until else []
-    parts += [f"email contains {email!r}"] if email else []
-    parts += [f"events {', '.join(events)}"] if events else []
-    return "audit log page: " + ("; ".join(parts) or "the whole log")
-
-
 def file_name(since: dt.date | None, until: dt.date | None) -> str:
     return f"audit_log_{since or 'start'}_to_{until or 'end'}.csv"
 

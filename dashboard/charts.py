@@ -21,9 +21,7 @@ from dashboard.formatting import (
     group_label,
     suppressed_text,
 )
-from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
-
-Period = Literal["month", "quarter", "year"]
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, Period
 
 # Okabe & Ito (2008); grey for the comparison population.
 MODEL_COLOURS: Final = {

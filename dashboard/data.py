@@ -11,23 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth
-from data_access import access, db, exports, queries
-from data_access.access import SmallCells, Viewer
+from data_access import access, db, exports, queries, status
+from data_access.access import Viewer
+from data_access.errors import DisclosureRefused, OutcomesError
 from data_access.filters import OutcomeFilter
 from data_access.queries import Scope
 from data_access.settings import SettingsError, get_settings
+from data_access.vocabulary import Dataset, Dimension, Period, SmallCells
 
 log = logging.getLogger(__name__)
 
-Period = Literal["month", "quarter", "year"]
-By = Literal["state_code", "program_model", "program_id", "population"]
-Dataset = Literal["monthly", "prepost"]
 
 
 def _ttl() -> int:
@@ -51,7 +50,7 @@ VERSION_TTL = 5  # seconds a new load may go unnoticed
 
 @st.cache_data(ttl=VERSION_TTL, show_spinner=False)
 def _load_version(url: str) -> int:
-    return queries.load_version(engine=db.get_engine(url))
+    return status.load_version(engine=db.get_engine(url))
 
 
 def database_url() -> str:
@@ -114,19 +113,19 @@ def month_bounds() -> tuple[str, str] | None:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _database_status(url: str, who: Viewer | None) -> queries.DatabaseStatus:
-    return queries.database_status(viewer=who, engine=_engine(url))
+def _database_status(url: str, who: Viewer | None) -> status.DatabaseStatus:
+    return status.database_status(viewer=who, engine=_engine(url))
 
 
-def database_status() -> queries.DatabaseStatus:
+def database_status() -> status.DatabaseStatus:
     """Whether the database is loaded (row counts only for leadership and admin viewers);
     a not-ready answer is never kept in the cache, so the app notices as soon as someone
     runs the loader. Callable before sign-in: without a viewer it says only ready or not."""
     who = st.session_state.get(auth.VIEWER_KEY)
-    status = _database_status(database_url(), who if isinstance(who, Viewer) else None)
-    if not status.ready:
+    current = _database_status(database_url(), who if isinstance(who, Viewer) else None)
+    if not current.ready:
         _database_status.clear()
-    return status
+    return current
 
 
 # -- figures behind the charts ---------------------------------------------------------------
@@ -138,7 +137,7 @@ def _outcome_summary(
     who: Viewer,
     filters: OutcomeFilter,
     period: Period | None,
-    by: tuple[By, ...],
+    by: tuple[Dimension, ...],
     scope: Scope,
     with_total: bool,
     small_cells: SmallCells,
@@ -159,7 +158,7 @@ def outcome_summary(
     filters: OutcomeFilter,
     *,
     period: Period | None = "month",
-    by: tuple[By, ...] = (),
+    by: tuple[Dimension, ...] = (),
     scope: Scope = "filters",
     with_total: bool = False,
     for_download: bool = False,
@@ -279,8 +278,11 @@ def guarded(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except (db.QueryError, db.DatabaseNotReady) as exc:
-        st.error(f"Could not show {what}. {exc}", icon=":material/error:")
+    except DisclosureRefused as exc:
+        st.info(exc.viewer_message, icon=":material/visibility_off:")
+    except OutcomesError as exc:
+        log.warning("Could not show %s: %s", what, exc)
+        st.error(f"Could not show {what}. {exc.viewer_message}", icon=":material/error:")
     except Exception:
         log.exception("Failed to show %s", what)
         st.error(

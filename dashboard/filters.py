@@ -21,8 +21,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
-from data_access.filters import MONTH_PATTERN, OutcomeFilter
-from data_access.models import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.filters import OutcomeFilter
+from data_access.vocabulary import MONTH_PATTERN, NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
 
 # URL query-string names.
 P_STATE: Final = "state"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from data_access.filters import OutcomeFilter
-from data_access.models import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from data_access.settings import get_settings
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
 
 Kind = Literal["rate", "ratio", "money", "days", "share", "count"]
 

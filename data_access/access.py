@@ -12,30 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from data_access import db
+from data_access.errors import InputError
 from data_access.filters import OutcomeFilter
-from data_access.models import (
-    ACCESS_TABLES,
+from data_access.models import ACCESS_TABLES, AuditEvent, State, ViewerGrant, ViewerState
+from data_access.vocabulary import (
     AUDIT_EVENTS,
     ROLES,
-    AuditEvent,
-    State,
-    ViewerGrant,
-    ViewerState,
+    AuditEventName,
+    Role,
+    SmallCells,
+    bad_state_codes,
+    utc_now,
 )
-
-Role = Literal["leadership", "state_partner", "admin"]
-AuditEventName = Literal[
-    "sign_in", "access_refused", "states_dropped", "download", "grant", "revoke"
-]
-# "show" is honoured only for leadership and admin viewers; partners always get "suppress".
-SmallCells = Literal["suppress", "show"]
 
 LOCAL_EMAIL: Final = "local"
 EMAIL_PATTERN: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -52,7 +47,7 @@ AUDIT_COLUMNS: Final = (
 )
 
 
-class AccessError(ValueError):
+class AccessError(InputError):
     """A grant or revocation that cannot be made; the message says why."""
 
 
@@ -168,15 +163,30 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def state_list(states: Sequence[str]) -> tuple[str, ...]:
+    """State codes as typed (any case, spaces), sorted and checked; AccessError names the bad."""
+    codes = tuple(sorted({s.strip().upper() for s in states}))
+    bad = bad_state_codes(codes)
+    if bad:
+        raise AccessError(f"state codes are two letters; got {', '.join(bad)}")
+    return codes
+
+
+def grant_request(role: str, states: Sequence[str]) -> tuple[Role, tuple[str, ...]]:
+    """The role and state codes of a grant, checked without the database: a partner needs
+    states, the other roles take none."""
+    if role not in ROLES:
+        raise AccessError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    codes = state_list(states)
+    if role == "state_partner" and not codes:
+        raise AccessError("a state partner needs at least one --state")
+    if role != "state_partner" and codes:
+        raise AccessError(f"{role} sees every state; leave out --state")
+    return role, codes
 
 
 def _check_states(states: Sequence[str], engine: Engine) -> tuple[str, ...]:
-    codes = tuple(sorted({s.strip().upper() for s in states}))
-    bad = [s for s in codes if not re.fullmatch(r"[A-Z]{2}", s)]
-    if bad:
-        raise AccessError(f"state codes are two letters; got {', '.join(bad)}")
+    codes = state_list(states)
     known = set(db.read_frame(select(State.state_code), engine=engine)["state_code"])
     unknown = [s for s in codes if known and s not in known]
     if unknown:
@@ -226,14 +236,9 @@ def grant(
     """
     engine = engine if engine is not None else db.get_engine()
     ensure_access_tables(engine)
-    if role not in ROLES:
-        raise AccessError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    role, codes = grant_request(role, states)
     address = normalise_email(email)
-    if role == "state_partner" and not states:
-        raise AccessError("a state partner needs at least one --state")
-    if role != "state_partner" and states:
-        raise AccessError(f"{role} sees every state; leave out --state")
-    codes = _check_states(states, engine) if states else ()
+    codes = _check_states(codes, engine) if codes else ()
     with engine.begin() as conn:
         current = conn.execute(
             select(ViewerGrant.role).where(ViewerGrant.email == address)
@@ -245,7 +250,7 @@ def grant(
         if current is None:
             conn.execute(
                 insert(ViewerGrant).values(
-                    email=address, role=role, granted_at=_now(), granted_by=granted_by
+                    email=address, role=role, granted_at=utc_now(), granted_by=granted_by
                 )
             )
         held = set(
@@ -260,7 +265,7 @@ def grant(
             )
         conn.execute(
             insert(AuditEvent).values(
-                occurred_at=_now(),
+                occurred_at=utc_now(),
                 email=granted_by,
                 event="grant",
                 detail=f"{address}: {role}" + (f" {', '.join(codes)}" if codes else ""),
@@ -285,10 +290,7 @@ def revoke(
     engine = engine if engine is not None else db.get_engine()
     ensure_access_tables(engine)
     address = normalise_email(email)
-    codes = tuple(sorted({s.strip().upper() for s in states}))
-    bad = [s for s in codes if not re.fullmatch(r"[A-Z]{2}", s)]
-    if bad:
-        raise AccessError(f"state codes are two letters; got {', '.join(bad)}")
+    codes = state_list(states)
     with engine.begin() as conn:
         role = conn.execute(
             select(ViewerGrant.role).where(ViewerGrant.email == address)
@@ -323,7 +325,7 @@ def revoke(
             conn.execute(delete(ViewerGrant).where(ViewerGrant.email == address))
         conn.execute(
             insert(AuditEvent).values(
-                occurred_at=_now(),
+                occurred_at=utc_now(),
                 email=revoked_by,
                 event="revoke",
                 detail=f"{address}: " + (", ".join(codes) if codes else "all access"),
@@ -380,7 +382,7 @@ def record_event(
     with engine.begin() as conn:
         conn.execute(
             insert(AuditEvent).values(
-                occurred_at=_now(),
+                occurred_at=utc_now(),
                 email=email,
                 role=role,
                 event=event,
@@ -415,6 +417,22 @@ def record_download(
         detail=detail,
         engine=engine,
     )
+
+
+def audit_query_words(
+    source: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    email: str | None,
+    events: Sequence[str] | None,
+) -> str:
+    """The audit rows asked for, in words: the detail of the audit row of a reading of the
+    log. No events chosen means every event."""
+    parts = [f"since {since}"] if since else []
+    parts += [f"until {until}"] if until else []
+    parts += [f"email contains {email!r}"] if email else []
+    parts += [f"events {', '.join(events)}"] if events else []
+    return f"{source}: " + ("; ".join(parts) or "the whole log")
 
 
 def audit_log(

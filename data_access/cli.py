@@ -17,29 +17,32 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TextIO, cast
+from typing import TextIO, cast
 
-import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from data_access import access, db
-from data_access.access import SmallCells, Viewer
+from data_access.access import Viewer
+from data_access.errors import DatabaseNotReady, OutcomesError
 from data_access.filters import OutcomeFilter
 from data_access.loader import LoadError, data_through, load_directory
-from data_access.models import (
+from data_access.models import CONTRACT_TABLES, LoadRun
+from data_access.settings import Settings, SettingsError, get_settings
+from data_access.vocabulary import (
     AUDIT_EVENTS,
-    CONTRACT_TABLES,
+    DATASETS,
+    LOAD_COMMAND,
     PRIMARY_CONDITIONS,
     PROGRAM_GROUPS,
-    ROLES,
-    LoadRun,
+    SETTINGS,
+    Dataset,
+    SmallCells,
+    utc_timestamp,
 )
-from data_access.settings import Settings, SettingsError, get_settings
 
-LOAD_HINT = "python -m data_access load sample_data"
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
@@ -76,18 +79,18 @@ def _loaded_engine(database_url: str | None) -> tuple[Engine, str]:
     """The engine of a database that has been loaded at least once."""
     url = _settings(database_url).sqlalchemy_url
     parsed = make_url(url)
-    missing = f"The outcomes database {_shown(url)} has no data yet; load it first: {LOAD_HINT}"
+    missing = f"The outcomes database {_shown(url)} has no data yet; load it first: {LOAD_COMMAND}"
     database = parsed.database
     # Check before connecting: connecting to SQLite would create an empty file.
     on_disk = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
     if on_disk and not Path(str(database)).exists():
-        raise db.DatabaseNotReady(missing)
+        raise DatabaseNotReady(missing)
     engine = db.get_engine(url)
     if not db.has_schema(engine):
-        raise db.DatabaseNotReady(missing)
+        raise DatabaseNotReady(missing)
     with engine.connect() as conn:
         if not conn.execute(select(func.count()).select_from(LoadRun)).scalar():
-            raise db.DatabaseNotReady(missing)
+            raise DatabaseNotReady(missing)
     return engine, url
 
 
@@ -152,7 +155,7 @@ def _ensure_loaded(args: argparse.Namespace) -> int:
     """Load DIR only when the database has never been loaded (the README's run command)."""
     try:
         _, url = _loaded_engine(args.database_url)
-    except db.DatabaseNotReady:
+    except DatabaseNotReady:
         print(f"The outcomes database is empty; loading {args.directory} first.")
         return _load(args)
     print(f"The outcomes database {_shown(url)} is loaded; starting.")
@@ -226,7 +229,7 @@ def _export(args: argparse.Namespace) -> int:
 
     viewer = _export_viewer(args, engine)
     small_cells: SmallCells = "show" if args.unsuppressed else "suppress"
-    dataset = cast(Literal["monthly", "prepost"], args.dataset)
+    dataset = cast(Dataset, args.dataset)
     suppressed = access.must_suppress(viewer, small_cells)
 
     def audit(rows: int) -> None:
@@ -307,7 +310,6 @@ def _summary(args: argparse.Namespace) -> int:
 # load: a state code is checked against the states table only once it has rows.
 
 ACCESS_PROG = "python -m data_access access"
-STATE_CODE = re.compile(r"[A-Z]{2}")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -338,7 +340,7 @@ def _access_engine(database_url: str | None, *, create: bool) -> Engine:
     database = parsed.database
     on_disk = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
     if not create and on_disk and not Path(str(database)).exists():
-        raise db.DatabaseNotReady(
+        raise DatabaseNotReady(
             f"The outcomes database {_shown(url)} does not exist; "
             "check --database-url or DATABASE_URL."
         )
@@ -354,12 +356,11 @@ def _email(raw: str) -> str:
         raise UsageError(str(exc)) from exc
 
 
-def _state_codes(raw: Sequence[str] | None) -> list[str]:
-    codes = [code.upper() for code in _values(raw) or []]
-    bad = [code for code in codes if not STATE_CODE.fullmatch(code)]
-    if bad:
-        raise UsageError(f"state codes are two letters; got {', '.join(bad)}")
-    return codes
+def _state_codes(raw: Sequence[str] | None) -> tuple[str, ...]:
+    try:
+        return access.state_list(_values(raw) or [])
+    except access.AccessError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _day(raw: str | None, flag: str) -> dt.date | None:
@@ -375,9 +376,7 @@ def _day(raw: str | None, flag: str) -> dt.date | None:
 
 def _utc_text(moment: object) -> str:
     """A stored time in UTC; SQLite keeps no time zone, so a naive time is UTC already."""
-    stamp = pd.Timestamp(moment)  # type: ignore[arg-type]
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_timestamp(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _access_messages(
@@ -403,14 +402,10 @@ def _access_messages(
 def _access_grant(args: argparse.Namespace) -> int:
     # Everything that needs no database is checked first, as a usage error (exit 2).
     email = _email(args.email)
-    if args.role not in ROLES:
-        raise UsageError(f"unknown role {args.role!r}; choose from {', '.join(ROLES)}")
-    role = cast(access.Role, args.role)
-    states = _state_codes(args.state)
-    if role == "state_partner" and not states:
-        raise UsageError("a state partner needs at least one --state")
-    if role != "state_partner" and states:
-        raise UsageError(f"{role} sees every state; leave out --state")
+    try:
+        role, states = access.grant_request(args.role, _values(args.state) or [])
+    except access.AccessError as exc:
+        raise UsageError(str(exc)) from exc
     by = _actor(args.by)
     engine = _access_engine(args.database_url, create=True)
     viewer = access.grant(email=email, role=role, states=states, granted_by=by, engine=engine)
@@ -453,17 +448,6 @@ def _access_list(args: argparse.Namespace) -> int:
     ]
     print(_table(("email", "role", "states", "granted_at", "granted_by"), rows))
     return 0
-
-
-def _audit_query_words(
-    since: dt.date | None, until: dt.date | None, email: str | None, events: Sequence[str] | None
-) -> str:
-    """The audit rows asked for, in words, for the audit row of this reading."""
-    parts = [f"since {since}"] if since else []
-    parts += [f"until {until}"] if until else []
-    parts += [f"email contains {email!r}"] if email else []
-    parts += [f"events {', '.join(events)}"] if events is not None else []
-    return "command line: " + ("; ".join(parts) or "the whole log")
 
 
 def _write_atomically(out: Path, write: Callable[[TextIO], int]) -> int:
@@ -516,7 +500,7 @@ def _access_audit(args: argparse.Namespace) -> int:
         event="download",
         dataset="audit_log",
         rows=rows,
-        detail=_audit_query_words(since, until, email, events),
+        detail=access.audit_query_words("command line", since, until, email, events),
         engine=engine,
     )
     print(f"Wrote {rows:,} audit rows{where}", file=sys.stderr)
@@ -616,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.set_defaults(handler=_ensure_loaded)
 
     export = commands.add_parser("export", help="write the monthly or prepost CSV export")
-    export.add_argument("dataset", choices=("monthly", "prepost"))
+    export.add_argument("dataset", choices=DATASETS)
     export.add_argument(
         "--state", action="append", metavar="XX", help="state code; repeat or comma-separate"
     )
@@ -637,7 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--from", dest="month_from", metavar="YYYY-MM", help="first month")
     export.add_argument("--to", dest="month_to", metavar="YYYY-MM", help="last month")
-    export.add_argument("--setting", choices=("all", "behavioral", "medical"), default="all")
+    export.add_argument("--setting", choices=SETTINGS, default="all")
     export.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     export.add_argument(
         "--as",
@@ -683,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
-    except (db.DatabaseNotReady, db.QueryError) as exc:
+    except OutcomesError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     except DBAPIError as exc:

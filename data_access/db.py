@@ -26,26 +26,25 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
 
-from data_access.models import (
-    CONTRACT_TABLES,
-    CONTRACT_VERSION,
-    SCHEMA_VERSION,
-    SchemaInfo,
-    TableCount,
-    metadata,
-)
+from data_access.errors import DatabaseUnavailable, QueryTimeout, ResultTooLarge
+from data_access.models import CONTRACT_TABLES, SCHEMA_VERSION, SchemaInfo, TableCount, metadata
 from data_access.settings import Settings, get_settings
+from data_access.vocabulary import CONTRACT_VERSION
 
 
-class QueryError(RuntimeError):
-    """A read failed, ran too long or returned too many rows."""
-
-
-class DatabaseNotReady(RuntimeError):
-    """The database has no outcomes tables or no data yet; the message says what to run."""
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Database failures as the product's errors: a timeout, or an unavailable database."""
+    try:
+        yield
+    except DBAPIError as exc:
+        detail = str(exc.orig).lower()
+        if isinstance(exc, OperationalError) and ("interrupt" in detail or "timeout" in detail):
+            raise QueryTimeout(f"The outcomes database query ran too long: {exc.orig}") from exc
+        raise DatabaseUnavailable(f"The outcomes database failed: {exc.orig}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -110,8 +109,9 @@ def create_schema(engine: Engine) -> None:
 
 
 def has_schema(engine: Engine) -> bool:
-    inspector = inspect(engine)
-    return inspector.has_table("monthly_summary") and inspector.has_table("load_runs")
+    with translated_errors():
+        inspector = inspect(engine)
+        return inspector.has_table("monthly_summary") and inspector.has_table("load_runs")
 
 
 @contextmanager
@@ -140,24 +140,17 @@ def read_frame(
     """Run one read and return its rows, refusing more than the row limit or the timeout."""
     settings = settings or get_settings()
     limit = settings.query_row_limit
-    try:
-        with (
-            engine.connect() as conn,
-            conn.begin(),
-            _deadline(conn, settings.query_timeout_seconds),
-        ):
-            result = conn.execute(statement, dict(params or {}))
-            rows = result.fetchmany(limit + 1)
-            columns = list(result.keys())
-    except OperationalError as exc:
-        reason = (
-            "ran longer than the timeout"
-            if "interrupt" in str(exc).lower() or "timeout" in str(exc).lower()
-            else "failed"
-        )
-        raise QueryError(f"The outcomes database query {reason}: {exc.orig}") from exc
+    with (
+        translated_errors(),
+        engine.connect() as conn,
+        conn.begin(),
+        _deadline(conn, settings.query_timeout_seconds),
+    ):
+        result = conn.execute(statement, dict(params or {}))
+        rows = result.fetchmany(limit + 1)
+        columns = list(result.keys())
     if len(rows) > limit:
-        raise QueryError(f"The query returned more than {limit:,} rows; narrow the filters.")
+        raise ResultTooLarge(f"The query returned more than {limit:,} rows; narrow the filters.")
     # Plain tuples: pandas probes Row objects attribute by attribute, which costs more
     # than the query on wide results (benchmarks/README.md, finding 3).
     return pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)

@@ -10,13 +10,13 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from typing import Literal, TextIO
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from data_access.access import SmallCells, Viewer, must_suppress
+from data_access.access import Viewer, must_suppress
 from data_access.filters import OutcomeFilter
 from data_access.queries import (
     COUNT_COLUMNS,
@@ -28,8 +28,7 @@ from data_access.queries import (
     prepost_by_program,
 )
 from data_access.suppression import SUPPRESSED_COLUMN
-
-Dataset = Literal["monthly", "prepost"]
+from data_access.vocabulary import Dataset, SmallCells, utc_timestamp
 
 TEXT_COLUMNS = frozenset(
     {
@@ -153,9 +152,7 @@ def _timestamp(value: object) -> str:
     (SQLite keeps no time zone, PostgreSQL answers in the server's)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
-    moment = pd.Timestamp(value)  # type: ignore[arg-type]
-    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _formatter(column: str) -> Callable[[object], str]:

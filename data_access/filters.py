@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from data_access.models import PRIMARY_CONDITIONS, PROGRAM_GROUPS
-
-Setting = Literal["all", "behavioral", "medical"]
-ProgramGroup = Literal["embedded", "care_advocacy", "whole_health", "hot_spotting", "not_enrolled"]
-Condition = Literal["mental_health", "substance_use", "co_occurring"]
-
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from data_access.vocabulary import (
+    MONTH_PATTERN,
+    PROGRAM_GROUPS,
+    Condition,
+    ProgramGroup,
+    Setting,
+    bad_state_codes,
+)
 
 
 class OutcomeFilter(BaseModel):
@@ -47,7 +45,7 @@ class OutcomeFilter(BaseModel):
     def _state_codes(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if values is None:
             return None
-        bad = [v for v in values if not re.fullmatch(r"[A-Z]{2}", v)]
+        bad = bad_state_codes(values)
         if bad:
             raise ValueError(f"state codes are two capital letters; got {', '.join(bad)}")
         return values
@@ -74,5 +72,3 @@ class OutcomeFilter(BaseModel):
             for selection in (self.states, self.program_models, self.conditions)
         )
 
-
-assert set(PRIMARY_CONDITIONS) == set(Condition.__args__)  # type: ignore[attr-defined]

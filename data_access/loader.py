@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.util import find_spec
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Final, Literal
@@ -47,13 +46,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from data_access import db
+from data_access.errors import InputError
 from data_access.models import (
-    ADMISSION_SETTINGS,
-    COACHING_ROLES,
-    ID_LENGTH,
-    PRIMARY_CONDITIONS,
-    PROGRAM_MODELS,
-    SERVICE_CATEGORIES,
     Admission,
     Eligibility,
     Enrollment,
@@ -63,6 +57,15 @@ from data_access.models import (
     Service,
     State,
     TableCount,
+)
+from data_access.summaries import rebuild_summaries
+from data_access.vocabulary import (
+    ADMISSION_SETTINGS,
+    COACHING_ROLES,
+    ID_LENGTH,
+    PRIMARY_CONDITIONS,
+    PROGRAM_MODELS,
+    SERVICE_CATEGORIES,
 )
 
 log = logging.getLogger(__name__)
@@ -114,7 +117,7 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
-class LoadError(Exception):
+class LoadError(InputError):
     """A refused load. Nothing was written; `problems` lists the bad rows found."""
 
     def __init__(self, problems: Sequence[Problem], total: int | None = None) -> None:
@@ -1276,11 +1279,6 @@ def _sqlite_load_settings(conn: Connection) -> Iterator[None]:
 
 def _rebuild_summaries(conn: Connection, progress: Progress | None) -> None:
     # summaries.py is written separately; until it exists a load only fills the contract tables.
-    if find_spec("data_access.summaries") is None:
-        log.warning("data_access.summaries is missing: summary tables were not rebuilt")
-        return
-    from data_access.summaries import rebuild_summaries
-
     if progress is not None:
         progress("summaries", 0, 1)
     rebuild_summaries(conn)

@@ -26,31 +26,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-CONTRACT_VERSION: Final = 1
+from data_access.vocabulary import (
+    ADMISSION_SETTINGS,
+    AUDIT_EVENTS,
+    COACHING_ROLES,
+    ID_LENGTH,
+    PRIMARY_CONDITIONS,
+    PROGRAM_MODELS,
+    ROLES,
+    SERVICE_CATEGORIES,
+    WINDOWS,
+)
+
 # Bump with every change to the tables below and add a migration step (see README).
 SCHEMA_VERSION: Final = 2
-
-PROGRAM_MODELS: Final = ("embedded", "care_advocacy", "whole_health", "hot_spotting")
-NOT_ENROLLED: Final = "not_enrolled"
-PROGRAM_GROUPS: Final = (*PROGRAM_MODELS, NOT_ENROLLED)
-PRIMARY_CONDITIONS: Final = ("mental_health", "substance_use", "co_occurring")
-COACHING_ROLES: Final = (
-    "peer_coach",
-    "recovery_coach",
-    "whole_health_coach",
-    "peer_bridge",
-    "family_support_partner",
-)
-ADMISSION_SETTINGS: Final = ("behavioral", "medical")
-SERVICE_CATEGORIES: Final = (
-    "emergency",
-    "outpatient",
-    "professional",
-    "pharmacy",
-    "peer_support",
-    "other",
-)
-ID_LENGTH: Final = 64
 
 metadata = MetaData(
     naming_convention={
@@ -192,16 +181,6 @@ class SchemaInfo(Base):
 # Who may see what, and what they did (see access.py). Kept apart from the contract tables:
 # a load never touches them.
 
-ROLES: Final = ("leadership", "state_partner", "admin")
-AUDIT_EVENTS: Final = (
-    "sign_in",
-    "access_refused",
-    "states_dropped",
-    "download",
-    "grant",
-    "revoke",
-)
-
 
 class ViewerGrant(Base):
     """A person allowed in, by the e-mail address the sign-in provider vouches for."""
@@ -250,7 +229,6 @@ ACCESS_TABLES: Final = (ViewerGrant, ViewerState, AuditEvent)
 # Summaries, rebuilt inside the database by every load (see summaries.py). The dashboard
 # reads only these, so its queries cost the same whatever the number of claims.
 
-SETTING_SUFFIXES: Final = ("behavioral", "medical")
 ADMISSION_MEASURES: Final = ("admissions", "discharges", "inpatient_days", "readmissions_30d")
 
 
@@ -258,7 +236,7 @@ def _per_setting(prefix: str, names: tuple[str, ...]) -> list[Column[int]]:
     return [
         Column(f"{prefix}{name}_{setting}", BigInteger, nullable=False)
         for name in names
-        for setting in SETTING_SUFFIXES
+        for setting in ADMISSION_SETTINGS
     ]
 
 
@@ -315,7 +293,6 @@ monthly_summary = Table(
     Index("ix_monthly_summary_month", "month", "program_model"),
 )
 
-WINDOWS: Final = ("pre", "post")
 PREPOST_ADMISSION_MEASURES: Final = (
     "admissions",
     "discharges",
@@ -345,7 +322,7 @@ enrollment_outcomes = Table(
     *[
         Column(f"{window}_service_paid_cents_{setting}", BigInteger, nullable=False)
         for window in WINDOWS
-        for setting in SETTING_SUFFIXES
+        for setting in ADMISSION_SETTINGS
     ],
     Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
 )

@@ -9,28 +9,18 @@ from the unrounded integer sums, in one place, so every engine gives the same fi
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, true
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import Label
 
 from data_access import db
-from data_access.access import (
-    SmallCells,
-    Viewer,
-    must_suppress,
-    national_filter,
-    scope_filter,
-)
+from data_access.access import Viewer, must_suppress, national_filter, scope_filter
+from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
 from data_access.models import (
-    NOT_ENROLLED,
     Enrollment,
-    LoadRun,
     Member,
     Program,
     State,
@@ -45,9 +35,8 @@ from data_access.suppression import (
     apply_suppression,
     hidden_cells,
 )
+from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, SmallCells
 
-Period = Literal["month", "quarter", "year"]
-Dimension = Literal["state_code", "program_model", "program_id", "population"]
 # "filters": the viewer's states within the filters; "national": every state pooled into
 # one line, the only figure beyond their states a state partner may see.
 Scope = Literal["filters", "national"]
@@ -241,12 +230,12 @@ def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -
     if by:
         # One line only: two national breakdowns minus the partner's own lines would give
         # the rest of the nation's cells that each line alone keeps hidden.
-        raise db.QueryError("The national figure is shown as one pooled line, not broken down.")
+        raise DisclosureRefused("The national figure is shown as one pooled line, not broken down.")
     codes = db.read_frame(select(State.state_code), engine=engine)["state_code"]
     outside = tuple(sorted(code for code in codes if not viewer.sees_state(code)))
     if len(outside) < 2:
         # With one state outside the grant, national minus the grant would be that state.
-        raise db.QueryError(
+        raise DisclosureRefused(
             "The national figure is not shown: it would reveal the one state outside your grant."
         )
     return outside
@@ -825,77 +814,9 @@ def enrolled_members(
     return members
 
 
-def load_version(*, engine: Engine | None = None) -> int:
-    """The id of the latest load (0 before any): a new load changes it, so caches key on it.
-    Not a figure of any state, so it takes no viewer."""
-    try:
-        frame = db.read_frame(
-            select(func.max(LoadRun.load_id).label("load")), engine=_engine(engine)
-        )
-    except (db.QueryError, DBAPIError):  # no tables yet, or no database at all
-        return 0
-    value = frame["load"].iloc[0]
-    return 0 if value is None or pd.isna(value) else int(value)
-
-
-@dataclass(frozen=True)
-class DatabaseStatus:
-    ready: bool
-    message: str
-    data_through: dt.date | None = None
-    last_loaded_at: dt.datetime | None = None
-    last_source: str | None = None
-    table_rows: dict[str, int] = field(default_factory=dict)
-    rows_in_last_load: dict[str, int] = field(default_factory=dict)
-
-
-LOAD_HINT = "Load data with: python -m data_access load sample_data"
-
-
-def database_status(*, viewer: Viewer | None, engine: Engine | None = None) -> DatabaseStatus:
-    """Whether the database holds loaded outcomes, and what: data-through, last load, rows.
-
-    Row counts are national totals of members and claims: only leadership and admin viewers
-    get them, not state partners nor a readiness check made before sign-in (`viewer=None`).
-    """
-    engine = _engine(engine)
-    try:
-        if not db.has_schema(engine):
-            return DatabaseStatus(False, f"The outcomes database has no tables yet. {LOAD_HINT}")
-        last = db.read_frame(
-            select(LoadRun.loaded_at, LoadRun.source, LoadRun.rows_loaded, LoadRun.data_through)
-            .order_by(LoadRun.load_id.desc())
-            .limit(1),
-            engine=engine,
-        )
-    except Exception as exc:  # an unreachable server is a status, not a crash
-        return DatabaseStatus(False, f"The outcomes database cannot be read: {exc}")
-    if last.empty:
-        return DatabaseStatus(False, f"The outcomes database is empty. {LOAD_HINT}")
-    row = last.iloc[0]
-    sees_counts = viewer is not None and not viewer.is_partner
-    # Stored by each load (table_counts): no scan of the claims on every cold page.
-    counts = db.table_rows(engine) if sees_counts else {}
-    through = row["data_through"]
-    loaded_at = row["loaded_at"]
-    return DatabaseStatus(
-        ready=True,
-        message="ready",
-        data_through=None if pd.isna(through) else pd.Timestamp(through).date(),
-        last_loaded_at=None if pd.isna(loaded_at) else pd.Timestamp(loaded_at).to_pydatetime(),
-        last_source=str(row["source"]),
-        table_rows={str(name): int(value) for name, value in counts.items()},
-        rows_in_last_load={k: int(v) for k, v in json.loads(row["rows_loaded"]).items()}
-        if sees_counts
-        else {},
-    )
-
-
 __all__ = [
     "MONTHLY_COLUMNS",
     "PREPOST_COLUMNS",
-    "DatabaseStatus",
-    "database_status",
     "enrolled_members",
     "list_programs",
     "list_states",

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from data_access.models import CONTRACT_TABLES, ID_LENGTH, SUMMARY_TABLES, calendar_months
+from data_access.models import CONTRACT_TABLES, SUMMARY_TABLES, calendar_months
+from data_access.vocabulary import ID_LENGTH
 
 EPOCH = dt.date(1970, 1, 1)
 # A month index beyond every calendar month (the last level runs to the calendar's end).

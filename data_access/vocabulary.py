@@ -12,7 +12,7 @@ from typing import Final, Literal, get_args
 
 import pandas as pd
 
-CONTRACT_VERSION: Final = 2
+CONTRACT_VERSION: Final = 1
 
 ProgramModel = Literal["embedded", "care_advocacy", "whole_health", "hot_spotting"]
 NotEnrolled = Literal["not_enrolled"]

@@ -5,14 +5,17 @@ the page checks again, so a direct link is no way in."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import streamlit as st
 
 from dashboard import audit, auth
 from dashboard.sections import page_header
-from data_access import exports
-from data_access.db import DatabaseNotReady, QueryError
-from data_access.models import AUDIT_EVENTS
+from data_access import access, exports
+from data_access.errors import OutcomesError
+from data_access.vocabulary import AUDIT_EVENTS
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 30
 
@@ -55,8 +58,9 @@ chosen = events or None  # none chosen: every event
 
 try:
     frame = audit.audit_rows(viewer, since=since, until=until, email=email, events=chosen)
-except (QueryError, DatabaseNotReady) as exc:
-    st.error(f"Could not read the audit log. {exc}", icon=":material/error:")
+except OutcomesError as exc:
+    log.warning("Could not read the audit log: %s", exc)
+    st.error(f"Could not read the audit log. {exc.viewer_message}", icon=":material/error:")
     st.stop()
 
 shown = f"{len(frame):,} events"
@@ -85,7 +89,7 @@ st.download_button(
     kwargs={
         "viewer": viewer,
         "rows": len(frame),
-        "detail": audit.query_words(since, until, email, chosen),
+        "detail": access.audit_query_words("audit log page", since, until, email, chosen),
     },
     icon=":material/download:",
 )

@@ -27,7 +27,7 @@ from dashboard.sections import (
     trend_section,
 )
 from data_access.filters import OutcomeFilter
-from data_access.models import NOT_ENROLLED
+from data_access.vocabulary import NOT_ENROLLED
 
 f = filters.current_filter()
 page_header(

@@ -14,7 +14,7 @@ from dashboard.formatting import (
     describe_filter,
 )
 from dashboard.sections import chart_with_table, page_header
-from data_access.db import QueryError
+from data_access.errors import DisclosureRefused
 
 f = filters.current_filter()
 page_header(
@@ -120,8 +120,8 @@ with data.guarded("the state trend"):
     state_trend = data.outcome_summary(state_filter, period=period, by=())
     try:
         pooled_trend = pooled()
-    except QueryError as refused:
-        st.caption(str(refused))
+    except DisclosureRefused as refused:
+        st.caption(refused.viewer_message)
         pooled_trend = state_trend.iloc[0:0]
     if state_trend.empty:
         st.info(f"{state_name} has no months with data for these filters.")

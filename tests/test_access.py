@@ -40,7 +40,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(access, "_now", clock)
+    monkeypatch.setattr(access, "utc_now", clock)
     return clock
 
 
@@ -248,7 +248,7 @@ def test_revoking_the_last_state_removes_the_grant(engine: Engine, clock: Clock)
             "x@example.org",
             "boss",
             [],
-            "role must be one of leadership, state_partner, admin; got 'boss'",
+            "unknown role 'boss'; choose from leadership, state_partner, admin",
         ),
         ("p@example.org", "state_partner", ["Texas"], "state codes are two letters; got TEXAS"),
     ],

@@ -16,11 +16,12 @@ import streamlit as st
 
 from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
-from data_access import db, exports, queries
+from data_access import db, exports, queries, status
 from data_access.access import LOCAL_VIEWER
+from data_access.errors import QueryTimeout
 from data_access.filters import OutcomeFilter
-from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
 from data_access.settings import get_settings
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS
 from tests.app_helpers import PAGES, figures, open_page, same_numbers, texts, values
 
 
@@ -274,11 +275,11 @@ def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
 def test_about_the_data_tells_freshness_and_rows(sample_db: db.Engine) -> None:
     at = open_page("about_the_data")
     _no_failures(at)
-    status = queries.database_status(viewer=LOCAL_VIEWER)
+    loaded = status.database_status(viewer=LOCAL_VIEWER)
     tiles = {metric.label: metric.value for metric in at.metric}
-    assert tiles["Data through"] == status.data_through.isoformat()
+    assert tiles["Data through"] == loaded.data_through.isoformat()
     table = at.dataframe[0].value
-    assert dict(zip(table["table"], table["rows"], strict=True)) == status.table_rows
+    assert dict(zip(table["table"], table["rows"], strict=True)) == loaded.table_rows
 
 
 # -- the URL ---------------------------------------------------------------------------------
@@ -414,13 +415,15 @@ def test_a_failing_query_breaks_only_its_chart(
     sample_db: db.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def fail(**_: object) -> pd.DataFrame:
-        raise db.QueryError("The outcomes database query ran longer than the timeout.")
+        raise QueryTimeout("statement timeout on SELECT ... at 127.0.0.1:5432")
 
     monkeypatch.setattr(exports, "export_frame", fail)
     at = open_page("program_outcomes")
     assert not at.exception, texts(at.exception)
     assert "Could not show the pre/post chart" in texts(at.error)
-    assert "timeout" in texts(at.error)
+    assert "took too long" in texts(at.error)
+    # The detail (server, statement) goes to the log, never to the viewer.
+    assert "127.0.0.1" not in texts(at.error) and "SELECT" not in texts(at.error)
     # The rest of the page still works.
     assert set(figures(at)) == {"chart_prepost_comparison"}
 

@@ -16,7 +16,7 @@ from dashboard import audit
 from data_access import access, exports
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
-from data_access.models import AUDIT_EVENTS
+from data_access.vocabulary import AUDIT_EVENTS
 from tests.app_helpers import TIMEOUT, texts
 from tests.test_access import Clock
 
@@ -34,7 +34,7 @@ MONTHLY_FILTER = OutcomeFilter(states=("TX",), month_from="2020-01", month_to="2
 def recorded(configured: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     """Settings pointed at a fresh database holding six audit rows; access's clock fixed."""
     clock = Clock()
-    monkeypatch.setattr(access, "_now", clock)
+    monkeypatch.setattr(access, "utc_now", clock)
     clock.at(LONG_AGO)
     access.record_event(email="old@example.org", role="leadership", event="sign_in")
     clock.at(MIDNIGHT)

@@ -37,7 +37,7 @@ from data_access import db, queries
 from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.loader import load_directory
-from data_access.models import NOT_ENROLLED
+from data_access.vocabulary import NOT_ENROLLED
 from tests.browser_helpers import (
     ROOT,
     WAIT_MS,

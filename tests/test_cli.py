@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from data_access import access, cli, db
 from data_access.access import Viewer
 from data_access.filters import OutcomeFilter
-from data_access.models import PROGRAM_GROUPS, Service
+from data_access.models import Service
+from data_access.vocabulary import PROGRAM_GROUPS
 from tests.test_loader import GOOD, write
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -372,7 +373,7 @@ def test_unsuppressed_export_needs_a_purpose_and_is_audited(
 def test_each_load_moves_the_load_version_the_dashboard_caches_on(
     configured: str, tmp_path: Path
 ) -> None:
-    from data_access.queries import load_version
+    from data_access.status import load_version
 
     engine = db.get_engine(configured)
     assert load_version(engine=engine) == 0  # no tables yet

@@ -22,7 +22,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """access's clock fixed from 2026-03-01 09:00 UTC, a minute per reading; the operator is
     the OS user "ops"."""
     clock = Clock()
-    monkeypatch.setattr(access, "_now", clock)
+    monkeypatch.setattr(access, "utc_now", clock)
     monkeypatch.setattr(getpass, "getuser", lambda: "ops")
     return clock
 

@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 
 from data_access import db, exports, queries
 from data_access.access import Viewer, national_filter, scope_filter
+from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
-from data_access.models import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from data_access.queries import (
     COUNT_COLUMNS,
     MEASURE_COLUMNS,
@@ -34,6 +34,7 @@ from data_access.queries import (
 )
 from data_access.settings import get_settings
 from data_access.suppression import SUPPRESSED_COLUMN, Margin, apply_suppression
+from data_access.vocabulary import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from tests.disclosure_checks import (
     MONTHLY_SPEC,
     PREPOST_SPEC,
@@ -368,7 +369,7 @@ def check_outcome_summary(sample, viewer, filters, period, by, scope, with_total
     t = sample.threshold
     call = dict(filters=filters, period=period, by=by, scope=scope, with_total=with_total)
     if scope == "national" and refused_nationally(viewer, by, sample):
-        with pytest.raises(db.QueryError):
+        with pytest.raises(DisclosureRefused):
             queries.outcome_summary(
                 viewer=viewer, small_cells=small_cells, engine=sample.engine, **call
             )
@@ -562,7 +563,7 @@ def test_show_is_honoured_for_leadership_only(sample: Sample) -> None:
     ],
 )
 def test_a_partner_gets_the_national_line_pooled_only(sample: Sample, viewer, by) -> None:
-    with pytest.raises(db.QueryError, match="pooled"):
+    with pytest.raises(DisclosureRefused, match="pooled"):
         queries.outcome_summary(
             viewer=viewer, filters=OutcomeFilter(), by=by, scope="national", engine=sample.engine
         )
@@ -575,7 +576,7 @@ def test_no_national_line_when_it_would_reveal_the_states_outside_the_grant(samp
             role="state_partner",
             states=tuple(s for s in sample.states if s not in left_out),
         )
-        with pytest.raises(db.QueryError, match="outside your grant"):
+        with pytest.raises(DisclosureRefused, match="outside your grant"):
             queries.outcome_summary(
                 viewer=viewer, filters=OutcomeFilter(), scope="national", engine=sample.engine
             )
@@ -728,7 +729,7 @@ def test_two_national_breakdowns_do_not_give_away_the_rest_of_the_nation(sample:
         month_to="2016-12",
     )
     call = dict(viewer=TX, filters=filters, period="month", engine=sample.engine)
-    with pytest.raises(db.QueryError, match="one pooled line"):
+    with pytest.raises(DisclosureRefused, match="one pooled line"):
         queries.outcome_summary(scope="national", by=("population",), **call)
     pooled = queries.outcome_summary(scope="national", **call).set_index("month")
     own = queries.outcome_summary(**call).set_index("month")

@@ -267,7 +267,7 @@ def test_twenty_sessions_at_once_each_see_their_own_figures(
     from dashboard.filters import with_comparison
     from dashboard.formatting import GROUP_LABELS
     from data_access import db, queries
-    from data_access.models import NOT_ENROLLED, PROGRAM_MODELS
+    from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS
 
     engine = db.get_engine(loaded)
     states = list(queries.list_states(viewer=LOCAL_VIEWER, engine=engine)["state_code"])

@@ -33,8 +33,8 @@ from dashboard.formatting import PREPOST_MEASURES, SUMMARY_MEASURES
 from data_access import access, db, exports, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
-from data_access.models import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from data_access.settings import get_settings
+from data_access.vocabulary import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from tests.app_helpers import PAGES, TIMEOUT
 from tests.conftest import ENGINES, POSTGRES_ADMIN_DSN
 from tests.signed_in import (
