@@ -29,6 +29,7 @@ from streamlit import config
 
 from data_access import access
 from data_access.access import LOCAL_VIEWER, Viewer
+from data_access.vocabulary import AuditEventName
 
 VIEWER_KEY: Final = "viewer"
 # The e-mail address whose sign-in (or refusal) this session has audited: once per session.
@@ -222,7 +223,7 @@ def _refusal_detail(email: str) -> str:
     return "no grant"
 
 
-def _audit_once(email: str, event: access.AuditEventName, detail: str | None, **extra: Any) -> None:
+def _audit_once(email: str, event: AuditEventName, detail: str | None, **extra: Any) -> None:
     key = f"{event}:{email.lower()}"
     if st.session_state.get(AUDITED_KEY) == key:
         return

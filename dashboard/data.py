@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 
 from dashboard import auth
 from data_access import access, db, exports, queries, status
@@ -60,7 +61,7 @@ def database_url() -> str:
     return f"{url}{VERSION_MARK}{_load_version(url)}"
 
 
-def _engine(key: str) -> db.Engine:
+def _engine(key: str) -> Engine:
     return db.get_engine(key.split(VERSION_MARK, 1)[0])
 
 

@@ -20,7 +20,7 @@ from dashboard.formatting import (
     suppressed_text,
 )
 from data_access.filters import OutcomeFilter
-from data_access.queries import MONEY_COLUMNS
+from data_access.measures import MONEY_COLUMNS
 from data_access.suppression import SUPPRESSED_COLUMN
 
 PLOTLY_CONFIG = {

@@ -18,15 +18,14 @@ from sqlalchemy import Engine
 
 from data_access.access import Viewer, must_suppress
 from data_access.filters import OutcomeFilter
-from data_access.queries import (
+from data_access.measures import (
     COUNT_COLUMNS,
     MONEY_COLUMNS,
     MONTHLY_COLUMNS,
     PREPOST_COLUMNS,
     PREPOST_MEASURES,
-    monthly_outcomes,
-    prepost_by_program,
 )
+from data_access.queries import monthly_outcomes, prepost_by_program
 from data_access.suppression import SUPPRESSED_COLUMN
 from data_access.vocabulary import Dataset, SmallCells, utc_timestamp
 

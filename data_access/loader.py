@@ -186,7 +186,8 @@ class _Spec:
 
 
 def _t(model: type) -> Table:
-    return model.__table__  # type: ignore[attr-defined]
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 # In load order: parents before children.
@@ -519,7 +520,8 @@ def _real_dates(values: pd.Series, shaped: BoolArray) -> BoolArray:
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     last = DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
-    return shaped & (year >= 1) & month_ok & (day >= 1) & (day <= last)
+    real: BoolArray = shaped & (year >= 1) & month_ok & (day >= 1) & (day <= last)
+    return real
 
 
 def _check_column(

@@ -2,8 +2,9 @@
 
 Each takes keyword-only arguments and one `OutcomeFilter`, runs its aggregation in the
 database over the summary tables (see summaries.py) through `db.read_frame`, and returns a
-small DataFrame whose columns are documented in the docstring. Ratios are computed here
-from the unrounded integer sums, in one place, so every engine gives the same figures.
+small DataFrame whose columns are documented in the docstring. The figures are computed
+from the unrounded integer sums by `measures`, suppression by `suppression`: this module
+holds the SQL.
 """
 
 from __future__ import annotations
@@ -12,13 +13,35 @@ import datetime as dt
 from typing import Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import Label
 
 from data_access import db
 from data_access.access import Viewer, must_suppress, national_filter, scope_filter
 from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
+from data_access.measures import (
+    COUNT_COLUMNS,
+    MEASURE_COLUMNS,
+    MEMBERS_LOWER_BOUND,
+    MONTHLY_COLUMNS,
+    PREPOST_COLUMNS,
+    PREPOST_MEASURES,
+    add_monthly_rates,
+    prepost_measures,
+    ratio,
+)
 from data_access.models import (
     Enrollment,
     Member,
@@ -29,11 +52,13 @@ from data_access.models import (
 )
 from data_access.settings import get_settings
 from data_access.suppression import (
+    MONTHLY_RULES,
+    PREPOST_RULES,
     SUPPRESSED_COLUMN,
-    DisclosureRules,
     Margin,
     apply_suppression,
-    hidden_cells,
+    consistent_hidden,
+    rest_of_nation_hidden,
 )
 from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, SmallCells
 
@@ -41,111 +66,10 @@ from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, SmallCells
 # one line, the only figure beyond their states a state partner may see.
 Scope = Literal["filters", "national"]
 
-COUNT_COLUMNS = ("member_months", "admissions", "discharges", "inpatient_days", "readmissions_30d")
-MONEY_COLUMNS = ("paid", "behavioral_paid", "medical_paid")
-RATE_COLUMNS = (
-    "admissions_per_1000_mm",
-    "inpatient_days_per_1000_mm",
-    "average_los",
-    "readmission_rate_30d",
-    "cost_pmpm",
-    "behavioral_cost_pmpm",
-    "medical_cost_pmpm",
-)
-MEASURE_COLUMNS = (*COUNT_COLUMNS, *MONEY_COLUMNS, *RATE_COLUMNS)
-PREPOST_MEASURES = (
-    "share_with_admission",
-    "admissions_per_enrollment",
-    "inpatient_days_per_enrollment",
-    "average_los",
-    "behavioral_paid_per_enrollment",
-    "medical_paid_per_enrollment",
-    "total_paid_per_enrollment",
-    "paid_per_admission",
-)
-PREPOST_LEAD_COLUMNS = (
-    "program_id",
-    "program_name",
-    "state_code",
-    "program_model",
-    "setting",
-    "enrollments",
-)
-PREPOST_COLUMNS = (
-    *PREPOST_LEAD_COLUMNS,
-    *(
-        f"{part}_{measure}"
-        for measure in PREPOST_MEASURES
-        for part in ("pre", "post", "change", "pct_change")
-    ),
-)
-MONTHLY_COLUMNS = (
-    "month",
-    "state_code",
-    "program_model",
-    *COUNT_COLUMNS,
-    *MONEY_COLUMNS,
-    *RATE_COLUMNS[:5],
-)
-
-
-MEMBERS_LOWER_BOUND = "members_lower_bound"
-MONTHLY_RULES = DisclosureRules(
-    # In one month a cell's member-months are its members; over longer periods the busiest
-    # month's member-months are a lower bound of the distinct members.
-    basis=MEMBERS_LOWER_BOUND,
-    counts=("admissions", "discharges", "inpatient_days", "readmissions_30d"),
-    derived={
-        "admissions_per_1000_mm": ("member_months", "admissions"),
-        "inpatient_days_per_1000_mm": ("member_months", "inpatient_days"),
-        "average_los": ("inpatient_days", "discharges"),
-        "readmission_rate_30d": ("readmissions_30d", "discharges"),
-        "cost_pmpm": ("member_months", "paid"),
-        "behavioral_cost_pmpm": ("member_months", "behavioral_paid"),
-        "medical_cost_pmpm": ("member_months", "medical_paid"),
-    },
-    additive=("member_months", *COUNT_COLUMNS[1:], *MONEY_COLUMNS),
-    linked=(MONEY_COLUMNS,),
-)
-_PREPOST_COUNTS = ("with_admission", "admissions", "discharges", "inpatient_days")
-PREPOST_RULES = DisclosureRules(
-    basis="enrollments",
-    counts=tuple(f"{window}_{count}" for window in ("pre", "post") for count in _PREPOST_COUNTS),
-    derived={
-        **{
-            f"{window}_{measure}": tuple(
-                {
-                    "share_with_admission": ("enrollments", f"{window}_with_admission"),
-                    "admissions_per_enrollment": ("enrollments", f"{window}_admissions"),
-                    "inpatient_days_per_enrollment": ("enrollments", f"{window}_inpatient_days"),
-                    "average_los": (f"{window}_inpatient_days", f"{window}_discharges"),
-                    "behavioral_paid_per_enrollment": ("enrollments",),
-                    "medical_paid_per_enrollment": ("enrollments",),
-                    "total_paid_per_enrollment": ("enrollments",),
-                    "paid_per_admission": (f"{window}_admissions",),
-                }[measure]
-            )
-            for window in ("pre", "post")
-            for measure in PREPOST_MEASURES
-        },
-        **{
-            f"{part}_{measure}": (f"pre_{measure}", f"post_{measure}")
-            for part in ("change", "pct_change")
-            for measure in PREPOST_MEASURES
-        },
-    },
-)
 
 
 def _engine(engine: Engine | None) -> Engine:
     return engine if engine is not None else db.get_engine()
-
-
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """numerator / denominator as floats, NaN where the denominator is 0 (undefined)."""
-    num = numerator.astype("float64")
-    den = denominator.astype("float64")
-    return (num / den.where(den != 0)).astype("float64")
 
 
 def _plain_text_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -168,22 +92,43 @@ def _setting_total(measure: str, setting: str) -> ColumnElement[int]:
     return columns[f"{measure}_{setting}"]
 
 
+def filter_conditions(
+    filters: OutcomeFilter,
+    *,
+    model: SQLColumnExpression[str] | None = None,
+    state: SQLColumnExpression[str] | None = None,
+    program: SQLColumnExpression[str] | None = None,
+    condition: SQLColumnExpression[str] | None = None,
+    month: SQLColumnExpression[str] | None = None,
+) -> list[ColumnElement[bool]]:
+    """The filter as WHERE conditions on the columns given (a column not given is left to
+    the caller). A NULL program is a not-enrolled row, which a program list leaves as it is."""
+    conditions: list[ColumnElement[bool]] = []
+    if model is not None:
+        conditions.append(model.in_(filters.program_models))
+    if state is not None and filters.states is not None:
+        conditions.append(state.in_(filters.states))
+    if program is not None and filters.program_ids is not None:
+        conditions.append(or_(program.is_(None), program.in_(filters.program_ids)))
+    if condition is not None and filters.conditions is not None:
+        conditions.append(condition.in_(filters.conditions))
+    if month is not None and filters.month_from:
+        conditions.append(month >= filters.month_from)
+    if month is not None and filters.month_to:
+        conditions.append(month <= filters.month_to)
+    return conditions
+
+
 def _monthly_conditions(filters: OutcomeFilter) -> list[ColumnElement[bool]]:
     columns = monthly_summary.c
-    conditions: list[ColumnElement[bool]] = [columns.program_model.in_(filters.program_models)]
-    if filters.states is not None:
-        conditions.append(columns.state_code.in_(filters.states))
-    if filters.program_ids is not None:
-        conditions.append(
-            or_(columns.program_id.is_(None), columns.program_id.in_(filters.program_ids))
-        )
-    if filters.conditions is not None:
-        conditions.append(columns.primary_condition.in_(filters.conditions))
-    if filters.month_from:
-        conditions.append(columns.month >= filters.month_from)
-    if filters.month_to:
-        conditions.append(columns.month <= filters.month_to)
-    return conditions
+    return filter_conditions(
+        filters,
+        model=columns.program_model,
+        state=columns.state_code,
+        program=columns.program_id,
+        condition=columns.primary_condition,
+        month=columns.month,
+    )
 
 
 def _dimension(name: Dimension) -> Label[str]:
@@ -198,22 +143,6 @@ def _dimension(name: Dimension) -> Label[str]:
 
 def _empty(columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
-
-
-def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the contract's rates to a frame of summed counts and cents; money to dollars."""
-    out = frame.copy()
-    mm = out["member_months"]
-    out["admissions_per_1000_mm"] = _ratio(out["admissions"] * 1000, mm)
-    out["inpatient_days_per_1000_mm"] = _ratio(out["inpatient_days"] * 1000, mm)
-    out["average_los"] = _ratio(out["inpatient_days"], out["discharges"])
-    out["readmission_rate_30d"] = _ratio(out["readmissions_30d"], out["discharges"])
-    out["cost_pmpm"] = _ratio(out["paid_cents"], mm * 100)
-    out["behavioral_cost_pmpm"] = _ratio(out["behavioral_paid_cents"], mm * 100)
-    out["medical_cost_pmpm"] = _ratio(out["medical_paid_cents"], mm * 100)
-    for money in MONEY_COLUMNS:
-        out[money] = out.pop(f"{money}_cents").astype("int64") / 100
-    return out
 
 
 def _scoped(filters: OutcomeFilter, viewer: Viewer, scope: Scope) -> OutcomeFilter:
@@ -241,13 +170,6 @@ def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -
     return outside
 
 
-def _threshold() -> int:
-    return get_settings().small_cell_threshold
-
-
-_SUMMED = (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medical_paid_cents")
-
-
 def _rest_of_nation_hidden(
     outside: tuple[str, ...],
     national: OutcomeFilter,
@@ -256,38 +178,41 @@ def _rest_of_nation_hidden(
     frame: pd.DataFrame,
     engine: Engine,
 ) -> pd.DataFrame:
-    """Cells of a partner's national line to hide, by the rest of the nation.
-
-    National minus the partner's own states is the rest of the nation: where that is one
-    state, the whole row goes (it would be that state's figures); where a cell of it is
-    small, or derives from a small one, that cell goes (national minus the partner's line
-    would give it).
-    """
-    keys: list[str] = ([period] if period else []) + list(by)
-    columns = [c for c in MONTHLY_RULES.columns if c in frame.columns]
-    none_hidden = pd.DataFrame(False, index=frame.index, columns=columns)
+    """suppression.rest_of_nation_hidden over the sums of the states outside the grant."""
     rest_filter = national.model_copy(update={"states": outside})
     rest = _summed_months(rest_filter, period, by, engine)
-    if rest.empty:  # nothing outside the grant: the national line is the partner's own
-        return none_hidden
-    per_state = _summed_months(rest_filter, period, (*by, "state_code"), engine)
-    with_data = per_state[(per_state[list(_SUMMED)] != 0).any(axis=1)]
-    if keys:
-        states_with_data = with_data.groupby(keys).size().rename("states_with_data")
-        rest = rest.merge(states_with_data, left_on=keys, right_index=True, how="left")
-    else:
-        rest["states_with_data"] = len(with_data)
-    rest = add_monthly_rates(rest)
-    rest_hidden = hidden_cells(rest, MONTHLY_RULES, threshold=_threshold())
-    rest_hidden.loc[rest["states_with_data"].fillna(0) == 1, :] = True
-    rest_hidden = rest_hidden.reindex(columns=columns, fill_value=False)
-    if not keys:
-        return pd.DataFrame(
-            [rest_hidden.iloc[0].to_numpy()] * len(frame), index=frame.index, columns=columns
-        )
-    placed = frame[keys].merge(pd.concat([rest[keys], rest_hidden], axis=1), on=keys, how="left")
-    placed.index = frame.index
-    return placed[columns].fillna(False).astype(bool)
+    per_state = (
+        rest if rest.empty else _summed_months(rest_filter, period, (*by, "state_code"), engine)
+    )
+    keys: list[str] = ([period] if period else []) + list(by)
+    return rest_of_nation_hidden(rest, per_state, keys=keys, frame=frame, threshold=_threshold())
+
+
+def _consistent_hidden(
+    filters: OutcomeFilter,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    frame: pd.DataFrame,
+    is_total: pd.Series,
+    engine: Engine,
+) -> pd.DataFrame | None:
+    """suppression.consistent_hidden over the finest monthly cut of this output; outputs by
+    program are left to their own rules."""
+    if "program_id" in by:
+        return None
+    finest_by: tuple[Dimension, ...] = (
+        ("state_code", "program_model") if "state_code" in by else ("program_model",)
+    )
+    finest = _summed_months(filters, "month", finest_by, engine)
+    if finest.empty:
+        return None
+    return consistent_hidden(
+        finest, period=period, by=by, frame=frame, is_total=is_total, threshold=_threshold()
+    )
+
+
+def _threshold() -> int:
+    return get_settings().small_cell_threshold
 
 
 def _summed_months(
@@ -342,133 +267,6 @@ def _summed_months(
     ):
         frame[count] = frame[count].fillna(0).astype("int64")
     return frame
-
-
-# The cuts the dashboard serves, finest first: every output is a sum of cells of the finest
-# (month x program model, per state or pooled), and of every cut between.
-TIME_LEVELS: tuple[str, ...] = ("month", "quarter", "year", "range")
-GROUP_LEVELS: tuple[str, ...] = ("program_model", "population", "all")
-_FINER_TIME = {"month": None, "quarter": "month", "year": "quarter", "range": "month"}
-_FINER_GROUP = {"program_model": None, "population": "program_model", "all": "population"}
-
-
-def _cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> pd.DataFrame:
-    month = finest["month"].astype(str)
-    keys = pd.DataFrame(index=finest.index)
-    if time == "quarter":
-        keys["time"] = (
-            month.str[:4] + "-Q" + ((month.str[5:7].astype(int) - 1) // 3 + 1).astype(str)
-        )
-    elif time in ("month", "year"):
-        keys["time"] = month if time == "month" else month.str[:4]
-    else:
-        keys["time"] = "range"
-    if group == "program_model":
-        keys["group"] = finest["program_model"]
-    elif group == "population":
-        keys["group"] = finest["program_model"].where(
-            finest["program_model"] == NOT_ENROLLED, "enrolled"
-        )
-    else:
-        keys["group"] = "all"
-    for state in states:
-        keys[state] = finest[state]
-    return keys
-
-
-def _cut(finest: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """The finest rows summed to one cut; members bounded by the busiest month."""
-    names = list(keys.columns)
-    by_month = pd.concat([keys, finest[["month", *_SUMMED]]], axis=1)
-    by_month = by_month.groupby([*names, "month"], as_index=False)[list(_SUMMED)].sum()
-    sums = by_month.groupby(names).agg(
-        **{c: (c, "sum") for c in _SUMMED},
-        **{MEMBERS_LOWER_BOUND: ("member_months", "max")},
-    )
-    return add_monthly_rates(sums.reset_index())
-
-
-def _consistent_hidden(
-    filters: OutcomeFilter,
-    period: Period | None,
-    by: tuple[Dimension, ...],
-    frame: pd.DataFrame,
-    is_total: pd.Series,
-    engine: Engine,
-) -> pd.DataFrame | None:
-    """Cells to hide so that no output gives back a cell another output suppresses.
-
-    Cut by cut from the finest, a cell is hidden when it is small itself or when, among its
-    parts in a finer cut the dashboard also serves (its months, its program models, its two
-    populations), exactly one is hidden: shown, it would give that part back by subtraction
-    (a quarter against its months, a pooled line against the not-enrolled line). Outputs by
-    program, and the pooled rows of `with_total` (checked against their own parts), are left
-    to their own rules.
-    """
-    if "program_id" in by:
-        return None
-    states = ["state_code"] if "state_code" in by else []
-    finest_by: tuple[Dimension, ...] = (
-        ("state_code", "program_model") if states else ("program_model",)
-    )
-    finest = _summed_months(filters, "month", finest_by, engine)
-    if finest.empty:
-        return None
-    target_time = period or "range"
-    target_group = (
-        "program_model" if "program_model" in by else "population" if "population" in by else "all"
-    )
-    threshold = _threshold()
-    status: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
-    times = TIME_LEVELS[: TIME_LEVELS.index(target_time) + 1]
-    if target_time == "range":
-        times = ("month", "range")
-    for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]:
-        for time in times:
-            parent = _cut_keys(finest, time, group, states)
-            cut = _cut(finest, parent)
-            names = list(parent.columns)
-            lonely = pd.DataFrame(False, index=cut.index, columns=list(MONTHLY_RULES.additive))
-            for finer in (
-                (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
-                (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
-            ):
-                if finer is None or finer not in status:
-                    continue
-                part_cut, part_hidden = status[finer]
-                child = _cut_keys(finest, *finer, states)
-                link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
-                child_names = [f"child_{n}" for n in names]
-                flags = pd.concat(
-                    [part_cut[names].add_prefix("child_"), part_hidden[lonely.columns]], axis=1
-                )
-                counted = link.merge(flags, on=child_names, how="inner")
-                per_parent = counted.groupby(names)[list(lonely.columns)].sum() == 1
-                placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
-                lonely = lonely | placed[lonely.columns].fillna(False).astype(bool).to_numpy()
-            hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
-            status[(time, group)] = (cut, hidden)
-    cut, hidden = status[(target_time, target_group)]
-    rename: dict[str, str] = {"time": period} if period else {}
-    if target_group != "all":
-        rename["group"] = target_group
-    table = pd.concat([cut[["time", "group", *states]], hidden], axis=1)
-    table = table.rename(columns=rename)
-    if "population" in by and "population" not in table.columns:  # by model and population
-        models = table["program_model"]
-        table["population"] = models.where(models == NOT_ENROLLED, "enrolled")
-    out_keys: list[str] = ([period] if period else []) + list(by)
-    columns = list(hidden.columns)
-    out = pd.DataFrame(False, index=frame.index, columns=columns)
-    rows = ~is_total
-    if out_keys:
-        placed = frame.loc[rows, out_keys].merge(table, on=out_keys, how="left")[columns]
-    else:
-        placed = pd.DataFrame(
-            [table[columns].iloc[0].to_numpy()] * int(rows.sum()), columns=columns
-        )
-    out.loc[rows, columns] = placed.fillna(False).astype(bool).to_numpy()
-    return out
 
 
 def outcome_summary(
@@ -600,26 +398,6 @@ def _window_sums(window: str, setting: str) -> list[Label[int]]:
     ]
 
 
-def _prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
-    n = sums["enrollments"]
-
-    def total(name: str) -> pd.Series:
-        return sums[f"{window}_{name}"]
-
-    return {
-        "share_with_admission": _ratio(total("with_admission"), n),
-        "admissions_per_enrollment": _ratio(total("admissions"), n),
-        "inpatient_days_per_enrollment": _ratio(total("inpatient_days"), n),
-        "average_los": _ratio(total("inpatient_days"), total("discharges")),
-        "behavioral_paid_per_enrollment": _ratio(total("behavioral_cents"), n * 100),
-        "medical_paid_per_enrollment": _ratio(total("medical_cents"), n * 100),
-        "total_paid_per_enrollment": _ratio(
-            total("behavioral_cents") + total("medical_cents"), n * 100
-        ),
-        "paid_per_admission": _ratio(total("admission_cents"), total("admissions") * 100),
-    }
-
-
 def prepost_by_program(
     *,
     viewer: Viewer,
@@ -640,13 +418,12 @@ def prepost_by_program(
     if filters.selects_nothing:
         return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     outcomes = enrollment_outcomes.c
-    enrollment_conditions: list[ColumnElement[bool]] = [outcomes.analysable == true()]
-    if filters.conditions is not None:
-        enrollment_conditions.append(outcomes.primary_condition.in_(filters.conditions))
-    if filters.month_from:
-        enrollment_conditions.append(outcomes.enrolled_month >= filters.month_from)
-    if filters.month_to:
-        enrollment_conditions.append(outcomes.enrolled_month <= filters.month_to)
+    enrollment_conditions = [
+        outcomes.analysable == true(),
+        *filter_conditions(
+            filters, condition=outcomes.primary_condition, month=outcomes.enrolled_month
+        ),
+    ]
     per_program = (
         select(
             outcomes.program_id,
@@ -658,13 +435,9 @@ def prepost_by_program(
         .group_by(outcomes.program_id)
         .subquery()
     )
-    program_conditions: list[ColumnElement[bool]] = [
-        Program.program_model.in_(filters.program_models)
-    ]
-    if filters.states is not None:
-        program_conditions.append(Program.state_code.in_(filters.states))
-    if filters.program_ids is not None:
-        program_conditions.append(Program.program_id.in_(filters.program_ids))
+    program_conditions = filter_conditions(
+        filters, model=Program.program_model, state=Program.state_code, program=Program.program_id
+    )
     sum_columns = [c for c in per_program.c if c.name != "program_id"]
     statement = (
         select(
@@ -686,12 +459,12 @@ def prepost_by_program(
     out = sums[["program_id", "program_name", "state_code", "program_model"]].copy()
     out["setting"] = filters.setting
     out["enrollments"] = sums["enrollments"]
-    pre, post = _prepost_measures(sums, "pre"), _prepost_measures(sums, "post")
+    pre, post = prepost_measures(sums, "pre"), prepost_measures(sums, "post")
     for measure in PREPOST_MEASURES:
         out[f"pre_{measure}"] = pre[measure]
         out[f"post_{measure}"] = post[measure]
         out[f"change_{measure}"] = post[measure] - pre[measure]
-        out[f"pct_change_{measure}"] = _ratio((post[measure] - pre[measure]) * 100, pre[measure])
+        out[f"pct_change_{measure}"] = ratio((post[measure] - pre[measure]) * 100, pre[measure])
     if must_suppress(viewer, small_cells):
         helpers = sums[[name for name in PREPOST_RULES.counts]]
         out = apply_suppression(
@@ -788,11 +561,10 @@ def enrolled_members(
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return 0
-    conditions: list[ColumnElement[bool]] = [Program.program_model.in_(models)]
-    if filters.states is not None:
-        conditions.append(Program.state_code.in_(filters.states))
-    if filters.program_ids is not None:
-        conditions.append(Program.program_id.in_(filters.program_ids))
+    conditions = [
+        Program.program_model.in_(models),
+        *filter_conditions(filters, state=Program.state_code, program=Program.program_id),
+    ]
     if filters.month_to:
         after_end = _month_of(_month_index(filters.month_to) + 1)
         conditions.append(Enrollment.enrolled_on < _first_day(after_end))

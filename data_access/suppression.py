@@ -25,6 +25,16 @@ from typing import Final
 
 import pandas as pd
 
+from data_access.measures import (
+    COUNT_COLUMNS,
+    MEMBERS_LOWER_BOUND,
+    MONEY_COLUMNS,
+    PREPOST_MEASURES,
+    SUMMED_COLUMNS,
+    add_monthly_rates,
+)
+from data_access.vocabulary import NOT_ENROLLED, Dimension, Period
+
 SUPPRESSED_COLUMN: Final = "suppressed"
 
 
@@ -191,3 +201,216 @@ __all__ = [
     "apply_suppression",
     "hidden_cells",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# The rules of the contract's outputs
+
+MONTHLY_RULES = DisclosureRules(
+    # In one month a cell's member-months are its members; over longer periods the busiest
+    # month's member-months are a lower bound of the distinct members.
+    basis=MEMBERS_LOWER_BOUND,
+    counts=("admissions", "discharges", "inpatient_days", "readmissions_30d"),
+    derived={
+        "admissions_per_1000_mm": ("member_months", "admissions"),
+        "inpatient_days_per_1000_mm": ("member_months", "inpatient_days"),
+        "average_los": ("inpatient_days", "discharges"),
+        "readmission_rate_30d": ("readmissions_30d", "discharges"),
+        "cost_pmpm": ("member_months", "paid"),
+        "behavioral_cost_pmpm": ("member_months", "behavioral_paid"),
+        "medical_cost_pmpm": ("member_months", "medical_paid"),
+    },
+    additive=("member_months", *COUNT_COLUMNS[1:], *MONEY_COLUMNS),
+    linked=(MONEY_COLUMNS,),
+)
+_PREPOST_COUNTS = ("with_admission", "admissions", "discharges", "inpatient_days")
+PREPOST_RULES = DisclosureRules(
+    basis="enrollments",
+    counts=tuple(f"{window}_{count}" for window in ("pre", "post") for count in _PREPOST_COUNTS),
+    derived={
+        **{
+            f"{window}_{measure}": tuple(
+                {
+                    "share_with_admission": ("enrollments", f"{window}_with_admission"),
+                    "admissions_per_enrollment": ("enrollments", f"{window}_admissions"),
+                    "inpatient_days_per_enrollment": ("enrollments", f"{window}_inpatient_days"),
+                    "average_los": (f"{window}_inpatient_days", f"{window}_discharges"),
+                    "behavioral_paid_per_enrollment": ("enrollments",),
+                    "medical_paid_per_enrollment": ("enrollments",),
+                    "total_paid_per_enrollment": ("enrollments",),
+                    "paid_per_admission": (f"{window}_admissions",),
+                }[measure]
+            )
+            for window in ("pre", "post")
+            for measure in PREPOST_MEASURES
+        },
+        **{
+            f"{part}_{measure}": (f"pre_{measure}", f"post_{measure}")
+            for part in ("change", "pct_change")
+            for measure in PREPOST_MEASURES
+        },
+    },
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Across outputs: what one output shows must not give back what another hides
+
+
+def rest_of_nation_hidden(
+    rest: pd.DataFrame,
+    per_state: pd.DataFrame,
+    *,
+    keys: list[str],
+    frame: pd.DataFrame,
+    threshold: int,
+) -> pd.DataFrame:
+    """Cells of a partner's national line to hide, by the rest of the nation.
+
+    National minus the partner's own states is the rest of the nation: where that is one
+    state, the whole row goes (it would be that state's figures); where a cell of it is
+    small, or derives from a small one, that cell goes (national minus the partner's line
+    would give it). `rest` holds the monthly sums of the states outside the grant by `keys`,
+    `per_state` the same by `keys` and state.
+    """
+    columns = [c for c in MONTHLY_RULES.columns if c in frame.columns]
+    none_hidden = pd.DataFrame(False, index=frame.index, columns=columns)
+    if rest.empty:  # nothing outside the grant: the national line is the partner's own
+        return none_hidden
+    with_data = per_state[(per_state[list(SUMMED_COLUMNS)] != 0).any(axis=1)]
+    if keys:
+        states_with_data = with_data.groupby(keys).size().rename("states_with_data")
+        rest = rest.merge(states_with_data, left_on=keys, right_index=True, how="left")
+    else:
+        rest["states_with_data"] = len(with_data)
+    rest = add_monthly_rates(rest)
+    rest_hidden = hidden_cells(rest, MONTHLY_RULES, threshold=threshold)
+    rest_hidden.loc[rest["states_with_data"].fillna(0) == 1, :] = True
+    rest_hidden = rest_hidden.reindex(columns=columns, fill_value=False)
+    if not keys:
+        return pd.DataFrame(
+            [rest_hidden.iloc[0].to_numpy()] * len(frame), index=frame.index, columns=columns
+        )
+    placed = frame[keys].merge(pd.concat([rest[keys], rest_hidden], axis=1), on=keys, how="left")
+    placed.index = frame.index
+    return placed[columns].fillna(False).astype(bool)
+
+
+# The cuts the dashboard serves, finest first: every output is a sum of cells of the finest
+# (month x program model, per state or pooled), and of every cut between.
+TIME_LEVELS: tuple[str, ...] = ("month", "quarter", "year", "range")
+GROUP_LEVELS: tuple[str, ...] = ("program_model", "population", "all")
+_FINER_TIME = {"month": None, "quarter": "month", "year": "quarter", "range": "month"}
+_FINER_GROUP = {"program_model": None, "population": "program_model", "all": "population"}
+
+
+def _cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> pd.DataFrame:
+    month = finest["month"].astype(str)
+    keys = pd.DataFrame(index=finest.index)
+    if time == "quarter":
+        keys["time"] = (
+            month.str[:4] + "-Q" + ((month.str[5:7].astype(int) - 1) // 3 + 1).astype(str)
+        )
+    elif time in ("month", "year"):
+        keys["time"] = month if time == "month" else month.str[:4]
+    else:
+        keys["time"] = "range"
+    if group == "program_model":
+        keys["group"] = finest["program_model"]
+    elif group == "population":
+        keys["group"] = finest["program_model"].where(
+            finest["program_model"] == NOT_ENROLLED, "enrolled"
+        )
+    else:
+        keys["group"] = "all"
+    for state in states:
+        keys[state] = finest[state]
+    return keys
+
+
+def _cut(finest: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """The finest rows summed to one cut; members bounded by the busiest month."""
+    names = list(keys.columns)
+    by_month = pd.concat([keys, finest[["month", *SUMMED_COLUMNS]]], axis=1)
+    by_month = by_month.groupby([*names, "month"], as_index=False)[list(SUMMED_COLUMNS)].sum()
+    sums = by_month.groupby(names).agg(
+        **{c: (c, "sum") for c in SUMMED_COLUMNS},
+        **{MEMBERS_LOWER_BOUND: ("member_months", "max")},
+    )
+    return add_monthly_rates(sums.reset_index())
+
+
+def consistent_hidden(
+    finest: pd.DataFrame,
+    *,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    frame: pd.DataFrame,
+    is_total: pd.Series,
+    threshold: int,
+) -> pd.DataFrame:
+    """Cells to hide so that no output gives back a cell another output suppresses.
+
+    Cut by cut from the finest, a cell is hidden when it is small itself or when, among its
+    parts in a finer cut the dashboard also serves (its months, its program models, its two
+    populations), exactly one is hidden: shown, it would give that part back by subtraction
+    (a quarter against its months, a pooled line against the not-enrolled line). `finest`
+    holds the monthly sums by month and program model (and state when `by` has it). Outputs
+    by program, and the pooled rows of `with_total` (checked against their own parts), are
+    left to their own rules.
+    """
+    states = ["state_code"] if "state_code" in by else []
+    target_time = period or "range"
+    target_group = (
+        "program_model" if "program_model" in by else "population" if "population" in by else "all"
+    )
+    status: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    times = TIME_LEVELS[: TIME_LEVELS.index(target_time) + 1]
+    if target_time == "range":
+        times = ("month", "range")
+    for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]:
+        for time in times:
+            parent = _cut_keys(finest, time, group, states)
+            cut = _cut(finest, parent)
+            names = list(parent.columns)
+            lonely = pd.DataFrame(False, index=cut.index, columns=list(MONTHLY_RULES.additive))
+            for finer in (
+                (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
+                (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
+            ):
+                if finer is None or finer not in status:
+                    continue
+                part_cut, part_hidden = status[finer]
+                child = _cut_keys(finest, *finer, states)
+                link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
+                child_names = [f"child_{n}" for n in names]
+                flags = pd.concat(
+                    [part_cut[names].add_prefix("child_"), part_hidden[lonely.columns]], axis=1
+                )
+                counted = link.merge(flags, on=child_names, how="inner")
+                per_parent = counted.groupby(names)[list(lonely.columns)].sum() == 1
+                placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
+                lonely = lonely | placed[lonely.columns].fillna(False).astype(bool).to_numpy()
+            hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
+            status[(time, group)] = (cut, hidden)
+    cut, hidden = status[(target_time, target_group)]
+    rename: dict[str, str] = {"time": period} if period else {}
+    if target_group != "all":
+        rename["group"] = target_group
+    table = pd.concat([cut[["time", "group", *states]], hidden], axis=1)
+    table = table.rename(columns=rename)
+    if "population" in by and "population" not in table.columns:  # by model and population
+        models = table["program_model"]
+        table["population"] = models.where(models == NOT_ENROLLED, "enrolled")
+    out_keys: list[str] = ([period] if period else []) + list(by)
+    columns = list(hidden.columns)
+    out = pd.DataFrame(False, index=frame.index, columns=columns)
+    rows = ~is_total
+    if out_keys:
+        placed = frame.loc[rows, out_keys].merge(table, on=out_keys, how="left")[columns]
+    else:
+        placed = pd.DataFrame(
+            [table[columns].iloc[0].to_numpy()] * int(rows.sum()), columns=columns
+        )
+    out.loc[rows, columns] = placed.fillna(False).astype(bool).to_numpy()
+    return out

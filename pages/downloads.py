@@ -11,6 +11,8 @@ import streamlit as st
 from dashboard import data, filters
 from dashboard.sections import download_button, page_header
 from data_access import exports
+from data_access.measures import MONTHLY_COLUMNS, PREPOST_COLUMNS
+from data_access.vocabulary import Dataset
 
 
 def _file_formats(frame: pd.DataFrame) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def _file_formats(frame: pd.DataFrame) -> dict[str, Any]:
 PREVIEW_ROWS = 50
 
 
-def _unsuppressed(dataset: str, name: str) -> None:
+def _unsuppressed(dataset: Dataset, name: str) -> None:
     """Leadership's named, audited way to small cells: a purpose, then a recorded download."""
     with st.expander("Unsuppressed file (leadership only; recorded in the audit log)"):
         purpose = st.text_input(
@@ -43,7 +45,7 @@ def _unsuppressed(dataset: str, name: str) -> None:
             "rows.",
         ).strip()
         unsuppressed = (
-            data.export_frame(dataset, f, unsuppressed=True)  # type: ignore[arg-type]
+            data.export_frame(dataset, f, unsuppressed=True)
             if purpose
             else pd.DataFrame()
         )
@@ -76,17 +78,17 @@ page_header(
 filters.require_selection(f)
 viewer = data.viewer()
 
-DATASETS = {
+DATASETS: dict[Dataset, tuple[str, str, tuple[str, ...]]] = {
     "monthly": (
         "Monthly outcomes",
         "One row per month, state and program model (not enrolled included).",
-        exports.MONTHLY_COLUMNS,
+        MONTHLY_COLUMNS,
     ),
     "prepost": (
         "Pre/post outcomes per program",
         "One row per program: analysable enrollments and eight measures before and after "
         "enrollment, their change and percent change.",
-        exports.PREPOST_COLUMNS,
+        PREPOST_COLUMNS,
     ),
 }
 
@@ -94,7 +96,7 @@ for dataset, (title, description, _columns) in DATASETS.items():
     st.subheader(title)
     st.markdown(description)
     with data.guarded(f"the {dataset} export"):
-        frame = data.export_frame(dataset, f)  # type: ignore[arg-type]
+        frame = data.export_frame(dataset, f)
         name = data.file_name(dataset, f)
         download_button(
             frame,

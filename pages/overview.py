@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -40,7 +41,7 @@ filters.require_selection(f)
 
 # Tiles: the measures leadership and partners ask for first. For every one but enrolled
 # members a fall is the good direction, hence delta_color="inverse".
-TILES: tuple[tuple[str, str], ...] = (
+TILES: tuple[tuple[str, Literal["inverse"]], ...] = (
     ("admissions_per_1000_mm", "inverse"),
     ("average_los", "inverse"),
     ("cost_pmpm", "inverse"),
@@ -122,7 +123,7 @@ def _tiles(
             measure.tile_label,
             TILE_SUPPRESSED if _is_suppressed(now, name) else measure.format(value),
             delta=format_change(_change(value, _value(before, name)), measure.kind),
-            delta_color=colour,  # type: ignore[arg-type]
+            delta_color=colour,
             delta_description=since or None,
             help=f"{measure.label}. A fall is an improvement." + SUPPRESSED_HELP,
             border=True,

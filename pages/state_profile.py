@@ -15,6 +15,7 @@ from dashboard.formatting import (
 )
 from dashboard.sections import chart_with_table, page_header
 from data_access.errors import DisclosureRefused
+from data_access.vocabulary import PERIODS
 
 f = filters.current_filter()
 page_header(
@@ -89,7 +90,7 @@ measure_name: str = controls[0].selectbox(
 )
 period = controls[1].radio(
     "Period",
-    ["month", "quarter", "year"],
+    PERIODS,
     index=1,
     format_func=lambda p: PERIOD_LABELS[p].capitalize(),
     key="profile_period",

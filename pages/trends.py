@@ -8,6 +8,9 @@ import streamlit as st
 from dashboard import charts, data, filters
 from dashboard.formatting import PERIOD_LABELS, SUMMARY_MEASURES, describe_filter
 from dashboard.sections import chart_with_table, models_without_rows, page_header
+from data_access.vocabulary import PERIODS, Dimension
+
+SPLITS: tuple[Dimension, ...] = ("program_model", "state_code")
 
 f = filters.current_filter()
 page_header(
@@ -27,14 +30,14 @@ measure_name: str = controls[0].selectbox(
 )
 split: str = controls[1].radio(
     "Split by",
-    ["program_model", "state_code"],
+    SPLITS,
     format_func=lambda s: "Program model" if s == "program_model" else "State",
     key="trends_split",
     horizontal=True,
 )
 period = controls[2].radio(
     "Period",
-    ["month", "quarter", "year"],
+    PERIODS,
     format_func=lambda p: PERIOD_LABELS[p].capitalize(),
     key="trends_period",
     horizontal=True,
@@ -79,7 +82,9 @@ with data.guarded("the trend chart"):
     if fig is None:
         st.info("No months with data for these filters.")
     else:
-        by = ("program_model",) if split == "program_model" else ("state_code", "population")
+        by: tuple[Dimension, ...] = (
+            ("program_model",) if split == "program_model" else ("state_code", "population")
+        )
         chart_with_table(
             fig,
             key="trends",

@@ -33,8 +33,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from data_access.queries import MONTHLY_RULES, PREPOST_MEASURES, PREPOST_RULES
-from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin
+from data_access.measures import PREPOST_MEASURES
+from data_access.suppression import (
+    MONTHLY_RULES,
+    PREPOST_RULES,
+    SUPPRESSED_COLUMN,
+    DisclosureRules,
+    Margin,
+)
 
 FindingKind = Literal["small_count", "within_row", "additive", "linked", "not_emptied"]
 

@@ -25,15 +25,14 @@ from data_access import db, exports, queries
 from data_access.access import Viewer, national_filter, scope_filter
 from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
-from data_access.queries import (
+from data_access.measures import (
     COUNT_COLUMNS,
     MEASURE_COLUMNS,
-    MONTHLY_RULES,
     PREPOST_COLUMNS,
     add_monthly_rates,
 )
 from data_access.settings import get_settings
-from data_access.suppression import SUPPRESSED_COLUMN, Margin, apply_suppression
+from data_access.suppression import MONTHLY_RULES, SUPPRESSED_COLUMN, Margin, apply_suppression
 from data_access.vocabulary import PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from tests.disclosure_checks import (
     MONTHLY_SPEC,

@@ -13,12 +13,8 @@ import pytest
 from data_access import db
 from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
-from data_access.queries import (
-    MONTHLY_COLUMNS,
-    PREPOST_COLUMNS,
-    monthly_outcomes,
-    prepost_by_program,
-)
+from data_access.measures import MONTHLY_COLUMNS, PREPOST_COLUMNS
+from data_access.queries import monthly_outcomes, prepost_by_program
 from tests import reference_metrics
 from tests.conftest import SAMPLE_DATA
 

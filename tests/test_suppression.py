@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from data_access.queries import MONTHLY_RULES, PREPOST_RULES, add_monthly_rates
+from data_access.measures import add_monthly_rates
 from data_access.suppression import (
+    MONTHLY_RULES,
+    PREPOST_RULES,
     SUPPRESSED_COLUMN,
     DisclosureRules,
     Margin,
