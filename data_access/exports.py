@@ -24,6 +24,7 @@ from data_access.measures import (
     MONTHLY_COLUMNS,
     PREPOST_COLUMNS,
     PREPOST_MEASURES,
+    PROVISIONAL,
 )
 from data_access.queries import monthly_outcomes, prepost_by_program
 from data_access.suppression import SUPPRESSED_COLUMN
@@ -55,7 +56,10 @@ INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments", "rank", "enrolled_me
 MONEY_TOTAL_COLUMNS = frozenset(MONEY_COLUMNS)
 # The audit log's `suppressed` is a boolean, written as the contract writes booleans
 # (true/false); the exports' `suppressed` (suppression.py) lists hidden columns as text.
-FLAG_OR_TEXT_COLUMNS = frozenset({"suppressed"})
+FLAG_OR_TEXT_COLUMNS = frozenset({"suppressed", PROVISIONAL})
+# A text cell starting with one of these is a formula to a spreadsheet (CSV injection): it
+# is written with a leading apostrophe, which spreadsheets show as text and do not run.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TIMESTAMP_COLUMNS = frozenset({"occurred_at"})
 
 _MEASURE_WORDS = {
@@ -67,6 +71,12 @@ _MEASURE_WORDS = {
     "medical_paid_per_enrollment": "medical paid (USD) per enrollment, any setting",
     "total_paid_per_enrollment": "total paid (USD) per enrollment, any setting",
     "paid_per_admission": "admissions' paid (USD) / admissions",
+    "ed_visits_per_enrollment": "emergency department visits per enrollment",
+    "visits_per_enrollment": "visits of emergency, outpatient and professional claims per "
+    "enrollment",
+    "visit_paid_per_enrollment": "paid (USD) of those visits' claims per enrollment",
+    "inpatient_paid_per_enrollment": "admissions' paid (USD) per enrollment, by admit_date, "
+    "open stays included",
 }
 _WINDOW_WORDS = {
     "pre": "in the 183 days before enrolled_on",
@@ -95,15 +105,36 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "discharges": "Admissions with a discharge date.",
     "inpatient_days": "Sum of length of stay (discharge - admit, at least 1 day) of discharged "
     "stays.",
-    "readmissions_30d": "Discharged admissions followed by another admission of the same member "
-    "and setting 1 to 30 days after discharge.",
+    "followed_discharges": "Discharged admissions whose 30 days after discharge are all in the "
+    "data (discharge + 30 days on or before the data-through date).",
+    "readmissions_30d": "Followed discharges after which the member was admitted again 1 to 30 "
+    "days after discharge: to any setting (all-cause) under setting all, to the same setting "
+    "when the setting is limited.",
+    "ed_visits": "Emergency department visits (visits of emergency claims; limited by the "
+    "claims' behavioral flag when the setting is).",
+    "followed_behavioral_discharges": "Followed discharges of behavioral stays (whatever the "
+    "setting).",
+    "followups_7d": "Followed behavioral discharges with a behavioral outpatient, professional or "
+    "peer support claim 1 to 7 days after discharge (not the discharge day).",
+    "followups_30d": "Followed behavioral discharges with such a claim 1 to 30 days after "
+    "discharge.",
+    "peer_contacts_1d": "Followed behavioral discharges with a peer support claim on the "
+    "discharge day or the day after.",
     "paid": "Paid (USD): admissions' plus claims' paid amounts.",
     "behavioral_paid": "Paid (USD) for behavioral admissions and behavioral claims.",
     "medical_paid": "Paid (USD) for the other admissions and claims.",
     "admissions_per_1000_mm": "Admissions / member-months x 1,000.",
     "inpatient_days_per_1000_mm": "Inpatient days / member-months x 1,000.",
     "average_los": "Average length of stay: inpatient days / discharges, in days.",
-    "readmission_rate_30d": "30-day readmissions / discharges.",
+    "readmission_rate_30d": "30-day readmissions / followed discharges (all-cause under setting "
+    "all, same-setting when limited).",
+    "ed_visits_per_1000_mm": "ED visits / member-months x 1,000.",
+    "followup_rate_7d": "7-day follow-ups / followed behavioral discharges (like the Core Set's "
+    "FUH, but without diagnosis or provider codes).",
+    "followup_rate_30d": "30-day follow-ups / followed behavioral discharges (FUH-like).",
+    "peer_contact_rate_1d": "Peer contacts within a day / followed behavioral discharges.",
+    "provisional": "true for a month whose claims may still be arriving (within the run-out "
+    "months of the data-through date); its figures are not yet complete.",
     "cost_pmpm": "Paid / member-months (USD per member per month).",
     "behavioral_cost_pmpm": "Behavioral paid / member-months (USD).",
     "medical_cost_pmpm": "Medical paid / member-months (USD).",
@@ -137,7 +168,8 @@ def _fixed(decimals: int) -> Callable[[object], str]:
 def _text(value: object) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(value)
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _flag_or_text(value: object) -> str:

@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import pandas as pd
 
-COUNT_COLUMNS = ("member_months", "admissions", "discharges", "inpatient_days", "readmissions_30d")
+COUNT_COLUMNS = (
+    "member_months",
+    "admissions",
+    "discharges",
+    "inpatient_days",
+    "followed_discharges",
+    "readmissions_30d",
+    "ed_visits",
+    "followed_behavioral_discharges",
+    "followups_7d",
+    "followups_30d",
+    "peer_contacts_1d",
+)
 MONEY_COLUMNS = ("paid", "behavioral_paid", "medical_paid")
 RATE_COLUMNS = (
     "admissions_per_1000_mm",
     "inpatient_days_per_1000_mm",
     "average_los",
     "readmission_rate_30d",
+    "ed_visits_per_1000_mm",
+    "followup_rate_7d",
+    "followup_rate_30d",
+    "peer_contact_rate_1d",
     "cost_pmpm",
     "behavioral_cost_pmpm",
     "medical_cost_pmpm",
 )
+# Months whose claims may still be arriving (settings.runout_months); a flag, not a figure.
+PROVISIONAL = "provisional"
 MEASURE_COLUMNS = (*COUNT_COLUMNS, *MONEY_COLUMNS, *RATE_COLUMNS)
 PREPOST_MEASURES = (
     "share_with_admission",
@@ -29,6 +47,10 @@ PREPOST_MEASURES = (
     "medical_paid_per_enrollment",
     "total_paid_per_enrollment",
     "paid_per_admission",
+    "ed_visits_per_enrollment",
+    "visits_per_enrollment",
+    "visit_paid_per_enrollment",
+    "inpatient_paid_per_enrollment",
 )
 PREPOST_LEAD_COLUMNS = (
     "program_id",
@@ -52,7 +74,8 @@ MONTHLY_COLUMNS = (
     "program_model",
     *COUNT_COLUMNS,
     *MONEY_COLUMNS,
-    *RATE_COLUMNS[:5],
+    *RATE_COLUMNS[:9],
+    PROVISIONAL,
 )
 # The sums behind every monthly figure (money in cents) and the lower bound of members
 # suppression needs (queries.py, suppression.py).
@@ -74,7 +97,12 @@ def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
     out["admissions_per_1000_mm"] = ratio(out["admissions"] * 1000, mm)
     out["inpatient_days_per_1000_mm"] = ratio(out["inpatient_days"] * 1000, mm)
     out["average_los"] = ratio(out["inpatient_days"], out["discharges"])
-    out["readmission_rate_30d"] = ratio(out["readmissions_30d"], out["discharges"])
+    out["readmission_rate_30d"] = ratio(out["readmissions_30d"], out["followed_discharges"])
+    out["ed_visits_per_1000_mm"] = ratio(out["ed_visits"] * 1000, mm)
+    followed = out["followed_behavioral_discharges"]
+    out["followup_rate_7d"] = ratio(out["followups_7d"], followed)
+    out["followup_rate_30d"] = ratio(out["followups_30d"], followed)
+    out["peer_contact_rate_1d"] = ratio(out["peer_contacts_1d"], followed)
     out["cost_pmpm"] = ratio(out["paid_cents"], mm * 100)
     out["behavioral_cost_pmpm"] = ratio(out["behavioral_paid_cents"], mm * 100)
     out["medical_cost_pmpm"] = ratio(out["medical_paid_cents"], mm * 100)
@@ -100,4 +128,8 @@ def prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
             total("behavioral_cents") + total("medical_cents"), n * 100
         ),
         "paid_per_admission": ratio(total("admission_cents"), total("admissions") * 100),
+        "ed_visits_per_enrollment": ratio(total("ed_visits"), n),
+        "visits_per_enrollment": ratio(total("visits"), n),
+        "visit_paid_per_enrollment": ratio(total("visit_cents"), n * 100),
+        "inpatient_paid_per_enrollment": ratio(total("admission_cents"), n * 100),
     }

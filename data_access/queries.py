@@ -38,12 +38,14 @@ from data_access.measures import (
     MONTHLY_COLUMNS,
     PREPOST_COLUMNS,
     PREPOST_MEASURES,
+    PROVISIONAL,
     add_monthly_rates,
     prepost_measures,
     ratio,
 )
 from data_access.models import (
     Enrollment,
+    LoadRun,
     Member,
     Program,
     State,
@@ -60,7 +62,7 @@ from data_access.suppression import (
     consistent_hidden,
     rest_of_nation_hidden,
 )
-from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, SmallCells
+from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, Setting, SmallCells
 
 # "filters": the viewer's states within the filters; "national": every state pooled into
 # one line, the only figure beyond their states a state partner may see.
@@ -215,6 +217,22 @@ def _threshold() -> int:
     return get_settings().small_cell_threshold
 
 
+LAST_MONTH = "last_month"
+
+
+def last_complete_month(*, engine: Engine | None = None) -> str | None:
+    """The latest month whose claims have all arrived (YYYY-MM): the data-through month less
+    the run-out months; later months are provisional. None before the first load."""
+    through = db.read_frame(
+        select(LoadRun.data_through).order_by(LoadRun.load_id.desc()).limit(1),
+        engine=_engine(engine),
+    )
+    if through.empty or pd.isna(through["data_through"].iloc[0]):
+        return None
+    day = pd.Timestamp(through["data_through"].iloc[0])
+    return _month_of(day.year * 12 + day.month - 1 - get_settings().runout_months)
+
+
 def _summed_months(
     filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
 ) -> pd.DataFrame:
@@ -232,14 +250,34 @@ def _summed_months(
         func.sum(_setting_total("admissions", setting)).label("admissions"),
         func.sum(_setting_total("discharges", setting)).label("discharges"),
         func.sum(_setting_total("inpatient_days", setting)).label("inpatient_days"),
-        func.sum(_setting_total("readmissions_30d", setting)).label("readmissions_30d"),
+        func.sum(_setting_total("followed_discharges", setting)).label("followed_discharges"),
+        # All-cause under `all` (a stay of either setting after it), same-setting when limited.
+        func.sum(
+            _setting_total("readmissions_any_30d", setting)
+            if setting == "all"
+            else _setting_total("readmissions_30d", setting)
+        ).label("readmissions_30d"),
+        func.sum(_setting_total("ed_visits", setting)).label("ed_visits"),
+        *[
+            func.sum(columns[name]).label(name)
+            for name in (
+                "followed_behavioral_discharges",
+                "followups_7d",
+                "followups_30d",
+                "peer_contacts_1d",
+            )
+        ],
         func.sum(behavioral_cents + medical_cents).label("paid_cents"),
         func.sum(behavioral_cents).label("behavioral_paid_cents"),
         func.sum(medical_cents).label("medical_paid_cents"),
     ]
     where = and_(true(), *_monthly_conditions(filters))
     if period == "month":
-        statement = select(*key_columns, *sums).where(where).group_by(*key_columns)
+        statement = (
+            select(*key_columns, *sums, func.max(columns.month).label(LAST_MONTH))
+            .where(where)
+            .group_by(*key_columns)
+        )
     else:
         # Sum each month first: the busiest month's member-months bound the members below.
         by_month = (
@@ -252,6 +290,7 @@ def _summed_months(
             *[by_month.c[key] for key in keys],
             *[func.sum(by_month.c[s.name]).label(s.name) for s in sums],
             func.max(by_month.c.member_months).label(MEMBERS_LOWER_BOUND),
+            func.max(by_month.c.by_month).label(LAST_MONTH),
         ).group_by(*[by_month.c[key] for key in keys])
     frame = db.read_frame(statement, engine=engine)
     if frame.empty:
@@ -301,7 +340,7 @@ def outcome_summary(
     """
     engine = _engine(engine)
     keys: list[str] = ([period] if period else []) + list(by)
-    shown = keys + list(MEASURE_COLUMNS)
+    shown = [*keys, *MEASURE_COLUMNS, PROVISIONAL]
     outside = _check_national(viewer, by, engine) if scope == "national" else ()
     filters = _scoped(filters, viewer, scope)
     if filters.selects_nothing:
@@ -322,6 +361,10 @@ def outcome_summary(
             if total and key is not None:
                 margins.append(Margin(total=total[0], parts=parts))
     frame = add_monthly_rates(frame)
+    complete_through = last_complete_month(engine=engine)
+    frame[PROVISIONAL] = (
+        frame[LAST_MONTH] > complete_through if complete_through is not None else False
+    )
     if must_suppress(viewer, small_cells):
         also_hidden = (
             _rest_of_nation_hidden(outside, filters, period, by, frame, engine)
@@ -370,23 +413,24 @@ def monthly_outcomes(
 # Pre/post analysis
 
 
-def _window_sums(window: str, setting: str) -> list[Label[int]]:
+def _window_sums(window: str, setting: Setting) -> list[Label[int]]:
     columns = enrollment_outcomes.c
 
-    def admission_measure(measure: str) -> ColumnElement[int]:
+    def limited(measure: str) -> ColumnElement[int]:
+        """An admission measure by the stays' setting, a claim measure by the claims' flag."""
         if setting == "all":
             return (
                 columns[f"{window}_{measure}_behavioral"] + columns[f"{window}_{measure}_medical"]
             )
         return columns[f"{window}_{measure}_{setting}"]
 
-    admissions = admission_measure("admissions")
+    admissions = limited("admissions")
     return [
         func.sum(case((admissions > 0, 1), else_=0)).label(f"{window}_with_admission"),
         func.sum(admissions).label(f"{window}_admissions"),
-        func.sum(admission_measure("discharges")).label(f"{window}_discharges"),
-        func.sum(admission_measure("inpatient_days")).label(f"{window}_inpatient_days"),
-        func.sum(admission_measure("admission_paid_cents")).label(f"{window}_admission_cents"),
+        func.sum(limited("discharges")).label(f"{window}_discharges"),
+        func.sum(limited("inpatient_days")).label(f"{window}_inpatient_days"),
+        func.sum(limited("admission_paid_cents")).label(f"{window}_admission_cents"),
         func.sum(
             columns[f"{window}_admission_paid_cents_behavioral"]
             + columns[f"{window}_service_paid_cents_behavioral"]
@@ -395,6 +439,9 @@ def _window_sums(window: str, setting: str) -> list[Label[int]]:
             columns[f"{window}_admission_paid_cents_medical"]
             + columns[f"{window}_service_paid_cents_medical"]
         ).label(f"{window}_medical_cents"),
+        func.sum(limited("ed_visits")).label(f"{window}_ed_visits"),
+        func.sum(limited("visits")).label(f"{window}_visits"),
+        func.sum(limited("visit_paid_cents")).label(f"{window}_visit_cents"),
     ]
 
 

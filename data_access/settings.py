@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="Smallest count shown to state partners and in suppressed downloads; "
         "counts from 1 to one less are suppressed (CMS cell-size rule: 11).",
     )
+    runout_months: int = Field(
+        default=3,
+        ge=0,
+        description="Months before the data-through month (and that month) whose claims may "
+        "still be arriving; they are marked provisional and never compared as complete.",
+    )
     cache_ttl_seconds: int = Field(
         default=600, ge=0, description="How long the dashboard caches a result."
     )

@@ -210,12 +210,16 @@ MONTHLY_RULES = DisclosureRules(
     # In one month a cell's member-months are its members; over longer periods the busiest
     # month's member-months are a lower bound of the distinct members.
     basis=MEMBERS_LOWER_BOUND,
-    counts=("admissions", "discharges", "inpatient_days", "readmissions_30d"),
+    counts=COUNT_COLUMNS[1:],
     derived={
         "admissions_per_1000_mm": ("member_months", "admissions"),
         "inpatient_days_per_1000_mm": ("member_months", "inpatient_days"),
         "average_los": ("inpatient_days", "discharges"),
-        "readmission_rate_30d": ("readmissions_30d", "discharges"),
+        "readmission_rate_30d": ("readmissions_30d", "followed_discharges"),
+        "ed_visits_per_1000_mm": ("member_months", "ed_visits"),
+        "followup_rate_7d": ("followups_7d", "followed_behavioral_discharges"),
+        "followup_rate_30d": ("followups_30d", "followed_behavioral_discharges"),
+        "peer_contact_rate_1d": ("peer_contacts_1d", "followed_behavioral_discharges"),
         "cost_pmpm": ("member_months", "paid"),
         "behavioral_cost_pmpm": ("member_months", "behavioral_paid"),
         "medical_cost_pmpm": ("member_months", "medical_paid"),
@@ -223,7 +227,14 @@ MONTHLY_RULES = DisclosureRules(
     additive=("member_months", *COUNT_COLUMNS[1:], *MONEY_COLUMNS),
     linked=(MONEY_COLUMNS,),
 )
-_PREPOST_COUNTS = ("with_admission", "admissions", "discharges", "inpatient_days")
+_PREPOST_COUNTS = (
+    "with_admission",
+    "admissions",
+    "discharges",
+    "inpatient_days",
+    "ed_visits",
+    "visits",
+)
 PREPOST_RULES = DisclosureRules(
     basis="enrollments",
     counts=tuple(f"{window}_{count}" for window in ("pre", "post") for count in _PREPOST_COUNTS),
@@ -239,6 +250,10 @@ PREPOST_RULES = DisclosureRules(
                     "medical_paid_per_enrollment": ("enrollments",),
                     "total_paid_per_enrollment": ("enrollments",),
                     "paid_per_admission": (f"{window}_admissions",),
+                    "ed_visits_per_enrollment": ("enrollments", f"{window}_ed_visits"),
+                    "visits_per_enrollment": ("enrollments", f"{window}_visits"),
+                    "visit_paid_per_enrollment": ("enrollments", f"{window}_visits"),
+                    "inpatient_paid_per_enrollment": ("enrollments", f"{window}_admissions"),
                 }[measure]
             )
             for window in ("pre", "post")
