@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from data_access.filters import OutcomeFilter
@@ -119,14 +119,76 @@ SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
         ),
         Measure(
             "readmission_rate_30d",
-            "30-day readmission rate",
-            "30-day readmission rate",
-            "of discharges",
+            "30-day readmission rate, all-cause",
+            "30-day readmission rate (all-cause)",
+            "of followed discharges",
             "share",
-            tile="30-day readmissions",
+            tile="30-day readmits",
+        ),
+        Measure(
+            "ed_visits_per_1000_mm",
+            "Emergency department visits per 1,000 member-months",
+            "ED visits per 1,000 MM",
+            "ED visits per 1,000 MM",
+            "rate",
+            tile="ED visits / 1k MM",
+        ),
+        Measure(
+            "followup_rate_7d",
+            "Follow-up within 7 days of a behavioral stay",
+            "7-day follow-up",
+            "of followed behavioral discharges",
+            "share",
+        ),
+        Measure(
+            "followup_rate_30d",
+            "Follow-up within 30 days of a behavioral stay",
+            "30-day follow-up",
+            "of followed behavioral discharges",
+            "share",
+        ),
+        Measure(
+            "peer_contact_rate_1d",
+            "Peer support contact within a day of a behavioral stay",
+            "Peer contact within a day",
+            "of followed behavioral discharges",
+            "share",
         ),
     )
 }
+
+# Measures about behavioral stays whatever the setting (the follow-up section's).
+FOLLOW_UP_MEASURES: Final = ("followup_rate_7d", "followup_rate_30d", "peer_contact_rate_1d")
+SETTING_WORDS: Final[Mapping[str, str]] = {
+    "all": "all-cause",
+    "behavioral": "behavioral stay to behavioral stay",
+    "medical": "medical stay to medical stay",
+}
+
+
+def summary_measure(column: str, setting: str) -> Measure:
+    """The measure as the setting defines it: a readmission rate says whether it is
+    all-cause (setting all) or same-setting, and the per-member-month admission, day and ED
+    measures name a limited setting."""
+    measure = SUMMARY_MEASURES[column]
+    if column == "readmission_rate_30d":
+        words = SETTING_WORDS[setting]
+        return replace(
+            measure,
+            label=f"30-day readmission rate, {words}",
+            short=f"30-day readmission rate ({words})",
+        )
+    if setting != "all" and column in LIMITED_BY_SETTING:
+        return replace(
+            measure, label=f"{measure.label} ({setting})", short=f"{measure.short} ({setting})"
+        )
+    return measure
+
+
+# Measures a limited setting narrows (admissions and days by the stay, ED visits by the claim).
+LIMITED_BY_SETTING: Final = frozenset(
+    {"admissions_per_1000_mm", "inpatient_days_per_1000_mm", "average_los", "ed_visits_per_1000_mm"}
+)
 
 # Pre/post measures of the prepost export (the seeds' terms), per analysable enrollment.
 PREPOST_MEASURES: Final[Mapping[str, Measure]] = {
@@ -182,6 +244,34 @@ PREPOST_MEASURES: Final[Mapping[str, Measure]] = {
             "per admission",
             "money",
         ),
+        Measure(
+            "ed_visits_per_enrollment",
+            "Emergency department visits per enrollment (6 months)",
+            "ED visits per enrollment",
+            "ED visits",
+            "ratio",
+        ),
+        Measure(
+            "visits_per_enrollment",
+            "Emergency, outpatient and professional visits per enrollment (6 months)",
+            "Visits per enrollment",
+            "visits",
+            "ratio",
+        ),
+        Measure(
+            "visit_paid_per_enrollment",
+            "Paid for those visits per enrollment (6 months)",
+            "Visits' paid per enrollment",
+            "",
+            "money",
+        ),
+        Measure(
+            "inpatient_paid_per_enrollment",
+            "Inpatient paid per enrollment (6 months)",
+            "Inpatient paid per enrollment",
+            "",
+            "money",
+        ),
     )
 }
 
@@ -195,6 +285,10 @@ PREPOST_COMPARISON: Final[Mapping[str, str]] = {
     "medical_paid_per_enrollment": "medical_cost_pmpm",
     "total_paid_per_enrollment": "cost_pmpm",
     "paid_per_admission": "cost_pmpm",
+    "ed_visits_per_enrollment": "ed_visits_per_1000_mm",
+    "visits_per_enrollment": "cost_pmpm",
+    "visit_paid_per_enrollment": "cost_pmpm",
+    "inpatient_paid_per_enrollment": "cost_pmpm",
 }
 
 GROUP_LABELS: Final[Mapping[str, str]] = {

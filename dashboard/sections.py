@@ -23,6 +23,14 @@ from data_access.filters import OutcomeFilter
 from data_access.measures import MONEY_COLUMNS
 from data_access.suppression import SUPPRESSED_COLUMN
 
+# Beside every figure that sets enrolled members against the not enrolled.
+SELECTION_NOTE = (
+    "Enrolled and not-enrolled members differ before any program: members are enrolled after "
+    "a hospital stay or because of heavy use, so a gap between their lines is not the "
+    "program's effect. The not enrolled are every member of the same states with no "
+    "enrollment that day (the comparison population), not a matched comparison group."
+)
+
 PLOTLY_CONFIG = {
     "displaylogo": False,
     "modeBarButtonsToRemove": ["select2d", "lasso2d"],
