@@ -227,6 +227,38 @@ BEHAVIOUR = {
     "pierce": ModelBehaviour(0.5, 0.0, 1500, 1.0, 1.0, 1.0, 1.0, 0.3),
 }
 
+# Follow-up after a behavioral discharge of members not enrolled: the chance of a claim 1-7
+# days after it (times the state's factor below), and of one 8-30 days after it when there
+# is none in the first week. Scorecard medians are around 38% (7 days) and 60% (30 days).
+FOLLOWUP_7D = 0.41
+FOLLOWUP_30D = 0.27
+ENROLLED_FOLLOWUP_30D = 0.45  # the same, at least, for members enrolled at the discharge
+FOLLOWUP_STATE = {
+    "AK": 0.80,
+    "AZ": 1.00,
+    "FL": 0.85,
+    "HI": 1.05,
+    "ID": 0.90,
+    "KS": 0.95,
+    "LA": 0.80,
+    "MD": 1.15,
+    "MA": 1.30,
+    "MI": 1.05,
+    "MS": 0.70,
+    "MO": 0.95,
+    "NE": 1.00,
+    "NV": 0.85,
+    "NY": 1.20,
+    "OH": 1.05,
+    "RI": 1.25,
+    "TN": 0.85,
+    "TX": 0.80,
+    "UT": 1.00,
+    "VA": 0.95,
+    "WA": 1.10,
+    "WI": 1.10,
+}
+
 # Pierce County admissions per member-month relative to its first year: down by about a
 # third within five years of launch (seed 001: 31.9% fewer hospitalizations, 32.1% fewer
 # 30-day readmissions), then flat.
