@@ -203,28 +203,110 @@ PROGRAM_INDEX = {p.program_id: i for i, p in enumerate(PROGRAMS)}
 
 @dataclass(frozen=True)
 class ModelBehaviour:
-    """How enrollees of a random program of one model are chosen and how their use moves."""
+    """How enrollees of a program of one model are chosen and what enrollment does for them."""
 
-    selection: float  # enrollees drawn with weight (admission intensity) ** selection
-    index_admission: float  # share enrolled right around a (mostly behavioral) hospital stay
+    selection: float  # enrollees drawn with weight (admission intensity + 0.02) ** selection
+    index_share: float  # share enrolled around a crisis episode (after its behavioral stay)
+    delay: tuple[int, int]  # days from the crisis stay's discharge to enrolled_on (range)
+    in_hospital: float  # share of the crisis enrollments made while still in hospital
     median_days: float  # median enrollment length
-    pre_admissions: float  # intensity multipliers in the 183 days before / after enrolled_on
-    post_admissions: float
-    pre_services: float
-    post_services: float
     peer_claims_per_month: float  # peer_support claims while enrolled (first year)
+    peer_contact: float  # behavioral discharges while enrolled with a peer contact within a day
+    followup_7d: float  # chance of a follow-up 1-7 days after such a discharge
 
 
 # Relative number of enrollments of the random programs of a model (times Program.volume).
 MODEL_VOLUME = {"embedded": 1.0, "whole_health": 1.0, "hot_spotting": 1.5}
 
+# Transition-style programs enrol at the discharge of a crisis stay (some while still in
+# hospital); hot-spotting teams find members during a spike of use, some weeks after the
+# stay that marks it; whole-health programs enrol fewer members around a crisis.
 BEHAVIOUR = {
-    "embedded": ModelBehaviour(0.8, 0.55, 200, 1.5, 0.85, 1.3, 1.1, 1.2),
-    "whole_health": ModelBehaviour(0.8, 0.30, 210, 1.35, 0.85, 1.3, 1.0, 1.4),
-    "hot_spotting": ModelBehaviour(1.5, 0.25, 260, 1.45, 1.15, 1.22, 1.15, 1.6),
-    "care_advocacy": ModelBehaviour(0.8, 0.80, 180, 1.5, 0.8, 1.3, 1.1, 0.8),
-    # Pierce County: network members receive peer services for years (admissions: pierce.py)
-    "pierce": ModelBehaviour(0.5, 0.0, 1500, 1.0, 1.0, 1.0, 1.0, 0.3),
+    "embedded": ModelBehaviour(0.8, 0.60, (0, 3), 0.2, 200, 1.2, 0.85, 0.45),
+    "whole_health": ModelBehaviour(0.8, 0.35, (3, 30), 0.0, 210, 1.4, 0.70, 0.40),
+    "hot_spotting": ModelBehaviour(1.5, 0.80, (5, 45), 0.0, 260, 1.6, 0.75, 0.40),
+    "care_advocacy": ModelBehaviour(0.8, 0.85, (0, 3), 0.3, 180, 0.8, 0.85, 0.45),
+    # Pierce County: network members receive peer services for years (admissions by quota)
+    "pierce": ModelBehaviour(0.5, 0.0, (0, 0), 0.0, 1500, 0.3, 0.60, 0.40),
+}
+
+
+@dataclass(frozen=True)
+class TrueEffect:
+    """The causal change a program makes in its enrollees' post window (enrolled_on to
+    enrolled_on + 182), relative to what they would have had without it: each behavioral or
+    medical admission, ED visit or other medical claim of that window is prevented with the
+    given chance (0.25: a quarter fewer)."""
+
+    behavioral_admissions: float = 0.0
+    medical_admissions: float = 0.0
+    ed_visits: float = 0.0
+    medical_claims: float = 0.0  # medical outpatient, professional, pharmacy and other claims
+
+
+# True effects of the random programs (the designed cohorts' post windows are laid out in
+# cohorts.py; Pierce County's admissions are placed by quota). Hot-spotting teams enrol
+# members at a spike of use: their pre/post figures fall steeply, but they change nothing
+# (as in the randomized trial of the Camden Coalition's program), except the ED team of Pierce
+# County, which cuts emergency visits and nothing else.
+MODEL_EFFECT = {
+    "embedded": TrueEffect(0.30, 0.10, 0.15, 0.0),
+    "whole_health": TrueEffect(0.10, 0.25, 0.20, 0.10),
+    "hot_spotting": TrueEffect(),
+}
+PROGRAM_EFFECT = {"WA-PIERCE-ED": TrueEffect(ed_visits=0.25)}
+
+
+def true_effect(program: Program) -> TrueEffect:
+    if program.kind != "random":
+        return TrueEffect()
+    return PROGRAM_EFFECT.get(program.program_id, MODEL_EFFECT[program.model])
+
+
+# Crisis episodes, which every member may have (enrolled or not): use climbs for some weeks
+# and ends in a (mostly behavioral) stay. Episodes per member-year are EPISODE_RATE times the
+# member's admission intensity; during the climb admissions, claims and ED visits are
+# multiplied by ESCALATION.
+EPISODE_RATE = 0.4
+ESCALATION_DAYS = (30, 120)
+ESCALATION = {"admissions": 2.0, "claims": 1.6, "ed": 4.0}
+
+# Outside crisis episodes, a member's admissions and claims run at these shares of the
+# intensities (the episodes, the claims that stays bring and the programs' peer support make
+# up the rest of the volume).
+ROUTINE_ADMISSIONS = 0.5
+ROUTINE_CLAIMS = 0.85
+
+# Follow-up after a behavioral discharge of members not enrolled: the chance of a claim 1-7
+# days after it (times the state's factor below), and of one 8-30 days after it when there
+# is none in the first week. Scorecard medians are around 38% (7 days) and 60% (30 days).
+FOLLOWUP_7D = 0.41
+FOLLOWUP_30D = 0.27
+ENROLLED_FOLLOWUP_30D = 0.45  # the same, at least, for members enrolled at the discharge
+FOLLOWUP_STATE = {
+    "AK": 0.80,
+    "AZ": 1.00,
+    "FL": 0.85,
+    "HI": 1.05,
+    "ID": 0.90,
+    "KS": 0.95,
+    "LA": 0.80,
+    "MD": 1.15,
+    "MA": 1.30,
+    "MI": 1.05,
+    "MS": 0.70,
+    "MO": 0.95,
+    "NE": 1.00,
+    "NV": 0.85,
+    "NY": 1.20,
+    "OH": 1.05,
+    "RI": 1.25,
+    "TN": 0.85,
+    "TX": 0.80,
+    "UT": 1.00,
+    "VA": 0.95,
+    "WA": 1.10,
+    "WI": 1.10,
 }
 
 # Pierce County admissions per member-month relative to its first year: down by about a

@@ -25,7 +25,18 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from sample_data.catalog import END, PROGRAMS, START, STATE_INDEX, STATES, day
+from sample_data.catalog import (
+    END,
+    ENROLLED_FOLLOWUP_30D,
+    FOLLOWUP_7D,
+    FOLLOWUP_30D,
+    FOLLOWUP_STATE,
+    PROGRAMS,
+    START,
+    STATE_INDEX,
+    STATES,
+    day,
+)
 
 PRE_DAYS = 183
 POST_DAYS = 183
@@ -85,6 +96,10 @@ class Cohort:
 
 
 PEER = {"peer_coach": 0.6, "recovery_coach": 0.4}
+# The claims the contract counts as visits (emergency, outpatient, professional): a designed
+# program's medical visits are laid out as a whole, so its other medical claims are of the
+# other categories.
+VISITS = ("emergency", "outpatient", "professional")
 COHORTS: tuple[Cohort, ...] = (
     # Seed 001: share with an inpatient stay 92.6% -> 48.2% (-47.9%), inpatient days per
     # member 11.2 -> 4.2 (-62.5%), behavioral cost per member $9,999 -> $5,292 (-47.1%).
@@ -155,9 +170,8 @@ COHORTS: tuple[Cohort, ...] = (
     ),
     # Seed 000: 107 members enrolled 2016-01-01 to 2018-12-31; behavioral admissions -66%,
     # admissions per member -1.3, average length of stay -0.6 days, -$280 per admission
-    # (each holds with the setting "all" and with "behavioral"); medical admission cost per
-    # member -$597, medical visits per member -5.72 and their cost -$492 (not contract
-    # measures, but the sample agrees with them).
+    # (each holds with the setting "all" and with "behavioral"); with the setting "medical",
+    # inpatient paid per member -$597, visits per member -5.72 and their paid -$492.
     Cohort(
         "TX-COACHING",
         107,
@@ -169,7 +183,7 @@ COHORTS: tuple[Cohort, ...] = (
             (1498, 25),
             ("1522449.40", "99466.60"),
             ("210000.00", "163050.00"),
-            visits=VisitTarget(("emergency", "outpatient", "professional"), 1017, "123050.00"),
+            visits=VisitTarget(VISITS, 1017, "123050.00"),
             behavioral_claims=5,
             medical_claims=6,
         ),
@@ -179,7 +193,7 @@ COHORTS: tuple[Cohort, ...] = (
             (468, 9),
             ("499348.80", "35587.60"),
             ("260000.00", "108406.00"),
-            visits=VisitTarget(("emergency", "outpatient", "professional"), 405, "70406.00"),
+            visits=VisitTarget(VISITS, 405, "70406.00"),
             behavioral_claims=5,
             medical_claims=3,
             peer_claims=5,
@@ -191,7 +205,8 @@ COHORTS: tuple[Cohort, ...] = (
         in_hospital=0.3,
     ),
     # Seed 000: 16 members, inpatient admissions per member -1.87, inpatient cost per member
-    # -$19,283, medical outpatient visits per member -17.56 and their cost -$3,191.
+    # -$19,283 (setting "all"), medical outpatient visits per member -17.56 and their cost
+    # -$3,191 (the contract's visits, setting "medical").
     Cohort(
         "MI-WHOLE-HEALTH",
         16,
@@ -203,7 +218,7 @@ COHORTS: tuple[Cohort, ...] = (
             (98, 135),
             ("120000.00", "290000.00"),
             ("30000.00", "120000.00"),
-            visits=VisitTarget(("outpatient",), 448, "80000.00"),
+            visits=VisitTarget(VISITS, 448, "80000.00"),
             behavioral_claims=4,
             medical_claims=8,
         ),
@@ -213,7 +228,7 @@ COHORTS: tuple[Cohort, ...] = (
             (15, 28),
             ("23472.00", "78000.00"),
             ("28000.00", "58944.00"),
-            visits=VisitTarget(("outpatient",), 167, "28944.00"),
+            visits=VisitTarget(VISITS, 167, "28944.00"),
             behavioral_claims=4,
             medical_claims=5,
             peer_claims=5,
@@ -319,6 +334,8 @@ TYPICAL_PAID = {  # dollars per visit, before state prices and inflation
     "peer_support": 70.0,
 }
 WEEKDAY_ONLY = {"outpatient", "professional", "peer_support"}
+FOLLOWUP = {"outpatient": 0.5, "professional": 0.45, "peer_support": 0.05}
+ENROLLED_FOLLOWUP = {"outpatient": 0.35, "professional": 0.3, "peer_support": 0.35}
 
 
 def allocate(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
@@ -374,6 +391,7 @@ class Slot:
         default_factory=list
     )  # date, cat, bh, visits, cents
     pre_floor: int = 0  # earliest admit of a pre-window stay (after a straddling stay)
+    planned: list[tuple[int, str]] = field(default_factory=list)  # day, category (behavioral)
 
     @property
     def pre_start(self) -> int:
@@ -392,6 +410,7 @@ class Designed:
     admissions: pd.DataFrame  # member, setting, admit, discharge (-1), paid_cents
     services: pd.DataFrame  # member, date, category, behavioral, visits, paid_cents
     clear: pd.DataFrame  # member, start, end: generated use inside is replaced
+    crises: pd.DataFrame  # member, enrolled_on, gap: days since the latest behavioral discharge
     slots: list[Slot]
 
 
@@ -524,6 +543,41 @@ def _design_stays(
             slot.stays.append((str(setting[j]), admit, admit + int(spans[j]), int(paid[j])))
 
 
+def _forward_weekday(d: int) -> int:
+    """Saturdays and Sundays to the next Monday (an office visit after a discharge)."""
+    wd = weekday(d)
+    return d + 2 if wd == 5 else d + 1 if wd == 6 else d
+
+
+def _plan_stay_claims(rng: np.random.Generator, slot: Slot, state: str) -> None:
+    """The behavioral claims a slot's behavioral stays bring (as generate.stay_claims does for
+    everyone else): an ED visit on many admit days; after a discharge, a follow-up within 7
+    or 8-30 days, likelier once enrolled; once enrolled, a peer contact on the discharge day or
+    the next for most discharges. Only those dated inside a window are used (_design_claims)."""
+    factor = FOLLOWUP_STATE[state]
+    for setting, admit, discharge, _ in sorted(slot.stays, key=lambda st: st[1]):
+        if setting != "behavioral":
+            continue
+        if rng.random() < 0.45:
+            slot.planned.append((admit, "emergency"))
+        if discharge < 0:
+            continue
+        enrolled = discharge >= slot.enrolled_on - 3 and (
+            slot.ended_on < 0 or discharge <= slot.ended_on
+        )
+        p7 = 0.45 if enrolled else FOLLOWUP_7D * factor
+        p30 = ENROLLED_FOLLOWUP_30D if enrolled else FOLLOWUP_30D * factor
+        u = rng.random()
+        mix = ENROLLED_FOLLOWUP if enrolled else FOLLOWUP
+        category = str(_pick_categories(rng, mix, 1)[0])
+        if u < p7:
+            slot.planned.append((_forward_weekday(discharge + int(rng.integers(1, 8))), category))
+        elif u < p7 + (1 - p7) * p30:
+            slot.planned.append((_forward_weekday(discharge + int(rng.integers(8, 31))), category))
+        if enrolled and rng.random() < 0.85:
+            slot.planned.append((discharge + int(rng.random() < 0.5), "peer_support"))
+
+
 def _pick_categories(rng: np.random.Generator, mix: dict[str, float], n: int) -> np.ndarray:
     names = list(mix)
     p = np.array([mix[c] for c in names])
@@ -573,6 +627,10 @@ def _design_claims(
             for d, c in zip(days, cats, strict=True):
                 visits = 1 + int(rng.poisson(0.3)) if c == "outpatient" else 1
                 rows.append([i, d, c, True, visits, TYPICAL_PAID[c] * visits * price])
+            for d, c in slot.planned:
+                if lo <= d <= hi:
+                    visits = 1 + int(rng.poisson(0.3)) if c == "outpatient" else 1
+                    rows.append([i, d, c, True, visits, TYPICAL_PAID[c] * visits * price])
             if window.peer_claims:
                 n_peer = 1 + rng.poisson(window.peer_claims - 1)
                 if slot.kind == "single_behavioral":
@@ -875,6 +933,8 @@ def build(rng: np.random.Generator) -> Designed:
             ]
             if candidates:
                 candidates[0].kind = "single_behavioral"
+        for slot in analysable:
+            _plan_stay_claims(rng, slot, program.state)
         for which, window in (("pre", cohort.pre), ("post", cohort.post)):
             _design_claims(rng, analysable, window, which)
         # ... and of the others (in proportion, not calibrated)
@@ -884,6 +944,8 @@ def build(rng: np.random.Generator) -> Designed:
             for which, window in (("pre", cohort.pre), ("post", cohort.post)):
                 scaled = _scaled(window, len(group), cohort.analysable, rng)
                 _design_stays(rng, group, scaled, which, behavioral=behavioral)
+            for slot in group:
+                _plan_stay_claims(rng, slot, program.state)
             for which, window in (("pre", cohort.pre), ("post", cohort.post)):
                 scaled = _scaled(window, len(group), cohort.analysable, rng)
                 _design_claims(rng, group, scaled, which, behavioral=behavioral)
@@ -915,6 +977,11 @@ def build(rng: np.random.Generator) -> Designed:
         [(s.member, s.pre_start, min(s.post_end, END)) for s in slots_all],
         columns=["member", "start", "end"],
     )
+    crises = []  # analysable enrollments after a behavioral stay: days since its discharge
+    for s in slots_all:
+        ends = [d for st, a, d, _ in s.stays if st == "behavioral" and a < s.enrolled_on and d >= 0]
+        if s.analysable and ends:
+            crises.append((s.member, s.enrolled_on, s.enrolled_on - max(ends)))
     elig = pd.DataFrame(eligibility, columns=["member", "start", "end"])
     elig = (
         elig.sort_values(["member", "start"])
@@ -923,7 +990,14 @@ def build(rng: np.random.Generator) -> Designed:
     )
     _check(slots_all)
     return Designed(
-        pd.DataFrame(members), elig, enrollments, admissions, services, clear, slots_all
+        pd.DataFrame(members),
+        elig,
+        enrollments,
+        admissions,
+        services,
+        clear,
+        pd.DataFrame(crises, columns=["member", "enrolled_on", "gap"]),
+        slots_all,
     )
 
 

@@ -10,8 +10,18 @@ The population: members of 23 states, most never enrolled in a program (the comp
 population), with eligibility spans (gaps, renewals recorded as touching spans, a few
 overlapping records, the 2020-2023 continuous-coverage years and the unwinding after them),
 inpatient stays and claims with seasonality, weekday patterns, yearly price inflation and a
-dip in the spring of 2020. Programs enrol members who use more than average, mostly right
-around a hospital stay, so their use is high before enrollment and lower after it.
+dip in the spring of 2020. ED visits, many on the day of an admission; after a behavioral
+discharge, follow-up visits at rates that vary by state (and are higher for members enrolled
+in a program, whose peers contact most of them within a day).
+
+Crisis episodes, enrolled or not: use climbs for some weeks and ends in a (mostly behavioral)
+stay. Programs enrol many members right after such a stay or during the spike, so their use
+would fall after enrollment anyway (regression to the mean); members never enrolled have the
+same episodes, and more are made where needed (comparison_twins) so that every enrollment
+made at a crisis has not-enrolled members of its state, condition, age band and month with a
+crisis like it. On top, each random program has a true effect (catalog.true_effect): in its
+enrollees' post windows it prevents a share of the admissions, ED visits or medical claims
+they would have had; TrueEffects reports the effect as realised.
 
 Three kinds of programs:
 - designed cohorts (cohorts.py): the programs with published pre/post figures;
@@ -39,17 +49,28 @@ from sample_data import cohorts
 from sample_data.catalog import (
     BEHAVIOUR,
     END,
+    ENROLLED_FOLLOWUP_30D,
+    EPISODE_RATE,
+    ESCALATION,
+    ESCALATION_DAYS,
+    FOLLOWUP_7D,
+    FOLLOWUP_30D,
+    FOLLOWUP_STATE,
     MODEL_VOLUME,
     PIERCE_DAYS_VS_STATE,
     PIERCE_READMISSION_SHARE,
     PIERCE_TREND,
     PROGRAM_INDEX,
     PROGRAMS,
+    ROUTINE_ADMISSIONS,
+    ROUTINE_CLAIMS,
     START,
     STATE_INDEX,
     STATES,
     day,
+    true_effect,
 )
+from sample_data.cohorts import POST_DAYS, PRE_DAYS
 
 DEFAULT_MEMBERS = 36_000
 DEFAULT_SEED = 20160101
@@ -61,8 +82,8 @@ CATEGORIES = np.array(
     ["emergency", "outpatient", "professional", "pharmacy", "peer_support", "other"], dtype=object
 )
 EMERGENCY, OUTPATIENT, PROFESSIONAL, PHARMACY, PEER, OTHER = range(6)
-CATEGORY_MIX = np.array([0.05, 0.27, 0.30, 0.33, 0.0, 0.05])
-TYPICAL_PAID = np.array([900.0, 160.0, 110.0, 90.0, 70.0, 120.0])
+CATEGORY_MIX = np.array([0.14, 0.27, 0.30, 0.24, 0.0, 0.05])
+TYPICAL_PAID = np.array([700.0, 160.0, 110.0, 90.0, 70.0, 120.0])
 PAID_SPREAD = np.array([0.6, 0.45, 0.4, 0.95, 0.25, 0.5])
 BEHAVIORAL_SHARE = np.array([0.30, 0.60, 0.50, 0.45, 1.0, 0.40])
 WEEKDAY_WEIGHT = np.array(
@@ -197,17 +218,102 @@ def bulk_eligibility(rng: np.random.Generator, members: np.ndarray) -> pd.DataFr
 
 
 # ---------------------------------------------------------------------------------------
-# enrollments
+# crisis episodes, enrollments and their comparison twins
+
+
+class Islands:
+    """Each member's eligibility spans joined (spans that overlap or touch make one), to ask
+    whether a member is eligible on every day of a range, as the analysable rule does."""
+
+    def __init__(self, spans: pd.DataFrame) -> None:
+        s = spans.sort_values(["member", "start", "end"], ignore_index=True)
+        member = s["member"].to_numpy()
+        start = s["start"].to_numpy()
+        end = s["end"].to_numpy()
+        reach = pd.Series(end).groupby(member).cummax().shift(fill_value=-1).to_numpy()
+        same = np.r_[False, member[1:] == member[:-1]]
+        new = ~same | (start > reach + 1)
+        island = np.cumsum(new) - 1
+        self.member = member[new]
+        self.start = start[new]
+        self.end = pd.Series(end).groupby(island).max().to_numpy()
+        self.keys = self.member * 65536 + self.start
+
+    def covers(self, member: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self.keys, np.asarray(member) * 65536 + lo, side="right") - 1
+        safe = np.maximum(at, 0)
+        return (at >= 0) & (self.member[safe] == member) & (self.end[safe] >= hi)
+
+    def start_of(self, member: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """First day of the island holding each (member, day) (the day itself if none)."""
+        at = np.searchsorted(self.keys, np.asarray(member) * 65536 + days, side="right") - 1
+        safe = np.maximum(at, 0)
+        ok = (at >= 0) & (self.member[safe] == member) & (self.end[safe] >= days)
+        return np.where(ok, self.start[safe], days)
+
+
+def age_band(age: np.ndarray) -> np.ndarray:
+    """0-17, 18-34, 35-49, 50-64, 65 and over."""
+    return np.searchsorted(np.array([18, 35, 50, 65]), age, side="right")
+
+
+def new_episodes(
+    rng: np.random.Generator,
+    members: pd.DataFrame,
+    islands: Islands,
+    member: np.ndarray,
+    admit: np.ndarray,
+) -> pd.DataFrame:
+    """Crisis episodes: a climb of `climb` days (within the eligibility island) ending in a
+    stay admitted on `admit` (medical for some older members), never a same-day stay."""
+    k = len(member)
+    age = year_of(admit) - members["birth_year"].to_numpy()[member]
+    setting = (rng.random(k) < np.where(age >= 65, 0.3, 0.08)).astype(np.int64)
+    span = np.maximum(stay_lengths(rng, setting), 1)
+    climb = rng.integers(ESCALATION_DAYS[0], ESCALATION_DAYS[1] + 1, size=k)
+    climb = np.minimum(climb, admit - np.maximum(islands.start_of(member, admit), START))
+    return pd.DataFrame(
+        {"member": member, "admit": admit, "span": span, "setting": setting, "climb": climb}
+    )
+
+
+def crisis_episodes(
+    rng: np.random.Generator, members: pd.DataFrame, spans: Spans, islands: Islands
+) -> pd.DataFrame:
+    """Every member's crisis episodes: EPISODE_RATE times the admission intensity a year."""
+    ids = np.arange(len(members))
+    years = spans.exposure(ids) / 365.25
+    count = rng.poisson(EPISODE_RATE * members["admission_rate"].to_numpy() * years)
+    member = np.repeat(ids, count)
+    admit = spans.place(rng, member)
+    return new_episodes(rng, members, islands, member, admit)
+
+
+def top_weighted(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
+    """Indices of n items drawn without replacement with probability in proportion to
+    weight (Efraimidis-Spirakis keys), in index order."""
+    if n >= len(weight):
+        return np.arange(len(weight))
+    keys = np.log(rng.random(len(weight))) / np.maximum(weight, 1e-12)
+    return np.sort(np.argpartition(-keys, n - 1)[:n])
 
 
 def random_enrollments(
     rng: np.random.Generator,
     members: pd.DataFrame,
     spans: pd.DataFrame,
+    islands: Islands,
+    episodes: pd.DataFrame,
     eligible_members: np.ndarray,
     n_members: int,
 ) -> pd.DataFrame:
-    """Enrollments of the random programs and Pierce County: members eligible on enrolled_on."""
+    """Enrollments of the random programs and Pierce County, members eligible on enrolled_on.
+
+    A share of each program's enrollments (BEHAVIOUR.index_share) is made around a crisis
+    episode: days after its stay's discharge (or during it), which is where regression to the
+    mean comes from. The others fall on any eligible day. Either way members are drawn with
+    weight (admission intensity + 0.02) ** selection. `discharge` is the crisis stay's
+    discharge of the enrollments made at a crisis, -1 for the others."""
     state_members = np.bincount(
         members["state"].to_numpy()[eligible_members], minlength=len(STATES)
     )
@@ -227,6 +333,12 @@ def random_enrollments(
     pool = spans[np.isin(spans["member"].to_numpy(), eligible_members)]
     pool_state = members["state"].to_numpy()[pool["member"].to_numpy()]
     rate = members["admission_rate"].to_numpy()
+    state_of = members["state"].to_numpy()
+    bulk = np.zeros(len(members), dtype=bool)
+    bulk[eligible_members] = True
+    ep = episodes[bulk[episodes["member"].to_numpy()]].reset_index(drop=True)
+    ep_discharge = (ep["admit"] + ep["span"]).to_numpy()
+    ep_used = np.zeros(len(ep), dtype=bool)
     frames = []
     for program in PROGRAMS:
         if program.kind not in ("random", "pierce"):
@@ -242,6 +354,44 @@ def random_enrollments(
             ]
         here = pool[pool_state == STATE_INDEX[program.state]]
         for first, last, n in waves:
+            # at a crisis: days after the discharge, or while still in hospital
+            at_crisis = round(behaviour.index_share * n)
+            mine = np.flatnonzero(
+                (state_of[ep["member"].to_numpy()] == STATE_INDEX[program.state]) & ~ep_used
+            )
+            m_ep = ep["member"].to_numpy()[mine]
+            delay = rng.integers(behaviour.delay[0], behaviour.delay[1] + 1, size=len(mine))
+            enrolled = ep_discharge[mine] + delay
+            span = ep["span"].to_numpy()[mine]
+            inside = (rng.random(len(mine)) < behaviour.in_hospital) & (span >= 3)
+            during = (
+                ep["admit"].to_numpy()[mine]
+                + 1
+                + (rng.random(len(mine)) * (span - 2)).astype(np.int64)
+            )
+            enrolled = to_weekday(np.where(inside, during, enrolled))
+            ok = (
+                (enrolled >= first)
+                & (enrolled <= last)
+                & (ep_discharge[mine] <= END)
+                & islands.covers(m_ep, enrolled, enrolled)
+            )
+            ramp = np.minimum(1.0, 0.35 + 0.65 * (enrolled - first) / 730)
+            w = np.where(ok, (rate[m_ep] + 0.02) ** behaviour.selection * ramp, 0.0)
+            take = top_weighted(rng, w, min(at_crisis, int((w > 0).sum())))
+            ep_used[mine[take]] = True
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "member": m_ep[take],
+                        "program_id": program.program_id,
+                        "enrolled_on": enrolled[take],
+                        "discharge": ep_discharge[mine[take]],
+                    }
+                )
+            )
+            n -= len(take)
+            # on any eligible day
             lo = np.maximum(here["start"].to_numpy(), first)
             hi = np.minimum(here["end"].to_numpy(), last)
             ok = hi >= lo
@@ -261,6 +411,7 @@ def random_enrollments(
                         "enrolled_on": np.clip(
                             to_weekday(enrolled[keep]), lo[take[keep]], hi[take[keep]]
                         ),
+                        "discharge": -1,
                     }
                 )
             )
@@ -298,6 +449,75 @@ def random_enrollments(
         others[p][int(rng.integers(len(others[p])))] for p in twins["program_id"]
     ]
     return pd.concat([enr, twins], ignore_index=True)
+
+
+def comparison_twins(
+    rng: np.random.Generator,
+    members: pd.DataFrame,
+    islands: Islands,
+    episodes: pd.DataFrame,
+    needs: pd.DataFrame,
+    never_enrolled: np.ndarray,
+) -> pd.DataFrame:
+    """Crisis episodes for members never enrolled, so that every enrollment made around a
+    behavioral discharge has not-enrolled members like it to be compared with.
+
+    `needs` has one row per such enrollment: member, enrolled_on and gap (days from the
+    discharge to enrolled_on). Cell = state, primary condition, age band and calendar month
+    of enrolled_on. A never-enrolled member's episode supplies the cell of its discharge + 2
+    days; where a cell holds fewer than max(3, twice its enrollments), new episodes are made
+    for never-enrolled members of that state, condition and age band, eligible over both
+    windows of an index date in that month (the discharge `gap` days before it)."""
+    state = members["state"].to_numpy()
+    condition = members["condition"].to_numpy()
+    birth = members["birth_year"].to_numpy()
+
+    def cells(member: np.ndarray, days: np.ndarray) -> np.ndarray:
+        band = age_band(year_of(days) - birth[member])
+        return ((state[member] * 3 + condition[member]) * 5 + band) * 1000 + month_of(days)
+
+    need_cell = cells(needs["member"].to_numpy(), needs["enrolled_on"].to_numpy())
+    ep = episodes[never_enrolled[episodes["member"].to_numpy()]]
+    supply_cell = cells(ep["member"].to_numpy(), (ep["admit"] + ep["span"] + 2).to_numpy())
+    wanted, n_need = np.unique(need_cell, return_counts=True)
+    have = pd.Series(supply_cell).value_counts().reindex(wanted, fill_value=0).to_numpy()
+    short = np.maximum(3, 2 * n_need) - have
+    gaps = pd.Series(np.maximum(needs["gap"].to_numpy(), 0)).groupby(need_cell).apply(list)
+    weight = members["admission_rate"].to_numpy() + 0.02
+    by_group: dict[int, np.ndarray] = {
+        g: np.flatnonzero(never_enrolled & (state * 3 + condition == g))
+        for g in np.unique(state * 3 + condition)
+    }
+    new_member, new_admit = [], []
+    for cell, k in zip(wanted[short > 0], short[short > 0], strict=True):
+        month = int(cell % 1000)
+        band = int(cell // 1000 % 5)
+        group = int(cell // 5000)
+        first = int(month_first_day(np.array([month]))[0])
+        last = int(month_last_day(np.array([month]))[0])
+        pool = by_group.get(group, np.zeros(0, dtype=np.int64))
+        pool = pool[age_band(year_of(np.array([first]))[0] - birth[pool]) == band]
+        if len(pool) == 0:
+            continue
+        tries = 6 * int(k)
+        pick = pool[rng.choice(len(pool), size=tries, p=weight[pool] / weight[pool].sum())]
+        index = rng.integers(first, last + 1, size=tries)
+        gap = np.array(gaps[cell])[rng.integers(0, len(gaps[cell]), size=tries)]
+        ok = islands.covers(pick, index - 183 - ESCALATION_DAYS[1], np.minimum(index + 182, END))
+        ok &= ~pd.Series(pick).duplicated().to_numpy()
+        chosen = np.flatnonzero(ok)[: int(k)]
+        new_member.append(pick[chosen])
+        new_admit.append(index[chosen] - gap[chosen])
+    if not new_member:
+        return new_episodes(rng, members, islands, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    member = np.concatenate(new_member)
+    discharge = np.concatenate(new_admit)
+    frame = new_episodes(rng, members, islands, member, discharge)
+    frame["admit"] = frame["admit"] - frame["span"]  # the stay ends `gap` days before the index
+    frame["climb"] = np.minimum(
+        frame["climb"], frame["admit"] - islands.start_of(member, frame["admit"].to_numpy())
+    )
+    return frame
 
 
 def coaching_roles(
@@ -386,44 +606,43 @@ def member_months(spans: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"member": member, "month": months}).drop_duplicates(ignore_index=True)
 
 
-class Effects:
-    """Multipliers of a member's use around the enrollments of random programs."""
+class PostWindows:
+    """The post windows (enrolled_on to enrolled_on + 182) of the random programs'
+    enrollments, with the chance that an event of each kind survives the program's true
+    effect (catalog.true_effect): the program prevents the others."""
+
+    BEHAVIORAL, MEDICAL, ED, CLAIMS = range(4)
 
     def __init__(self, enr: pd.DataFrame) -> None:
-        enr = enr.sort_values("member", kind="stable")
-        behaviour = [BEHAVIOUR["pierce" if p.kind == "pierce" else p.model] for p in PROGRAMS]
-        index = enr["program_id"].map(PROGRAM_INDEX).to_numpy()
+        enr = enr.sort_values(["member", "enrolled_on"], kind="stable")
         self.member = enr["member"].to_numpy()
-        self.enrolled = enr["enrolled_on"].to_numpy()
-        self.pre = np.array([[b.pre_admissions, b.pre_services] for b in behaviour])[index]
-        self.post = np.array([[b.post_admissions, b.post_services] for b in behaviour])[index]
+        self.start = enr["enrolled_on"].to_numpy()
+        self.end = self.start + POST_DAYS - 1
+        survive = {
+            p.program_id: [
+                1 - true_effect(p).behavioral_admissions,
+                1 - true_effect(p).medical_admissions,
+                1 - true_effect(p).ed_visits,
+                1 - true_effect(p).medical_claims,
+            ]
+            for p in PROGRAMS
+        }
+        self.keep = np.array([survive[p] for p in enr["program_id"]], dtype=float).reshape(-1, 4)
         counts = np.bincount(self.member) if len(self.member) else np.zeros(1, dtype=np.int64)
-        self.most = int(counts.max()) if len(counts) else 0
+        self.most = int(counts.max())
 
-    def peak(self, member: np.ndarray, what: int) -> np.ndarray:
+    def survival(self, member: np.ndarray, days: np.ndarray, what: np.ndarray) -> np.ndarray:
         out = np.ones(len(member))
         first = np.searchsorted(self.member, member, side="left")
         last = np.searchsorted(self.member, member, side="right")
-        for k in range(self.most):
-            i = first + k
-            ok = i < last
-            out[ok] *= np.maximum(self.pre[i[ok], what], self.post[i[ok], what])
-        return out
-
-    def at(self, member: np.ndarray, days: np.ndarray, what: int) -> np.ndarray:
-        out = np.ones(len(member))
-        first = np.searchsorted(self.member, member, side="left")
-        last = np.searchsorted(self.member, member, side="right")
+        what = np.broadcast_to(what, len(member))
         for k in range(self.most):
             i = first + k
             ok = np.flatnonzero(i < last)
-            e = self.enrolled[i[ok]]
+            at = i[ok]
             d = days[ok]
-            pre = (d >= e - 183) & (d < e)
-            post = (d >= e) & (d <= e + 182)
-            out[ok] *= np.where(
-                pre, self.pre[i[ok], what], np.where(post, self.post[i[ok], what], 1.0)
-            )
+            inside = (d >= self.start[at]) & (d <= self.end[at])
+            out[ok] *= np.where(inside, self.keep[at, what[ok]], 1.0)
         return out
 
 
@@ -536,54 +755,68 @@ def drop_overlapping(stays: pd.DataFrame) -> pd.DataFrame:
     return stays.reset_index(drop=True)
 
 
-def bulk_admissions(
-    rng: np.random.Generator,
-    members: pd.DataFrame,
-    spans: Spans,
-    effects: Effects,
-    cost: np.ndarray,
-) -> pd.DataFrame:
-    n = len(members)
-    ids = np.arange(n)
-    exposure = spans.exposure(ids) / 365.25
-    peak = effects.peak(ids, 0) * ADMISSION_SEASON.max()
-    rate = members["admission_rate"].to_numpy()
-    count = rng.poisson(rate * exposure * peak)
-    member = np.repeat(ids, count)
-    admit = spans.place(rng, member)
-    accept = ADMISSION_SEASON[(month_of(admit) % 12)] * effects.at(member, admit, 0) / peak[member]
-    accept *= np.where((admit >= COVID[0]) & (admit <= COVID[1]), 0.8, 1.0)
-    keep = rng.random(len(member)) < accept
-    member, admit = member[keep], admit[keep]
+def admission_settings(
+    rng: np.random.Generator, members: pd.DataFrame, member: np.ndarray, admit: np.ndarray
+) -> np.ndarray:
+    """0 behavioral, 1 medical: mostly behavioral, less so for older members."""
     condition = members["condition"].to_numpy()[member]
     age = year_of(admit) - members["birth_year"].to_numpy()[member]
     p_behavioral = np.array([0.68, 0.62, 0.74])[condition] * np.where(age >= 65, 0.6, 1.0)
     p_behavioral = np.where(age < 18, 0.85, p_behavioral)
-    setting = (rng.random(len(member)) >= p_behavioral).astype(np.int64)
+    return (rng.random(len(member)) >= p_behavioral).astype(np.int64)
+
+
+def bulk_admissions(
+    rng: np.random.Generator,
+    members: pd.DataFrame,
+    spans: Spans,
+    cost: np.ndarray,
+) -> pd.DataFrame:
+    """Stays at each member's own intensity, following the seasons (and the spring of 2020)."""
+    n = len(members)
+    ids = np.arange(n)
+    exposure = spans.exposure(ids) / 365.25
+    peak = ADMISSION_SEASON.max()
+    rate = members["admission_rate"].to_numpy() * ROUTINE_ADMISSIONS
+    count = rng.poisson(rate * exposure * peak)
+    member = np.repeat(ids, count)
+    admit = spans.place(rng, member)
+    accept = ADMISSION_SEASON[(month_of(admit) % 12)] / peak
+    accept *= np.where((admit >= COVID[0]) & (admit <= COVID[1]), 0.8, 1.0)
+    keep = rng.random(len(member)) < accept
+    member, admit = member[keep], admit[keep]
+    setting = admission_settings(rng, members, member, admit)
     span = stay_lengths(rng, setting)
     return finish_stays(rng, member, setting, admit, span, cost[member])
 
 
-def index_admissions(rng: np.random.Generator, enr: pd.DataFrame, cost: np.ndarray) -> pd.DataFrame:
-    """The hospital stay around which many members are enrolled."""
-    behaviour = [BEHAVIOUR["pierce" if p.kind == "pierce" else p.model] for p in PROGRAMS]
-    p_index = np.array([b.index_admission for b in behaviour])[
-        enr["program_id"].map(PROGRAM_INDEX).to_numpy()
-    ]
-    chosen = enr[rng.random(len(enr)) < p_index]
-    n = len(chosen)
-    e = chosen["enrolled_on"].to_numpy()
-    setting = (rng.random(n) < 0.12).astype(np.int64)
-    span = np.maximum(stay_lengths(rng, setting), 1)
-    in_hospital = (rng.random(n) < 0.25) & (span >= 3)
-    discharge = np.where(
-        in_hospital,
-        e + (rng.random(n) * np.minimum(span - 2, 5)).astype(np.int64),
-        e - rng.integers(0, 3, size=n),
+def episode_admissions(
+    rng: np.random.Generator, members: pd.DataFrame, episodes: pd.DataFrame, cost: np.ndarray
+) -> pd.DataFrame:
+    """The crisis stays of the episodes, and the extra stays of their climbs (the member's
+    intensity times ESCALATION["admissions"], each ending before the crisis stay)."""
+    member = episodes["member"].to_numpy()
+    admit = episodes["admit"].to_numpy()
+    crisis = finish_stays(
+        rng,
+        member,
+        episodes["setting"].to_numpy(),
+        admit,
+        episodes["span"].to_numpy(),
+        cost[member],
     )
-    admit = np.minimum(discharge - span, e - 1)
-    member = chosen["member"].to_numpy()
-    return finish_stays(rng, member, setting, admit, span, cost[member])
+    climb = episodes["climb"].to_numpy()
+    rate = members["admission_rate"].to_numpy()[member]
+    extra = rng.poisson(rate * (ESCALATION["admissions"] - 1) * climb / 365.25)
+    m = np.repeat(member, extra)
+    a = np.repeat(admit - climb, extra) + (
+        rng.random(extra.sum()) * np.repeat(climb, extra)
+    ).astype(np.int64)
+    setting = admission_settings(rng, members, m, a)
+    span = stay_lengths(rng, setting)
+    ok = a + span < np.repeat(admit, extra)
+    climbing = finish_stays(rng, m[ok], setting[ok], a[ok], span[ok], cost[m[ok]])
+    return pd.concat([crisis, climbing], ignore_index=True)
 
 
 def readmissions(
@@ -690,10 +923,9 @@ def pierce_admissions(
         return pd.concat([current, new[~(clash_prev | clash_next)]], ignore_index=True)
 
     def flags(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        frame = frame.sort_values(["member", "setting", "admit"], ignore_index=True)
-        same = frame["member"].eq(frame["member"].shift(-1)) & frame["setting"].eq(
-            frame["setting"].shift(-1)
-        )
+        # all-cause: the member's next stay of any setting (contract version 2)
+        frame = frame.sort_values(["member", "admit"], ignore_index=True)
+        same = frame["member"].eq(frame["member"].shift(-1))
         following = np.where(same, frame["admit"].shift(-1).fillna(-1), END + 10_000)
         gap = following.astype(np.int64) - frame["discharge"].to_numpy()
         return frame, (frame["discharge"].to_numpy() >= 0) & (gap >= 1) & (gap <= 30), gap
@@ -797,38 +1029,220 @@ def pierce_admissions(
 # claims
 
 
+def claim_amounts(
+    rng: np.random.Generator,
+    member: np.ndarray,
+    date: np.ndarray,
+    category: np.ndarray,
+    cost: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Visits and paid cents of claims: typical prices times the state's prices, inflation
+    and a spread by category; 1.5% of claims are paid nothing."""
+    n = len(member)
+    visits = 1 + np.select(
+        [category == OUTPATIENT, category == PEER, category == OTHER, category == PROFESSIONAL],
+        [
+            rng.poisson(0.3, n),
+            rng.poisson(0.4, n),
+            rng.poisson(0.2, n),
+            (rng.random(n) < 0.1).astype(np.int64),
+        ],
+        0,
+    )
+    dollars = TYPICAL_PAID[category] * visits * cost[member] * inflation(date)
+    dollars *= rng.lognormal(0.0, PAID_SPREAD[category])
+    dollars = np.where(rng.random(n) < 0.015, 0.0, dollars)  # zero-paid claims
+    return visits, np.round(dollars * 100).astype(np.int64)
+
+
+def claims_frame(
+    member: np.ndarray,
+    date: np.ndarray,
+    category: np.ndarray,
+    behavioral: np.ndarray,
+    visits: np.ndarray,
+    paid: np.ndarray,
+    actual: np.ndarray | bool,
+    counterfactual: np.ndarray | bool,
+) -> pd.DataFrame:
+    n = len(member)
+    return pd.DataFrame(
+        {
+            "member": member,
+            "date": date,
+            "category": category,
+            "behavioral": np.asarray(behavioral, dtype=bool),
+            "visits": visits,
+            "paid_cents": paid,
+            "actual": np.broadcast_to(actual, n).astype(bool),
+            "counterfactual": np.broadcast_to(counterfactual, n).astype(bool),
+        }
+    )
+
+
+def forward_weekday(days: np.ndarray) -> np.ndarray:
+    """Saturdays and Sundays to the next Monday (an office visit after a discharge)."""
+    wd = weekday(days)
+    return np.where(wd == 5, days + 2, np.where(wd == 6, days + 1, days))
+
+
+class Programs:
+    """What enrollment does at a discharge, by enrollment `order` (see group_spells)."""
+
+    def __init__(self, enr: pd.DataFrame) -> None:
+        by_order = enr.sort_values("order")
+        behaviour = [
+            BEHAVIOUR["pierce" if p.kind == "pierce" else p.model]
+            for p in (PROGRAMS[PROGRAM_INDEX[i]] for i in by_order["program_id"])
+        ]
+        self.peer_contact = np.array([b.peer_contact for b in behaviour])
+        self.followup_7d = np.array([b.followup_7d for b in behaviour])
+
+
+def stay_claims(
+    rng: np.random.Generator,
+    stays: pd.DataFrame,
+    members: pd.DataFrame,
+    spells: pd.DataFrame,
+    programs: Programs,
+    cost: np.ndarray,
+) -> pd.DataFrame:
+    """The claims that stays bring: an ED visit on the admit day of many stays; after a
+    behavioral discharge, a follow-up visit within 7 or 8-30 days (rates by state and
+    condition, higher for members enrolled at the discharge); for enrolled members, a peer
+    support contact on the discharge day or the next (peers call within 24 hours).
+
+    `stays` has member, setting, admit, discharge and `actual` (False: a stay the program
+    prevented, which brings its claims in the world without programs only)."""
+    member = stays["member"].to_numpy()
+    setting = stays["setting"].to_numpy()
+    admit = stays["admit"].to_numpy()
+    actual = stays["actual"].to_numpy()
+    parts = []
+    # an ED visit on the admit day
+    ed = rng.random(len(member)) < np.where(setting == 0, 0.45, 0.3)
+    m, d = member[ed], admit[ed]
+    cat = np.full(len(m), EMERGENCY)
+    visits, paid = claim_amounts(rng, m, d, cat, cost)
+    parts.append(claims_frame(m, d, cat, setting[ed] == 0, visits, paid, actual[ed], True))
+    # behavioral discharges
+    bh = (setting == 0) & (stays["discharge"].to_numpy() >= 0)
+    m, d, act = member[bh], stays["discharge"].to_numpy()[bh], actual[bh]
+    k = len(m)
+    state = members["state"].to_numpy()[m]
+    factor = (
+        np.array([FOLLOWUP_STATE[s.code] for s in STATES])[state]
+        * np.array([1.05, 0.8, 0.95])[members["condition"].to_numpy()[m]]
+    )
+    p7 = np.minimum(FOLLOWUP_7D * factor, 0.9)
+    p30 = np.minimum(FOLLOWUP_30D * factor, 0.9)
+    order = group_of(spells, m, d)
+    order = np.where(order < 0, group_of(spells, m, d + 3), order)
+    enrolled = (order >= 0) & act
+    safe = np.maximum(order, 0)
+    p7_enrolled = np.where(enrolled, np.maximum(programs.followup_7d[safe], p7), p7)
+    p30_enrolled = np.where(enrolled, np.maximum(ENROLLED_FOLLOWUP_30D, p30), p30)
+    u = rng.random(k)
+    day7 = forward_weekday(d + rng.integers(1, 8, size=k))
+    day30 = forward_weekday(d + rng.integers(8, 31, size=k))
+
+    def followed(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first_week = u < a
+        return first_week | (u < a + (1 - a) * b), np.where(first_week, day7, day30)
+
+    cf_has, cf_when = followed(p7, p30)
+    act_has, act_when = followed(p7_enrolled, p30_enrolled)
+    base_mix = np.array([0.0, 0.5, 0.45, 0.0, 0.05, 0.0])
+    enrolled_mix = np.array([0.0, 0.35, 0.3, 0.0, 0.35, 0.0])
+    for chosen, when, mix, in_actual, in_cf in (
+        # not enrolled: one claim, in both worlds (unless the stay was prevented)
+        (cf_has & ~enrolled, cf_when, base_mix, act, True),
+        # enrolled: the claim without the program, and the one with it
+        (cf_has & enrolled, cf_when, base_mix, np.zeros(k, dtype=bool), True),
+        (act_has & enrolled, act_when, enrolled_mix, np.ones(k, dtype=bool), False),
+    ):
+        mm, dd = m[chosen], when[chosen]
+        cat = rng.choice(6, size=len(mm), p=mix)
+        visits, paid = claim_amounts(rng, mm, dd, cat, cost)
+        parts.append(claims_frame(mm, dd, cat, True, visits, paid, in_actual[chosen], in_cf))
+    # peer contact within a day of the discharge, for members enrolled
+    contact = enrolled & (rng.random(k) < programs.peer_contact[safe])
+    mm = m[contact]
+    dd = d[contact] + (rng.random(len(mm)) < 0.5)
+    cat = np.full(len(mm), PEER)
+    visits, paid = claim_amounts(rng, mm, dd, cat, cost)
+    parts.append(claims_frame(mm, dd, cat, True, visits, paid, True, False))
+    return pd.concat(parts, ignore_index=True)
+
+
 def chunk_services(
     rng: np.random.Generator,
     ids: np.ndarray,
     members: pd.DataFrame,
     spans: Spans,
-    effects: Effects,
+    episodes: pd.DataFrame,
+    stays: pd.DataFrame,
     enr: pd.DataFrame,
+    spells: pd.DataFrame,
+    programs: Programs,
+    windows: PostWindows,
     cost: np.ndarray,
 ) -> pd.DataFrame:
-    """Claims of the members `ids` (their own, plus peer support claims of their enrollments)."""
+    """Claims of the members `ids`: their own (more during the climb of a crisis episode), the
+    claims their stays bring, and the peer support claims of their enrollments; with flags
+    `actual` (written) and `counterfactual` (the world without programs), for the true
+    effects. `episodes` and `stays` are those of the members `ids`."""
     exposure = spans.exposure(ids) / 365.25
-    peak = effects.peak(ids, 1) * SERVICE_SEASON.max()
-    rate = members["service_rate"].to_numpy()[ids]
-    count = rng.poisson(rate * exposure * peak / 0.70)
+    peak = SERVICE_SEASON.max()
+    rate = members["service_rate"].to_numpy() * ROUTINE_CLAIMS
+    count = rng.poisson(rate[ids] * exposure * peak / 0.70)
     member = np.repeat(ids, count)
     date = spans.place(rng, member)
-    n = len(member)
-    category = rng.choice(6, size=n, p=CATEGORY_MIX)
-    local_peak = np.repeat(peak, count)
-    accept = (
-        SERVICE_SEASON[month_of(date) % 12]
-        * WEEKDAY_WEIGHT[category, weekday(date)]
-        * effects.at(member, date, 1)
-        / local_peak
-    )
+    category = rng.choice(6, size=len(member), p=CATEGORY_MIX)
+    # the climbs of crisis episodes: every kind of claim more often, ED visits most
+    e_member = episodes["member"].to_numpy()
+    climb = episodes["climb"].to_numpy()
+    years = rate[e_member] * climb / 365.25 * peak / 0.70
+    n_more = rng.poisson(years * (ESCALATION["claims"] - 1))
+    n_ed = rng.poisson(years * CATEGORY_MIX[EMERGENCY] * (ESCALATION["ed"] - ESCALATION["claims"]))
+    starts = episodes["admit"].to_numpy() - climb
+    for extra, cats in ((n_more, None), (n_ed, EMERGENCY)):
+        more = np.repeat(e_member, extra)
+        when = np.repeat(starts, extra) + (
+            rng.random(extra.sum()) * np.repeat(climb, extra)
+        ).astype(np.int64)
+        member = np.concatenate([member, more])
+        date = np.concatenate([date, when])
+        category = np.concatenate(
+            [
+                category,
+                rng.choice(6, size=len(more), p=CATEGORY_MIX)
+                if cats is None
+                else np.full(len(more), cats),
+            ]
+        )
+    accept = SERVICE_SEASON[month_of(date) % 12] * WEEKDAY_WEIGHT[category, weekday(date)] / peak
     accept *= np.where((date >= COVID[0]) & (date <= COVID[1]), 0.65, 1.0)
-    keep = rng.random(n) < accept
+    keep = rng.random(len(member)) < accept
     member, date, category = member[keep], date[keep], category[keep]
     # a few claims dated after coverage ended (retroactive terminations)
     late = np.flatnonzero(rng.random(len(member)) < 0.004)
     moved = spans.ends_of(rng, member[late]) + rng.integers(1, 46, size=len(late))
     date[late] = np.where(moved <= END, moved, date[late])
+    condition = members["condition"].to_numpy()[member]
+    bh_share = BEHAVIORAL_SHARE[category] * np.where(
+        condition == 0, 1.0, np.where(condition == 1, 0.95, 1.15)
+    )
+    behavioral = rng.random(len(member)) < bh_share
+    visits, paid = claim_amounts(rng, member, date, category, cost)
+    # the programs' true effect: ED visits and medical claims of the post windows prevented
+    what = np.where(category == EMERGENCY, PostWindows.ED, PostWindows.CLAIMS)
+    affected = (category == EMERGENCY) | ~behavioral
+    survive = np.ones(len(member))
+    survive[affected] = windows.survival(member[affected], date[affected], what[affected])
+    actual = rng.random(len(member)) < survive
+    parts = [claims_frame(member, date, category, behavioral, visits, paid, actual, True)]
+    parts.append(stay_claims(rng, stays, members, spells, programs, cost))
     # peer support claims of the members' enrollments
     mine = enr[np.isin(enr["member"].to_numpy(), ids)]
     behaviour = [BEHAVIOUR["pierce" if p.kind == "pierce" else p.model] for p in PROGRAMS]
@@ -848,38 +1262,10 @@ def chunk_services(
     ).astype(np.int64)
     p_date = to_weekday(p_date)
     p_date = np.where(p_date > END, p_date - 3, p_date)
-    member = np.concatenate([member, p_member])
-    date = np.concatenate([date, p_date])
-    category = np.concatenate([category, np.full(len(p_member), PEER)])
-    n = len(member)
-    condition = members["condition"].to_numpy()[member]
-    bh_share = BEHAVIORAL_SHARE[category] * np.where(
-        condition == 0, 1.0, np.where(condition == 1, 0.95, 1.15)
-    )
-    behavioral = (rng.random(n) < bh_share) | (category == PEER)
-    visits = 1 + np.select(
-        [category == OUTPATIENT, category == PEER, category == OTHER, category == PROFESSIONAL],
-        [
-            rng.poisson(0.3, n),
-            rng.poisson(0.4, n),
-            rng.poisson(0.2, n),
-            (rng.random(n) < 0.1).astype(np.int64),
-        ],
-        0,
-    )
-    dollars = TYPICAL_PAID[category] * visits * cost[member] * inflation(date)
-    dollars *= rng.lognormal(0.0, PAID_SPREAD[category])
-    dollars = np.where(rng.random(n) < 0.015, 0.0, dollars)  # zero-paid claims
-    return pd.DataFrame(
-        {
-            "member": member,
-            "date": date,
-            "category": category,
-            "behavioral": behavioral,
-            "visits": visits,
-            "paid_cents": np.round(dollars * 100).astype(np.int64),
-        }
-    )
+    cat = np.full(len(p_member), PEER)
+    visits, paid = claim_amounts(rng, p_member, p_date, cat, cost)
+    parts.append(claims_frame(p_member, p_date, cat, True, visits, paid, True, False))
+    return pd.concat(parts, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -929,11 +1315,101 @@ def write_frame(text: io.TextIOWrapper, frame: pd.DataFrame, header: bool) -> No
 # ---------------------------------------------------------------------------------------
 
 
+class TrueEffects:
+    """The random programs' true effects, as realised: per enrollment, the admissions and paid
+    (admissions' and claims') of its post window as written (actual) and in the world without
+    programs (counterfactual: no stay or claim prevented, no claim the program brought), over
+    the enrollments the analysable rule keeps."""
+
+    def __init__(self, randoms: pd.DataFrame, islands: Islands) -> None:
+        member = randoms["member"].to_numpy()
+        e = randoms["enrolled_on"].to_numpy()
+        self.keys = pd.DataFrame(
+            {
+                "pos": np.arange(len(randoms)),
+                "member": member,
+                "lo": e - PRE_DAYS,
+                "start": e,
+                "hi": e + POST_DAYS - 1,
+            }
+        )
+        self.program = randoms["program_id"].to_numpy()
+        self.covered = islands.covers(member, e - PRE_DAYS, e + POST_DAYS - 1) & (
+            e + POST_DAYS - 1 <= END
+        )
+        # actual admissions, counterfactual admissions, actual paid, counterfactual paid,
+        # behavioral use (actual) in either window
+        self.totals = np.zeros((len(randoms), 5))
+
+    def _add(self, member: np.ndarray, days: np.ndarray, values: np.ndarray) -> None:
+        events = pd.DataFrame({"member": member, "day": days, "row": np.arange(len(member))})
+        pairs = self.keys.merge(events, on="member")
+        d = pairs["day"].to_numpy()
+        post = (d >= pairs["start"].to_numpy()) & (d <= pairs["hi"].to_numpy())
+        either = (d >= pairs["lo"].to_numpy()) & (d <= pairs["hi"].to_numpy())
+        v = values[pairs["row"].to_numpy()]
+        v[:, :4] *= post[:, None]
+        v[:, 4] *= either
+        np.add.at(self.totals, pairs["pos"].to_numpy(), v)
+
+    def add_stays(self, stays: pd.DataFrame, actual: bool) -> None:
+        paid = stays["paid_cents"].to_numpy() / 100
+        values = np.zeros((len(stays), 5))
+        values[:, 0] = actual
+        values[:, 1] = 1
+        values[:, 2] = paid * actual
+        values[:, 3] = paid
+        values[:, 4] = actual & (stays["setting"].to_numpy() == 0)
+        self._add(stays["member"].to_numpy(), stays["admit"].to_numpy(), values)
+
+    def add_claims(self, claims: pd.DataFrame) -> None:
+        paid = claims["paid_cents"].to_numpy() / 100
+        actual = claims["actual"].to_numpy(dtype=bool)
+        values = np.zeros((len(claims), 5))
+        values[:, 2] = paid * actual
+        values[:, 3] = paid * claims["counterfactual"].to_numpy(dtype=bool)
+        values[:, 4] = actual & claims["behavioral"].to_numpy(dtype=bool)
+        self._add(claims["member"].to_numpy(), claims["date"].to_numpy(), values)
+
+    def table(self) -> pd.DataFrame:
+        """Per program model and per program: analysable enrollments, post-window admissions
+        and total paid per enrollment, actual and counterfactual, and the effect."""
+        keep = self.covered & (self.totals[:, 4] > 0)
+        frame = pd.DataFrame(self.totals[keep, :4], columns=["adm", "adm_cf", "paid", "paid_cf"])
+        frame["program_id"] = self.program[keep]
+        frame["model"] = [PROGRAMS[PROGRAM_INDEX[p]].model for p in frame["program_id"]]
+        rows = []
+        for level, key in (("model", "model"), ("program", "program_id")):
+            sums = frame.groupby(key)[["adm", "adm_cf", "paid", "paid_cf"]].sum()
+            sums["enrollments"] = frame.groupby(key).size()
+            sums = sums.reset_index().rename(columns={key: "unit"}).assign(level=level)
+            rows.append(sums)
+        out = pd.concat(rows, ignore_index=True)
+        n = out["enrollments"]
+        result = pd.DataFrame(
+            {
+                "level": out["level"],
+                "unit": out["unit"],
+                "enrollments": n,
+                "post_admissions": out["adm"] / n,
+                "counterfactual_admissions": out["adm_cf"] / n,
+                "effect_admissions": (out["adm"] - out["adm_cf"]) / n,
+                "effect_admissions_pct": (out["adm"] / out["adm_cf"] - 1) * 100,
+                "post_paid": out["paid"] / n,
+                "counterfactual_paid": out["paid_cf"] / n,
+                "effect_paid": (out["paid"] - out["paid_cf"]) / n,
+                "effect_paid_pct": (out["paid"] / out["paid_cf"] - 1) * 100,
+            }
+        )
+        return result
+
+
 def generate(
     out: Path, n_members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED
-) -> dict[str, float]:
+) -> tuple[dict[str, float], pd.DataFrame]:
     """Write the seven files into `out`; return their row counts, the seconds taken and two
-    figures of the Pierce County calibration."""
+    figures of the Pierce County calibration, and the random programs' true effects as
+    realised (TrueEffects.table)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])
@@ -973,26 +1449,56 @@ def generate(
         .reset_index(drop=True)
     )
     spans = Spans(spans_frame)
+    islands = Islands(spans_frame)
     rank = rng.permutation(n)  # member_id number of each member
     cost = np.array([s.cost_index for s in STATES])[members["state"].to_numpy()]
 
-    # enrollments
-    enr_random = random_enrollments(rng, members, spans_frame, bulk_ids, n_members)
+    # crisis episodes of every member; enrollments, some made at a crisis
+    episodes = crisis_episodes(rng, members, spans, islands)
+    enr_random = random_enrollments(
+        rng, members, spans_frame, islands, episodes, bulk_ids, n_members
+    )
     enr_random["coaching_role"] = coaching_roles(rng, enr_random, members)
-    enr = pd.concat([designed.enrollments, enr_random], ignore_index=True)
+    enr = pd.concat([designed.enrollments.assign(discharge=-1), enr_random], ignore_index=True)
     enr["rank"] = rank[enr["member"].to_numpy()]
     enr = enr.sort_values(["rank", "enrolled_on", "program_id"], ignore_index=True)
     enr["order"] = np.arange(len(enr))
     spells = group_spells(enr)
     randoms = enr[enr["program_id"].map(lambda p: PROGRAMS[PROGRAM_INDEX[p]].kind == "random")]
-    effects = Effects(randoms)
+    # members never enrolled with crises like those of the enrollments made at one
+    never = np.ones(n, dtype=bool)
+    never[enr["member"].to_numpy()] = False
+    never[:n_designed] = False
+    at_crisis = randoms[randoms["discharge"] >= 0]
+    needs = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "member": at_crisis["member"].to_numpy(),
+                    "enrolled_on": at_crisis["enrolled_on"].to_numpy(),
+                    "gap": (at_crisis["enrolled_on"] - at_crisis["discharge"]).to_numpy(),
+                }
+            ),
+            designed.crises,
+        ],
+        ignore_index=True,
+    )
+    twins = comparison_twins(rng, members, islands, episodes, needs, never)
+    episodes = pd.concat([episodes, twins], ignore_index=True)
 
-    # admissions
-    stays = bulk_admissions(rng, members, spans, effects, cost)
-    stays = pd.concat([stays, index_admissions(rng, randoms, cost)], ignore_index=True)
+    # admissions in the world without programs, then the programs' true effects
+    stays = bulk_admissions(rng, members, spans, cost)
+    stays = pd.concat([stays, episode_admissions(rng, members, episodes, cost)], ignore_index=True)
     stays = pd.concat([stays, readmissions(rng, stays, cost, (0.11, 0.07))], ignore_index=True)
     stays = stays[stays["admit"] >= START]
     stays = drop_overlapping(stays)
+    windows = PostWindows(randoms)
+    survive = windows.survival(
+        stays["member"].to_numpy(), stays["admit"].to_numpy(), stays["setting"].to_numpy()
+    )
+    prevented = rng.random(len(stays)) >= survive
+    removed = stays[prevented].reset_index(drop=True)
+    stays = stays[~prevented].reset_index(drop=True)
     clear = designed.clear  # designed members: their generated stays near the windows go
     hit = stays.reset_index().merge(clear, on="member")
     stop = np.where(hit["discharge"] < 0, END + 1, hit["discharge"])
@@ -1005,6 +1511,10 @@ def generate(
     )
     stays = pd.concat([stays, designed_stays], ignore_index=True)
     stays = stays[stays["admit"] <= END]
+    effects = TrueEffects(randoms, islands)
+
+    effects.add_stays(stays, actual=True)
+    effects.add_stays(removed, actual=False)
 
     fmt = Formatter()
     member_ids = ids("M", rank + 1, max(7, len(str(n))))
@@ -1081,20 +1591,45 @@ def generate(
 
     # claims, in chunks of members (by member_id)
     designed_claims = designed.services.assign(
-        category=designed.services["category"].map({c: i for i, c in enumerate(CATEGORIES)})
+        category=designed.services["category"].map({c: i for i, c in enumerate(CATEGORIES)}),
+        actual=True,
+        counterfactual=True,
     )
     clear_rank = rank[clear["member"].to_numpy()]
     reaching_end = (spans_frame["end"] == END) & (spans_frame["member"] >= n_designed)
     last_day_member = int(spans_frame.loc[reaching_end, "member"].iloc[0])
     with_peers = enr[enr["program_id"].map(lambda p: PROGRAMS[PROGRAM_INDEX[p]].kind != "cohort")]
+    programs_at = Programs(enr)
+    every_stay = pd.concat(
+        [
+            stays[["member", "setting", "admit", "discharge"]].assign(actual=True),
+            removed[["member", "setting", "admit", "discharge"]].assign(actual=False),
+        ],
+        ignore_index=True,
+    )
+    stay_rank = rank[every_stay["member"].to_numpy()]
+    episode_rank = rank[episodes["member"].to_numpy()]
     width = max(8, len(str(n * 30)))
     claim_no = 0
     with gz_text(out / "services.csv.gz") as text:
         for c, lo in enumerate(range(0, n, CHUNK_MEMBERS)):
             chunk_rng = np.random.default_rng([seed, 2, c])
             chunk = by_rank[lo : lo + CHUNK_MEMBERS]
-            claims = chunk_services(chunk_rng, chunk, members, spans, effects, with_peers, cost)
-            in_chunk = (clear_rank >= lo) & (clear_rank < lo + CHUNK_MEMBERS)
+            hi = lo + len(chunk)
+            claims = chunk_services(
+                chunk_rng,
+                chunk,
+                members,
+                spans,
+                episodes[(episode_rank >= lo) & (episode_rank < hi)],
+                every_stay[(stay_rank >= lo) & (stay_rank < hi)],
+                with_peers,
+                spells,
+                programs_at,
+                windows,
+                cost,
+            )
+            in_chunk = (clear_rank >= lo) & (clear_rank < hi)
             if in_chunk.any():
                 hit = claims.reset_index().merge(clear[in_chunk], on="member")
                 inside = (hit["date"] >= hit["start"]) & (hit["date"] <= hit["end"])
@@ -1102,8 +1637,19 @@ def generate(
                 mine = designed_claims[np.isin(designed_claims["member"].to_numpy(), chunk)]
                 claims = pd.concat([claims, mine], ignore_index=True)
             if last_day_member in set(chunk.tolist()):  # the data run through the last day
-                claims.loc[len(claims)] = [last_day_member, END, PHARMACY, False, 1, 2415]
+                claims.loc[len(claims)] = [
+                    last_day_member,
+                    END,
+                    PHARMACY,
+                    False,
+                    1,
+                    2415,
+                    True,
+                    True,
+                ]
             claims = claims[(claims["date"] >= START) & (claims["date"] <= END)]
+            effects.add_claims(claims)
+            claims = claims[claims["actual"].to_numpy()]
             claims = claims.assign(rank=rank[claims["member"].to_numpy()]).sort_values(
                 ["rank", "date", "category"], kind="stable", ignore_index=True
             )
@@ -1128,7 +1674,7 @@ def generate(
     report: dict[str, float] = dict(counts)
     report["seconds"] = round(time.perf_counter() - started, 1)
     report.update({k: round(v, 2) for k, v in pierce_stats.items()})
-    return report
+    return report, effects.table()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1151,9 +1697,12 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
     )
     args = parser.parse_args(argv)
-    counts = generate(args.out, args.members, args.seed)
+    counts, effects = generate(args.out, args.members, args.seed)
     for name, value in counts.items():
         print(f"{name:>34}: {value:,}")
+    print("\nTrue effects of the random programs (post window per analysable enrollment):")
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(effects.round(2).to_string(index=False))
     return 0
 
 
