@@ -1,4 +1,5 @@
-"""A plain-pandas reference implementation of the data contract's definitions (version 1).
+"""A plain-pandas reference implementation of the data contract's definitions (versions 1
+and 2; `contract_version`, 2 unless asked).
 
 It is a test oracle: it reads the seven contract tables as DataFrames (as read from the CSV
 files) and computes every figure the dashboard serves, the simple way, one definition at a
@@ -7,7 +8,7 @@ product: its own filter object, its own names, no SQL.
 
     base = Base(read_frames(Path("sample_data")))   # per-row tables, built once, lazily
     monthly(base)                                    # the monthly export, unfiltered
-    monthly(base, Filters(states=("TX",), setting="behavioral"))
+    monthly(base, Filters(states=("TX",), setting="behavioral"), contract_version=1)
     outcome_summary(base, Filters(), period="quarter", by=("state_code",), with_total=True)
     prepost(base, filters=Filters(conditions=("substance_use",)))
     enrolled_members(base, Filters(month_from="2024-01"))
@@ -16,10 +17,15 @@ product: its own filter object, its own names, no SQL.
 
 How it works: every member-month, admission and claim is one row labelled with its month,
 state, program model, program and the member's condition, and every admission carries its
-flags (discharged, LOS, readmission). These rows are then summed once by those labels (the
-finest cut every filter and breakdown is made of: sums are additive), and each figure is a
-filter and a group-by of that table. Pre/post totals are computed per analysable enrollment,
-window and setting once, then filtered and pooled per program.
+flags (discharged, LOS, readmissions, followed, follow-ups). These rows are then summed once
+by those labels (the finest cut every filter and breakdown is made of: sums are additive),
+and each figure is a filter and a group-by of that table. Pre/post totals are computed per
+analysable enrollment, window and setting once, then filtered and pooled per program.
+
+Version 1 against version 2 (the contract's change list): v1 counts a readmission over
+discharges, of the same setting; v2 over followed discharges (30 days after discharge in
+the data), all-cause under setting `all`, and adds ED visits, follow-ups after behavioral
+discharges, peer contacts, `provisional`, four pre/post measures and the CSV's `'` guard.
 
 Counts are ints, money is float dollars (summed exactly as integer cents), ratios are floats,
 NaN where the contract leaves them empty (a zero denominator, or a change that needs one).
@@ -52,27 +58,72 @@ POST_DAYS = 183  # post window: enrolled_on .. enrolled_on + 182
 READMISSION_DAYS = 30
 ONE_DAY = pd.Timedelta(days=1)
 
-COUNT_COLUMNS = ["member_months", "admissions", "discharges", "inpatient_days", "readmissions_30d"]
-MONEY_COLUMNS = ["paid", "behavioral_paid", "medical_paid"]
-MONTHLY_RATE_COLUMNS = [
-    "admissions_per_1000_mm",
-    "inpatient_days_per_1000_mm",
-    "average_los",
-    "readmission_rate_30d",
-    "cost_pmpm",
-]
-# outcome_summary serves the paid split per member-month as well (the pages plot them)
-SUMMARY_RATE_COLUMNS = [*MONTHLY_RATE_COLUMNS, "behavioral_cost_pmpm", "medical_cost_pmpm"]
-MEASURE_COLUMNS = [*COUNT_COLUMNS, *MONEY_COLUMNS, *SUMMARY_RATE_COLUMNS]
-MONTHLY_COLUMNS = [
-    "month",
+RUNOUT_MONTHS = 3  # months still receiving claims: the provisional months (a setting)
+FOLLOWUP_CATEGORIES = ("outpatient", "professional", "peer_support")
+VISIT_CATEGORIES = ("emergency", "outpatient", "professional")
+CONTRACT_VERSION = 2  # the version computed unless another is asked for
+
+MONEY_COLUMNS = ("paid", "behavioral_paid", "medical_paid")
+PREPOST_LEAD_COLUMNS = (
+    "program_id",
+    "program_name",
     "state_code",
     "program_model",
-    *COUNT_COLUMNS,
-    *MONEY_COLUMNS,
-    *MONTHLY_RATE_COLUMNS,
-]
-PREPOST_MEASURES = [
+    "setting",
+    "enrollments",
+)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The columns of one version of the contract."""
+
+    version: int
+    count_columns: tuple[str, ...]
+    monthly_rate_columns: tuple[str, ...]
+    prepost_measures: tuple[str, ...]
+    flag_columns: tuple[str, ...] = ()
+
+    @property
+    def summary_rate_columns(self) -> tuple[str, ...]:
+        # outcome_summary serves the paid split per member-month as well (the pages plot it)
+        return (*self.monthly_rate_columns, "behavioral_cost_pmpm", "medical_cost_pmpm")
+
+    @property
+    def measure_columns(self) -> tuple[str, ...]:
+        """outcome_summary's columns after the period and the `by` columns."""
+        return (
+            *self.count_columns,
+            *MONEY_COLUMNS,
+            *self.summary_rate_columns,
+            *self.flag_columns,
+        )
+
+    @property
+    def monthly_columns(self) -> tuple[str, ...]:
+        return (
+            "month",
+            "state_code",
+            "program_model",
+            *self.count_columns,
+            *MONEY_COLUMNS,
+            *self.monthly_rate_columns,
+            *self.flag_columns,
+        )
+
+    @property
+    def prepost_columns(self) -> tuple[str, ...]:
+        return (
+            *PREPOST_LEAD_COLUMNS,
+            *(
+                f"{kind}_{measure}"
+                for measure in self.prepost_measures
+                for kind in ("pre", "post", "change", "pct_change")
+            ),
+        )
+
+
+_PREPOST_V1 = (
     "share_with_admission",
     "admissions_per_enrollment",
     "inpatient_days_per_enrollment",
@@ -81,28 +132,76 @@ PREPOST_MEASURES = [
     "medical_paid_per_enrollment",
     "total_paid_per_enrollment",
     "paid_per_admission",
-]
-PREPOST_LEAD_COLUMNS = [
-    "program_id",
-    "program_name",
-    "state_code",
-    "program_model",
-    "setting",
-    "enrollments",
-]
-PREPOST_COLUMNS = [
-    *PREPOST_LEAD_COLUMNS,
-    *[
-        f"{kind}{m}"
-        for m in PREPOST_MEASURES
-        for kind in ("pre_", "post_", "change_", "pct_change_")
-    ],
-]
+)
+V1 = Contract(
+    version=1,
+    count_columns=(
+        "member_months",
+        "admissions",
+        "discharges",
+        "inpatient_days",
+        "readmissions_30d",
+    ),
+    monthly_rate_columns=(
+        "admissions_per_1000_mm",
+        "inpatient_days_per_1000_mm",
+        "average_los",
+        "readmission_rate_30d",
+        "cost_pmpm",
+    ),
+    prepost_measures=_PREPOST_V1,
+)
+V2 = Contract(
+    version=2,
+    count_columns=(
+        "member_months",
+        "admissions",
+        "discharges",
+        "inpatient_days",
+        "followed_discharges",
+        "readmissions_30d",
+        "ed_visits",
+        "followed_behavioral_discharges",
+        "followups_7d",
+        "followups_30d",
+        "peer_contacts_1d",
+    ),
+    monthly_rate_columns=(
+        "admissions_per_1000_mm",
+        "inpatient_days_per_1000_mm",
+        "average_los",
+        "readmission_rate_30d",
+        "ed_visits_per_1000_mm",
+        "followup_rate_7d",
+        "followup_rate_30d",
+        "peer_contact_rate_1d",
+        "cost_pmpm",
+    ),
+    prepost_measures=(
+        *_PREPOST_V1,
+        "ed_visits_per_enrollment",
+        "visits_per_enrollment",
+        "visit_paid_per_enrollment",
+        "inpatient_paid_per_enrollment",
+    ),
+    flag_columns=("provisional",),
+)
+CONTRACTS = {1: V1, 2: V2}
+
 TEXT_COLUMNS = frozenset(
     {"month", "quarter", "year", "state_code", "program_model", "program_id", "program_name"}
     | {"setting", "population"}
 )
-INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments"})
+INTEGER_COLUMNS = frozenset({*V1.count_columns, *V2.count_columns, "enrollments"})
+BOOLEAN_COLUMNS = frozenset({"provisional"})
+# v2: a text cell starting with one of these is written after a `'` (no spreadsheet formula)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def contract(version: int) -> Contract:
+    if version not in CONTRACTS:
+        raise ValueError(f"contract versions are {sorted(CONTRACTS)}, not {version!r}")
+    return CONTRACTS[version]
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,22 +322,58 @@ def length_of_stay(admissions: pd.DataFrame) -> pd.Series:
     return days.clip(lower=1).where(admissions["discharge_date"].notna())
 
 
-def readmission_flags(admissions: pd.DataFrame) -> pd.Series:
-    """True for a discharged admission followed by another admission of the same member and
-    setting whose admit_date is 1 to 30 days after its discharge_date."""
+def readmission_flags(admissions: pd.DataFrame, *, same_setting: bool = True) -> pd.Series:
+    """True for a discharged admission followed by another admission of the same member (and
+    of the same setting, with `same_setting`) whose admit_date is 1 to 30 days after its
+    discharge_date."""
     stays = admissions[["admission_id", "member_id", "setting", "admit_date", "discharge_date"]]
     pairs = stays.merge(
         stays[["admission_id", "member_id", "setting", "admit_date"]],
-        on=["member_id", "setting"],
+        on="member_id",
         suffixes=("", "_next"),
     )
     gap = (pairs["admit_date_next"] - pairs["discharge_date"]).dt.days
-    followed = pairs[
+    readmitted = (
         (pairs["admission_id_next"] != pairs["admission_id"])
         & (gap >= 1)
         & (gap <= READMISSION_DAYS)
-    ]["admission_id"]
-    return admissions["admission_id"].isin(set(followed))
+    )
+    if same_setting:
+        readmitted &= pairs["setting_next"] == pairs["setting"]
+    return admissions["admission_id"].isin(set(pairs.loc[readmitted, "admission_id"]))
+
+
+def followed_flags(admissions: pd.DataFrame, through: pd.Timestamp) -> pd.Series:
+    """v2: a followed discharge is discharged with its 30 days after discharge all in the data
+    (discharge_date + 30 on or before the data-through date)."""
+    return admissions["discharge_date"].notna() & (
+        admissions["discharge_date"] + READMISSION_DAYS * ONE_DAY <= through
+    )
+
+
+def followup_flags(admissions: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """v2: per admission (followed behavioral discharges only; False for the others), whether
+    the member has a behavioral outpatient, professional or peer_support claim 1 to 7 days
+    (`followup_7d`) or 1 to 30 days (`followup_30d`) after the discharge_date, and a
+    peer_support claim of any behavioral flag on the discharge day or the next
+    (`peer_contact_1d`). Claims count wherever they fall."""
+    stays = admissions.loc[
+        admissions["followed"] & (admissions["setting"] == "behavioral"),
+        ["admission_id", "member_id", "discharge_date"],
+    ]
+    pairs = stays.merge(claims[["member_id", "service_date", "category", "behavioral"]])
+    gap = (pairs["service_date"] - pairs["discharge_date"]).dt.days
+    follow_up = pairs["behavioral"] & pairs["category"].isin(FOLLOWUP_CATEGORIES)
+    peer = pairs["category"] == "peer_support"
+    found = {
+        "followup_7d": pairs.loc[follow_up & (gap >= 1) & (gap <= 7), "admission_id"],
+        "followup_30d": pairs.loc[follow_up & (gap >= 1) & (gap <= 30), "admission_id"],
+        "peer_contact_1d": pairs.loc[peer & (gap >= 0) & (gap <= 1), "admission_id"],
+    }
+    return pd.DataFrame(
+        {name: admissions["admission_id"].isin(set(ids)) for name, ids in found.items()},
+        index=admissions.index,
+    )
 
 
 def group_enrollment(
@@ -393,11 +528,18 @@ class Base:
 
     @cached_property
     def admissions(self) -> pd.DataFrame:
-        """One row per admission, labelled by the group on its admit_date, with its flags."""
+        """One row per admission, labelled by the group on its admit_date, with its flags:
+        `readmission` (v1: discharged, the same setting 1-30 days later), `followed`,
+        `readmitted_any` / `readmitted_same` (v2: followed, and any / the same setting 1-30
+        days later) and the follow-ups of followed behavioral discharges."""
         adm = self.f["admissions"].copy()
         adm["los"] = length_of_stay(adm)
         adm["discharged"] = adm["discharge_date"].notna()
-        adm["readmission"] = readmission_flags(adm)
+        adm["readmission"] = readmission_flags(adm, same_setting=True)
+        adm["followed"] = followed_flags(adm, self.data_through)
+        adm["readmitted_any"] = adm["followed"] & readmission_flags(adm, same_setting=False)
+        adm["readmitted_same"] = adm["followed"] & adm["readmission"]
+        adm = pd.concat([adm, followup_flags(adm, self.f["services"])], axis=1)
         return self._label(adm, "admit_date")
 
     @cached_property
@@ -409,24 +551,35 @@ class Base:
     def cells(self) -> pd.DataFrame:
         """The per-row facts summed by month, state_code, program_model, program_id and
         condition: one row per such cell with at least one member-month, admission or claim.
-        Admission sums are kept per setting (`_behavioral`, `_medical`)."""
+        Admission sums are kept per admission setting (`_behavioral`, `_medical`), ED visits
+        per the claims' behavioral flag (`_behavioral`: true)."""
         keys = ["month", "state_code", "program_model", "program_id", "condition"]
         mm = self.member_months[keys].assign(member_months=1)
         adm = self.admissions
         facts = {}
         for setting in ADMISSION_SETTINGS:
             of = adm["setting"] == setting
-            facts[f"admissions_{setting}"] = of.astype("int64")
-            facts[f"discharges_{setting}"] = (of & adm["discharged"]).astype("int64")
+            facts[f"admissions_{setting}"] = of
+            facts[f"discharges_{setting}"] = of & adm["discharged"]
             facts[f"inpatient_days_{setting}"] = adm["los"].fillna(0).where(of, 0)
-            facts[f"readmissions_30d_{setting}"] = (of & adm["readmission"]).astype("int64")
+            facts[f"readmissions_v1_{setting}"] = of & adm["readmission"]
+            facts[f"followed_discharges_{setting}"] = of & adm["followed"]
+            facts[f"readmissions_any_{setting}"] = of & adm["readmitted_any"]
+            facts[f"readmissions_same_{setting}"] = of & adm["readmitted_same"]
             facts[f"admission_cents_{setting}"] = adm["paid_cents"].where(of, 0)
-        adm_facts = pd.concat([adm[keys], pd.DataFrame(facts, index=adm.index)], axis=1)
+        for flag in ("followup_7d", "followup_30d", "peer_contact_1d"):
+            facts[flag] = adm[flag]  # only ever true for followed behavioral discharges
+        adm_facts = pd.concat(
+            [adm[keys], pd.DataFrame(facts, index=adm.index).astype("int64")], axis=1
+        )
         svc = self.claims
+        emergency = svc["category"] == "emergency"
         svc_facts = svc[keys].assign(
             claims=1,
             claim_cents_behavioral=svc["paid_cents"].where(svc["behavioral"], 0),
             claim_cents_medical=svc["paid_cents"].where(~svc["behavioral"], 0),
+            ed_visits_behavioral=svc["visits"].where(emergency & svc["behavioral"], 0),
+            ed_visits_medical=svc["visits"].where(emergency & ~svc["behavioral"], 0),
         )
         sums = [part.groupby(keys, sort=False).sum() for part in (mm, adm_facts, svc_facts)]
         cells = pd.concat(sums, axis=1).fillna(0).astype("int64").reset_index()
@@ -472,9 +625,16 @@ class Base:
 
 
 def _setting_sum(rows: pd.DataFrame, measure: str, setting: str) -> pd.Series:
+    """A sum kept per setting, for the setting asked: both, or one."""
     if setting == "all":
         return rows[f"{measure}_behavioral"] + rows[f"{measure}_medical"]
     return rows[f"{measure}_{setting}"]
+
+
+def _divide(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator, NaN where the denominator is 0 (undefined)."""
+    num, den = numerator.astype("float64"), denominator.astype("float64")
+    return (num / den.where(den != 0)).astype("float64")
 
 
 def _filtered_cells(base: Base, f: Filters) -> pd.DataFrame:
@@ -493,44 +653,66 @@ def _filtered_cells(base: Base, f: Filters) -> pd.DataFrame:
     return cells[keep]
 
 
-def _measures(groups: pd.DataFrame, setting: str) -> pd.DataFrame:
-    """The measures of summed cells (one row each), the setting limiting admission sums."""
-    out = pd.DataFrame(index=groups.index)
-    out["member_months"] = groups["member_months"]
-    for measure in ("admissions", "discharges", "inpatient_days", "readmissions_30d"):
+def provisional_after(base: Base, runout_months: int = RUNOUT_MONTHS) -> str:
+    """The last month that is not provisional: the data-through month minus runout_months.
+    Later months (those after the data-through month included) are provisional."""
+    through = base.data_through
+    return month_text(through.year * 12 + through.month - 1 - runout_months)
+
+
+def _measures(groups: pd.DataFrame, setting: str, c: Contract, last_complete: str) -> pd.DataFrame:
+    """The measures of summed cells (one row each) in version c of the contract.
+
+    The setting limits the admission columns (v2: and ED visits, by the claims' flag); never
+    member-months, paid, nor (v2) the follow-ups. v1: readmissions of the same setting, over
+    discharges. v2: readmissions over followed discharges, of any setting under `all`.
+    `last_month` (the latest month summed) gives v2's `provisional`.
+    """
+    out: dict[str, pd.Series] = {"member_months": groups["member_months"]}
+    for measure in ("admissions", "discharges", "inpatient_days"):
         out[measure] = _setting_sum(groups, measure, setting)
+    if c.version == 1:
+        out["readmissions_30d"] = _setting_sum(groups, "readmissions_v1", setting)
+        readmission_base = out["discharges"]
+    else:
+        out["followed_discharges"] = _setting_sum(groups, "followed_discharges", setting)
+        readmissions = "readmissions_any" if setting == "all" else "readmissions_same"
+        out["readmissions_30d"] = _setting_sum(groups, readmissions, setting)
+        out["ed_visits"] = _setting_sum(groups, "ed_visits", setting)
+        out["followed_behavioral_discharges"] = groups["followed_discharges_behavioral"]
+        out["followups_7d"] = groups["followup_7d"]
+        out["followups_30d"] = groups["followup_30d"]
+        out["peer_contacts_1d"] = groups["peer_contact_1d"]
+        readmission_base = out["followed_discharges"]
     behavioral = groups["admission_cents_behavioral"] + groups["claim_cents_behavioral"]
     medical = groups["admission_cents_medical"] + groups["claim_cents_medical"]
-    rows = []
-    for mm, adm, dis, days, readm, b, m in zip(
-        out["member_months"],
-        out["admissions"],
-        out["discharges"],
-        out["inpatient_days"],
-        out["readmissions_30d"],
-        behavioral,
-        medical,
-        strict=True,
-    ):
-        rows.append(
-            {
-                "paid": (b + m) / 100,
-                "behavioral_paid": b / 100,
-                "medical_paid": m / 100,
-                "admissions_per_1000_mm": _ratio(adm * 1000, mm),
-                "inpatient_days_per_1000_mm": _ratio(days * 1000, mm),
-                "average_los": _ratio(days, dis),
-                "readmission_rate_30d": _ratio(readm, dis),
-                "cost_pmpm": _ratio((b + m) / 100, mm),
-                "behavioral_cost_pmpm": _ratio(b / 100, mm),
-                "medical_cost_pmpm": _ratio(m / 100, mm),
-            }
-        )
-    derived = pd.DataFrame(
-        rows, index=groups.index, columns=[*MONEY_COLUMNS, *SUMMARY_RATE_COLUMNS]
-    )
-    out = pd.concat([out.astype("int64"), derived.astype("float64")], axis=1)
-    return out[MEASURE_COLUMNS]
+    paid = behavioral + medical
+    mm = out["member_months"]
+    out["paid"] = paid / 100
+    out["behavioral_paid"] = behavioral / 100
+    out["medical_paid"] = medical / 100
+    out["admissions_per_1000_mm"] = _divide(out["admissions"] * 1000, mm)
+    out["inpatient_days_per_1000_mm"] = _divide(out["inpatient_days"] * 1000, mm)
+    out["average_los"] = _divide(out["inpatient_days"], out["discharges"])
+    out["readmission_rate_30d"] = _divide(out["readmissions_30d"], readmission_base)
+    if c.version >= 2:
+        followed = out["followed_behavioral_discharges"]
+        out["ed_visits_per_1000_mm"] = _divide(out["ed_visits"] * 1000, mm)
+        out["followup_rate_7d"] = _divide(out["followups_7d"], followed)
+        out["followup_rate_30d"] = _divide(out["followups_30d"], followed)
+        out["peer_contact_rate_1d"] = _divide(out["peer_contacts_1d"], followed)
+        out["provisional"] = groups["last_month"] > last_complete
+    out["cost_pmpm"] = _divide(paid / 100, mm)
+    out["behavioral_cost_pmpm"] = _divide(behavioral / 100, mm)
+    out["medical_cost_pmpm"] = _divide(medical / 100, mm)
+    frame = pd.DataFrame(out, index=groups.index)
+    for column in c.count_columns:
+        frame[column] = frame[column].astype("int64")
+    for column in (*MONEY_COLUMNS, *c.summary_rate_columns):
+        frame[column] = frame[column].astype("float64")
+    for column in c.flag_columns:
+        frame[column] = frame[column].astype(bool)
+    return frame[list(c.measure_columns)]
 
 
 def _text_or_none(column: pd.Series) -> pd.Series:
@@ -550,6 +732,8 @@ def outcome_summary(
     by: tuple[str, ...] = (),
     with_total: bool = False,
     scope: str = "filters",
+    contract_version: int = CONTRACT_VERSION,
+    runout_months: int = RUNOUT_MONTHS,
 ) -> pd.DataFrame:
     """The measures by period (month YYYY-MM, quarter YYYY-Qn, year YYYY, or None: the whole
     range) and by the `by` dimensions (state_code, program_model, program_id: None for
@@ -557,7 +741,12 @@ def outcome_summary(
     at least one member-month, admission or claim. `with_total`: each period also gets a
     row pooling all its rows, the `by` columns None. `scope="national"`: every state and
     program pooled (the filters' states and programs dropped). Ordered by the period and the
-    `by` columns as plain text, None first."""
+    `by` columns as plain text, None first.
+
+    v2's `provisional` is defined per month; a quarter, a year or the whole range here is
+    provisional when one of its months with rows is (this reference's reading).
+    """
+    c = contract(contract_version)
     f = Filters.of(filters)
     if period is not None and period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS} or None, not {period!r}")
@@ -566,28 +755,33 @@ def outcome_summary(
     if scope == "national":
         f = replace(f, states=None, program_ids=None)
     keys = ([period] if period else []) + list(by)
-    columns = [*keys, *MEASURE_COLUMNS]
+    columns = [*keys, *c.measure_columns]
     if f.selects_nothing:
         return _empty(columns)
     cells = _filtered_cells(base, f)
     if cells.empty:
         return _empty(columns)
-    summed = [c for c in cells.columns if c not in (*DIMENSIONS, *PERIODS, "condition")]
+    summed = [n for n in cells.columns if n not in (*DIMENSIONS, *PERIODS, "condition")]
+    last_complete = provisional_after(base, runout_months)
 
     def grouped(group_keys: list[str]) -> pd.DataFrame:
         if not group_keys:
-            return cells[summed].sum().to_frame().T.astype("int64")
-        return cells.groupby(group_keys)[summed].sum().reset_index()
+            sums = cells[summed].sum().to_frame().T.astype("int64")
+            return sums.assign(last_month=cells["month"].max())
+        sums = cells.groupby(group_keys)[summed].sum()
+        return sums.join(
+            cells.groupby(group_keys)["month"].max().rename("last_month")
+        ).reset_index()
 
     parts = grouped(keys)
-    frame = pd.concat([parts[keys], _measures(parts, f.setting)], axis=1)
+    frame = pd.concat([parts[keys], _measures(parts, f.setting, c, last_complete)], axis=1)
     frame["_total"] = 0
     if with_total and by:
         pooled = grouped([period] if period else [])
         totals = pd.concat(
             [
                 pooled[[period]] if period else pd.DataFrame(index=pooled.index),
-                _measures(pooled, f.setting),
+                _measures(pooled, f.setting, c, last_complete),
             ],
             axis=1,
         )
@@ -606,12 +800,25 @@ def outcome_summary(
     return frame[columns].reset_index(drop=True)
 
 
-def monthly(source: Base | dict[str, pd.DataFrame], filters: Any = None) -> pd.DataFrame:
+def monthly(
+    source: Base | dict[str, pd.DataFrame],
+    filters: Any = None,
+    *,
+    contract_version: int = CONTRACT_VERSION,
+    runout_months: int = RUNOUT_MONTHS,
+) -> pd.DataFrame:
     """The monthly export: one row per month, state and program model (not_enrolled
     included) with at least one member-month, admission or claim."""
     base = source if isinstance(source, Base) else Base(source)
-    frame = outcome_summary(base, filters, period="month", by=("state_code", "program_model"))
-    return frame[MONTHLY_COLUMNS]
+    frame = outcome_summary(
+        base,
+        filters,
+        period="month",
+        by=("state_code", "program_model"),
+        contract_version=contract_version,
+        runout_months=runout_months,
+    )
+    return frame[list(contract(contract_version).monthly_columns)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -715,6 +922,22 @@ def _window_totals(f: dict[str, pd.DataFrame], enr: pd.DataFrame, window: str) -
         columns[f"admission_cents_{setting}"] = per_enrollment(
             adm_in, adm_in["paid_cents"].where(of, 0)
         )
+    # claim measures (v2): the claims whose behavioral flag matches a limited setting
+    emergency = svc_in["category"] == "emergency"
+    visit = svc_in["category"].isin(VISIT_CATEGORIES)
+    for setting in SETTINGS:
+        of = (
+            pd.Series(True, index=svc_in.index)
+            if setting == "all"
+            else behavioral_svc == (setting == "behavioral")
+        )
+        columns[f"ed_visits_{setting}"] = per_enrollment(
+            svc_in, svc_in["visits"].where(of & emergency, 0)
+        )
+        columns[f"visits_{setting}"] = per_enrollment(svc_in, svc_in["visits"].where(of & visit, 0))
+        columns[f"visit_cents_{setting}"] = per_enrollment(
+            svc_in, svc_in["paid_cents"].where(of & visit, 0)
+        )
     totals = pd.DataFrame(columns).reindex(enr["enrollment_id"]).fillna(0).astype("int64")
     for setting in SETTINGS:
         totals[f"with_admission_{setting}"] = (totals[f"admissions_{setting}"] > 0).astype("int64")
@@ -736,11 +959,15 @@ def prepost(
     setting: str | None = None,
     *,
     filters: Any = None,
+    contract_version: int = CONTRACT_VERSION,
 ) -> pd.DataFrame:
     """The prepost export: one row per program of the filters (ordered by state_code,
     program_id), over its analysable enrollments whose member has a selected condition and
     whose enrolled_on falls in the month range; the setting (of the filters, or given)
-    limits the admission measures only."""
+    limits the admission measures (v2: inpatient paid too, and the claim measures by the
+    claims' behavioral flag), never behavioral, medical or total paid."""
+    c = contract(contract_version)
+    columns = list(c.prepost_columns)
     base = source if isinstance(source, Base) else Base(source)
     f = Filters.of(filters)
     if setting is not None:
@@ -750,10 +977,10 @@ def prepost(
     if f.setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, not {f.setting!r}")
     if f.selects_nothing:
-        return _empty(PREPOST_COLUMNS)
+        return _empty(columns)
     programs = _selected_programs(base, f)
     if programs.empty:
-        return _empty(PREPOST_COLUMNS)
+        return _empty(columns)
     enr = base.enrollment_totals
     keep = enr["program_id"].isin(set(programs["program_id"]))
     if f.conditions is not None:
@@ -796,7 +1023,14 @@ def prepost(
             row[f"{w}_paid_per_admission"] = _ratio(
                 get(f"{w}_admission_cents_{s}") / 100, get(f"{w}_admissions_{s}")
             )
-        for measure in PREPOST_MEASURES:
+            if c.version >= 2:
+                row[f"{w}_ed_visits_per_enrollment"] = _ratio(get(f"{w}_ed_visits_{s}"), n)
+                row[f"{w}_visits_per_enrollment"] = _ratio(get(f"{w}_visits_{s}"), n)
+                row[f"{w}_visit_paid_per_enrollment"] = _ratio(get(f"{w}_visit_cents_{s}") / 100, n)
+                row[f"{w}_inpatient_paid_per_enrollment"] = _ratio(
+                    get(f"{w}_admission_cents_{s}") / 100, n
+                )
+        for measure in c.prepost_measures:
             pre, post = row[f"pre_{measure}"], row[f"post_{measure}"]
             assert isinstance(pre, float) and isinstance(post, float)
             row[f"change_{measure}"] = post - pre  # NaN when either is NaN
@@ -804,9 +1038,9 @@ def prepost(
                 (post - pre) / pre * 100 if not math.isnan(pre) and pre != 0 else math.nan
             )
         rows.append(row)
-    result = pd.DataFrame(rows, columns=PREPOST_COLUMNS)
+    result = pd.DataFrame(rows, columns=columns)
     result["enrollments"] = result["enrollments"].astype("int64")
-    for column in PREPOST_COLUMNS[len(PREPOST_LEAD_COLUMNS) :]:
+    for column in columns[len(PREPOST_LEAD_COLUMNS) :]:
         result[column] = result[column].astype(float)
     return result.reset_index(drop=True)
 
@@ -860,13 +1094,19 @@ def previous_period(base: Base, filters: Any = None) -> tuple[str, str] | None:
 # the CSV form of an export
 
 
-def format_cell(column: str, value: object) -> str:
+def format_cell(column: str, value: object, contract_version: int = CONTRACT_VERSION) -> str:
     """One cell as the contract writes it: counts as integers, money totals with 2 decimals,
-    every other number with 4, an undefined value empty, text as it is."""
+    every other number with 4, an undefined value empty, `true`/`false`, text as it is (v2:
+    after a `'` when a spreadsheet would read it as a formula)."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if column in BOOLEAN_COLUMNS:
+        return "true" if value else "false"
     if column in TEXT_COLUMNS:
-        return str(value)
+        text = str(value)
+        if contract_version >= 2 and text.startswith(FORMULA_STARTS):
+            return "'" + text
+        return text
     if column in INTEGER_COLUMNS:
         return str(int(value))  # type: ignore[call-overload]
     decimals = 2 if column in MONEY_COLUMNS else 4
@@ -874,20 +1114,20 @@ def format_cell(column: str, value: object) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0000"
 
 
-def csv_rows(frame: pd.DataFrame) -> list[list[str]]:
+def csv_rows(frame: pd.DataFrame, contract_version: int = CONTRACT_VERSION) -> list[list[str]]:
     """The header and the formatted rows of an export frame."""
     columns = [str(c) for c in frame.columns]
     body = [
-        [format_cell(c, v) for c, v in zip(columns, row, strict=True)]
+        [format_cell(c, v, contract_version) for c, v in zip(columns, row, strict=True)]
         for row in frame.itertuples(index=False, name=None)
     ]
     return [columns, *body]
 
 
-def csv_text(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame, contract_version: int = CONTRACT_VERSION) -> str:
     import csv
     import io
 
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(frame))
+    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(frame, contract_version))
     return buffer.getvalue()
