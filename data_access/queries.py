@@ -286,12 +286,17 @@ def _summed_months(
             .group_by(*key_columns, columns.month)
             .subquery()
         )
-        statement = select(
-            *[by_month.c[key] for key in keys],
-            *[func.sum(by_month.c[s.name]).label(s.name) for s in sums],
-            func.max(by_month.c.member_months).label(MEMBERS_LOWER_BOUND),
-            func.max(by_month.c.by_month).label(LAST_MONTH),
-        ).group_by(*[by_month.c[key] for key in keys])
+        statement = (
+            select(
+                *[by_month.c[key] for key in keys],
+                *[func.sum(by_month.c[s.name]).label(s.name) for s in sums],
+                func.max(by_month.c.member_months).label(MEMBERS_LOWER_BOUND),
+                func.max(by_month.c.by_month).label(LAST_MONTH),
+            )
+            .group_by(*[by_month.c[key] for key in keys])
+            # Without keys an aggregate answers one row even over no months: none is wanted.
+            .having(func.count() > 0)
+        )
     frame = db.read_frame(statement, engine=engine)
     if frame.empty:
         return frame

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from sqlalchemy import Engine
 
-from data_access import queries
 from data_access.access import LOCAL_VIEWER
 from data_access.exports import export_frame, to_csv_text
 from data_access.filters import OutcomeFilter
@@ -29,12 +28,11 @@ from tests.reference_compare import (
     check_overview_helpers,
     examples,
     outcome_filters,
+    product_summary,
+    sample_base,
 )
 from tests.worlds import build
 from tests.worlds_v2 import MONTHLY_V2_CSV, MONTHLY_V2_FILTER, PREPOST_V2_CSV, V2_WORLD
-
-if "followed_discharges" not in queries.MONTHLY_COLUMNS:
-    pytest.skip("product not yet on contract v2", allow_module_level=True)
 
 VERSION = 2
 
@@ -84,3 +82,12 @@ def test_exports_of_the_v2_world(world: Engine, setting: str) -> None:
             engine=world,
         )
         assert to_csv_text(frame) == expected[setting], f"{dataset}, setting {setting}"
+
+
+@pytest.mark.parametrize(
+    "filters", [OutcomeFilter(month_from="2026-01"), OutcomeFilter(states=("ZZ",))]
+)
+def test_pooled_range_without_data_has_no_row(loaded_sample: str, filters: OutcomeFilter) -> None:
+    got = product_summary(loaded_sample, Case(filters, period=None))
+    assert rm.outcome_summary(sample_base(), filters, period=None, contract_version=VERSION).empty
+    assert got.empty, got.to_dict("records")
