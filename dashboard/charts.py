@@ -59,7 +59,7 @@ OTHER_STATES_COLOUR: Final = "#6F8FAF"
 CONNECTOR_COLOUR: Final = "#8F8F8F"  # the line from before to after
 COLOUR_SCALE: Final = "Cividis"  # sequential, readable with every colour-vision deficiency
 TEXT_COLOUR: Final = "#111111"  # the theme's text colour (.streamlit/config.toml)
-MUTED_TEXT_COLOUR: Final = "#454545"  # ticks, axis titles, subtitles: 9:1 on white
+MUTED_TEXT_COLOUR: Final = "#454545"  # ticks, axis titles, subtitles: 9.6:1 on white
 PROVISIONAL_FILL: Final = "rgba(118, 118, 118, 0.12)"
 
 POPULATION_COLOURS: Final = {
