@@ -99,31 +99,26 @@ def main() -> None:
         if viewer.may_audit
         else []
     )
+    # One flat list, not sections: Streamlit 1.67 draws each section as a <div> inside the
+    # navigation's <ul>, with the pages' <li> inside it, which breaks the list a screen reader
+    # announces (axe rules `list` and `listitem`). The flat list is a valid <ul> in a
+    # <nav aria-label="App pages">, and marks the open page with aria-current="page".
     navigation = st.navigation(
-        {
-            "Outcomes": [
-                st.Page(
-                    PAGES / "overview.py",
-                    title="Overview",
-                    icon=":material/dashboard:",
-                    default=True,
-                ),
-                st.Page(PAGES / "trends.py", title="Trends", icon=":material/show_chart:"),
-                st.Page(
-                    PAGES / "program_outcomes.py",
-                    title="Program outcomes",
-                    icon=":material/compare_arrows:",
-                ),
-                st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
-            ],
-            "Data": [
-                st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
-                st.Page(
-                    PAGES / "about_the_data.py", title="About the data", icon=":material/info:"
-                ),
-            ],
-        }
-        | ({"Admin": admin} if admin else {})
+        [
+            st.Page(
+                PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True
+            ),
+            st.Page(PAGES / "trends.py", title="Trends", icon=":material/show_chart:"),
+            st.Page(
+                PAGES / "program_outcomes.py",
+                title="Program outcomes",
+                icon=":material/compare_arrows:",
+            ),
+            st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
+            st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
+            st.Page(PAGES / "about_the_data.py", title="About the data", icon=":material/info:"),
+            *admin,
+        ]
     )
     # The tab names the page: set_page_config is additive, so this overrides only the title.
     st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")

@@ -251,7 +251,9 @@ def show_banner(viewer: Viewer) -> None:
         banner.caption(f":material/computer: {banner_text(viewer)}")
         return
     text, button = banner.columns([6, 1], vertical_alignment="center")
-    text.caption(f":material/verified_user: {banner_text(viewer)}")
+    # Plain text, not a caption: Markdown makes the address a mailto link, and a caption
+    # fades its links below 4.5:1 contrast (escaping the "@" does not stop the link).
+    text.text(banner_text(viewer))
     if button.button("Sign out", key="sign_out", icon=":material/logout:"):
         st.session_state.pop(VIEWER_KEY, None)
         st.logout()

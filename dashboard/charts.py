@@ -1,12 +1,21 @@
 """Plotly figure builders: small aggregated frames in, figures out (no Streamlit here).
 
-One colour per program model on every page, from the Okabe–Ito colour-blind-safe palette;
-the `not_enrolled` comparison population is always grey and dashed.
+One colour per program model on every page, from the Okabe–Ito colour-blind-safe palette
+(orange and reddish purple darkened to reach 3:1 against white, WCAG 2.1's contrast for lines
+and markers); the `not_enrolled` comparison population is always grey and dashed. A colour
+never carries meaning alone: each program model also has its own marker symbol, before and
+after are open and filled circles, the profiled state's bar is hatched and its label marked,
+and provisional months are labelled in words. Chart text is dark enough for 4.5:1.
+
+Every builder also writes a one-sentence summary of what the chart shows (the direction of
+its lines, the largest change) into the figure (`summary`), which the page shows as text
+under the chart, for screen readers and for anyone else.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 import pandas as pd
@@ -17,45 +26,231 @@ from dashboard.formatting import (
     GROUP_LABELS,
     POPULATION_LABELS,
     Measure,
+    format_change,
     format_value,
     group_label,
     suppressed_text,
 )
 from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, Period
 
-# Okabe & Ito (2008); grey for the comparison population.
+# Okabe & Ito (2008), two of them darkened; grey for the comparison population. Each is at
+# least 3:1 against the white plot (tests/test_accessibility.py measures them).
 MODEL_COLOURS: Final = {
     "embedded": "#0072B2",  # blue
-    "care_advocacy": "#E69F00",  # orange
+    "care_advocacy": "#B57C00",  # orange, darkened from #E69F00
     "whole_health": "#009E73",  # bluish green
-    "hot_spotting": "#CC79A7",  # reddish purple
-    NOT_ENROLLED: "#8C8C8C",  # grey
+    "hot_spotting": "#B8639A",  # reddish purple, darkened from #CC79A7
+    NOT_ENROLLED: "#767676",  # grey
+}
+# A second cue beside colour: the legend and the lines show the same symbol.
+MODEL_SYMBOLS: Final = {
+    "embedded": "circle",
+    "care_advocacy": "square",
+    "whole_health": "diamond",
+    "hot_spotting": "triangle-up",
+    NOT_ENROLLED: "x",
 }
 ENROLLED_COLOUR: Final = "#000000"  # all enrolled members pooled
 STATE_COLOUR: Final = "#D55E00"  # vermillion: the state of a profile
-NATIONAL_COLOUR: Final = "#56B4E9"  # sky blue: all selected states pooled
-OTHER_STATES_COLOUR: Final = "#B8D8EE"
+NATIONAL_COLOUR: Final = "#000000"  # all selected states pooled (dotted)
+OTHER_STATES_COLOUR: Final = "#6F8FAF"
+CONNECTOR_COLOUR: Final = "#8F8F8F"  # the line from before to after
 COLOUR_SCALE: Final = "Cividis"  # sequential, readable with every colour-vision deficiency
+TEXT_COLOUR: Final = "#111111"  # the theme's text colour (.streamlit/config.toml)
+MUTED_TEXT_COLOUR: Final = "#454545"  # ticks, axis titles, subtitles: 9.6:1 on white
+PROVISIONAL_FILL: Final = "rgba(118, 118, 118, 0.12)"
 
 POPULATION_COLOURS: Final = {
     POPULATION_LABELS["enrolled"]: ENROLLED_COLOUR,
     POPULATION_LABELS[NOT_ENROLLED]: MODEL_COLOURS[NOT_ENROLLED],
 }
+POPULATION_SYMBOLS: Final = {
+    POPULATION_LABELS["enrolled"]: "circle",
+    POPULATION_LABELS[NOT_ENROLLED]: MODEL_SYMBOLS[NOT_ENROLLED],
+}
 LABEL_COLOURS: Final = {GROUP_LABELS[code]: colour for code, colour in MODEL_COLOURS.items()}
+LABEL_SYMBOLS: Final = {GROUP_LABELS[code]: symbol for code, symbol in MODEL_SYMBOLS.items()}
 NOT_ENROLLED_LABELS: Final = {GROUP_LABELS[NOT_ENROLLED], POPULATION_LABELS[NOT_ENROLLED]}
+# Markers on every point up to this many periods; beyond it, this many per line.
+MARKED_POINTS: Final = 24
 
-FONT: Final = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+FONT: Final = dict(family="Source Sans Pro, Arial, sans-serif", size=13, color=TEXT_COLOUR)
+MUTED_FONT: Final = dict(color=MUTED_TEXT_COLOUR)
 
 
-def _titled(fig: go.Figure, title: str, subtitle: str) -> go.Figure:
+def _titled(fig: go.Figure, title: str, subtitle: str, summary: str) -> go.Figure:
+    """Title, subtitle, readable text colours (Streamlit's chart theme greys the ticks and
+    subtitle to about 3.8:1; explicit colours win over its template), and the summary."""
     fig.update_layout(
-        title=dict(text=title, subtitle=dict(text=subtitle)),
+        title=dict(
+            text=title,
+            font=dict(color=TEXT_COLOUR),
+            subtitle=dict(text=subtitle, font=dict(color=MUTED_TEXT_COLOUR, size=13)),
+        ),
         font=FONT,
         margin=dict(t=80, l=10, r=10, b=10),
         hoverlabel=dict(align="left"),
-        legend=dict(title=None),
+        legend=dict(title=None, font=dict(color=TEXT_COLOUR)),
+        meta=dict(summary=summary),
     )
+    axis_text = dict(tickfont=MUTED_FONT, title_font=MUTED_FONT)
+    fig.update_xaxes(**axis_text)
+    fig.update_yaxes(**axis_text)
     return fig
+
+
+def summary(fig: go.Figure) -> str:
+    """The one-sentence summary a builder wrote into the figure ("" for other figures)."""
+    meta = fig.layout.meta
+    return str(meta.get("summary", "")) if isinstance(meta, dict) else ""
+
+
+# -- summaries in words ----------------------------------------------------------------------
+
+
+def _lower_first(label: str) -> str:
+    """ "Average length of stay" -> "average length of stay"; "PMPM ..." stays."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _amount(change: float, measure: Measure) -> str:
+    """The size of a change without its sign: "12.3", "$4.10", "2.6 pts"."""
+    return (format_change(abs(change), measure.kind) or "").lstrip("+")
+
+
+def _moved(change: float) -> str:
+    return "rose" if change > 0 else "fell" if change < 0 else "stayed level"
+
+
+def trend_summary(
+    lines: Mapping[str, pd.Series], measure: Measure, *, listed: int = 6, noun: str = "lines"
+) -> str:
+    """The direction of each line (first to last value shown) and the largest change.
+
+    `lines`: name -> values indexed by period, in order; NaN (undefined or suppressed) is
+    skipped, as the chart skips it. Up to `listed` lines are named, more are counted.
+    """
+    moves: dict[str, tuple[str, float, str, float]] = {}
+    periods: list[str] = []
+    for name, values in lines.items():
+        shown = values.dropna()
+        periods += [str(period) for period in shown.index]
+        if len(shown) >= 2:
+            first, last = shown.index[0], shown.index[-1]
+            moves[name] = (str(first), float(shown.iloc[0]), str(last), float(shown.iloc[-1]))
+    what = _lower_first(measure.label)
+    if not moves:
+        return f"Too few values of {what} to show a trend."
+    by_direction: dict[str, list[str]] = {verb: [] for verb in ("rose", "fell", "stayed level")}
+    for name, (_, first_value, _, last_value) in moves.items():
+        by_direction[_moved(last_value - first_value)].append(name)
+    if len(moves) <= listed:
+        parts = [f"{verb} for {_names(names)}" for verb, names in by_direction.items() if names]
+    else:
+        counted = [(verb, len(names)) for verb, names in by_direction.items() if names]
+        parts = [f"{counted[0][0]} on {counted[0][1]} of {len(moves)} {noun}"] + [
+            f"{verb} on {count}" for verb, count in counted[1:]
+        ]
+    name, (start, first_value, end, last_value) = max(
+        moves.items(), key=lambda item: abs(item[1][3] - item[1][1])
+    )
+    change = last_value - first_value
+    largest = (
+        f"the largest change is for {name}: {'up' if change > 0 else 'down'} "
+        f"{_amount(change, measure)}, from {measure.format(first_value)} in {start} to "
+        f"{measure.format(last_value)} in {end}"
+        if change
+        else "none changed"
+    )
+    # A serial comma between the parts: each part may hold an "and" of its own.
+    moved = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
+    return f"From {min(periods)} to {max(periods)}, {what} {moved}; {largest}."
+
+
+def _extremes(names: pd.Series, values: pd.Series, measure: Measure) -> tuple[str, str]:
+    """ "Texas (30.2)" for the lowest and the highest value shown (first name on a tie)."""
+    shown = pd.DataFrame({"name": names, "value": values}).dropna(subset=["value"])
+    shown = shown.sort_values(["value", "name"], kind="stable")
+    low, high = shown.iloc[0], shown.iloc[-1]
+    return (
+        f"{low['name']} ({measure.format(float(low['value']))})",
+        f"{high['name']} ({measure.format(float(high['value']))})",
+    )
+
+
+def _not_shown(count: int, noun: str) -> str:
+    if not count:
+        return ""
+    return (
+        f" {count} {noun}{' has' if count == 1 else 's have'} no value shown "
+        "(undefined or suppressed)."
+    )
+
+
+def map_summary(names: pd.Series, values: pd.Series, measure: Measure) -> str:
+    """Where the measure is lowest and highest among the states drawn."""
+    what = _lower_first(measure.label)
+    count = int(values.notna().sum())
+    missing = _not_shown(len(values) - count, "state")
+    if count == 0:
+        return f"No state has a value of {what} to show.{missing}"
+    if count == 1:
+        low, _ = _extremes(names, values, measure)
+        return f"Only {low} has a value of {what}.{missing}"
+    low, high = _extremes(names, values, measure)
+    return f"Among {count} states, {what} is lowest in {low} and highest in {high}.{missing}"
+
+
+def prepost_summary(names: pd.Series, before: pd.Series, after: pd.Series, measure: Measure) -> str:
+    """How many programs fell or rose from before to after, and the largest change."""
+    what = _lower_first(measure.label)
+    rows = pd.DataFrame({"name": names, "before": before, "after": after}).dropna()
+    if rows.empty:
+        return f"No program has a value of {what} both before and after enrollment."
+    change = rows["after"] - rows["before"]
+    counts = {verb: int((change.map(_moved) == verb).sum()) for verb in ("fell", "rose")}
+    level = len(rows) - counts["fell"] - counts["rose"]
+    parts = [f"fell for {counts['fell']} of {len(rows)} programs", f"rose for {counts['rose']}"]
+    if level:
+        parts.append(f"stayed level for {level}")
+    biggest = rows.iloc[int(change.abs().to_numpy().argmax())]
+    delta = float(biggest["after"] - biggest["before"])
+    largest = (
+        f"the largest change is for {biggest['name']}: {'up' if delta > 0 else 'down'} "
+        f"{_amount(delta, measure)}, from {measure.format(float(biggest['before']))} before "
+        f"to {measure.format(float(biggest['after']))} after"
+        if delta
+        else "none changed"
+    )
+    return f"After enrollment, {what} {', '.join(parts[:-1])} and {parts[-1]}; {largest}."
+
+
+def ranking_summary(
+    codes: pd.Series, names: pd.Series, values: pd.Series, highlight: str, measure: Measure
+) -> str:
+    """The highlighted state's rank (1 = lowest; ties share a rank) and the extremes."""
+    what = _lower_first(measure.label)
+    shown = values.dropna()
+    missing = _not_shown(len(values) - len(shown), "state")
+    mine = values[codes == highlight]
+    name = names[codes == highlight]
+    who = str(name.iloc[0]) if len(name) else highlight
+    if shown.empty:
+        return f"No state has a value of {what} to rank.{missing}"
+    low, high = _extremes(names, values, measure)
+    if mine.empty or pd.isna(mine.iloc[0]):
+        place = f"{who} has no value of {what} shown"
+    else:
+        rank = int((shown < float(mine.iloc[0])).sum()) + 1
+        place = (
+            f"{who} ranks {rank} of {len(shown)} (1 = lowest) on {what}, "
+            f"at {measure.format(float(mine.iloc[0]))}"
+        )
+    return f"{place}; the lowest is {low} and the highest {high}.{missing}"
 
 
 def _zero_based(fig: go.Figure, measure: Measure) -> None:
@@ -118,6 +313,31 @@ def _period_axis(fig: go.Figure, period: str, periods: list[str]) -> None:
     fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=text, tickangle=0)
 
 
+def _lines(
+    frame: pd.DataFrame, name: str, period: str, value: str, order: Sequence[str] = ()
+) -> dict[str, pd.Series]:
+    """name -> its values by period, in period order (names in `order` first)."""
+    lines = {
+        str(key): rows.set_index(period)[value].sort_index()
+        for key, rows in frame.groupby(name, sort=True)
+    }
+    return {key: lines[key] for key in [*order, *sorted(lines)] if key in lines}
+
+
+def _mark_groups(fig: go.Figure, symbols: Mapping[str, str], points: int) -> None:
+    """Each line's own marker symbol; on long lines only some of its points carry one."""
+    fig.for_each_trace(
+        lambda trace: trace.update(
+            mode="lines+markers",
+            marker=dict(
+                symbol=symbols.get(trace.name, "circle"),
+                size=8,
+                maxdisplayed=0 if points <= MARKED_POINTS else MARKED_POINTS // 2,
+            ),
+        )
+    )
+
+
 HOVER_COLUMNS: Final = ["member_months", "admissions", "discharges"]
 HOVER_TEXT: Final = [f"{column}_text" for column in HOVER_COLUMNS]
 
@@ -147,14 +367,19 @@ def trend_by_group(
         color_discrete_map=colours,
         category_orders={"group_label": order},
         custom_data=HOVER_TEXT,
-        markers=len(plot[period].unique()) <= 24,
         render_mode="svg",
     )
     fig.for_each_trace(lambda t: t.update(hovertemplate=_hover(measure, period, t.name)))
+    _mark_groups(
+        fig,
+        LABEL_SYMBOLS if group == "program_model" else POPULATION_SYMBOLS,
+        plot[period].nunique(),
+    )
     _dash_not_enrolled(fig)
     _period_axis(fig, period, list(plot[period]))
     _zero_based(fig, measure)
-    return _titled(fig, title, subtitle)
+    lines = _lines(plot, "group_label", period, measure.column, order)
+    return _titled(fig, title, subtitle, trend_summary(lines, measure))
 
 
 def trend_by_state(
@@ -191,13 +416,22 @@ def trend_by_state(
     fig.for_each_trace(
         lambda t: t.update(hovertemplate=_hover(measure, period, "%{customdata[3]} · " + t.name))
     )
+    # Small panels: markers only where a line has few points.
+    if plot[period].nunique() <= MARKED_POINTS:
+        _mark_groups(fig, POPULATION_SYMBOLS, plot[period].nunique())
     _dash_not_enrolled(fig)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     _period_axis(fig, period, list(plot[period]))
     fig.update_yaxes(matches="y", showticklabels=True)
     _zero_based(fig, measure)
     fig.update_yaxes(title=None)
-    _titled(fig, title, subtitle)
+    lines = _lines(
+        plot.assign(line=plot["state_code"] + " " + plot["population_label"].str.lower()),
+        "line",
+        period,
+        measure.column,
+    )
+    _titled(fig, title, subtitle, trend_summary(lines, measure, noun="state lines"))
     fig.update_layout(margin=dict(t=110))  # room for the panel titles under the subtitle
     return fig
 
@@ -233,7 +467,14 @@ def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: st
         )
     )
     fig.update_layout(geo=dict(scope="usa", showlakes=False), height=460)
-    return _titled(fig, title, subtitle)
+    fig.update_traces(
+        colorbar=dict(tickfont=MUTED_FONT, title_font=MUTED_FONT),
+        # Dark outlines: every state's shape stands out from white and from its neighbours
+        # at 3:1, whatever its fill.
+        marker_line=dict(color=MUTED_TEXT_COLOUR, width=0.6),
+    )
+    summary = map_summary(frame["state_name"], frame[measure.column], measure)
+    return _titled(fig, title, subtitle, summary)
 
 
 def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
@@ -254,7 +495,7 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
             x=connector_x,
             y=connector_y,
             mode="lines",
-            line=dict(color="#BBBBBB", width=3),
+            line=dict(color=CONNECTOR_COLOUR, width=3),
             hoverinfo="skip",
             showlegend=False,
             name="change",
@@ -270,9 +511,10 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
         if rows.empty:
             continue
         custom = rows[["enrollments", f"change_{measure.column}", f"pct_change_{measure.column}"]]
+        # Shape names the model as well as colour; open is before, filled after.
         for window, column, symbol in (
-            ("Before", pre, "circle-open"),
-            ("After", post, "circle"),
+            ("Before", pre, f"{MODEL_SYMBOLS[model]}-open"),
+            ("After", post, MODEL_SYMBOLS[model]),
         ):
             fig.add_trace(
                 go.Scatter(
@@ -313,7 +555,13 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
         title=None,
     )
     fig.update_layout(height=140 + 34 * max(len(frame), 3))
-    return _titled(fig, title, subtitle)
+    names = (
+        frame["program_name"] + " (" + frame["state_code"] + ")"
+        if {"program_name", "state_code"} <= set(frame.columns)
+        else frame["program_label"]
+    )
+    summary = prepost_summary(names, frame[pre], frame[post], measure)
+    return _titled(fig, title, subtitle, summary)
 
 
 def state_vs_selection(
@@ -338,7 +586,7 @@ def state_vs_selection(
                 x=frame[period],
                 y=frame[measure.column],
                 name=name,
-                mode="lines+markers" if len(frame) <= 24 else "lines",
+                mode="lines+markers" if len(frame) <= MARKED_POINTS else "lines",
                 line=dict(color=colour, dash=dash, width=3),
                 customdata=_counts_text(frame, HOVER_COLUMNS).to_numpy(),
                 hovertemplate=_hover(measure, period, name),
@@ -346,7 +594,11 @@ def state_vs_selection(
         )
     _period_axis(fig, period, [*selection_frame[period], *state_frame[period]])
     _zero_based(fig, measure)
-    return _titled(fig, title, subtitle)
+    lines = {
+        state_label: state_frame.set_index(period)[measure.column].sort_index(),
+        selection_label: selection_frame.set_index(period)[measure.column].sort_index(),
+    }
+    return _titled(fig, title, subtitle, trend_summary(lines, measure))
 
 
 def ranking(
@@ -362,7 +614,16 @@ def ranking(
             x=ordered[measure.column],
             y=ordered["state_code"],
             orientation="h",
-            marker=dict(color=colours),
+            # The profiled state's bar is hatched and its label marked, not only coloured.
+            marker=dict(
+                color=colours,
+                pattern=dict(
+                    shape=["/" if code == highlight else "" for code in ordered["state_code"]],
+                    fillmode="overlay",
+                    fgcolor="#FFFFFF",
+                    solidity=0.3,
+                ),
+            ),
             customdata=pd.concat(
                 [_counts_text(ordered, ["member_months"]), ordered["state_name"]], axis=1
             ).to_numpy(),
@@ -373,10 +634,14 @@ def ranking(
             name=measure.short,
         )
     )
+    codes = list(ordered["state_code"])[::-1]
     fig.update_yaxes(
         type="category",
         categoryorder="array",
-        categoryarray=list(ordered["state_code"])[::-1],
+        categoryarray=codes,
+        tickmode="array",
+        tickvals=codes,
+        ticktext=[f"<b>▶ {code}</b>" if code == highlight else code for code in codes],
         title=None,
     )
     fig.update_xaxes(rangemode="tozero", title=measure.short)
@@ -385,4 +650,7 @@ def ranking(
     elif measure.kind == "money":
         fig.update_xaxes(tickprefix="$", tickformat=",.0f")
     fig.update_layout(height=160 + 28 * max(len(ordered), 4), showlegend=False)
-    return _titled(fig, title, subtitle)
+    summary = ranking_summary(
+        ordered["state_code"], ordered["state_name"], ordered[measure.column], highlight, measure
+    )
+    return _titled(fig, title, subtitle, summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final, Literal
@@ -50,6 +51,15 @@ class Measure:
 def suppressed_text() -> str:
     """What a suppressed value reads on screen."""
     return f"fewer than {get_settings().small_cell_threshold}"
+
+
+MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]<>()#+!|$~])")
+
+
+def markdown_text(text: str) -> str:
+    """Text shown literally by st.markdown and st.caption: "$" would start a formula, "*"
+    emphasis, and so on (a program's name or a money amount is data, not markup)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def format_value(value: float | None, kind: Kind, unit: str = "") -> str:

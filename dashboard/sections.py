@@ -17,6 +17,7 @@ from dashboard.formatting import (
     describe_filter,
     format_value,
     group_label,
+    markdown_text,
     suppressed_text,
 )
 from data_access.filters import OutcomeFilter
@@ -177,6 +178,14 @@ def download_button(
     )
 
 
+def chart_summary(fig: go.Figure) -> None:
+    """The chart's title and summary as a caption (nothing for a figure without either)."""
+    title = fig.layout.title.text
+    summary = markdown_text(charts.summary(fig))
+    if summary:
+        st.caption(f"**Chart: {markdown_text(title)}.** {summary}" if title else summary)
+
+
 def chart_with_table(
     fig: go.Figure,
     *,
@@ -190,10 +199,14 @@ def chart_with_table(
     plotted: Sequence[str] = (),
 ) -> None:
     """The chart, then its rows in a tab beside it, and the download of those rows with small
-    cells suppressed (downloads are suppressed for every viewer)."""
+    cells suppressed (downloads are suppressed for every viewer).
+
+    Under the chart, its title and the one-sentence summary its builder wrote, as text: what
+    a screen reader reads in place of the picture (and a quick reading for everyone)."""
     chart_tab, table_tab = st.tabs(["Chart", "Table"])
     with chart_tab:
         st.plotly_chart(fig, key=f"chart_{key}", width="stretch", config=PLOTLY_CONFIG)
+        chart_summary(fig)
         suppressed_note(table, plotted)
     with table_tab:
         shown, config = display_table(table, measures)

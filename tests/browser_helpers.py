@@ -183,10 +183,22 @@ def dashboard_server(
     raise RuntimeError(last_problem)
 
 
+def new_context(browser: Any) -> Any:
+    """A browser context (its own cookies, so its own sign-in) that accepts downloads and
+    counts finished Streamlit runs."""
+    browser_context = browser.new_context(
+        viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
+    )
+    browser_context.set_default_timeout(WAIT_MS)
+    browser_context.add_init_script(RUN_COUNTER_SCRIPT)
+    return browser_context
+
+
 @contextlib.contextmanager
 def chromium_context() -> Iterator[Any]:
     """Debian's Chromium, headless, and one context that accepts downloads and counts
-    finished Streamlit runs; a Chromium that does not start skips (fails under CI)."""
+    finished Streamlit runs (`context.browser` makes more with `new_context`); a Chromium
+    that does not start skips (fails under CI)."""
     from playwright.sync_api import Error, sync_playwright
 
     from tests.conftest import skip_or_fail
@@ -199,11 +211,7 @@ def chromium_context() -> Iterator[Any]:
         except Error as exc:
             skip_or_fail(f"Chromium at {CHROMIUM} does not start: {exc}")
             raise  # unreachable: skip_or_fail raises
-        browser_context = browser.new_context(
-            viewport=VIEWPORT, accept_downloads=True, reduced_motion="reduce"
-        )
-        browser_context.set_default_timeout(WAIT_MS)
-        browser_context.add_init_script(RUN_COUNTER_SCRIPT)
+        browser_context = new_context(browser)
         try:
             yield browser_context
         finally:
@@ -279,6 +287,29 @@ def go_to(page: Page, title: str, charts: int | None = None) -> None:
     wait_for_new_run(page, since)
     if charts is not None:
         wait_for_charts(page, charts)
+
+
+def sign_in(page: Page, app_url: str, email: str) -> None:
+    """From the sign-in page, through the provider's form (tests/oidc_helpers.py), back to
+    the dashboard."""
+    open_app(page, app_url)
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    # The provider's authorization form: type the subject (its e-mail claim), authorize.
+    page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=WAIT_MS)
+    page.locator("input[name='sub']").fill(email)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(re.compile(rf"^{re.escape(app_url)}/?($|\?)"), timeout=WAIT_MS)
+    wait_for_app(page)
+
+
+def wait_for_drawn_charts(page: Page, timeout: float = WAIT_MS) -> int:
+    """Every chart on the page drawn by Plotly; returns how many there are."""
+    charts = page.get_by_test_id("stPlotlyChart")
+    for index in range(charts.count()):
+        charts.nth(index).locator(f"{PLOT_SELECTOR} .main-svg").first.wait_for(
+            state="attached", timeout=timeout
+        )
+    return charts.count()
 
 
 # -- reading the page ------------------------------------------------------------------------
@@ -435,3 +466,87 @@ def finish_cli_export(process: subprocess.Popen[bytes], out: Path) -> bytes:
         f"{stderr.decode(errors='replace')}"
     )
     return out.read_bytes()
+
+
+# -- accessibility: axe-core and the keyboard ------------------------------------------------
+
+# WCAG 2.0 and 2.1, levels A and AA: the rules axe-core tags with these.
+WCAG_AA_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+SERIOUS = frozenset({"serious", "critical"})
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A and AA violations of the page as drawn now, one row per element:
+    rule, impact, CSS selector, the element's opening HTML, and what is wrong."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {
+        "runOnly": {"type": "tag", "values": list(WCAG_AA_TAGS)},
+        "resultTypes": ["violations"],
+    }
+    results = Axe().run(page, options=options).response
+    return [
+        {
+            "rule": violation["id"],
+            "impact": node.get("impact") or violation["impact"],
+            "target": " ".join(map(str, node["target"])),
+            "html": node["html"][:200],
+            "why": node.get("failureSummary", "").replace("\n", " ")[:300],
+        }
+        for violation in results["violations"]
+        for node in violation["nodes"]
+    ]
+
+
+# What the focused element is, in words: "combobox:States", "radio:Period", "tab:Table",
+# "button:Download ...", "a:Overview" (an icon's ligature, on the first lines, is dropped).
+FOCUSED_SCRIPT = """
+() => {
+    const e = document.activeElement;
+    if (!e || e === document.body) return "";
+    const group = e.closest("[role=radiogroup]");
+    if (group) return "radio:" + group.getAttribute("aria-label");
+    const role = e.getAttribute("role");
+    const text = (e.innerText || "").trim().split("\\n").filter(Boolean).pop() || "";
+    if (role === "tab") return "tab:" + text;
+    const label = e.getAttribute("aria-label");
+    return (role || e.tagName.toLowerCase()) + ":" + (label || text);
+}
+"""
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate(FOCUSED_SCRIPT))
+
+
+def tab_to(page: Page, wanted: str | re.Pattern[str], limit: int = 150) -> str:
+    """Press Tab until the focused element is `wanted` (its `focused` description, or a
+    pattern it matches); fails after `limit` presses."""
+    seen: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if wanted.search(now) if isinstance(wanted, re.Pattern) else now == wanted:
+            return now
+        seen.append(now)
+    raise AssertionError(f"Tab never reached {wanted!r}; it went through {seen}")
+
+
+def shows_focus(page: Page) -> bool:
+    """Whether focus is visible: the focused element's surroundings look different once it
+    is blurred (its outline, ring, border or background is the focus indicator)."""
+    box = page.evaluate(
+        """() => { const r = document.activeElement.getBoundingClientRect();
+                   return {x: r.x, y: r.y, width: r.width, height: r.height}; }"""
+    )
+    clip = {
+        "x": max(0.0, box["x"] - 6),
+        "y": max(0.0, box["y"] - 6),
+        "width": box["width"] + 12,
+        "height": box["height"] + 12,
+    }
+    with_focus = page.screenshot(clip=clip, animations="disabled", caret="hide")
+    page.evaluate("() => { window.__refocus = document.activeElement; window.__refocus.blur(); }")
+    without = page.screenshot(clip=clip, animations="disabled", caret="hide")
+    page.evaluate("() => window.__refocus.focus({focusVisible: true})")
+    return with_focus != without

@@ -174,7 +174,17 @@ class Shown:
         return "\n".join(parts)
 
 
-TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "success", "code")
+TEXT_ELEMENTS = (
+    "title",
+    "header",
+    "subheader",
+    "markdown",
+    "caption",
+    "text",
+    "info",
+    "success",
+    "code",
+)
 
 
 def collect(at: AppTest) -> Shown:

@@ -33,6 +33,7 @@ from tests.browser_helpers import (
     open_app,
     problems_shown,
     selected_values,
+    sign_in,
     wait_for_app,
 )
 from tests.conftest import skip_or_fail
@@ -107,18 +108,6 @@ def context(app_url: str) -> Iterator[Any]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _sign_in(page: Any, app_url: str, email: str) -> None:
-    """From the sign-in page, through the provider's form, back to the dashboard."""
-    open_app(page, app_url)
-    page.get_by_role("button", name=re.compile("Sign in")).click()
-    # The provider's authorization form: type the subject (its e-mail claim), authorize.
-    page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=WAIT_MS)
-    page.locator("input[name='sub']").fill(email)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(re.compile(rf"^{re.escape(app_url)}/?($|\?)"), timeout=WAIT_MS)
-    wait_for_app(page)
-
-
 def _sign_out(page: Any, app_url: str) -> None:
     page.get_by_role("button", name=re.compile("Sign out")).click()
     page.wait_for_url(re.compile(r"/oauth2/end_session"), timeout=WAIT_MS)
@@ -186,7 +175,7 @@ def test_partner_and_leadership_sign_in_through_the_provider(
     _assert_gate_page(page, "Sign in")
 
     # The TX partner signs in through the provider's form.
-    _sign_in(page, app_url, PARTNER)
+    sign_in(page, app_url, PARTNER)
     assert problems_shown(page) == []
     assert f"Signed in as {PARTNER} · state partner for TX" in _banner(page)
     assert _states_offered(page) == {f"TX · {states['TX']}"}
@@ -222,14 +211,14 @@ def test_partner_and_leadership_sign_in_through_the_provider(
     _assert_gate_page(page, "Sign in")
 
     # Someone the provider vouches for but with no grant: the no-access page, audited.
-    _sign_in(page, app_url, STRANGER)
+    sign_in(page, app_url, STRANGER)
     _assert_gate_page(page, "Sign out")
     assert STRANGER in page.get_by_test_id("stAlert").inner_text()
     assert len(_audit(database_url, STRANGER, "access_refused")) == 1
     _sign_out(page, app_url)
 
     # Leadership signs in and is offered every state.
-    _sign_in(page, app_url, LEADER)
+    sign_in(page, app_url, LEADER)
     assert problems_shown(page) == []
     assert f"Signed in as {LEADER} · leadership" in _banner(page)
     offered = _states_offered(page)

@@ -313,7 +313,7 @@ def test_granted_partner_sees_their_state_and_signs_in_once(outcomes: Engine, em
     at = _app(_signed_in(email))
     at.run(timeout=TIMEOUT)
     _no_failures(at)
-    assert f"Signed in as {email} · state partner for TX" in texts(at.caption)
+    assert f"Signed in as {email} · state partner for TX" in texts(at.text)
     viewer = at.session_state["viewer"]
     assert viewer == Viewer(email=email, role="state_partner", states=("TX",))
     assert _has_key(at, "sign_out")
@@ -322,7 +322,7 @@ def test_granted_partner_sees_their_state_and_signs_in_once(outcomes: Engine, em
     at.run(timeout=TIMEOUT)
     at.switch_page(PAGES["downloads"]).run(timeout=TIMEOUT)
     _no_failures(at)
-    assert "state partner for TX" in texts(at.caption)
+    assert "state partner for TX" in texts(at.text)
 
     sign_ins = [row for row in _audit(email, outcomes) if row["event"] == "sign_in"]
     assert len(sign_ins) == 1, "one sign_in row per session, whatever the reruns"
@@ -353,7 +353,7 @@ def test_only_admins_get_the_audit_log_page(outcomes: Engine, email: str) -> Non
     leader = _app(_signed_in(email))
     leader.run(timeout=TIMEOUT)
     _no_failures(leader)
-    assert f"Signed in as {email} · leadership" in texts(leader.caption)
+    assert f"Signed in as {email} · leadership" in texts(leader.text)
     assert "audit_log" not in _navigation(leader)
     with pytest.raises(ValueError, match="navigation page"):
         leader.switch_page("../pages/audit_log.py")
@@ -361,10 +361,10 @@ def test_only_admins_get_the_audit_log_page(outcomes: Engine, email: str) -> Non
     at = _app(_signed_in(admin))
     at.run(timeout=TIMEOUT)
     _no_failures(at)
-    assert f"Signed in as {admin} · admin" in texts(at.caption)
+    assert f"Signed in as {admin} · admin" in texts(at.text)
     assert _navigation(at).get("audit_log") == "Audit log"
     at.switch_page("../pages/audit_log.py").run(timeout=TIMEOUT)
     _no_failures(at)
-    assert f"Signed in as {admin} · admin" in texts(at.caption), "the banner is on it too"
+    assert f"Signed in as {admin} · admin" in texts(at.text), "the banner is on it too"
     sign_ins = [row for row in _audit(admin, outcomes) if row["event"] == "sign_in"]
     assert [row["role"] for row in sign_ins] == ["admin"]
