@@ -115,6 +115,11 @@ def main() -> None:
                 icon=":material/compare_arrows:",
             ),
             st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
+            st.Page(
+                PAGES / "follow_up.py",
+                title="Follow-up after a stay",
+                icon=":material/event_available:",
+            ),
             st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
             st.Page(PAGES / "about_the_data.py", title="About the data", icon=":material/info:"),
             *admin,
