@@ -21,6 +21,20 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ENGINES = ("sqlite", "postgresql")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many published figures the passing checks of tests/test_published_results.py
+    compared, by source, so that a run that compared none is seen to."""
+    counted: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", ()):
+            prefix, _, source = str(name).partition(":")
+            if prefix == "published_figures_checked":
+                counted[source] = counted.get(source, 0) + int(value)
+    if counted:
+        sources = ", ".join(f"{source} {n}" for source, n in sorted(counted.items()))
+        terminalreporter.write_line(f"published figures checked: {sources}")
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip a test whose real component is missing; under CI a skip is a failure."""
     if IN_CI:
