@@ -20,6 +20,9 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ENGINES = ("sqlite", "postgresql")
 
+# Fixtures that reach PostgreSQL, whether a test names them or an engine parameter picks them.
+POSTGRES_FIXTURES = frozenset({"postgres_url", "loaded_sample_postgres"})
+
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many published figures the passing checks of tests/test_published_results.py
@@ -33,6 +36,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if counted:
         sources = ", ".join(f"{source} {n}" for source, n in sorted(counted.items()))
         terminalreporter.write_line(f"published figures checked: {sources}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL `postgres`, so `-m "not postgres"` leaves out
+    exactly those (deselected, not skipped: CI's no-skip rule is not involved)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        on_postgres = any(isinstance(value, str) and value == "postgresql" for value in params)
+        if on_postgres or POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 def skip_or_fail(reason: str) -> None:

@@ -395,6 +395,7 @@ def _partner_sees_only_their_state(page: str, query: dict[str, list[str]], contr
 
 
 def _property(page: str):
+    @pytest.mark.slow  # dozens of app runs per page
     @settings(
         max_examples=EXAMPLES[page],
         deadline=None,

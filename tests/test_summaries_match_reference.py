@@ -22,6 +22,9 @@ from data_access.queries import (
 from tests import reference_metrics
 from tests.conftest import SAMPLE_DATA
 
+# The pandas reference over the whole sample takes about 20 s: out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 KEY_COLUMNS = ["month", "state_code", "program_model"]
 
 
