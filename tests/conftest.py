@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from data_access import db
@@ -19,6 +20,15 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ENGINES = ("sqlite", "postgresql")
+
+# Hypothesis draws the same examples on every run and machine, keeps no example database
+# between runs, and prints the blob that replays a failure (@reproduce_failure), so a failure
+# seen once in CI is seen again locally. `--hypothesis-profile=explore` draws new examples.
+hypothesis_settings.register_profile(
+    "reproducible", derandomize=True, database=None, print_blob=True, deadline=None
+)
+hypothesis_settings.register_profile("explore", database=None, print_blob=True, deadline=None)
+hypothesis_settings.load_profile("reproducible")
 
 # Fixtures that reach PostgreSQL, whether a test names them or an engine parameter picks them.
 POSTGRES_FIXTURES = frozenset({"postgres_url", "loaded_sample_postgres"})
