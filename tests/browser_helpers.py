@@ -263,10 +263,33 @@ def wait_for_charts(page: Page, expected: int, timeout: float = WAIT_MS) -> None
         )
 
 
-def settle_for_screenshot(page: Page) -> None:
-    """Fonts loaded, and a moment for canvas tables (st.dataframe) to paint."""
+# True once every table (st.dataframe, a canvas of glide-data-grid) in view has drawn its cells:
+# its canvas holds at least three colours (background, borders, text), not a blank fill.
+TABLES_PAINTED_SCRIPT = """
+() => [...document.querySelectorAll('canvas[data-testid="data-grid-canvas"]')]
+  .filter((canvas) => {
+    const box = canvas.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && box.bottom > 0 && box.top < window.innerHeight;
+  })
+  .every((canvas) => {
+    const context = canvas.getContext('2d');
+    if (context === null || canvas.width === 0 || canvas.height === 0) return false;
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set();
+    for (let i = 0; i < pixels.length && colours.size < 3; i += 4 * 7) {
+      colours.add(pixels.slice(i, i + 4).join(','));
+    }
+    return colours.size >= 3;
+  })
+"""
+
+
+def settle_for_screenshot(page: Page, timeout: float = WAIT_MS) -> None:
+    """Fonts loaded, the tables in view painted, and two more frames so the last paint is on
+    screen: conditions, not a fixed pause."""
     page.evaluate("document.fonts.ready.then(() => true)")
-    page.wait_for_timeout(750)
+    page.wait_for_function(TABLES_PAINTED_SCRIPT, timeout=timeout)
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def open_app(page: Page, base_url: str, path: str = "", charts: int | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from data_access import db
@@ -19,6 +20,43 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ENGINES = ("sqlite", "postgresql")
+
+# Hypothesis draws the same examples on every run and machine, keeps no example database
+# between runs, and prints the blob that replays a failure (@reproduce_failure), so a failure
+# seen once in CI is seen again locally. `--hypothesis-profile=explore` draws new examples.
+hypothesis_settings.register_profile(
+    "reproducible", derandomize=True, database=None, print_blob=True, deadline=None
+)
+hypothesis_settings.register_profile("explore", database=None, print_blob=True, deadline=None)
+hypothesis_settings.load_profile("reproducible")
+
+# Fixtures that reach PostgreSQL, whether a test names them or an engine parameter picks them.
+POSTGRES_FIXTURES = frozenset({"postgres_url", "loaded_sample_postgres"})
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many published figures the passing checks of tests/test_published_results.py
+    compared, by source, so that a run that compared none is seen to."""
+    counted: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", ()):
+            prefix, _, source = str(name).partition(":")
+            if prefix == "published_figures_checked":
+                counted[source] = counted.get(source, 0) + int(value)
+    if counted:
+        sources = ", ".join(f"{source} {n}" for source, n in sorted(counted.items()))
+        terminalreporter.write_line(f"published figures checked: {sources}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL `postgres`, so `-m "not postgres"` leaves out
+    exactly those (deselected, not skipped: CI's no-skip rule is not involved)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        on_postgres = any(isinstance(value, str) and value == "postgresql" for value in params)
+        if on_postgres or POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 def skip_or_fail(reason: str) -> None:

@@ -6,7 +6,6 @@ shows anything but the database's numbers fails here.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,11 +148,11 @@ def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
 ) -> None:
     state, model = state_and_model
     at = open_page("trends")
+    before = figures(at)["chart_trends"]
+    assert state not in before["layout"]["title"]["subtitle"]["text"]
     at.multiselect(key="filter_states").set_value([state])
     at.multiselect(key="filter_models").set_value([model])
-    started = time.perf_counter()
     at.run()
-    redraw = time.perf_counter() - started
     _no_failures(at)
 
     figure = figures(at)["chart_trends"]
@@ -176,7 +175,8 @@ def test_choosing_a_state_and_model_redraws_the_trend_with_its_figures(
         assert same_numbers(values(trace, "y"), list(rows["admissions_per_1000_mm"]))
     assert traces[GROUP_LABELS[NOT_ENROLLED]]["line"]["dash"] == "dash"
     assert state in figure["layout"]["title"]["subtitle"]["text"]
-    assert redraw < 3, f"a filter change took {redraw:.2f} s"
+    # The chart was drawn again, not left as it was: the lines now follow the one state.
+    assert figure["data"] != before["data"]
 
 
 def test_trends_by_state_draw_enrolled_and_not_enrolled_per_state(

@@ -60,7 +60,7 @@ from tests.browser_helpers import (
 )
 from tests.conftest import skip_or_fail
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 SAMPLE = Path(os.environ.get("DASHBOARD_TEST_DATA", ROOT / "sample_data"))
 SCREENSHOTS = ROOT / "test-output" / "screenshots"

@@ -39,7 +39,7 @@ from tests.browser_helpers import (
 from tests.conftest import skip_or_fail
 from tests.oidc_helpers import dashboard_with_sign_in, oidc_provider, write_secrets
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PARTNER = "tx.partner@example.org"
 LEADER = "leader@example.org"

@@ -487,6 +487,7 @@ def check_lists(sample, viewer):
     assert set(programs["program_id"]) == sample.program_ids(tuple(sample.granted(viewer)))
 
 
+@pytest.mark.slow  # many examples, each a dozen queries
 @settings(
     max_examples=30,
     deadline=None,
@@ -512,6 +513,7 @@ def test_no_output_leaks_another_state_or_a_small_count(sample: Sample, data) ->
     check_lists(sample, viewer)
 
 
+@pytest.mark.slow  # many examples, each a dozen queries
 @settings(
     max_examples=10,
     deadline=None,

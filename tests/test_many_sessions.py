@@ -49,7 +49,7 @@ CONTRACT_FILES = (
 # Small enough to load in seconds when the shipped sample is not there yet.
 FALLBACK_MEMBERS = 6000  # the generator's designed cohorts need about 5,700
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 
 def _has_contract_files(folder: Path) -> bool:

@@ -395,6 +395,7 @@ def _partner_sees_only_their_state(page: str, query: dict[str, list[str]], contr
 
 
 def _property(page: str):
+    @pytest.mark.slow  # dozens of app runs per page
     @settings(
         max_examples=EXAMPLES[page],
         deadline=None,
@@ -602,6 +603,7 @@ def _csv_rows(text: str) -> int:
     return len(list(csv.reader(io.StringIO(text)))) - 1
 
 
+@pytest.mark.slow  # every download button of every page, pressed
 @pytest.mark.parametrize("page", [p for p in PAGES if p != "about_the_data"])
 def test_each_download_the_partner_presses_is_audited(outcomes: Engine, page: str) -> None:
     # The latest months of TX's four programs, with the profile's quarters.
@@ -727,6 +729,7 @@ def test_a_partner_never_sees_the_unsuppressed_file(outcomes: Engine) -> None:
 # -- the partner's pages draw without errors -------------------------------------------------
 
 
+@pytest.mark.slow  # every page, three times
 @pytest.mark.parametrize(
     "link",
     [{}, NATIONAL_LINK, {"model": ["care_advocacy", "whole_health"]}],

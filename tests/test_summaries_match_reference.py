@@ -18,6 +18,9 @@ from data_access.queries import monthly_outcomes, prepost_by_program
 from tests import reference_metrics
 from tests.conftest import SAMPLE_DATA
 
+# The pandas reference over the whole sample takes about 20 s: out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 KEY_COLUMNS = ["month", "state_code", "program_model"]
 # the reference computes the contract version the product's columns say it implements
 VERSION = 2 if "followed_discharges" in MONTHLY_COLUMNS else 1
