@@ -71,20 +71,6 @@ NOT_REPRODUCED: dict[str, str] = {
     "peer_run_transition_ip_days": "an outside study of another program (a plausibility range)",
 }
 
-# Rows whose measure is one of contract version 2's new pre/post measures, which neither the
-# product nor the reference computes yet: their checks fail, and are expected to (strict, so
-# the first check that passes says this set is out of date). Delete the set when they land.
-NOT_YET_IN_PRODUCT: frozenset[str] = frozenset(
-    {
-        "tx_coaching_medical_visits",
-        "tx_coaching_medical_visit_cost",
-        "tx_coaching_medical_admission_cost",
-        "mi_whole_health_outpatient_visits",
-        "mi_whole_health_outpatient_cost",
-        "mi_whole_health_ip_cost",
-    }
-)
-
 # A figure that lies exactly on a rounding tie: with 16 enrollments the change in admissions
 # per enrollment is a multiple of 1/16; -30/16 = -1.875 is the only such value within half a
 # unit of -1.87 (the source rounded the tie towards zero; round-half-even gives -1.88).
@@ -155,13 +141,6 @@ def _params(checks: list[Published]) -> list[object]:
         pytest.param(
             check,
             id=check.result_id,
-            marks=pytest.mark.xfail(
-                raises=AssertionError,
-                strict=True,
-                reason=f"contract v2 measure {check.measure} is not computed yet",
-            )
-            if check.result_id in NOT_YET_IN_PRODUCT
-            else (),
         )
         for check in checks
     ]
@@ -243,7 +222,6 @@ def test_every_published_figure_is_checked_or_explained() -> None:
     assert len(ids) == len(set(ids)), "result_id repeats in the published file"
     checked = {row["result_id"] for row in PREPOST_ROWS}
     assert set(NOT_REPRODUCED) <= set(ids) and not set(NOT_REPRODUCED) & checked
-    assert checked >= NOT_YET_IN_PRODUCT
     for row in ROWS:
         rid = row["result_id"]
         if any(row[field] for field in ("pre", "post", "change")):
