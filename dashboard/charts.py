@@ -338,6 +338,55 @@ def _mark_groups(fig: go.Figure, symbols: Mapping[str, str], points: int) -> Non
     )
 
 
+def provisional_periods(frame: pd.DataFrame, period: str) -> list[str]:
+    """The periods of the frame whose claims may still be arriving, in order."""
+    if "provisional" not in frame.columns or frame.empty:
+        return []
+    flagged = frame.loc[frame["provisional"].fillna(False).astype(bool), period]
+    return sorted({str(p) for p in flagged})
+
+
+def provisional_words(periods: Sequence[str]) -> str:
+    """The sentence a chart's summary ends with when it draws provisional periods."""
+    if not periods:
+        return ""
+    span = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+    return (
+        f" {span} {'is' if len(periods) == 1 else 'are'} provisional (shaded): their claims "
+        "are still arriving, so their figures will still change."
+    )
+
+
+def _shade_provisional(
+    fig: go.Figure, period: str, periods: Sequence[str], all_periods: list[str]
+) -> None:
+    """A grey band, labelled in words, over the provisional periods at the end of the axis."""
+    if not periods:
+        return
+    ordered = sorted(set(all_periods))
+    first = ordered.index(periods[0]) if periods[0] in ordered else len(ordered)
+    fig.add_vrect(
+        x0=first - 0.5,
+        x1=len(ordered) - 0.5,
+        fillcolor=PROVISIONAL_FILL,
+        line_width=0,
+        layer="below",
+        row="all",
+        col="all",
+    )
+    fig.add_annotation(
+        x=first - 0.5,
+        y=1,
+        xref="x",
+        yref="paper",
+        xanchor="left",
+        yanchor="bottom",
+        text="Provisional ▸",
+        showarrow=False,
+        font=dict(color=MUTED_TEXT_COLOUR, size=12),
+    )
+
+
 HOVER_COLUMNS: Final = ["member_months", "admissions", "discharges"]
 HOVER_TEXT: Final = [f"{column}_text" for column in HOVER_COLUMNS]
 
@@ -379,7 +428,11 @@ def trend_by_group(
     _period_axis(fig, period, list(plot[period]))
     _zero_based(fig, measure)
     lines = _lines(plot, "group_label", period, measure.column, order)
-    return _titled(fig, title, subtitle, trend_summary(lines, measure))
+    provisional = provisional_periods(frame, period)
+    _shade_provisional(fig, period, provisional, list(plot[period]))
+    return _titled(
+        fig, title, subtitle, trend_summary(lines, measure) + provisional_words(provisional)
+    )
 
 
 def trend_by_state(
@@ -431,7 +484,14 @@ def trend_by_state(
         period,
         measure.column,
     )
-    _titled(fig, title, subtitle, trend_summary(lines, measure, noun="state lines"))
+    provisional = provisional_periods(frame, period)
+    _shade_provisional(fig, period, provisional, list(plot[period]))
+    _titled(
+        fig,
+        title,
+        subtitle,
+        trend_summary(lines, measure, noun="state lines") + provisional_words(provisional),
+    )
     fig.update_layout(margin=dict(t=110))  # room for the panel titles under the subtitle
     return fig
 
@@ -501,9 +561,14 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
             name="change",
         )
     )
+    # A change in a share is in percentage points, not in percent (that is the next line).
+    points = measure.kind == "share"
+    change_format = (
+        "%{customdata[1]:+.1f} pts" if points else f"%{{customdata[1]:{measure.d3_format}}}"
+    )
     hover_tail = (
         "<br>Analysable enrollments: %{customdata[0]:,.0f}"
-        f"<br>Change: %{{customdata[1]:{measure.d3_format}}}"
+        f"<br>Change: {change_format}"
         "<br>Percent change: %{customdata[2]:+.1f}%<extra></extra>"
     )
     for model in PROGRAM_GROUPS:
@@ -511,6 +576,8 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
         if rows.empty:
             continue
         custom = rows[["enrollments", f"change_{measure.column}", f"pct_change_{measure.column}"]]
+        if points:
+            custom = custom.assign(**{f"change_{measure.column}": custom.iloc[:, 1] * 100})
         # Shape names the model as well as colour; open is before, filled after.
         for window, column, symbol in (
             ("Before", pre, f"{MODEL_SYMBOLS[model]}-open"),
@@ -574,13 +641,19 @@ def state_vs_selection(
     selection_label: str,
     title: str,
     subtitle: str,
+    comparison_frame: pd.DataFrame | None = None,
+    comparison_label: str = "",
 ) -> go.Figure:
-    """One state's line against all selected states pooled."""
+    """One state's line against all selected states pooled, and against the state's own
+    not-enrolled members (grey, dashed) when `comparison_frame` is given."""
     fig = go.Figure()
-    for frame, name, colour, dash in (
+    drawn = [
         (selection_frame, selection_label, NATIONAL_COLOUR, "dot"),
         (state_frame, state_label, STATE_COLOUR, "solid"),
-    ):
+    ]
+    if comparison_frame is not None and not comparison_frame.empty:
+        drawn.insert(0, (comparison_frame, comparison_label, MODEL_COLOURS[NOT_ENROLLED], "dash"))
+    for frame, name, colour, dash in drawn:
         fig.add_trace(
             go.Scatter(
                 x=frame[period],
@@ -592,13 +665,18 @@ def state_vs_selection(
                 hovertemplate=_hover(measure, period, name),
             )
         )
-    _period_axis(fig, period, [*selection_frame[period], *state_frame[period]])
+    _period_axis(fig, period, [p for frame, _, _, _ in drawn for p in frame[period]])
     _zero_based(fig, measure)
     lines = {
-        state_label: state_frame.set_index(period)[measure.column].sort_index(),
-        selection_label: selection_frame.set_index(period)[measure.column].sort_index(),
+        name: frame.set_index(period)[measure.column].sort_index()
+        for frame, name, _, _ in reversed(drawn)
     }
-    return _titled(fig, title, subtitle, trend_summary(lines, measure))
+    frames = pd.concat([frame for frame, _, _, _ in drawn])
+    provisional = provisional_periods(frames, period)
+    _shade_provisional(fig, period, provisional, list(frames[period]))
+    return _titled(
+        fig, title, subtitle, trend_summary(lines, measure) + provisional_words(provisional)
+    )
 
 
 def ranking(

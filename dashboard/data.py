@@ -113,6 +113,16 @@ def month_bounds() -> tuple[str, str] | None:
     return _month_bounds(database_url(), viewer())
 
 
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _last_complete_month(url: str) -> str | None:
+    return queries.last_complete_month(engine=_engine(url))
+
+
+def last_complete_month() -> str | None:
+    """The latest month whose claims are complete (YYYY-MM); later months are provisional."""
+    return _last_complete_month(database_url())
+
+
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
 def _database_status(url: str, who: Viewer | None) -> status.DatabaseStatus:
     return status.database_status(viewer=who, engine=_engine(url))

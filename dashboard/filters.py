@@ -22,7 +22,13 @@ import streamlit as st
 from dashboard import data
 from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
 from data_access.filters import OutcomeFilter
-from data_access.vocabulary import MONTH_PATTERN, NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.vocabulary import (
+    MONTH_PATTERN,
+    NOT_ENROLLED,
+    PRIMARY_CONDITIONS,
+    PROGRAM_GROUPS,
+    SETTINGS,
+)
 
 # URL query-string names.
 P_STATE: Final = "state"
@@ -47,7 +53,6 @@ K_FILTER: Final = "outcome_filter"  # the OutcomeFilter the pages read
 K_NOTICES: Final = "url_notices"
 K_STARTED: Final = "filters_started"
 
-SETTINGS: Final = ("all", "behavioral", "medical")
 DEFAULT_MONTHS: Final = 36
 
 
@@ -58,6 +63,8 @@ class Options:
     states: dict[str, str]  # state_code -> state_name, of the states the viewer may see
     programs: pd.DataFrame  # program_id, program_name, state_code, program_model
     months: list[str]  # every YYYY-MM from the first to the last month with data
+    # The latest month whose claims are complete (later ones are provisional), if known.
+    last_complete: str | None = None
     granted_only: bool = False  # a state partner's options: other states are not offered
 
     def program_label(self, program_id: str) -> str:
@@ -102,20 +109,26 @@ def load_options() -> Options:
         states=dict(zip(states["state_code"], states["state_name"], strict=True)),
         programs=data.programs(),
         months=months_between(*bounds) if bounds else [],
+        last_complete=data.last_complete_month(),
         granted_only=data.viewer().is_partner,
     )
 
 
-def default_months(months: Sequence[str]) -> tuple[str, str]:
-    """The latest DEFAULT_MONTHS months: recent enough for the headline figures, and with
-    months before them so the overview can show a change."""
+def default_months(options: Options) -> tuple[str, str]:
+    """The latest DEFAULT_MONTHS complete months: recent enough for the headline figures,
+    ending before the provisional months (claims still arriving), and with months before
+    them so the overview can show a change."""
+    months = options.months
     if not months:
         return "", ""
-    return months[max(0, len(months) - DEFAULT_MONTHS)], months[-1]
+    last = len(months) - 1
+    if options.last_complete is not None and options.last_complete in months:
+        last = months.index(options.last_complete)
+    return months[max(0, last + 1 - DEFAULT_MONTHS)], months[last]
 
 
 def default_selection(options: Options) -> Selection:
-    months = default_months(options.months)
+    months = default_months(options)
     return Selection(
         states=list(options.states),
         models=list(PROGRAM_GROUPS),
@@ -222,7 +235,7 @@ def _months_from_query(
     if not options.months or (P_FROM not in params and P_TO not in params):
         return None
     first, last = options.months[0], options.months[-1]
-    chosen = dict(zip((P_FROM, P_TO), default_months(options.months), strict=True))
+    chosen = dict(zip((P_FROM, P_TO), default_months(options), strict=True))
     for name in (P_FROM, P_TO):
         if name not in params:
             continue
@@ -235,7 +248,7 @@ def _months_from_query(
             chosen[name] = value
     if chosen[P_FROM] > chosen[P_TO]:
         notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; ignored both.")
-        return default_months(options.months)
+        return default_months(options)
     return chosen[P_FROM], chosen[P_TO]
 
 
@@ -281,6 +294,17 @@ def with_comparison(filters: OutcomeFilter) -> OutcomeFilter:
     return OutcomeFilter.model_validate(
         {**filters.model_dump(), "program_models": (*filters.program_models, NOT_ENROLLED)}
     )
+
+
+def enrolled_only(filters: OutcomeFilter) -> OutcomeFilter:
+    """The same filter over the program models only (the not-enrolled rows left out)."""
+    models = tuple(m for m in filters.program_models if m != NOT_ENROLLED)
+    return filters.model_copy(update={"program_models": models})
+
+
+def not_enrolled_only(filters: OutcomeFilter) -> OutcomeFilter:
+    """The comparison population of the same states, conditions and months."""
+    return filters.model_copy(update={"program_models": (NOT_ENROLLED,)})
 
 
 def for_state(filters: OutcomeFilter, state_code: str) -> OutcomeFilter:
@@ -406,7 +430,7 @@ def _month_range(options: Options) -> tuple[str, str]:
         or len(current) != 2
         or not set(current) <= set(options.months)
     ):
-        st.session_state[K_MONTHS] = default_months(options.months)
+        st.session_state[K_MONTHS] = default_months(options)
     if len(options.months) == 1:
         st.sidebar.caption(f"Month: {options.months[0]} (the only month with data)")
         return options.months[0], options.months[0]
@@ -414,10 +438,11 @@ def _month_range(options: Options) -> tuple[str, str]:
         "Months",
         options.months,
         # A two-month default makes it a range slider; the session state set above wins.
-        value=default_months(options.months),
+        value=default_months(options),
         key=K_MONTHS,
-        help=f"First and last month, inclusive. Opens on the latest {DEFAULT_MONTHS} months; "
-        "the overview compares them with the months of equal length just before.",
+        help=f"First and last month, inclusive. Opens on the latest {DEFAULT_MONTHS} complete "
+        "months (the newest months are provisional: their claims are still arriving); the "
+        "overview compares them with the months of equal length just before.",
     )
     return str(chosen[0]), str(chosen[1])
 

@@ -18,9 +18,11 @@ from dashboard.formatting import (
     format_change,
     format_value,
     group_label,
+    summary_measure,
     suppressed_text,
 )
 from dashboard.sections import (
+    SELECTION_NOTE,
     chart_with_table,
     models_without_rows,
     months_words,
@@ -117,7 +119,7 @@ def _tiles(
             border=True,
         )
     for column, (name, colour) in zip(columns[1:], TILES, strict=True):
-        measure: Measure = SUMMARY_MEASURES[name]
+        measure: Measure = summary_measure(name, f.setting)
         value = _value(now, name)
         column.metric(
             measure.tile_label,
@@ -130,9 +132,21 @@ def _tiles(
         )
 
 
+def complete_months(filters: OutcomeFilter) -> OutcomeFilter:
+    """The filters without the provisional months: tiles never set months whose claims are
+    still arriving against complete ones."""
+    last = data.last_complete_month()
+    if last is None or (filters.month_to is not None and filters.month_to <= last):
+        return filters
+    if filters.month_from is not None and filters.month_from > last:
+        return filters  # only provisional months chosen: shown as they are, and said so
+    return filters.model_copy(update={"month_to": last})
+
+
 with data.guarded("the headline figures"):
-    current = data.outcome_summary(f, period=None, by=("population",))
-    previous_filter: OutcomeFilter | None = data.previous_period(f)
+    tiled = complete_months(f)
+    current = data.outcome_summary(tiled, period=None, by=("population",))
+    previous_filter: OutcomeFilter | None = data.previous_period(tiled)
     previous = (
         None
         if previous_filter is None
@@ -143,27 +157,39 @@ with data.guarded("the headline figures"):
     enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
     if enrolled_models:
         st.subheader("Members enrolled in a program")
-        members_now = data.enrolled_members(f)
+        members_now = data.enrolled_members(tiled)
         members_before = None if previous_filter is None else data.enrolled_members(previous_filter)
         _tiles("enrolled", current, previous, (members_now, members_before), since)
     if NOT_ENROLLED in f.program_models:
         st.subheader("Not enrolled (comparison population)")
         _tiles(NOT_ENROLLED, current, previous, None, since)
-    st.caption(
+    compared_with = (
         f"Changes compare with {previous_filter.month_from} to {previous_filter.month_to}, "
-        "the months of equal length just before the selected range."
+        "the months of equal length just before."
         if previous_filter is not None
         else "No change shown: the data has no months of equal length before the selected range."
     )
+    left_out = (
+        f"The tiles cover the months to {tiled.month_to}: the later months of the range are "
+        "provisional (their claims are still arriving). "
+        if tiled.month_to != f.month_to
+        else "The selected months are all provisional (claims still arriving): their figures "
+        "will still change. "
+        if current.get("provisional", pd.Series(dtype=bool)).any()
+        else ""
+    )
+    st.caption(left_out + compared_with)
+    if enrolled_models and NOT_ENROLLED in f.program_models:
+        st.caption(SELECTION_NOTE)
 
 st.divider()
 measure_name: str = st.selectbox(
     "Measure for the map and the trend",
     list(SUMMARY_MEASURES),
-    format_func=lambda name: SUMMARY_MEASURES[name].label,
+    format_func=lambda name: summary_measure(name, f.setting).label,
     key="overview_measure",
 )
-measure = SUMMARY_MEASURES[measure_name]
+measure = summary_measure(measure_name, f.setting)
 
 with data.guarded("the map by state"):
     by_state = data.outcome_summary(f, period=None, by=("state_code", "population"))

@@ -3,6 +3,7 @@ comparison that keeps them honest."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -133,8 +134,20 @@ with data.guarded("the pre/post chart"):
         ].assign(program_model=lambda t: t["program_model"].map(group_label))
         fmt = number_format(measure)
         change, pct_change = f"change_{measure.column}", f"pct_change_{measure.column}"
-        shown, _ = display_table(summary, {pre: measure, post: measure, change: measure})
-        labels = {pre: "Before", post: "After", change: "Change", pct_change: "% change"}
+        change_format = fmt
+        if measure.kind == "share":
+            # A change in a share is in percentage points; "% change" is the relative one.
+            summary = summary.assign(**{change: summary[change] * 100})
+            change_format = "%+.1f pts"
+        # Suppressed-column cells are written as text in the change's own unit.
+        change_measure = replace(measure, kind="rate") if measure.kind == "share" else measure
+        shown, _ = display_table(summary, {pre: measure, post: measure, change: change_measure})
+        labels = {
+            pre: "Before",
+            post: "After",
+            change: "Change (pts)" if measure.kind == "share" else "Change",
+            pct_change: "% change",
+        }
         config: dict[str, Any] = {
             "program_name": "Program",
             "state_code": "State",
@@ -142,7 +155,7 @@ with data.guarded("the pre/post chart"):
             "enrollments": st.column_config.NumberColumn("Analysable enrollments"),
             pre: st.column_config.NumberColumn(labels[pre], format=fmt),
             post: st.column_config.NumberColumn(labels[post], format=fmt),
-            change: st.column_config.NumberColumn(labels[change], format=fmt),
+            change: st.column_config.NumberColumn(labels[change], format=change_format),
             pct_change: st.column_config.NumberColumn(labels[pct_change], format="%.1f%%"),
         }
         for column, label in labels.items():

@@ -12,21 +12,29 @@ from dashboard.formatting import (
     PERIOD_LABELS,
     SUMMARY_MEASURES,
     describe_filter,
+    summary_measure,
 )
-from dashboard.sections import chart_with_table, page_header
+from dashboard.sections import SELECTION_NOTE, chart_with_table, page_header
 from data_access.errors import DisclosureRefused
-from data_access.vocabulary import PERIODS
+from data_access.vocabulary import NOT_ENROLLED, PERIODS
 
-f = filters.current_filter()
+sidebar_filter = filters.current_filter()
 page_header(
     "State profile",
-    "One state's peer support programs and its trends against the nation pooled."
+    "One state's peer support programs: its enrolled members against the state's members "
+    "who are not enrolled and against the nation pooled."
     if data.viewer().is_partner
-    else "One state's peer support programs, its trends against all selected states pooled, "
-    "and where it ranks among them.",
-    f,
+    else "One state's peer support programs: its enrolled members against the state's members "
+    "who are not enrolled, against all selected states pooled, and where it ranks among them.",
+    sidebar_filter,
 )
-filters.require_selection(f)
+filters.require_selection(sidebar_filter)
+# The profile is about the programs: its figures are the enrolled members of the selected
+# program models; the state's not-enrolled members are the comparison line.
+f = filters.enrolled_only(sidebar_filter)
+if not f.program_models:
+    st.info("Select at least one program model in the sidebar: this page profiles programs.")
+    st.stop()
 
 all_states = data.states()
 names = dict(zip(all_states["state_code"], all_states["state_name"], strict=True))
@@ -85,7 +93,7 @@ controls = st.columns([3, 3])
 measure_name: str = controls[0].selectbox(
     "Measure",
     list(SUMMARY_MEASURES),
-    format_func=lambda name: SUMMARY_MEASURES[name].label,
+    format_func=lambda name: summary_measure(name, f.setting).label,
     key="profile_measure",
 )
 period = controls[1].radio(
@@ -96,7 +104,7 @@ period = controls[1].radio(
     key="profile_period",
     horizontal=True,
 )
-measure = SUMMARY_MEASURES[measure_name]
+measure = summary_measure(measure_name, f.setting)
 
 
 def pooled(*, for_download: bool = False) -> pd.DataFrame:
@@ -107,18 +115,27 @@ def pooled(*, for_download: bool = False) -> pd.DataFrame:
     return data.outcome_summary(f, period=period, by=(), for_download=for_download)
 
 
-def profile_table(state_rows: pd.DataFrame, pooled_rows: pd.DataFrame) -> pd.DataFrame:
+def profile_table(
+    state_rows: pd.DataFrame, comparison_rows: pd.DataFrame, pooled_rows: pd.DataFrame
+) -> pd.DataFrame:
     # The pooled rows have no state code; their name says what they pool.
     return pd.concat(
         [
-            state_rows.assign(state_code=state, state_name=state_name),
-            pooled_rows.assign(state_code=None, state_name=selection_label),
+            state_rows.assign(state_code=state, state_name=state_name, population="enrolled"),
+            comparison_rows.assign(
+                state_code=state, state_name=state_name, population=NOT_ENROLLED
+            ),
+            pooled_rows.assign(state_code=None, state_name=selection_label, population="enrolled"),
         ]
-    )[["state_code", "state_name", *state_rows.columns]]
+    )[["state_code", "state_name", "population", *state_rows.columns]]
 
 
 with data.guarded("the state trend"):
     state_trend = data.outcome_summary(state_filter, period=period, by=())
+    not_enrolled_label = f"{state_name}, not enrolled"
+    comparison_trend = data.outcome_summary(
+        filters.not_enrolled_only(state_filter), period=period, by=()
+    )
     try:
         pooled_trend = pooled()
     except DisclosureRefused as refused:
@@ -132,25 +149,35 @@ with data.guarded("the state trend"):
             pooled_trend,
             period=period,
             measure=measure,
-            state_label=state_name,
-            selection_label=selection_label,
-            title=f"{measure.label}, {PERIOD_LABELS[period]}: {state_name} vs "
-            f"{selection_label.lower()}",
+            state_label=f"{state_name}, enrolled",
+            selection_label=f"{selection_label}, enrolled",
+            comparison_frame=comparison_trend,
+            comparison_label=not_enrolled_label,
+            title=f"{measure.label}, {PERIOD_LABELS[period]}: {state_name}'s enrolled members vs "
+            f"its members not enrolled and {selection_label.lower()}",
             subtitle=describe_filter(f),
         )
         state_download = data.outcome_summary(state_filter, period=period, by=(), for_download=True)
         chart_with_table(
             fig,
             key="profile_trend",
-            table=profile_table(state_trend, pooled_trend),
+            table=profile_table(state_trend, comparison_trend, pooled_trend),
             download=profile_table(
-                state_download, pooled(for_download=True) if len(pooled_trend) else pooled_trend
+                state_download,
+                data.outcome_summary(
+                    filters.not_enrolled_only(state_filter),
+                    period=period,
+                    by=(),
+                    for_download=True,
+                ),
+                pooled(for_download=True) if len(pooled_trend) else pooled_trend,
             ),
             filters=f,
             file_name=data.file_name(f"profile_{state}_{period}", f),
             what=f"{state_name}'s and the pooled {PERIOD_LABELS[period]} figures",
             plotted=(measure.column,),
         )
+        st.caption(SELECTION_NOTE)
 
 st.subheader(f"Where {state_name} ranks among the selected states")
 if national and len(choices) < 2:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, data, filters
-from dashboard.formatting import PERIOD_LABELS, SUMMARY_MEASURES, describe_filter
-from dashboard.sections import chart_with_table, models_without_rows, page_header
+from dashboard.formatting import PERIOD_LABELS, SUMMARY_MEASURES, describe_filter, summary_measure
+from dashboard.sections import SELECTION_NOTE, chart_with_table, models_without_rows, page_header
 from data_access.vocabulary import PERIODS, Dimension
 
 SPLITS: tuple[Dimension, ...] = ("program_model", "state_code")
@@ -25,7 +25,7 @@ controls = st.columns([3, 2, 3])
 measure_name: str = controls[0].selectbox(
     "Measure",
     list(SUMMARY_MEASURES),
-    format_func=lambda name: SUMMARY_MEASURES[name].label,
+    format_func=lambda name: summary_measure(name, f.setting).label,
     key="trends_measure",
 )
 split: str = controls[1].radio(
@@ -42,7 +42,7 @@ period = controls[2].radio(
     key="trends_period",
     horizontal=True,
 )
-measure = SUMMARY_MEASURES[measure_name]
+measure = summary_measure(measure_name, f.setting)
 # The comparison population stays in even when the sidebar leaves it out: this page is
 # about programs against it. Programs never restrict the not-enrolled rows.
 compared = filters.with_comparison(f)
@@ -99,5 +99,6 @@ with data.guarded("the trend chart"):
             f"{measure.label}: hover a point for the exact value, member-months, admissions "
             "and discharges behind it. Months with no member-months have no per-MM rate."
         )
+        st.caption(SELECTION_NOTE)
     if split == "program_model":
         models_without_rows(compared, set(frame.get("program_model", ())))
