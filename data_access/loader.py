@@ -1237,11 +1237,15 @@ def _line_of(parent: _Parent | None, key: str) -> int:
 
 
 def _begin(conn: Connection) -> None:
-    """Take the write lock first, so the keys read for checks cannot change under the load."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7454610061)")  # one load at a time
+    """Take the write lock first, so the keys read for checks cannot change under the load;
+    then bring an older database to this schema version. Summary tables of older
+    definitions are created anew, empty, and filled by this load's rebuild (a refused load
+    rolls the migration back with the rows)."""
+    db.lock_for_writing(conn)
+    found = db.upgrade_schema(conn, rebuild=False)
+    if found is not None and found > db.SCHEMA_VERSION:
+        # Its summary tables may differ from this version's: never fill them.
+        raise db.DatabaseNotReady(db.newer_schema_message(found))
 
 
 @contextmanager
