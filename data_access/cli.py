@@ -91,6 +91,9 @@ def _loaded_engine(database_url: str | None) -> tuple[Engine, str]:
     with engine.connect() as conn:
         if not conn.execute(select(func.count()).select_from(LoadRun)).scalar():
             raise DatabaseNotReady(missing)
+    problem = db.schema_problem(engine)
+    if problem is not None:
+        raise DatabaseNotReady(problem)
     return engine, url
 
 
@@ -153,13 +156,23 @@ def _load(args: argparse.Namespace) -> int:
 
 def _ensure_loaded(args: argparse.Namespace) -> int:
     """Load DIR only when the database has never been loaded (the README's run command)."""
+    engine, url = _engine(args.database_url)
+    if db.has_schema(engine) and db.schema_problem(engine) is not None:
+        # Loaded under older definitions: its summaries are rebuilt from its own rows.
+        print(db.migrate(engine))
     try:
-        _, url = _loaded_engine(args.database_url)
+        _loaded_engine(args.database_url)
     except DatabaseNotReady:
         print(f"The outcomes database is empty; loading {args.directory} first.")
         return _load(args)
     print(f"The outcomes database {_shown(url)} is loaded; starting.")
     return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    engine, _url = _engine(args.database_url)
+    print(db.migrate(engine))
+    return EXIT_REFUSED if db.schema_problem(engine) is not None else 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -643,6 +656,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--members", type=int, metavar="N", help="number of members")
     sample.add_argument("--seed", type=int, metavar="S", help="random seed")
     sample.set_defaults(handler=_generate_sample)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring a database built by an earlier version to this one (rebuilds its summaries)",
+    )
+    _database_flag(migrate)
+    migrate.set_defaults(handler=_migrate)
 
     summary = commands.add_parser("summary", help="rows per table, data-through date, last load")
     _database_flag(summary)

@@ -17,21 +17,30 @@ from sqlalchemy import (
     Connection,
     Engine,
     create_engine,
+    delete,
     event,
     func,
     insert,
     inspect,
     select,
     text,
-    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
 
 from data_access.errors import DatabaseUnavailable, QueryTimeout, ResultTooLarge
-from data_access.models import CONTRACT_TABLES, SCHEMA_VERSION, SchemaInfo, TableCount, metadata
+from data_access.models import (
+    CONTRACT_TABLES,
+    SCHEMA_VERSION,
+    SUMMARIES_SINCE_SCHEMA,
+    SUMMARY_TABLES,
+    SchemaInfo,
+    TableCount,
+    metadata,
+)
 from data_access.settings import Settings, get_settings
+from data_access.summaries import rebuild_summaries
 from data_access.vocabulary import CONTRACT_VERSION
 
 
@@ -85,33 +94,128 @@ def dispose_engines() -> None:
         _ENGINES.popitem()[1].dispose()
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet, and record the versions.
+MIGRATE_COMMAND = "python -m data_access migrate"
+# pg_advisory_xact_lock key: one writer (a load or a migration) at a time.
+_WRITE_LOCK = 7454610061
 
-    Schema version 2 only added tables (viewers, viewer_states, audit_log), so creating the
-    missing tables is the whole migration from version 1.
+
+def lock_for_writing(conn: Connection) -> None:
+    """Take the database's write lock first thing in a transaction (a load, a migration), so
+    that what it reads cannot change under it; held until the transaction ends."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+
+
+def _stored_versions(conn: Connection) -> dict[str, int]:
+    if not inspect(conn).has_table(SchemaInfo.__tablename__):
+        return {}
+    return {row.key: int(row.value) for row in conn.execute(select(SchemaInfo))}
+
+
+def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
+    """Bring the database to SCHEMA_VERSION inside the caller's transaction (write lock
+    taken), and return the schema version it had (None: a new database).
+
+    Missing tables and their indexes are created. A database whose summaries were built
+    under older definitions (schema_version < SUMMARIES_SINCE_SCHEMA) has its summary tables
+    dropped and created anew; with `rebuild` they are filled again from the contract tables
+    (the loader passes False: its own rebuild follows in the same transaction). The input
+    files did not change, so the rebuilt summaries equal those of a fresh load. A database
+    of a newer version is left as it is (schema_problem reports it).
     """
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        present = {row.key: row.value for row in conn.execute(select(SchemaInfo))}
-        for key, value in (
-            ("contract_version", CONTRACT_VERSION),
-            ("schema_version", SCHEMA_VERSION),
-        ):
-            if key not in present:
-                conn.execute(insert(SchemaInfo).values(key=key, value=str(value)))
-        if "schema_version" in present and int(present["schema_version"]) < SCHEMA_VERSION:
-            conn.execute(
-                update(SchemaInfo)
-                .where(SchemaInfo.key == "schema_version")
-                .values(value=str(SCHEMA_VERSION))
-            )
+    found = _stored_versions(conn).get("schema_version")
+    if found is not None and found > SCHEMA_VERSION:
+        return found
+    metadata.create_all(conn)
+    if found is not None and found < SUMMARIES_SINCE_SCHEMA:
+        for table in reversed(SUMMARY_TABLES):
+            table.drop(conn, checkfirst=True)
+        metadata.create_all(conn, tables=list(SUMMARY_TABLES))
+        if rebuild:
+            rebuild_summaries(conn)
+    if found is None or found < SCHEMA_VERSION:
+        conn.execute(delete(SchemaInfo))
+        conn.execute(
+            insert(SchemaInfo),
+            [
+                {"key": "contract_version", "value": str(CONTRACT_VERSION)},
+                {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            ],
+        )
+    return found
+
+
+def create_schema(engine: Engine) -> int | None:
+    """Create every missing table and index, migrate an older database, record the versions;
+    one transaction under the write lock. Returns the schema version found (None: new).
+
+    From schema version 1, creating the missing tables (viewers, viewer_states, audit_log)
+    is the whole step; below version 3 the summaries are rebuilt (see upgrade_schema).
+    """
+    with engine.connect() as conn, conn.begin():
+        lock_for_writing(conn)
+        return upgrade_schema(conn, rebuild=True)
+
+
+def migrate(engine: Engine) -> str:
+    """The `migrate` command: bring the database to this version and say what was done."""
+    found = create_schema(engine)
+    now = f"schema version {SCHEMA_VERSION}, data contract version {CONTRACT_VERSION}"
+    if found is None:
+        return f"Created the outcomes tables ({now})."
+    if found > SCHEMA_VERSION:
+        return f"{newer_schema_message(found)} Nothing was changed."
+    if found < SUMMARIES_SINCE_SCHEMA:
+        return f"Rebuilt the summaries from the loaded data: schema version {found} -> {now}."
+    if found < SCHEMA_VERSION:
+        return f"Upgraded schema version {found} -> {now}."
+    return f"The database is up to date ({now})."
 
 
 def has_schema(engine: Engine) -> bool:
     with translated_errors():
         inspector = inspect(engine)
         return inspector.has_table("monthly_summary") and inspector.has_table("load_runs")
+
+
+def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str | None:
+    """Why the summaries of this database must not be read, or None when they may.
+
+    A database without the outcomes tables is has_schema's case (nothing loaded), not a
+    problem here. Summaries built under older definitions would show wrong figures, and a
+    newer database may hold summaries this version does not know.
+    """
+    if not has_schema(engine):
+        return None
+    found: int | None = None
+    if inspect(engine).has_table(SchemaInfo.__tablename__):
+        frame = read_frame(
+            select(SchemaInfo.value).where(SchemaInfo.key == "schema_version"),
+            engine=engine,
+            settings=settings,
+        )
+        found = int(frame["value"].iloc[0]) if len(frame) else None
+    if found is None or found < SUMMARIES_SINCE_SCHEMA:
+        shown = "no version" if found is None else f"schema version {found}"
+        return (
+            "This database was built under an older version of the data contract "
+            f"({shown}; this dashboard reads schema version {SCHEMA_VERSION}, data contract "
+            f"version {CONTRACT_VERSION}), so its figures would be read wrongly. Run "
+            f"`{MIGRATE_COMMAND}` to rebuild its summaries from the loaded data, or load "
+            "the data again (`python -m data_access load DIR`)."
+        )
+    if found > SCHEMA_VERSION:
+        return newer_schema_message(found)
+    return None
+
+
+def newer_schema_message(found: int) -> str:
+    return (
+        f"This database was built by a newer version of the dashboard (schema version "
+        f"{found}; this one knows {SCHEMA_VERSION}). Use the newer version."
+    )
 
 
 @contextmanager

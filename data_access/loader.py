@@ -46,8 +46,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from data_access import db
-from data_access.errors import InputError
+from data_access.errors import DatabaseNotReady, InputError
 from data_access.models import (
+    SCHEMA_VERSION,
     Admission,
     Eligibility,
     Enrollment,
@@ -1242,11 +1243,15 @@ def _line_of(parent: _Parent | None, key: str) -> int:
 
 
 def _begin(conn: Connection) -> None:
-    """Take the write lock first, so the keys read for checks cannot change under the load."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7454610061)")  # one load at a time
+    """Take the write lock first, so the keys read for checks cannot change under the load;
+    then bring an older database to this schema version. Summary tables of older
+    definitions are created anew, empty, and filled by this load's rebuild (a refused load
+    rolls the migration back with the rows)."""
+    db.lock_for_writing(conn)
+    found = db.upgrade_schema(conn, rebuild=False)
+    if found is not None and found > SCHEMA_VERSION:
+        # Its summary tables may differ from this version's: never fill them.
+        raise DatabaseNotReady(db.newer_schema_message(found))
 
 
 @contextmanager

@@ -38,8 +38,9 @@ from data_access.vocabulary import (
     WINDOWS,
 )
 
-# Bump with every change to the tables below and add a migration step (see README).
-SCHEMA_VERSION: Final = 2
+# Bump with every change to the tables below and add a migration step (see README and
+# db.create_schema). 3: the summaries of contract version 2 (SUMMARIES_SINCE_SCHEMA).
+SCHEMA_VERSION: Final = 3
 
 metadata = MetaData(
     naming_convention={
@@ -229,7 +230,30 @@ ACCESS_TABLES: Final = (ViewerGrant, ViewerState, AuditEvent)
 # Summaries, rebuilt inside the database by every load (see summaries.py). The dashboard
 # reads only these, so its queries cost the same whatever the number of claims.
 
-ADMISSION_MEASURES: Final = ("admissions", "discharges", "inpatient_days", "readmissions_30d")
+# A database whose schema_version is older holds summaries of other definitions: the
+# migration rebuilds them from the contract tables (db.create_schema).
+SUMMARIES_SINCE_SCHEMA: Final = 3
+# Per setting of the stay (columns `<measure>_behavioral`, `<measure>_medical`):
+# followed_discharges: discharged stays whose 30 days after discharge are all in the data;
+# readmissions_30d: followed discharges readmitted 1-30 days later in the same setting;
+# readmissions_any_30d: ... readmitted in any setting (summed over both settings: all-cause).
+ADMISSION_MEASURES: Final = (
+    "admissions",
+    "discharges",
+    "inpatient_days",
+    "followed_discharges",
+    "readmissions_30d",
+    "readmissions_any_30d",
+)
+# Per the claim's behavioral flag (true: `_behavioral`): the visits of emergency claims.
+MONTHLY_CLAIM_MEASURES: Final = ("ed_visits",)
+# Followed behavioral discharges and those with a follow-up claim (not split by setting).
+FOLLOW_UP_MEASURES: Final = (
+    "followed_behavioral_discharges",
+    "followups_7d",
+    "followups_30d",
+    "peer_contacts_1d",
+)
 
 
 def _per_setting(prefix: str, names: tuple[str, ...]) -> list[Column[int]]:
@@ -289,6 +313,8 @@ monthly_summary = Table(
     Column("admission_paid_cents_medical", BigInteger, nullable=False),
     Column("service_paid_cents_behavioral", BigInteger, nullable=False),
     Column("service_paid_cents_medical", BigInteger, nullable=False),
+    *_per_setting("", MONTHLY_CLAIM_MEASURES),
+    *[Column(name, BigInteger, nullable=False) for name in FOLLOW_UP_MEASURES],
     Index("ix_monthly_summary_state_month", "state_code", "month"),
     Index("ix_monthly_summary_month", "month", "program_model"),
 )
@@ -299,6 +325,10 @@ PREPOST_ADMISSION_MEASURES: Final = (
     "inpatient_days",
     "admission_paid_cents",
 )
+# Claims dated in the window, per the claim's behavioral flag: paid of every claim, the
+# visits of emergency claims, and the visits and paid of emergency, outpatient and
+# professional claims.
+PREPOST_CLAIM_MEASURES: Final = ("service_paid_cents", "ed_visits", "visits", "visit_paid_cents")
 
 enrollment_outcomes = Table(
     "enrollment_outcomes",
@@ -320,9 +350,9 @@ enrollment_outcomes = Table(
         for column in _per_setting(f"{window}_", PREPOST_ADMISSION_MEASURES)
     ],
     *[
-        Column(f"{window}_service_paid_cents_{setting}", BigInteger, nullable=False)
+        column
         for window in WINDOWS
-        for setting in ADMISSION_SETTINGS
+        for column in _per_setting(f"{window}_", PREPOST_CLAIM_MEASURES)
     ],
     Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
 )

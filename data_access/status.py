@@ -65,6 +65,9 @@ def database_status(*, viewer: Viewer | None, engine: Engine | None = None) -> D
     try:
         if not db.has_schema(engine):
             return DatabaseStatus(False, f"The outcomes database has no tables yet. {LOAD_HINT}")
+        problem = db.schema_problem(engine)
+        if problem is not None:  # summaries of other definitions are never read
+            return DatabaseStatus(False, problem)
         last = db.read_frame(
             select(LoadRun.loaded_at, LoadRun.source, LoadRun.rows_loaded, LoadRun.data_through)
             .order_by(LoadRun.load_id.desc())

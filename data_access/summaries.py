@@ -11,10 +11,31 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Connection, Table, text
 
-from data_access.models import CONTRACT_TABLES, SUMMARY_TABLES, calendar_months
-from data_access.vocabulary import ID_LENGTH
+from data_access.models import (
+    CONTRACT_TABLES,
+    FOLLOW_UP_MEASURES,
+    SUMMARY_TABLES,
+    calendar_months,
+    enrollment_outcomes,
+    monthly_summary,
+)
+from data_access.vocabulary import (
+    ADMISSION_SETTINGS,
+    EMERGENCY,
+    FOLLOW_UP_CATEGORIES,
+    FOLLOW_UP_LONG_DAYS,
+    FOLLOW_UP_SHORT_DAYS,
+    FOLLOWED_DAYS,
+    ID_LENGTH,
+    PEER_CONTACT_DAYS,
+    PEER_SUPPORT,
+    POST_WINDOW_LAST_DAY,
+    PRE_WINDOW_DAYS,
+    READMISSION_DAYS,
+    VISIT_CATEGORIES,
+)
 
 EPOCH = dt.date(1970, 1, 1)
 # A month index beyond every calendar month (the last level runs to the calendar's end).
@@ -77,19 +98,41 @@ def _as_date(value: object) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _calendar_rows(conn: Connection) -> list[dict[str, object]]:
-    bounds = conn.execute(
-        text(
-            "SELECT MIN(d), MAX(d) FROM ("
-            " SELECT MIN(start_date) AS d FROM eligibility UNION ALL"
-            " SELECT MAX(end_date) FROM eligibility UNION ALL"
-            " SELECT MIN(admit_date) FROM admissions UNION ALL"
-            " SELECT MAX(admit_date) FROM admissions UNION ALL"
-            " SELECT MIN(service_date) FROM services UNION ALL"
-            " SELECT MAX(service_date) FROM services) AS dates"
-        )
-    ).one()
-    first, last = _as_date(bounds[0]), _as_date(bounds[1])
+@dataclass(frozen=True)
+class _Bounds:
+    first: dt.date | None  # the earliest eligibility start, admission or claim
+    last: dt.date | None  # the latest eligibility end, admission or claim
+    through: dt.date | None  # the contract's data-through date (admissions and claims)
+
+    @property
+    def through_sql(self) -> str:
+        """The data-through day number as an SQL literal (NULL: no admission nor claim)."""
+        return "NULL" if self.through is None else str(day_number(self.through))
+
+
+def _bounds(conn: Connection) -> _Bounds:
+    """One scan of each table gives the calendar's range and the data-through date."""
+    lows: list[dt.date] = []
+    highs: list[dt.date] = []
+    latest_use: list[dt.date] = []
+    for table, low, high in (
+        ("eligibility", "start_date", "end_date"),
+        ("admissions", "admit_date", "admit_date"),
+        ("services", "service_date", "service_date"),
+    ):
+        row = conn.execute(text(f"SELECT MIN({low}), MAX({high}) FROM {table}")).one()
+        first, last = _as_date(row[0]), _as_date(row[1])
+        if first is None or last is None:
+            continue
+        lows.append(first)
+        highs.append(last)
+        if table != "eligibility":
+            latest_use.append(last)
+    return _Bounds(min(lows, default=None), max(highs, default=None), max(latest_use, default=None))
+
+
+def _calendar_rows(bounds: _Bounds) -> list[dict[str, object]]:
+    first, last = bounds.first, bounds.last
     if first is None or last is None:
         return []
     rows = []
@@ -248,59 +291,147 @@ eligible_ranges AS (
 )"""
 
 
-ADMISSION_SUMS = (
-    "admissions",
-    "discharges",
-    "inpatient_days",
-    "readmissions_30d",
-    "admission_paid_cents",
-)
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _monthly_sql(d: _DateSql) -> str:
-    settings = ("behavioral", "medical")
-    admission_columns = [f"{m}_{s}" for m in ADMISSION_SUMS for s in settings]
-    service_columns = [f"service_paid_cents_{s}" for s in settings]
-    measure_columns = ["member_months", *admission_columns, *service_columns]
+def _flag(setting: str, column: str) -> str:
+    """A claim's behavioral flag matches the setting (true for behavioral)."""
+    return f"{column} = {'TRUE' if setting == 'behavioral' else 'FALSE'}"
+
+
+def _checked_columns(table: Table, *branches: dict[str, str]) -> list[str]:
+    """The table's measures (its BigInteger columns, in order); the branches that compute
+    them must name each exactly, so the SQL and models.py cannot drift apart."""
+    columns = [c.name for c in table.columns if isinstance(c.type, BigInteger)]
+    computed = {name for branch in branches for name in branch}
+    if computed != set(columns):
+        raise AssertionError(f"{table.name}: {sorted(computed ^ set(columns))} mismatched")
+    return columns
+
+
+# A followed discharge's readmission, one index probe of the member's admissions:
+# NULL none, 1 an admission of the other setting only, 2 one of the same setting.
+_OTHER_SETTING, _SAME_SETTING = 1, 2
+# A followed behavioral discharge's follow-up, one index probe of the member's claims, as
+# the sum of: 4 a 7-day follow-up, 2 a 30-day follow-up (so >= 2 whenever there is a 7-day
+# one), 1 a peer contact within a day. NULL for other stays.
+_SHORT_FOLLOW_UP, _LONG_FOLLOW_UP, _PEER_CONTACT = 4, 2, 1
+
+
+def _stays_sql(d: _DateSql, bounds: _Bounds) -> str:
+    """Every admission with its LOS and the flags of its followed discharge."""
+    after_discharge = (
+        "s.service_date > a.discharge_date AND s.behavioral = TRUE"
+        f" AND {_in('s.category', FOLLOW_UP_CATEGORIES)}"
+    )
+    follow_up = " + ".join(
+        f"MAX(CASE WHEN {test} THEN {value} ELSE 0 END)"
+        for test, value in (
+            (
+                f"{after_discharge} AND s.service_date <= "
+                f"{d.plus_days('a.discharge_date', FOLLOW_UP_SHORT_DAYS)}",
+                _SHORT_FOLLOW_UP,
+            ),
+            (after_discharge, _LONG_FOLLOW_UP),
+            (
+                f"s.category = '{PEER_SUPPORT}' AND s.service_date <= "
+                f"{d.plus_days('a.discharge_date', PEER_CONTACT_DAYS)}",
+                _PEER_CONTACT,
+            ),
+        )
+    )
+    claims_until = max(FOLLOW_UP_SHORT_DAYS, FOLLOW_UP_LONG_DAYS, PEER_CONTACT_DAYS)
+    # MATERIALIZED: used once, the CTE would be inlined and each use of a flag below would
+    # run its subquery again (PostgreSQL plans one SubPlan per reference; SQLite likewise).
+    return f"""
+stays AS MATERIALIZED (
+    SELECT a.member_id, a.setting, a.paid_amount_cents, a.month_index, a.admit_day, a.los,
+        a.followed,
+        CASE WHEN a.followed = 1 THEN (
+            SELECT MAX(CASE WHEN b.setting = a.setting THEN {_SAME_SETTING}
+                            ELSE {_OTHER_SETTING} END)
+            FROM admissions b
+            WHERE b.member_id = a.member_id
+              AND b.admit_date BETWEEN {d.plus_days("a.discharge_date", 1)}
+                                   AND {d.plus_days("a.discharge_date", READMISSION_DAYS)})
+        END AS readmission,
+        CASE WHEN a.followed = 1 AND a.setting = 'behavioral' THEN COALESCE((
+            SELECT {follow_up}
+            FROM services s
+            WHERE s.member_id = a.member_id
+              AND s.service_date BETWEEN a.discharge_date
+                                     AND {d.plus_days("a.discharge_date", claims_until)}), 0)
+        END AS follow_up
+    FROM (
+        SELECT member_id, setting, paid_amount_cents, discharge_date,
+            {d.month_index("admit_date")} AS month_index, {d.day("admit_date")} AS admit_day,
+            CASE WHEN discharge_date IS NULL THEN NULL
+                 WHEN discharge_date = admit_date THEN 1
+                 ELSE {d.day("discharge_date")} - {d.day("admit_date")} END AS los,
+            CASE WHEN discharge_date IS NOT NULL
+                  AND {d.day("discharge_date")} + {FOLLOWED_DAYS} <= {bounds.through_sql}
+                 THEN 1 ELSE 0 END AS followed
+        FROM admissions
+    ) a
+)"""
+
+
+def _monthly_sql(d: _DateSql, bounds: _Bounds) -> str:
+    def per_setting(name: str, expr: str) -> dict[str, str]:
+        return {
+            f"{name}_{s}": f"SUM(CASE WHEN st.setting = '{s}' THEN {expr} ELSE 0 END)"
+            for s in ADMISSION_SETTINGS
+        }
+
+    admission_sums = {
+        **per_setting("admissions", "1"),
+        **per_setting("discharges", "CASE WHEN st.los IS NULL THEN 0 ELSE 1 END"),
+        **per_setting("inpatient_days", "COALESCE(st.los, 0)"),
+        **per_setting("followed_discharges", "st.followed"),
+        **per_setting(
+            "readmissions_30d", f"CASE WHEN st.readmission = {_SAME_SETTING} THEN 1 ELSE 0 END"
+        ),
+        **per_setting("readmissions_any_30d", "CASE WHEN st.readmission IS NULL THEN 0 ELSE 1 END"),
+        **per_setting("admission_paid_cents", "st.paid_amount_cents"),
+        **{
+            name: f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)"
+            for name, test in zip(
+                FOLLOW_UP_MEASURES,
+                (
+                    "st.follow_up IS NOT NULL",
+                    f"st.follow_up >= {_SHORT_FOLLOW_UP}",
+                    f"st.follow_up >= {_LONG_FOLLOW_UP}",
+                    f"st.follow_up % 2 = {_PEER_CONTACT}",
+                ),
+                strict=True,
+            )
+        },
+    }
+    service_sums = {
+        **{
+            f"service_paid_cents_{s}": f"SUM(CASE WHEN {_flag(s, 'sv.behavioral')}"
+            " THEN sv.paid_amount_cents ELSE 0 END)"
+            for s in ADMISSION_SETTINGS
+        },
+        **{
+            f"ed_visits_{s}": f"SUM(CASE WHEN sv.category = '{EMERGENCY}'"
+            f" AND {_flag(s, 'sv.behavioral')} THEN sv.visits ELSE 0 END)"
+            for s in ADMISSION_SETTINGS
+        },
+    }
+    member_months = {"member_months": "member_months"}
+    measure_columns = _checked_columns(monthly_summary, member_months, admission_sums, service_sums)
 
     def branch(values: dict[str, str]) -> str:
         return ", ".join(f"{values.get(c, '0')} AS {c}" for c in measure_columns)
 
-    admission_sums = {
-        f"{name}_{s}": f"SUM(CASE WHEN st.setting = '{s}' THEN {expr} ELSE 0 END)"
-        for name, expr in (
-            ("admissions", "1"),
-            ("discharges", "CASE WHEN st.los IS NULL THEN 0 ELSE 1 END"),
-            ("inpatient_days", "COALESCE(st.los, 0)"),
-            ("readmissions_30d", "st.readmitted"),
-            ("admission_paid_cents", "st.paid_amount_cents"),
-        )
-        for s in settings
-    }
-    service_sums = {
-        f"service_paid_cents_{s}": f"SUM(CASE WHEN sv.behavioral {test} THEN sv.paid_amount_cents"
-        " ELSE 0 END)"
-        for s, test in (("behavioral", "= TRUE"), ("medical", "= FALSE"))
-    }
     totals = ", ".join(f"SUM(u.{c})" for c in measure_columns)
     return f"""
 WITH {_member_months_sql().strip()},
-stays AS (
-    SELECT a.member_id, a.setting, a.paid_amount_cents,
-        {d.month_index("a.admit_date")} AS month_index, {d.day("a.admit_date")} AS admit_day,
-        CASE WHEN a.discharge_date IS NULL THEN NULL
-             WHEN a.discharge_date = a.admit_date THEN 1
-             ELSE {d.day("a.discharge_date")} - {d.day("a.admit_date")} END AS los,
-        CASE WHEN a.discharge_date IS NOT NULL AND EXISTS (
-                SELECT 1 FROM admissions b
-                WHERE b.member_id = a.member_id AND b.setting = a.setting
-                  AND b.admit_date BETWEEN {d.plus_days("a.discharge_date", 1)}
-                                       AND {d.plus_days("a.discharge_date", 30)})
-             THEN 1 ELSE 0 END AS readmitted
-    FROM admissions a
-), units AS (
-    SELECT month_index, state_code, program_id, primary_condition,
-        {branch({"member_months": "member_months"})}
+{_stays_sql(d, bounds).strip()},
+units AS (
+    SELECT month_index, state_code, program_id, primary_condition, {branch(member_months)}
     FROM member_month_counts
     UNION ALL
     SELECT st.month_index, m.state_code, sp.program_id, m.primary_condition,
@@ -314,7 +445,7 @@ stays AS (
     SELECT sv.month_index, m.state_code, sp.program_id, m.primary_condition,
         {branch(service_sums)}
     FROM (
-        SELECT member_id, behavioral, paid_amount_cents,
+        SELECT member_id, category, behavioral, visits, paid_amount_cents,
             {d.month_index("service_date")} AS month_index,
             {d.day("service_date")} AS service_day
         FROM services
@@ -337,33 +468,52 @@ GROUP BY c.month, c.quarter, c.year, u.state_code, p.program_model, u.program_id
 """
 
 
-def _enrollment_outcomes_sql(d: _DateSql) -> str:
-    def window_sums(window: str, test: str) -> str:
-        parts = []
-        for setting in ("behavioral", "medical"):
-            when = f"{test} AND a.setting = '{setting}'"
-            parts += [
-                f"SUM(CASE WHEN {when} THEN 1 ELSE 0 END) AS {window}_admissions_{setting}",
-                f"SUM(CASE WHEN {when} AND a.discharge_date IS NOT NULL THEN 1 ELSE 0 END)"
-                f" AS {window}_discharges_{setting}",
-                f"SUM(CASE WHEN {when} AND a.discharge_date IS NOT NULL THEN"
-                f" CASE WHEN a.discharge_date = a.admit_date THEN 1"
-                f" ELSE {d.day('a.discharge_date')} - {d.day('a.admit_date')} END ELSE 0 END)"
-                f" AS {window}_inpatient_days_{setting}",
-                f"SUM(CASE WHEN {when} THEN a.paid_amount_cents ELSE 0 END)"
-                f" AS {window}_admission_paid_cents_{setting}",
-            ]
-        return ",\n        ".join(parts)
+def _window_tests(column: str) -> dict[str, str]:
+    """Whether a date inside the enrollment's two windows is in the pre or the post window."""
+    return {"pre": f"{column} < enr.enrolled_on", "post": f"{column} >= enr.enrolled_on"}
 
-    admission_columns = [
-        f"{w}_{m}_{s}"
-        for w in ("pre", "post")
-        for s in ("behavioral", "medical")
-        for m in ("admissions", "discharges", "inpatient_days", "admission_paid_cents")
-    ]
-    service_columns = [
-        f"{w}_service_paid_cents_{s}" for w in ("pre", "post") for s in ("behavioral", "medical")
-    ]
+
+def _enrollment_outcomes_sql(d: _DateSql, bounds: _Bounds) -> str:
+    stay_sums: dict[str, str] = {}
+    for window, test in _window_tests("a.admit_date").items():
+        for s in ADMISSION_SETTINGS:
+            when = f"{test} AND a.setting = '{s}'"
+            stay_sums |= {
+                f"{window}_admissions_{s}": f"SUM(CASE WHEN {when} THEN 1 ELSE 0 END)",
+                f"{window}_discharges_{s}": f"SUM(CASE WHEN {when}"
+                " AND a.discharge_date IS NOT NULL THEN 1 ELSE 0 END)",
+                f"{window}_inpatient_days_{s}": f"SUM(CASE WHEN {when}"
+                " AND a.discharge_date IS NOT NULL THEN"
+                " CASE WHEN a.discharge_date = a.admit_date THEN 1"
+                f" ELSE {d.day('a.discharge_date')} - {d.day('a.admit_date')} END ELSE 0 END)",
+                f"{window}_admission_paid_cents_{s}": f"SUM(CASE WHEN {when}"
+                " THEN a.paid_amount_cents ELSE 0 END)",
+            }
+    claim_sums: dict[str, str] = {}
+    for window, test in _window_tests("s.service_date").items():
+        for s in ADMISSION_SETTINGS:
+            when = f"{test} AND {_flag(s, 's.behavioral')}"
+            visit = f"{when} AND {_in('s.category', VISIT_CATEGORIES)}"
+            claim_sums |= {
+                f"{window}_service_paid_cents_{s}": f"SUM(CASE WHEN {when}"
+                " THEN s.paid_amount_cents ELSE 0 END)",
+                f"{window}_ed_visits_{s}": f"SUM(CASE WHEN {when}"
+                f" AND s.category = '{EMERGENCY}' THEN s.visits ELSE 0 END)",
+                f"{window}_visits_{s}": f"SUM(CASE WHEN {visit} THEN s.visits ELSE 0 END)",
+                f"{window}_visit_paid_cents_{s}": f"SUM(CASE WHEN {visit}"
+                " THEN s.paid_amount_cents ELSE 0 END)",
+            }
+    measure_columns = _checked_columns(enrollment_outcomes, stay_sums, claim_sums)
+    stay_columns = [c for c in measure_columns if c in stay_sums]
+    claim_columns = [c for c in measure_columns if c in claim_sums]
+
+    def sums(values: dict[str, str], columns: list[str]) -> str:
+        return ",\n        ".join(f"{values[c]} AS {c}" for c in columns)
+
+    in_windows = (
+        f"BETWEEN {d.plus_days('enr.enrolled_on', -PRE_WINDOW_DAYS)}"
+        f" AND {d.plus_days('enr.enrolled_on', POST_WINDOW_LAST_DAY)}"
+    )
     return f"""
 WITH enr AS (
     SELECT e.enrollment_id, e.member_id, e.program_id, e.enrolled_on,
@@ -372,46 +522,32 @@ WITH enr AS (
     FROM enrollments e
     JOIN programs p ON p.program_id = e.program_id
     JOIN members m ON m.member_id = e.member_id
-), through AS (
-    SELECT MAX(x) AS through_day FROM (
-        SELECT MAX({d.day("admit_date")}) AS x FROM admissions
-        UNION ALL SELECT MAX({d.day("service_date")}) FROM services) AS latest
 ), stays AS (
     SELECT enr.enrollment_id,
-        {window_sums("pre", "a.admit_date < enr.enrolled_on")},
-        {window_sums("post", "a.admit_date >= enr.enrolled_on")}
+        {sums(stay_sums, stay_columns)}
     FROM enr
-    JOIN admissions a ON a.member_id = enr.member_id
-        AND a.admit_date BETWEEN {d.plus_days("enr.enrolled_on", -183)}
-                             AND {d.plus_days("enr.enrolled_on", 182)}
+    JOIN admissions a ON a.member_id = enr.member_id AND a.admit_date {in_windows}
     GROUP BY enr.enrollment_id
 ), claims AS (
     SELECT enr.enrollment_id,
-        SUM(CASE WHEN s.service_date < enr.enrolled_on AND s.behavioral
-                 THEN s.paid_amount_cents ELSE 0 END) AS pre_service_paid_cents_behavioral,
-        SUM(CASE WHEN s.service_date < enr.enrolled_on AND NOT s.behavioral
-                 THEN s.paid_amount_cents ELSE 0 END) AS pre_service_paid_cents_medical,
-        SUM(CASE WHEN s.service_date >= enr.enrolled_on AND s.behavioral
-                 THEN s.paid_amount_cents ELSE 0 END) AS post_service_paid_cents_behavioral,
-        SUM(CASE WHEN s.service_date >= enr.enrolled_on AND NOT s.behavioral
-                 THEN s.paid_amount_cents ELSE 0 END) AS post_service_paid_cents_medical,
+        {sums(claim_sums, claim_columns)},
         SUM(CASE WHEN s.behavioral THEN 1 ELSE 0 END) AS behavioral_claims
     FROM enr
-    JOIN services s ON s.member_id = enr.member_id
-        AND s.service_date BETWEEN {d.plus_days("enr.enrolled_on", -183)}
-                               AND {d.plus_days("enr.enrolled_on", 182)}
+    JOIN services s ON s.member_id = enr.member_id AND s.service_date {in_windows}
     GROUP BY enr.enrollment_id
 ), judged AS (
     SELECT enr.*,
         EXISTS (SELECT 1 FROM eligibility_islands i
                 WHERE i.member_id = enr.member_id
-                  AND i.start_day <= enr.d - 183 AND i.end_day >= enr.d + 182)
+                  AND i.start_day <= enr.d - {PRE_WINDOW_DAYS}
+                  AND i.end_day >= enr.d + {POST_WINDOW_LAST_DAY})
             AS eligible_both_windows,
         (COALESCE(st.pre_admissions_behavioral, 0) + COALESCE(st.post_admissions_behavioral, 0)
             + COALESCE(cl.behavioral_claims, 0) > 0) AS has_behavioral_use,
-        (enr.d + 182 <= (SELECT through_day FROM through)) AS post_window_complete,
-        {", ".join(f"COALESCE(st.{c}, 0) AS {c}" for c in admission_columns)},
-        {", ".join(f"COALESCE(cl.{c}, 0) AS {c}" for c in service_columns)}
+        COALESCE(enr.d + {POST_WINDOW_LAST_DAY} <= {bounds.through_sql}, FALSE)
+            AS post_window_complete,
+        {", ".join(f"COALESCE(st.{c}, 0) AS {c}" for c in stay_columns)},
+        {", ".join(f"COALESCE(cl.{c}, 0) AS {c}" for c in claim_columns)}
     FROM enr
     LEFT JOIN stays st ON st.enrollment_id = enr.enrollment_id
     LEFT JOIN claims cl ON cl.enrollment_id = enr.enrollment_id
@@ -419,11 +555,11 @@ WITH enr AS (
 INSERT INTO enrollment_outcomes (
     enrollment_id, program_id, state_code, program_model, primary_condition, enrolled_on,
     enrolled_month, eligible_both_windows, has_behavioral_use, post_window_complete, analysable,
-    {", ".join(admission_columns + service_columns)})
+    {", ".join(measure_columns)})
 SELECT enrollment_id, program_id, state_code, program_model, primary_condition, d,
     enrolled_month, eligible_both_windows, has_behavioral_use, post_window_complete,
     (eligible_both_windows AND has_behavioral_use AND post_window_complete),
-    {", ".join(admission_columns + service_columns)}
+    {", ".join(measure_columns)}
 FROM judged
 """
 
@@ -446,14 +582,15 @@ def rebuild_summaries(conn: Connection) -> None:
         conn.execute(text(f"ANALYZE {', '.join(t.__tablename__ for t in CONTRACT_TABLES)}"))
     for table in reversed(SUMMARY_TABLES):
         conn.execute(table.delete())
-    calendar = _calendar_rows(conn)
+    bounds = _bounds(conn)
+    calendar = _calendar_rows(bounds)
     if calendar:
         conn.execute(calendar_months.insert(), calendar)
     conn.execute(text(_islands_sql(d)))
     conn.execute(text(_spells_sql(d)))
     if postgres:
         conn.execute(text("ANALYZE calendar_months, eligibility_islands, enrollment_spells"))
-    conn.execute(text(_monthly_sql(d)))
-    conn.execute(text(_enrollment_outcomes_sql(d)))
+    conn.execute(text(_monthly_sql(d, bounds)))
+    conn.execute(text(_enrollment_outcomes_sql(d, bounds)))
     if postgres:
         conn.execute(text("ANALYZE monthly_summary, enrollment_outcomes"))

@@ -12,7 +12,7 @@ from typing import Final, Literal, get_args
 
 import pandas as pd
 
-CONTRACT_VERSION: Final = 1
+CONTRACT_VERSION: Final = 2
 
 ProgramModel = Literal["embedded", "care_advocacy", "whole_health", "hot_spotting"]
 NotEnrolled = Literal["not_enrolled"]
@@ -62,6 +62,25 @@ MONTH_PATTERN: Final = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # POST_WINDOW_LAST_DAY days after it (183 days each, whole days on every engine).
 PRE_WINDOW_DAYS: Final = 183
 POST_WINDOW_LAST_DAY: Final = 182
+
+# A discharge is followed when its FOLLOWED_DAYS days after discharge are all in the data; a
+# readmission is an admission 1 to READMISSION_DAYS days after a discharge.
+FOLLOWED_DAYS: Final = 30
+READMISSION_DAYS: Final = 30
+# Follow-up after a behavioral discharge: a behavioral claim of these categories 1 to 7 or
+# 1 to 30 days after discharge; a peer contact: a peer support claim within a day of it.
+FOLLOW_UP_CATEGORIES: Final[tuple[ServiceCategory, ...]] = (
+    "outpatient",
+    "professional",
+    "peer_support",
+)
+FOLLOW_UP_SHORT_DAYS: Final = 7
+FOLLOW_UP_LONG_DAYS: Final = 30
+PEER_SUPPORT: Final[ServiceCategory] = "peer_support"
+PEER_CONTACT_DAYS: Final = 1
+EMERGENCY: Final[ServiceCategory] = "emergency"
+# The claims counted as visits in the pre/post measures.
+VISIT_CATEGORIES: Final[tuple[ServiceCategory, ...]] = ("emergency", "outpatient", "professional")
 
 LOAD_COMMAND: Final = "python -m data_access load sample_data"
 
