@@ -357,7 +357,16 @@ enrollment_outcomes = Table(
     Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
 )
 
+# One row: the data-through date the summaries were built with (NULL: no admission nor
+# claim), so that provisional months follow the summaries, whatever wrote them.
+summary_info = Table(
+    "summary_info",
+    metadata,
+    Column("data_through", Date, nullable=True),
+)
+
 SUMMARY_TABLES: Final = (
+    summary_info,
     calendar_months,
     eligibility_islands,
     enrollment_spells,

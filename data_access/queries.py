@@ -45,12 +45,12 @@ from data_access.measures import (
 )
 from data_access.models import (
     Enrollment,
-    LoadRun,
     Member,
     Program,
     State,
     enrollment_outcomes,
     monthly_summary,
+    summary_info,
 )
 from data_access.settings import get_settings
 from data_access.suppression import (
@@ -223,10 +223,7 @@ LAST_MONTH = "last_month"
 def last_complete_month(*, engine: Engine | None = None) -> str | None:
     """The latest month whose claims have all arrived (YYYY-MM): the data-through month less
     the run-out months; later months are provisional. None before the first load."""
-    through = db.read_frame(
-        select(LoadRun.data_through).order_by(LoadRun.load_id.desc()).limit(1),
-        engine=_engine(engine),
-    )
+    through = db.read_frame(select(summary_info.c.data_through), engine=_engine(engine))
     if through.empty or pd.isna(through["data_through"].iloc[0]):
         return None
     day = pd.Timestamp(through["data_through"].iloc[0])

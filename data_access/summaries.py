@@ -20,6 +20,7 @@ from data_access.models import (
     calendar_months,
     enrollment_outcomes,
     monthly_summary,
+    summary_info,
 )
 from data_access.vocabulary import (
     ADMISSION_SETTINGS,
@@ -583,6 +584,7 @@ def rebuild_summaries(conn: Connection) -> None:
     for table in reversed(SUMMARY_TABLES):
         conn.execute(table.delete())
     bounds = _bounds(conn)
+    conn.execute(summary_info.insert(), {"data_through": bounds.through})
     calendar = _calendar_rows(bounds)
     if calendar:
         conn.execute(calendar_months.insert(), calendar)

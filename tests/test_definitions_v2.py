@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import BigInteger, Engine, MetaData, Table, inspect, select, update
 
 from data_access import db
+from data_access.errors import DatabaseNotReady
 from data_access.loader import LoadError, load_directory
 from data_access.models import SchemaInfo, enrollment_outcomes, monthly_summary
 from tests.test_loader import GOOD, edit, write
@@ -362,7 +363,7 @@ def test_a_newer_database_is_neither_read_nor_loaded(engine: Engine, tmp_path: P
     )
     assert db.schema_problem(engine) == expected_problem
     assert db.migrate(engine) == f"{expected_problem} Nothing was changed."
-    with pytest.raises(db.DatabaseNotReady, match="newer version"):
+    with pytest.raises(DatabaseNotReady, match="newer version"):
         load_directory(write(tmp_path / "good", dict(GOOD)), engine=engine)
     assert versions(engine)["schema_version"] == "4"
 
