@@ -270,6 +270,10 @@ def file_name(dataset: str, filters: OutcomeFilter) -> str:
     return exports.export_filename(dataset, filters)
 
 
+def runout_months() -> int:
+    return get_settings().runout_months
+
+
 def small_cell_threshold() -> int:
     return get_settings().small_cell_threshold
 

@@ -57,7 +57,7 @@ with data.guarded("the database status"):
 
 st.subheader("Definitions")
 st.markdown(
-    """
+    f"""
 - **Program models.** *Embedded*: peers work inside the behavioral health network the
   organization runs for a state or county. *Care advocacy*: peers in the Care Advocacy Centers
   coordinate care, mostly by phone. *Whole health*: peers coordinate physical and behavioral
@@ -78,14 +78,37 @@ st.markdown(
   discharged stays.
 - **Cost per member per month (PMPM)** = paid amounts of admissions and claims ÷
   member-months; *behavioral* counts behavioral stays and behavioral claims, *medical* the rest.
-- **30-day readmission rate.** Share of discharged stays followed by another stay of the same
-  member in the same setting 1 to 30 days after discharge.
+- **Data through.** The latest admission or claim date in the database.
+- **Followed discharge.** A discharged stay whose 30 days after discharge are all in the data
+  (discharge date + 30 days on or before the data-through date). Later discharges are left
+  out of the readmission and follow-up rates until their 30 days have passed.
+- **30-day readmission rate.** Share of followed discharges after which the member was
+  admitted again 1 to 30 days after discharge: to any hospital setting (*all-cause*) when the
+  setting is *all*, to the same setting (behavioral to behavioral, medical to medical) when
+  the sidebar limits it. A crude rate, not risk-adjusted like the Core Set's PCR.
+- **ED visits per 1,000 MM** = visits of emergency department claims ÷ member-months × 1,000;
+  a limited setting counts the claims with the matching behavioral flag.
+- **Follow-up after a behavioral stay.** Of the followed discharges of behavioral stays, the
+  share with a behavioral outpatient, professional or peer support claim 1 to 7 days (*7-day*)
+  or 1 to 30 days (*30-day*) after discharge (a visit on the discharge day does not count),
+  and the share with a peer support claim on the discharge day or the day after (*peer
+  contact within a day*). Like the CMS Core Set's FUH, but not it: the claims carry no
+  diagnosis or provider codes.
+- **Provisional months.** Claims keep arriving for months after a service, so the last
+  {data.runout_months()} months up to the data-through month are *provisional*: shaded and
+  named on the charts, left out of the overview's tiles, and flagged `provisional` in the
+  monthly export.
 - **Pre/post.** For each enrollment, the 183 days before enrolling against the 183 days from
   enrolling. An enrollment is *analysable* when the member was eligible every day of both
   windows, had a behavioral health claim or stay in either, and the post window has ended by
   the data-through date. Ratios pool the enrollments (sum over sum).
+- **Pre/post visits and paid.** Per enrollment and window: ED visits; visits of emergency,
+  outpatient and professional claims and their paid amounts; inpatient paid (the paid of
+  the window's admissions, open stays included).
 - **Setting.** The sidebar's inpatient setting limits the admission measures to behavioral
-  or medical stays; the costs per member always count every admission and claim.
+  or medical stays, and the ED and visit measures to claims with the matching behavioral
+  flag; the costs per member always count every admission and claim, and the follow-up
+  measures always concern behavioral stays.
 - **Undefined values.** A ratio whose denominator is zero (no member-months, no
   discharges, no analysable enrollment) is shown as *n/a* and left empty in downloads.
 """

@@ -86,7 +86,7 @@ DATASETS: dict[Dataset, tuple[str, str, tuple[str, ...]]] = {
     ),
     "prepost": (
         "Pre/post outcomes per program",
-        "One row per program: analysable enrollments and eight measures before and after "
+        "One row per program: analysable enrollments and twelve measures before and after "
         "enrollment, their change and percent change.",
         PREPOST_COLUMNS,
     ),

@@ -38,7 +38,7 @@ import pytest
 from dashboard import charts
 from dashboard.formatting import PREPOST_MEASURES, SUMMARY_MEASURES, markdown_text
 from data_access import access, db
-from data_access.models import NOT_ENROLLED, PROGRAM_GROUPS
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS
 from tests.browser_helpers import (
     ROOT,
     SERIOUS,

@@ -19,7 +19,8 @@ MONTHLY_HEADER = ",".join(MONTHLY_COLUMNS)
 PREPOST_HEADER = ",".join(PREPOST_COLUMNS)
 
 # Data through 2021-01-15 (claim C3): discharges to 2020-12-16 are followed, and with three
-# run-out months 2020-11 onwards is provisional. Member A and B in Texas, to February 2021: adjacent/overlapping spans (one month each),
+# run-out months 2020-11 onwards is provisional.
+# Member A and B in Texas, to February 2021: adjacent/overlapping spans (one month each),
 # a same-day stay (LOS 1), readmissions at 30 days (flagged), 31 and 0 days (not), a
 # medical stay that does not readmit a behavioral one, an admission grouped with the later
 # enrollment while its month's member-month is with the earlier one, a still-open stay
