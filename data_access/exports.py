@@ -200,13 +200,28 @@ def _formatter(column: str) -> Callable[[object], str]:
     return _fixed(4)
 
 
+# Python 3.11's csv quotes a field holding the line terminator ("\n") but not a carriage
+# return, which would end the row in a spreadsheet: this dialect's terminator lists both, so
+# either is quoted, and rows still end in "\n" (written after each row).
+class _ContractDialect(csv.excel):
+    lineterminator = "\r\n"
+
+
 def write_csv(frame: pd.DataFrame, out: TextIO) -> int:
     """Write `frame` as the contract's CSV (header, then rows); returns the rows written."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(frame.columns)
+    line = io.StringIO()
+    writer = csv.writer(line, dialect=_ContractDialect)
+
+    def write(cells: list[str]) -> None:
+        line.seek(0)
+        line.truncate()
+        writer.writerow(cells)
+        out.write(line.getvalue()[:-2] + "\n")
+
+    write([str(column) for column in frame.columns])
     formatters = [_formatter(str(column)) for column in frame.columns]
     for row in frame.itertuples(index=False, name=None):
-        writer.writerow([fmt(value) for fmt, value in zip(formatters, row, strict=True)])
+        write([fmt(value) for fmt, value in zip(formatters, row, strict=True)])
     return len(frame)
 
 

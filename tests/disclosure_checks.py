@@ -106,7 +106,11 @@ MONTHLY_RELATIONS: tuple[Relation, ...] = (
     Ratio("admissions_per_1000_mm", "admissions", "member_months", 1000.0),
     Ratio("inpatient_days_per_1000_mm", "inpatient_days", "member_months", 1000.0),
     Ratio("average_los", "inpatient_days", "discharges"),
-    Ratio("readmission_rate_30d", "readmissions_30d", "discharges"),
+    Ratio("readmission_rate_30d", "readmissions_30d", "followed_discharges"),
+    Ratio("ed_visits_per_1000_mm", "ed_visits", "member_months", 1000.0),
+    Ratio("followup_rate_7d", "followups_7d", "followed_behavioral_discharges"),
+    Ratio("followup_rate_30d", "followups_30d", "followed_behavioral_discharges"),
+    Ratio("peer_contact_rate_1d", "peer_contacts_1d", "followed_behavioral_discharges"),
     Ratio("cost_pmpm", "paid", "member_months"),
     Ratio("behavioral_cost_pmpm", "behavioral_paid", "member_months"),
     Ratio("medical_cost_pmpm", "medical_paid", "member_months"),
@@ -128,6 +132,10 @@ _PREPOST_RATIOS = {
     "medical_paid_per_enrollment": ("medical_paid", "enrollments"),
     "total_paid_per_enrollment": ("paid", "enrollments"),
     "paid_per_admission": ("admission_paid", "admissions"),
+    "ed_visits_per_enrollment": ("ed_visits", "enrollments"),
+    "visits_per_enrollment": ("visits", "enrollments"),
+    "visit_paid_per_enrollment": ("visit_paid", "enrollments"),
+    "inpatient_paid_per_enrollment": ("admission_paid", "enrollments"),
 }
 assert set(_PREPOST_RATIOS) == set(PREPOST_MEASURES)
 

@@ -22,7 +22,8 @@ PREPOST_HEADER = ",".join(PREPOST_COLUMNS)
 # run-out months 2020-11 onwards is provisional.
 # Member A and B in Texas, to February 2021: adjacent/overlapping spans (one month each),
 # a same-day stay (LOS 1), readmissions at 30 days (flagged), 31 and 0 days (not), a
-# medical stay that does not readmit a behavioral one, an admission grouped with the later
+# medical stay that readmits two behavioral ones all-cause but not same-setting, an admission
+# grouped with the later
 # enrollment while its month's member-month is with the earlier one, a still-open stay
 # (an admission, not a discharge), and a claim in a month without eligibility (0 MM:
 # per-MM rates empty).
