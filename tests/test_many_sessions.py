@@ -14,8 +14,6 @@ import base64
 import builtins
 import math
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,68 +29,25 @@ import pytest
 import streamlit as st
 
 from data_access.access import LOCAL_VIEWER
-from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "dashboard" / "app.py"
 SESSIONS = 20
 RUN_TIMEOUT = 120.0
-CONTRACT_FILES = (
-    "states",
-    "programs",
-    "members",
-    "eligibility",
-    "enrollments",
-    "admissions",
-    "services",
-)
-# Small enough to load in seconds when the shipped sample is not there yet.
-FALLBACK_MEMBERS = 6000  # the generator's designed cohorts need about 5,700
-
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 
-def _has_contract_files(folder: Path) -> bool:
-    names = {p.name.split(".")[0] for p in folder.glob("*.csv*")}
-    return set(CONTRACT_FILES) <= names
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped sample data; until it is in the repository, a small generated set."""
-    shipped = Path(os.environ.get("DASHBOARD_TEST_DATA", ROOT / "sample_data"))
-    if _has_contract_files(shipped):
-        return shipped
-    if not (ROOT / "sample_data" / "generate.py").is_file():
-        skip_or_fail("no sample data and no sample_data/generate.py to make some")
-    out = tmp_path_factory.mktemp("many_sessions_data")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sample_data.generate",
-            "--out",
-            str(out),
-            "--members",
-            str(FALLBACK_MEMBERS),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return out
+def dataset() -> Path:
+    """The shipped sample data, or the folder DASHBOARD_TEST_DATA names."""
+    return Path(os.environ.get("DASHBOARD_TEST_DATA", ROOT / "sample_data"))
 
 
 @pytest.fixture
 def loaded(postgres_url: str, dataset: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """One PostgreSQL database with the dataset loaded; the app's settings pointed at it."""
-    try:
-        from data_access.loader import load_directory
-    except ImportError:
-        skip_or_fail("data_access.loader is missing")
-    if not APP.is_file():
-        skip_or_fail("dashboard/app.py is missing")
     from data_access import db
+    from data_access.loader import load_directory
     from data_access.settings import get_settings
 
     load_directory(dataset, engine=db.get_engine(postgres_url))
