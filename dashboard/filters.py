@@ -114,21 +114,20 @@ def load_options() -> Options:
     )
 
 
-def default_months(options: Options) -> tuple[str, str]:
+def default_months(months: Sequence[str], last_complete: str | None) -> tuple[str, str]:
     """The latest DEFAULT_MONTHS complete months: recent enough for the headline figures,
     ending before the provisional months (claims still arriving), and with months before
     them so the overview can show a change."""
-    months = options.months
     if not months:
         return "", ""
     last = len(months) - 1
-    if options.last_complete is not None and options.last_complete in months:
-        last = months.index(options.last_complete)
+    if last_complete is not None and last_complete in months:
+        last = months.index(last_complete)
     return months[max(0, last + 1 - DEFAULT_MONTHS)], months[last]
 
 
 def default_selection(options: Options) -> Selection:
-    months = default_months(options)
+    months = default_months(options.months, options.last_complete)
     return Selection(
         states=list(options.states),
         models=list(PROGRAM_GROUPS),
@@ -235,7 +234,8 @@ def _months_from_query(
     if not options.months or (P_FROM not in params and P_TO not in params):
         return None
     first, last = options.months[0], options.months[-1]
-    chosen = dict(zip((P_FROM, P_TO), default_months(options), strict=True))
+    defaults = default_months(options.months, options.last_complete)
+    chosen = dict(zip((P_FROM, P_TO), defaults, strict=True))
     for name in (P_FROM, P_TO):
         if name not in params:
             continue
@@ -248,7 +248,7 @@ def _months_from_query(
             chosen[name] = value
     if chosen[P_FROM] > chosen[P_TO]:
         notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; ignored both.")
-        return default_months(options)
+        return default_months(options.months, options.last_complete)
     return chosen[P_FROM], chosen[P_TO]
 
 
@@ -430,7 +430,7 @@ def _month_range(options: Options) -> tuple[str, str]:
         or len(current) != 2
         or not set(current) <= set(options.months)
     ):
-        st.session_state[K_MONTHS] = default_months(options)
+        st.session_state[K_MONTHS] = default_months(options.months, options.last_complete)
     if len(options.months) == 1:
         st.sidebar.caption(f"Month: {options.months[0]} (the only month with data)")
         return options.months[0], options.months[0]
@@ -438,7 +438,7 @@ def _month_range(options: Options) -> tuple[str, str]:
         "Months",
         options.months,
         # A two-month default makes it a range slider; the session state set above wins.
-        value=default_months(options),
+        value=default_months(options.months, options.last_complete),
         key=K_MONTHS,
         help=f"First and last month, inclusive. Opens on the latest {DEFAULT_MONTHS} complete "
         "months (the newest months are provisional: their claims are still arriving); the "

@@ -129,8 +129,8 @@ SUMMARY_MEASURES: Final[Mapping[str, Measure]] = {
         ),
         Measure(
             "readmission_rate_30d",
-            "30-day readmission rate, all-cause",
-            "30-day readmission rate (all-cause)",
+            "All-cause 30-day readmission rate",
+            "All-cause 30-day readmissions",
             "of followed discharges",
             "share",
             tile="30-day readmits",
@@ -181,12 +181,12 @@ def summary_measure(column: str, setting: str) -> Measure:
     all-cause (setting all) or same-setting, and the per-member-month admission, day and ED
     measures name a limited setting."""
     measure = SUMMARY_MEASURES[column]
-    if column == "readmission_rate_30d":
+    if column == "readmission_rate_30d" and setting != "all":
         words = SETTING_WORDS[setting]
         return replace(
             measure,
-            label=f"30-day readmission rate, {words}",
-            short=f"30-day readmission rate ({words})",
+            label=f"Same-setting 30-day readmission rate ({words})",
+            short=f"30-day readmissions ({words})",
         )
     if setting != "all" and column in LIMITED_BY_SETTING:
         return replace(

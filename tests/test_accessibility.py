@@ -223,9 +223,9 @@ def test_trend_by_model_has_symbols_dark_text_and_its_summary() -> None:
         pytest.param(
             {"Enrolled in a program": [0.125, 0.1], "Not enrolled": [0.1, 0.1]},
             READMISSIONS,
-            "From 2024-Q1 to 2024-Q2, 30-day readmission rate fell for Enrolled in a program, "
-            "and stayed level for Not enrolled; the largest change is for Enrolled in a "
-            "program: down 2.5 pts, from 12.5% in 2024-Q1 to 10.0% in 2024-Q2.",
+            "From 2024-Q1 to 2024-Q2, all-cause 30-day readmission rate fell for Enrolled in "
+            "a program, and stayed level for Not enrolled; the largest change is for Enrolled "
+            "in a program: down 2.5 pts, from 12.5% in 2024-Q1 to 10.0% in 2024-Q2.",
             id="share",
         ),
         pytest.param(

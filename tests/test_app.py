@@ -20,7 +20,7 @@ from data_access.access import LOCAL_VIEWER
 from data_access.errors import QueryTimeout
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
-from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, PROGRAM_MODELS
 from tests.app_helpers import PAGES, figures, open_page, same_numbers, texts, values
 
 
@@ -54,9 +54,9 @@ def bounds(sample_db: db.Engine) -> tuple[str, str]:
 
 
 @pytest.fixture
-def months(bounds: tuple[str, str]) -> tuple[str, str]:
+def months(bounds: tuple[str, str], sample_db: db.Engine) -> tuple[str, str]:
     """The month range the app opens on (the latest months of the data)."""
-    return default_months(months_between(*bounds))
+    return default_months(months_between(*bounds), queries.last_complete_month(engine=sample_db))
 
 
 @pytest.fixture
@@ -132,11 +132,15 @@ def test_overview_tiles_compare_with_the_previous_period(sample_db: db.Engine, b
     start, end = every_month[len(every_month) // 2], every_month[-1]
     at = open_page("overview", {"from": start, "to": end})
     _no_failures(at)
-    filters = OutcomeFilter(month_from=start, month_to=end)
+    # The range ends in the provisional months: the tiles stop at the last complete month.
+    complete = queries.last_complete_month(engine=sample_db)
+    assert complete is not None and complete < end
+    filters = OutcomeFilter(month_from=start, month_to=complete)
     previous = queries.previous_period(filters, viewer=LOCAL_VIEWER)
     assert previous is not None
     deltas = [metric.proto.delta for metric in at.metric if metric.proto.delta]
     assert deltas, "with months before the range, the tiles show a change"
+    assert f"The tiles cover the months to {complete}" in texts(at.caption)
     assert f"{previous.month_from} to {previous.month_to}" in texts(at.caption)
 
 
@@ -241,14 +245,17 @@ def test_state_profile_ranks_the_chosen_state(sample_db: db.Engine, months) -> N
     at.run()
     _no_failures(at)
     figure = figures(at)["chart_profile_trend"]
-    state_trace = next(t for t in figure["data"] if t["line"]["dash"] == "solid")
-    expected = queries.outcome_summary(
-        viewer=LOCAL_VIEWER,
-        small_cells="show",
-        filters=OutcomeFilter(states=(states[1],), month_from=months[0], month_to=months[1]),
-        period="quarter",
-    )
-    assert same_numbers(values(state_trace, "y"), list(expected["admissions_per_1000_mm"]))
+    # The state's enrolled members (the four program models), and its not enrolled dashed.
+    lines = {t["line"]["dash"]: t for t in figure["data"]}
+    state = OutcomeFilter(states=(states[1],), month_from=months[0], month_to=months[1])
+    for dash, models in (("solid", PROGRAM_MODELS), ("dash", (NOT_ENROLLED,))):
+        expected = queries.outcome_summary(
+            viewer=LOCAL_VIEWER,
+            small_cells="show",
+            filters=state.model_copy(update={"program_models": models}),
+            period="quarter",
+        )
+        assert same_numbers(values(lines[dash], "y"), list(expected["admissions_per_1000_mm"]))
     ranking = figures(at)["chart_profile_ranking"]["data"][0]
     assert sorted(values(ranking, "y")) == sorted(states)
 

@@ -128,7 +128,9 @@ def choice(sample_url: str) -> Choice:
         state = PREFERRED_STATE if PREFERRED_STATE in names else next(iter(names))
         bounds = queries.month_bounds(viewer=LOCAL_VIEWER, engine=engine)
         assert bounds is not None, "the sample has months with data"
-        first, last = default_months(months_between(*bounds))
+        first, last = default_months(
+            months_between(*bounds), queries.last_complete_month(engine=engine)
+        )
         summary = queries.outcome_summary(
             viewer=LOCAL_VIEWER,
             small_cells="show",

@@ -328,7 +328,7 @@ def test_export_as_a_partner_keeps_to_the_grant_and_suppresses(
     args = ["export", "monthly", "--as", "TX@example.org", "--state", "TX,NY"]
     assert cli.main([*args, "--out", str(target)]) == 0
     lines = target.read_text().splitlines()
-    assert lines[0].endswith(",cost_pmpm,suppressed")
+    assert lines[0].endswith(",cost_pmpm,provisional,suppressed")
     assert {line.split(",")[1] for line in lines[1:]} == {"TX"}
     # Every count of this tiny world is below 11: nothing but zeros may be left.
     counts = pd.read_csv(target)[["admissions", "discharges", "inpatient_days"]]
