@@ -18,6 +18,7 @@ PAGES = {
     "trends": "../pages/trends.py",
     "program_outcomes": "../pages/program_outcomes.py",
     "state_profile": "../pages/state_profile.py",
+    "follow_up": "../pages/follow_up.py",
     "downloads": "../pages/downloads.py",
     "about_the_data": "../pages/about_the_data.py",
 }

@@ -91,6 +91,7 @@ CHARTS = {
     "trends": {"chart_trends"},
     "program_outcomes": {"chart_prepost", "chart_prepost_comparison"},
     "state_profile": {"chart_profile_trend", "chart_profile_ranking"},
+    "follow_up": {"chart_followup_trend", "chart_followup_states"},
     "downloads": set(),
     "about_the_data": set(),
 }
@@ -448,3 +449,78 @@ def test_a_link_with_only_unknown_states_shows_all_states(sample_db: db.Engine) 
     assert "'ZZ'" in texts(at.warning)
     assert at.session_state["outcome_filter"].states is None
     assert figures(at)
+
+
+# -- contract version 2 on the pages ---------------------------------------------------------
+
+
+def test_follow_up_page_draws_the_follow_up_rates_by_model(sample_db: db.Engine, months) -> None:
+    at = open_page("follow_up")
+    _no_failures(at)
+    assert "not it" in texts(at.caption) and "FUH" in texts(at.caption)
+    for measure in ("followup_rate_7d", "followup_rate_30d", "peer_contact_rate_1d"):
+        at.radio(key="followup_measure").set_value(measure)
+        at.run()
+        _no_failures(at)
+        trend = figures(at)["chart_followup_trend"]
+        expected = queries.outcome_summary(
+            viewer=LOCAL_VIEWER,
+            small_cells="show",
+            filters=OutcomeFilter(month_from=months[0], month_to=months[1]),
+            period="month",
+            by=("program_model",),
+        )
+        for trace in trend["data"]:
+            model = next(code for code, label in GROUP_LABELS.items() if label == trace["name"])
+            rows = expected[expected["program_model"] == model]
+            assert same_numbers(values(trace, "y"), list(rows[measure])), (measure, model)
+
+
+def test_provisional_months_are_shaded_named_and_left_out_of_the_tiles(
+    sample_db: db.Engine, bounds
+) -> None:
+    last_complete = queries.last_complete_month(engine=sample_db)
+    assert last_complete == "2025-09"  # data through 2025-12-31, three run-out months
+    at = open_page("overview", {"from": "2025-01", "to": bounds[1]})
+    _no_failures(at)
+    trend = figures(at)["chart_overview_trend"]
+    assert trend["layout"]["shapes"], "the provisional months are shaded"
+    assert "2025-10 to 2025-12 are provisional" in trend["layout"]["meta"]["summary"]
+    assert "Provisional" in [a["text"].split(" ")[0] for a in trend["layout"]["annotations"]]
+    assert "The tiles cover the months to 2025-09" in texts(at.caption)
+
+
+def test_the_app_opens_on_complete_months(sample_db: db.Engine, months) -> None:
+    assert months[1] == "2025-09"
+    at = open_page("overview")
+    assert at.session_state["outcome_filter"].month_to == "2025-09"
+
+
+@pytest.mark.parametrize(
+    ("setting", "label"),
+    [
+        ("all", "All-cause 30-day readmission rate"),
+        ("behavioral", "Same-setting 30-day readmission rate (behavioral stay to behavioral stay)"),
+    ],
+)
+def test_readmission_labels_say_all_cause_or_the_setting(
+    sample_db: db.Engine, setting: str, label: str
+) -> None:
+    at = open_page("trends", {"setting": setting})
+    _no_failures(at)
+    at.selectbox(key="trends_measure").set_value("readmission_rate_30d")
+    at.run()
+    _no_failures(at)
+    assert figures(at)["chart_trends"]["layout"]["title"]["text"].startswith(label)
+
+
+def test_a_change_in_a_share_is_in_points(sample_db: db.Engine) -> None:
+    at = open_page("program_outcomes")
+    at.selectbox(key="outcomes_measure").set_value("share_with_admission")
+    at.run()
+    _no_failures(at)
+    table = next(frame for frame in at.dataframe if "Change (pts)" in str(frame.proto))
+    assert table is not None
+    prepost = figures(at)["chart_prepost"]
+    hover = " ".join(str(trace.get("hovertemplate", "")) for trace in prepost["data"])
+    assert "pts" in hover and "Change: %{customdata[1]:+.1f} pts" in hover

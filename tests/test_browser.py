@@ -73,6 +73,12 @@ PAGES: dict[str, tuple[str, str, str, int]] = {
     "trends": ("trends", "Trends", "Trends", 1),
     "program_outcomes": ("program_outcomes", "Program outcomes", "Program outcomes", 2),
     "state_profile": ("state_profile", "State profile", "State profile", 2),
+    "follow_up": (
+        "follow_up",
+        "Follow-up after a stay",
+        "Follow-up after a behavioral stay",
+        2,
+    ),
     "downloads": ("downloads", "Downloads", "Downloads", 0),
     "about_the_data": ("about_the_data", "About the data", "About the data", 0),
 }
