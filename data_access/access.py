@@ -172,12 +172,12 @@ def state_list(states: Sequence[str]) -> tuple[str, ...]:
     return codes
 
 
-def grant_request(role: str, states: Sequence[str]) -> tuple[Role, tuple[str, ...]]:
+def grant_request(role: str, states: Sequence[str] | None) -> tuple[Role, tuple[str, ...]]:
     """The role and state codes of a grant, checked without the database: a partner needs
     states, the other roles take none."""
     if role not in ROLES:
         raise AccessError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
-    codes = state_list(states)
+    codes = state_list(states or ())
     if role == "state_partner" and not codes:
         raise AccessError("a state partner needs at least one --state")
     if role != "state_partner" and codes:
