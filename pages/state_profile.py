@@ -172,7 +172,8 @@ with data.guarded("the state trend"):
                 ),
                 pooled(for_download=True) if len(pooled_trend) else pooled_trend,
             ),
-            filters=f,
+            # The file holds the state's not-enrolled line too: its record names both.
+            filters=filters.with_comparison(f),
             file_name=data.file_name(f"profile_{state}_{period}", f),
             what=f"{state_name}'s and the pooled {PERIOD_LABELS[period]} figures",
             plotted=(measure.column,),

@@ -29,6 +29,7 @@ from data_access.measures import (
     COUNT_COLUMNS,
     MEASURE_COLUMNS,
     PREPOST_COLUMNS,
+    PROVISIONAL,
     add_monthly_rates,
 )
 from data_access.settings import get_settings
@@ -85,6 +86,10 @@ def test_the_checker_recovers_a_cell_left_alone_without_complementary_suppressio
 
 
 def test_the_checker_takes_a_monthly_row_back_from_its_total_and_linked_money():
+    # Row 0 (8 member-months) is hidden whole; without complements, each of its additive
+    # cells is the total less the two shown parts, and each rate of it whose terms are then
+    # known follows. Its average LOS, readmission rate and follow-up rates stay unknown:
+    # their denominators (discharges, followed and followed behavioral discharges) are 0.
     frame = add_monthly_rates(
         pd.DataFrame(
             {
@@ -92,7 +97,13 @@ def test_the_checker_takes_a_monthly_row_back_from_its_total_and_linked_money():
                 "admissions": [0, 30, 15, 45],
                 "discharges": [0, 30, 15, 45],
                 "inpatient_days": [0, 150, 70, 220],
+                "followed_discharges": [0, 30, 15, 45],
                 "readmissions_30d": [0, 12, 0, 12],
+                "ed_visits": [3, 18, 60, 81],
+                "followed_behavioral_discharges": [0, 20, 12, 32],
+                "followups_7d": [0, 14, 0, 14],
+                "followups_30d": [0, 16, 12, 28],
+                "peer_contacts_1d": [0, 0, 11, 11],
                 "paid_cents": [7_000, 1_000_000, 50_000, 1_057_000],
                 "behavioral_paid_cents": [5_000, 900_000, 0, 905_000],
                 "medical_paid_cents": [2_000, 100_000, 50_000, 152_000],
@@ -109,16 +120,24 @@ def test_the_checker_takes_a_monthly_row_back_from_its_total_and_linked_money():
         ("additive", 0, "admissions", 0.0),
         ("additive", 0, "discharges", 0.0),
         ("additive", 0, "inpatient_days", 0.0),
+        ("additive", 0, "followed_discharges", 0.0),
         ("additive", 0, "readmissions_30d", 0.0),
+        ("additive", 0, "ed_visits", 3.0),
+        ("additive", 0, "followed_behavioral_discharges", 0.0),
+        ("additive", 0, "followups_7d", 0.0),
+        ("additive", 0, "followups_30d", 0.0),
+        ("additive", 0, "peer_contacts_1d", 0.0),
         ("additive", 0, "paid", 70.0),
         ("additive", 0, "behavioral_paid", 50.0),
         ("additive", 0, "medical_paid", 20.0),
         ("within_row", 0, "admissions_per_1000_mm", 0.0),
         ("within_row", 0, "inpatient_days_per_1000_mm", 0.0),
+        ("within_row", 0, "ed_visits_per_1000_mm", 375.0),  # 3 / 8 x 1000
         ("within_row", 0, "cost_pmpm", 8.75),
         ("within_row", 0, "behavioral_cost_pmpm", 6.25),
         ("within_row", 0, "medical_cost_pmpm", 2.5),
         ("small_count", 0, "member_months", 8.0),
+        ("small_count", 0, "ed_visits", 3.0),
     }
     done = apply_suppression(frame, MONTHLY_RULES, threshold=11, shown=shown, margins=[margin])
     assert disclosure_findings(done, MONTHLY_SPEC, threshold=11, margins=[margin]) == []
@@ -377,7 +396,7 @@ def check_outcome_summary(sample, viewer, filters, period, by, scope, with_total
         viewer=viewer, small_cells=small_cells, engine=sample.engine, **call
     )
     keys = ([period] if period else []) + list(by)
-    assert list(frame.columns) == [*keys, *MEASURE_COLUMNS, SUPPRESSED_COLUMN]
+    assert list(frame.columns) == [*keys, *MEASURE_COLUMNS, PROVISIONAL, SUPPRESSED_COLUMN]
     if viewer.is_partner and scope == "national":
         assert "state_code" not in frame.columns and "program_id" not in frame.columns
     assert_in_scope(frame, viewer, sample)
@@ -699,7 +718,10 @@ def test_the_checks_catch_a_product_without_complementary_suppression(
     def no_complements(frame, rules, *, margins=(), **kwargs):
         return apply_suppression(frame, rules, margins=(), **kwargs)
 
-    filters = OutcomeFilter(month_from="2018-01", month_to="2019-12")
+    # TX's months of 2020 and 2021 by program model have cells hidden alone among their
+    # month's parts (in 2018 and 2019, two or more small models are hidden whole every
+    # month, so no part is ever alone there).
+    filters = OutcomeFilter(month_from="2020-01", month_to="2021-12")
     args = (sample, TX, filters, "month", ("program_model",), "filters", True, "suppress")
     check_outcome_summary(*args)
     monkeypatch.setattr(queries, "apply_suppression", no_complements)

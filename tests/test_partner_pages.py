@@ -34,7 +34,7 @@ from data_access import access, db, exports, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
-from data_access.vocabulary import PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
 from tests.app_helpers import PAGES, TIMEOUT
 from tests.conftest import ENGINES, POSTGRES_ADMIN_DSN
 from tests.signed_in import (
@@ -79,7 +79,13 @@ COUNT_COLUMNS = frozenset(
         "admissions",
         "discharges",
         "inpatient_days",
+        "followed_discharges",
         "readmissions_30d",
+        "ed_visits",
+        "followed_behavioral_discharges",
+        "followups_7d",
+        "followups_30d",
+        "peer_contacts_1d",
         "enrollments",
     }
 )
@@ -512,15 +518,22 @@ def test_the_national_line_is_one_pooled_suppressed_line(outcomes: Engine) -> No
     )
     assert expected["suppressed"].str.len().gt(0).any(), "the national line has small cells"
 
+    # The profile is about the programs: Texas's members not enrolled (dashed), the nation's
+    # enrolled members pooled, and Texas's enrolled members.
     figure = shown.figures["chart_profile_trend"]
-    assert [trace["name"] for trace in figure["data"]] == [NATIONAL_LABEL, GRANTED_NAME]
-    assert figure["data"][0]["x"] == list(expected["quarter"])
+    assert [trace["name"] for trace in figure["data"]] == [
+        f"{GRANTED_NAME}, not enrolled",
+        f"{NATIONAL_LABEL}, enrolled",
+        f"{GRANTED_NAME}, enrolled",
+    ]
+    assert figure["data"][1]["x"] == list(expected["quarter"])
 
     table = _table_with(shown, "quarter")
     national = table[table["state_name"] == NATIONAL_LABEL]
     assert national["state_code"].map(_blank).all(), "the pooled line has no state code"
+    assert set(national["population"]) == {"enrolled"}
     assert list(national["quarter"]) == list(expected["quarter"])
-    for column in ("member_months", "admissions", "discharges", "inpatient_days"):
+    for column in sorted(COUNT_COLUMNS - {"enrollments"}):
         hidden = expected["suppressed"].str.split(";").map(lambda names, c=column: c in names)
         shown_cells = list(national[column])
         assert [cell == SUPPRESSED for cell in shown_cells] == list(hidden), column
@@ -544,7 +557,9 @@ def test_the_national_line_minus_texas_is_no_single_other_state(outcomes: Engine
     shown = collect(at)
     table = _table_with(shown, "month")
     national = table[table["state_name"] == NATIONAL_LABEL].set_index("month")
-    texas = table[table["state_name"] == GRANTED_NAME].set_index("month")
+    # Both lines are of enrolled members; Texas's not-enrolled line is the comparison.
+    enrolled = table["population"] == "enrolled"
+    texas = table[(table["state_name"] == GRANTED_NAME) & enrolled].set_index("month")
     by_state = queries.outcome_summary(
         viewer=LOCAL_VIEWER,
         small_cells="show",
@@ -558,9 +573,11 @@ def test_the_national_line_minus_texas_is_no_single_other_state(outcomes: Engine
     )
     others = by_state[(by_state["state_code"] != GRANTED) & (by_state["member_months"] > 0)]
     problems = []
-    for month in national.index.intersection(texas.index):
+    months = national.index.intersection(texas.index)
+    assert len(months) == 12
+    for month in months:
         states = sorted(others.loc[others["month"] == month, "state_code"])
-        for column in ("member_months", "inpatient_days", "paid"):
+        for column in [*sorted(COUNT_COLUMNS - {"enrollments"}), "paid"]:
             whole, part = _number(national.loc[month, column]), _number(texas.loc[month, column])
             if whole is None or part is None:
                 continue
@@ -599,6 +616,11 @@ def test_a_person_without_a_grant_sees_no_figures(outcomes: Engine) -> None:
 # -- every download is audited ---------------------------------------------------------------
 
 
+# Downloads of the enrolled members' figures only, audited with the filter they were
+# computed with: the sidebar's without not_enrolled.
+ENROLLED_DOWNLOADS = frozenset({"download_followup_states"})
+
+
 def _csv_rows(text: str) -> int:
     return len(list(csv.reader(io.StringIO(text)))) - 1
 
@@ -628,6 +650,9 @@ def test_each_download_the_partner_presses_is_audited(outcomes: Engine, page: st
         # The partner's "all states" is recorded as what it covers: the granted state.
         sidebar = at.session_state["outcome_filter"]
         recorded = sidebar.model_copy(update={"states": sidebar.states or ("TX",)})
+        if key in ENROLLED_DOWNLOADS:
+            models = tuple(m for m in recorded.program_models if m != NOT_ENROLLED)
+            recorded = recorded.model_copy(update={"program_models": models})
         assert row["filters"] == recorded.model_dump_json()
 
 

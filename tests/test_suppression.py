@@ -55,21 +55,47 @@ def mask(
     return expected
 
 
-def monthly_frame(rows: list[tuple[int, int, int, int, int, int, int]]) -> pd.DataFrame:
-    """Month rows from (member_months, admissions, discharges, inpatient_days,
-    readmissions_30d, behavioral cents, medical cents), as outcome_summary builds them."""
-    raw = pd.DataFrame(
-        rows,
-        columns=[
-            "member_months",
-            "admissions",
-            "discharges",
-            "inpatient_days",
-            "readmissions_30d",
-            "behavioral_paid_cents",
-            "medical_paid_cents",
-        ],
-    )
+def month(
+    member_months: int,
+    admissions: int,
+    discharges: int,
+    inpatient_days: int,
+    readmissions_30d: int,
+    behavioral_cents: int,
+    medical_cents: int,
+    *,
+    followed: int | None = None,
+    ed: int = 0,
+    behavioral_discharges: int = 0,
+    followups_7d: int = 0,
+    followups_30d: int = 0,
+    peer_contacts: int = 0,
+) -> dict[str, int]:
+    """One month row's sums, as outcome_summary reads them. The readmission rate's
+    denominator, the followed discharges, is the discharges unless given (discharges whose 30
+    days are not all in the data are not followed); ED visits and the follow-up counts of
+    behavioral discharges are 0 unless given."""
+    return {
+        "member_months": member_months,
+        "admissions": admissions,
+        "discharges": discharges,
+        "inpatient_days": inpatient_days,
+        "followed_discharges": discharges if followed is None else followed,
+        "readmissions_30d": readmissions_30d,
+        "ed_visits": ed,
+        "followed_behavioral_discharges": behavioral_discharges,
+        "followups_7d": followups_7d,
+        "followups_30d": followups_30d,
+        "peer_contacts_1d": peer_contacts,
+        "behavioral_paid_cents": behavioral_cents,
+        "medical_paid_cents": medical_cents,
+    }
+
+
+def monthly_frame(rows: list[dict[str, int]]) -> pd.DataFrame:
+    """Month rows (from `month`) with their rates, money in dollars, one month each: the
+    members' lower bound is the member-months."""
+    raw = pd.DataFrame(rows)
     raw["paid_cents"] = raw["behavioral_paid_cents"] + raw["medical_paid_cents"]
     raw["members_lower_bound"] = raw["member_months"]
     return add_monthly_rates(raw)
@@ -139,21 +165,34 @@ def test_a_row_over_fewer_than_threshold_members_is_hidden_whole(threshold):
     assert_frame_equal(hidden, expected)
 
 
+ROW_0 = ["discharges", "followed_discharges", "average_los", "readmission_rate_30d"]
+ROW_8 = [  # the followed behavioral discharges and the 30-day follow-ups, with every rate
+    "followed_behavioral_discharges",
+    "followups_30d",
+    "followup_rate_7d",
+    "followup_rate_30d",
+    "peer_contact_rate_1d",
+]
+
+
 @pytest.mark.parametrize(
     ("threshold", "expected"),
     [
         (
             5,
             {
-                0: ["discharges", "average_los", "readmission_rate_30d"],
+                0: ROW_0,
                 1: ["readmissions_30d", "readmission_rate_30d"],
                 3: MONTHLY_ALL,
+                # 6: 7 ED visits are shown
+                7: ["followups_7d", "followup_rate_7d"],
+                # 8: 8 behavioral discharges and 6 follow-ups are shown; 9: 9 followed too
             },
         ),
         (
             11,
             {
-                0: ["discharges", "average_los", "readmission_rate_30d"],
+                0: ROW_0,
                 1: [
                     "admissions",
                     "admissions_per_1000_mm",
@@ -162,29 +201,32 @@ def test_a_row_over_fewer_than_threshold_members_is_hidden_whole(threshold):
                 ],
                 2: MONTHLY_ALL,
                 3: MONTHLY_ALL,
+                6: ["ed_visits", "ed_visits_per_1000_mm"],
+                7: ["followups_7d", "followup_rate_7d"],
+                8: ROW_8,
+                9: ["followed_discharges", "readmission_rate_30d"],
             },
         ),
         (
             20,
             {
-                0: [
-                    "admissions",
-                    "admissions_per_1000_mm",
-                    "discharges",
-                    "average_los",
-                    "readmission_rate_30d",
-                ],
+                0: ["admissions", "admissions_per_1000_mm", *ROW_0],
                 1: [
                     "admissions",
                     "admissions_per_1000_mm",
                     "discharges",
                     "average_los",
+                    "followed_discharges",
                     "readmissions_30d",
                     "readmission_rate_30d",
                 ],
                 2: MONTHLY_ALL,
                 3: MONTHLY_ALL,
                 5: MONTHLY_ALL,
+                6: ["ed_visits", "ed_visits_per_1000_mm"],
+                7: ["followups_7d", "followups_30d", "followup_rate_7d", "followup_rate_30d"],
+                8: ROW_8,
+                9: ["followed_discharges", "readmission_rate_30d"],
             },
         ),
     ],
@@ -192,18 +234,54 @@ def test_a_row_over_fewer_than_threshold_members_is_hidden_whole(threshold):
 def test_monthly_rules_hide_derived_figures_with_their_counts(threshold, expected):
     frame = monthly_frame(
         [
-            # 3 discharges: average_los and the readmission rate would give them back
-            (100, 12, 3, 40, 0, 100_000, 50_000),
-            # 5 admissions and 2 readmissions
-            (100, 5, 12, 60, 2, 0, 0),
+            # 3 discharges, all followed: average_los and the readmission rate would give
+            # them back; 12 admissions and 40 days (small at 20 only)
+            month(100, 12, 3, 40, 0, 100_000, 50_000),
+            # 5 admissions and 2 readmissions of 12 followed discharges (small at 20)
+            month(100, 5, 12, 60, 2, 0, 0),
             # 10 member-months and USD 10 paid, no stay
-            (10, 0, 0, 0, 0, 1_000, 0),
+            month(10, 0, 0, 0, 0, 1_000, 0),
             # no member-month but USD 80 paid: a figure over fewer than T members
-            (0, 0, 0, 0, 0, 8_000, 0),
+            month(0, 0, 0, 0, 0, 8_000, 0),
             # nothing at all
-            (0, 0, 0, 0, 0, 0, 0),
+            month(0, 0, 0, 0, 0, 0, 0),
             # exactly 11 of everything
-            (11, 11, 11, 11, 11, 110_000, 0),
+            month(
+                11,
+                11,
+                11,
+                11,
+                11,
+                110_000,
+                0,
+                ed=11,
+                behavioral_discharges=11,
+                followups_7d=11,
+                followups_30d=11,
+                peer_contacts=11,
+            ),
+            # 7 ED visits: ED visits per 1,000 MM over 200 MM would give them back
+            month(200, 0, 0, 0, 0, 300_000, 0, ed=7),
+            # of 25 followed behavioral discharges, 3 followed up within 7 days (the 7-day
+            # rate goes with them) and 12 within 30 (small at 20); no peer contact (0: shown)
+            month(
+                300,
+                30,
+                30,
+                150,
+                0,
+                500_000,
+                0,
+                behavioral_discharges=25,
+                followups_7d=3,
+                followups_30d=12,
+            ),
+            # 8 followed behavioral discharges: the three rates over them go, the rates of 0
+            # included; 6 followed up within 30 days
+            month(300, 30, 30, 150, 0, 500_000, 0, behavioral_discharges=8, followups_30d=6),
+            # 40 discharges, of which only 9 followed (late in the data): the readmission
+            # rate over them goes, its 0 readmissions and the average LOS stay
+            month(300, 40, 40, 200, 0, 500_000, 0, followed=9),
         ]
     )
     hidden = hidden_cells(frame, MONTHLY_RULES, threshold=threshold)
@@ -255,6 +333,58 @@ def test_prepost_rules_hide_each_window_and_the_change_with_its_count():
     assert out.loc[1, "pre_admissions_per_enrollment"] == 15 / 40
     assert np.isnan(out.loc[1, "pre_share_with_admission"])
     assert out.loc[2, shown].isna().all()
+    assert disclosure_findings(out, PREPOST_SPEC, threshold=11) == []
+
+
+def test_prepost_rules_hide_the_v2_measures_with_their_counts():
+    measures = [
+        "ed_visits_per_enrollment",
+        "visits_per_enrollment",
+        "visit_paid_per_enrollment",
+        "inpatient_paid_per_enrollment",
+    ]
+    frame = pd.DataFrame(
+        {
+            "enrollments": [40, 40, 40],
+            "pre_ed_visits": [4, 20, 20],
+            "post_ed_visits": [12, 20, 20],
+            "pre_visits": [30, 7, 30],
+            "post_visits": [25, 30, 30],
+            "pre_admissions": [15, 15, 12],
+            "post_admissions": [11, 11, 2],
+        }
+    )
+    for window in ("pre", "post"):
+        frame[f"{window}_ed_visits_per_enrollment"] = frame[f"{window}_ed_visits"] / 40
+        frame[f"{window}_visits_per_enrollment"] = frame[f"{window}_visits"] / 40
+        # USD 100 a visit and USD 2,000 an admission
+        frame[f"{window}_visit_paid_per_enrollment"] = frame[f"{window}_visits"] * 100 / 40
+        frame[f"{window}_inpatient_paid_per_enrollment"] = frame[f"{window}_admissions"] * 50.0
+    for measure in measures:
+        frame[f"change_{measure}"] = frame[f"post_{measure}"] - frame[f"pre_{measure}"]
+        frame[f"pct_change_{measure}"] = frame[f"change_{measure}"] * 100 / frame[f"pre_{measure}"]
+    shown = ["enrollments"] + [
+        f"{part}_{m}" for m in measures for part in ("pre", "post", "change", "pct_change")
+    ]
+    out = apply_suppression(frame, PREPOST_RULES, threshold=11, shown=shown)
+
+    # Row 0: 4 pre-window ED visits hide their rate per enrollment and its changes. Row 1:
+    # 7 pre-window visits hide the visits and their paid per enrollment (the paid is over
+    # the same claims), with the changes. Row 2: 2 post-window admissions hide the inpatient
+    # paid per enrollment and its changes. Nothing else: every other count is 11 or more.
+    assert list(out[SUPPRESSED_COLUMN]) == [
+        "pre_ed_visits_per_enrollment;change_ed_visits_per_enrollment;"
+        "pct_change_ed_visits_per_enrollment",
+        "pre_visits_per_enrollment;change_visits_per_enrollment;"
+        "pct_change_visits_per_enrollment;pre_visit_paid_per_enrollment;"
+        "change_visit_paid_per_enrollment;pct_change_visit_paid_per_enrollment",
+        "post_inpatient_paid_per_enrollment;change_inpatient_paid_per_enrollment;"
+        "pct_change_inpatient_paid_per_enrollment",
+    ]
+    assert out.loc[0, "post_ed_visits_per_enrollment"] == 12 / 40
+    assert out.loc[1, "post_visit_paid_per_enrollment"] == 75.0
+    assert out.loc[2, "pre_inpatient_paid_per_enrollment"] == 600.0
+    assert np.isnan(out.loc[2, "change_inpatient_paid_per_enrollment"])
     assert disclosure_findings(out, PREPOST_SPEC, threshold=11) == []
 
 
@@ -358,15 +488,55 @@ def test_complements_repeat_until_no_cell_is_alone():
 def test_monthly_complements_spread_through_linked_money_and_rates():
     # One month, three parts and their total (row 3). Part 0 has 8 member-months: hidden
     # whole. In each additive column its lonely cell takes the smallest non-zero shown part:
-    # member_months, admissions, discharges, inpatient_days, paid and medical_paid part 2;
-    # readmissions_30d and behavioral_paid part 1 (part 2's are 0). Then the money of those
-    # rows goes together (linked) and every rate over a hidden cell goes.
+    # part 2 in member_months (100 < 200), admissions (15), discharges (15), inpatient_days
+    # (70), followed_discharges (15), followed_behavioral_discharges (12 < 20),
+    # followups_30d (12 < 16), paid (500 < 10,000) and medical_paid (500 < 1,000);
+    # part 1 in readmissions_30d, followups_7d and behavioral_paid (part 2's are 0) and in
+    # ed_visits (18 < 60). In peer_contacts_1d every shown part is 0: the total goes. Then
+    # the money of rows 1 and 2 goes together (linked) and every rate over a hidden cell
+    # goes: in row 2 all of them (member-months, discharges, followed discharges and followed
+    # behavioral discharges are hidden). A second pass finds no cell alone.
     frame = monthly_frame(
         [
-            (8, 0, 0, 0, 0, 5_000, 2_000),
-            (200, 30, 30, 150, 12, 900_000, 100_000),
-            (100, 15, 15, 70, 0, 0, 50_000),
-            (308, 45, 45, 220, 12, 905_000, 152_000),
+            month(8, 0, 0, 0, 0, 5_000, 2_000, ed=3),
+            month(
+                200,
+                30,
+                30,
+                150,
+                12,
+                900_000,
+                100_000,
+                ed=18,
+                behavioral_discharges=20,
+                followups_7d=14,
+                followups_30d=16,
+            ),
+            month(
+                100,
+                15,
+                15,
+                70,
+                0,
+                0,
+                50_000,
+                ed=60,
+                behavioral_discharges=12,
+                followups_30d=12,
+            ),
+            month(
+                308,
+                45,
+                45,
+                220,
+                12,
+                905_000,
+                152_000,
+                ed=81,
+                behavioral_discharges=32,
+                followups_7d=14,
+                followups_30d=28,
+            ),
         ]
     )
     margin = Margin(total=3, parts=(0, 1, 2))
@@ -377,19 +547,36 @@ def test_monthly_complements_spread_through_linked_money_and_rates():
         frame,
         {
             0: MONTHLY_ALL,
-            1: ["readmissions_30d", "readmission_rate_30d", *money, *money_rates],
+            1: [
+                "readmissions_30d",
+                "ed_visits",
+                "followups_7d",
+                *money,
+                "readmission_rate_30d",
+                "ed_visits_per_1000_mm",
+                "followup_rate_7d",
+                *money_rates,
+            ],
             2: [
                 "member_months",
                 "admissions",
                 "discharges",
                 "inpatient_days",
+                "followed_discharges",
+                "followed_behavioral_discharges",
+                "followups_30d",
                 *money,
                 "admissions_per_1000_mm",
                 "inpatient_days_per_1000_mm",
                 "average_los",
                 "readmission_rate_30d",
+                "ed_visits_per_1000_mm",
+                "followup_rate_7d",
+                "followup_rate_30d",
+                "peer_contact_rate_1d",
                 *money_rates,
             ],
+            3: ["peer_contacts_1d", "peer_contact_rate_1d"],
         },
     )
     assert_frame_equal(hidden, expected)
@@ -400,24 +587,78 @@ def test_monthly_complements_spread_through_linked_money_and_rates():
 
 
 def test_a_lonely_small_count_takes_the_smallest_part_in_its_own_column_only():
+    # Part 0's 4 admissions, 4 discharges and 4 followed discharges take part 2's (15 < 30,
+    # 14 < 30, 14 < 30); part 1's 5 ED visits take part 0's (30 < 40); part 1's 3 7-day
+    # follow-ups take part 2's (12; part 0's is 0). Each hidden count takes its rates:
+    # admissions per 1,000 MM, the average LOS, the readmission rate, ED visits per 1,000 MM,
+    # the 7-day follow-up rate. No other column of those rows goes: not the member-months,
+    # not the money.
     frame = monthly_frame(
         [
-            (50, 4, 4, 20, 0, 400_000, 0),
-            (200, 30, 30, 150, 12, 900_000, 100_000),
-            (100, 15, 14, 70, 0, 0, 50_000),
-            (350, 49, 48, 240, 12, 1_300_000, 150_000),
+            month(50, 4, 4, 20, 0, 400_000, 0, ed=30),
+            month(
+                200,
+                30,
+                30,
+                150,
+                12,
+                900_000,
+                100_000,
+                ed=5,
+                behavioral_discharges=20,
+                followups_7d=3,
+                followups_30d=15,
+                peer_contacts=11,
+            ),
+            month(
+                100,
+                15,
+                14,
+                70,
+                0,
+                0,
+                50_000,
+                ed=40,
+                behavioral_discharges=12,
+                followups_7d=12,
+                followups_30d=12,
+            ),
+            month(
+                350,
+                49,
+                48,
+                240,
+                12,
+                1_300_000,
+                150_000,
+                ed=75,
+                behavioral_discharges=32,
+                followups_7d=15,
+                followups_30d=27,
+                peer_contacts=11,
+            ),
         ]
     )
     margin = Margin(total=3, parts=(0, 1, 2))
     hidden = hidden_cells(frame, MONTHLY_RULES, threshold=11, margins=[margin])
-    both = [
+    stays = [
         "admissions",
         "discharges",
+        "followed_discharges",
         "admissions_per_1000_mm",
         "average_los",
         "readmission_rate_30d",
     ]
-    assert_frame_equal(hidden, monthly_mask(frame, {0: both, 2: both}))
+    ed = ["ed_visits", "ed_visits_per_1000_mm"]
+    followups = ["followups_7d", "followup_rate_7d"]
+    assert_frame_equal(
+        hidden,
+        monthly_mask(frame, {0: [*stays, *ed], 1: [*ed, *followups], 2: [*stays, *followups]}),
+    )
+    out = apply_suppression(
+        frame, MONTHLY_RULES, threshold=11, shown=MONTHLY_MEASURES, margins=[margin]
+    )
+    assert disclosure_findings(out, MONTHLY_SPEC, threshold=11, margins=[margin]) == []
 
 
 def test_a_margin_over_rows_not_in_the_frame_is_ignored():
