@@ -363,3 +363,34 @@ def describe_filter(filters: OutcomeFilter) -> str:
     if filters.setting != "all":
         parts.append(SETTING_LABELS[filters.setting].lower())
     return " · ".join(parts)
+
+
+# What an effect may be called is decided by its 95% interval, never by a before/after drop.
+EFFECT_NOUNS: Final[Mapping[str, tuple[str, str]]] = {
+    "share_with_admission": (
+        "a smaller share with an admission",
+        "a larger share with an admission",
+    ),
+    "admissions_per_enrollment": ("fewer admissions", "more admissions"),
+    "inpatient_days_per_enrollment": ("fewer inpatient days", "more inpatient days"),
+    "ed_visits_per_enrollment": ("fewer ED visits", "more ED visits"),
+    "behavioral_paid_per_enrollment": ("lower behavioral paid", "higher behavioral paid"),
+    "medical_paid_per_enrollment": ("lower medical paid", "higher medical paid"),
+    "total_paid_per_enrollment": ("lower total paid", "higher total paid"),
+}
+
+
+def effect_sentence(measure: Measure, effect: float, low: float, high: float) -> str:
+    """The effect in words that follow its interval: a direction only when the 95% interval
+    excludes zero, otherwise no difference that can be told from zero."""
+    if any(math.isnan(v) for v in (effect, low, high)):
+        return "no effect can be estimated (too few matched enrollments)"
+    unit = "" if measure.kind == "share" else " per enrollment"
+    figures = (
+        f"{format_change(effect, measure.kind)}{unit}, 95% CI "
+        f"{format_change(low, measure.kind)} to {format_change(high, measure.kind)}"
+    )
+    if high < 0 or low > 0:
+        fewer, more = EFFECT_NOUNS[measure.column]
+        return f"{fewer if effect < 0 else more} than comparable members ({figures})"
+    return f"no difference we can distinguish from zero ({figures})"

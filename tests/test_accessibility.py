@@ -590,3 +590,4 @@ def test_keyboard_only_journey_to_a_state_s_table_and_its_csv(
     rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
     assert rows, "the download has rows"
     assert {row["state_code"] for row in rows} == {"TX"}
+
