@@ -1279,11 +1279,13 @@ def _rebuild_summaries(conn: Connection, progress: Progress | None) -> None:
     if find_spec("data_access.summaries") is None:
         log.warning("data_access.summaries is missing: summary tables were not rebuilt")
         return
+    from data_access.impact import rebuild_impact
     from data_access.summaries import rebuild_summaries
 
     if progress is not None:
         progress("summaries", 0, 1)
     rebuild_summaries(conn)
+    rebuild_impact(conn)
     if progress is not None:
         progress("summaries", 1, 1)
 
