@@ -5,13 +5,14 @@ At load (`rebuild_impact`, inside the load's transaction, right after the summar
 1. Every analysable enrollment is an *index date* (its `enrolled_on`). Comparison
    candidates are index dates of members of the same state not enrolled in any program from
    the first day of the pre window through that date, analysable there as an enrollment
-   would be: the day after each behavioral discharge, and the 15th of the month for a fixed
-   sample of each state's members, in the months and cells that have analysable
-   enrollments (impact_sql.py).
-2. Matching, exact on state, calendar month of the index date, primary condition and age
-   band; then up to `MATCHES_PER_ENROLLMENT` nearest candidate dates of distinct members, with
-   replacement, on the standardised log1p of the pre window's admissions, inpatient days,
-   total paid and the days since the latest behavioral discharge, within a caliper
+   would be: the day after each behavioral discharge, the 15th of a month up to 30 days
+   after one, and the 15th of the month for a fixed sample of each state's members; only
+   in the cells that have analysable enrollments (impact_sql.py).
+2. Matching, exact on state, calendar month of the index date, primary condition, age band
+   and the number of behavioral stays in the pre window (3 or more pooled); then up to
+   `MATCHES_PER_ENROLLMENT` nearest candidate dates of distinct members, with replacement,
+   on the standardised log1p of the pre window's behavioral and medical stays, inpatient
+   days, total paid and the days since the latest behavioral discharge, within a caliper
    (`match_enrollments`). An enrollment with none is left out of the matched enrollments.
 3. Both groups' window sums are stored per enrollment (impact_outcomes).
 
@@ -53,6 +54,7 @@ from data_access.vocabulary import (
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
     CONFIDENCE_LEVEL,
+    EXACT_BEHAVIORAL_STAYS,
     IMPACT_LEVELS,
     IMPACT_MEASURES,
     MATCH_CALIPER_SD,
@@ -174,10 +176,16 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 def _cell_codes(enrollees: pd.DataFrame, candidates: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """The exact-match cell of each row: `cell_id` when both frames have it (the load's
-    work cells), else the keys state_code, month_index, primary_condition, age_band."""
+    work cells: state, month of the index date, primary condition, age band), else those
+    keys as columns; and the pre window's behavioral stays up to EXACT_BEHAVIORAL_STAYS."""
     keys = ["cell_id"] if "cell_id" in enrollees and "cell_id" in candidates else list(_KEYS)
     both = pd.concat([enrollees[keys], candidates[keys]], ignore_index=True)
-    codes = both.groupby(keys, sort=True).ngroup().to_numpy()
+    stays = pd.concat(
+        [enrollees["pre_admissions_behavioral"], candidates["pre_admissions_behavioral"]],
+        ignore_index=True,
+    )
+    both["stays"] = stays.clip(upper=EXACT_BEHAVIORAL_STAYS).to_numpy()
+    codes = both.groupby([*keys, "stays"], sort=True).ngroup().to_numpy()
     return codes[: len(enrollees)], codes[len(enrollees) :]
 
 
@@ -191,8 +199,10 @@ def match_enrollments(
     """The comparison index dates of each enrollment, nearest first.
 
     `enrollees`: enrollment_id, member_id and `candidates`: member_id, index_day; both with
-    the exact-match keys state_code, month_index, primary_condition, age_band and the
-    matching variables (see `matching_scale`). Each variable is divided by its standard
+    the exact-match keys state_code, month_index, primary_condition, age_band (or one
+    `cell_id` for them) and the matching variables (see `matching_scale`). Matching is
+    exact on those keys and on the behavioral stays up to EXACT_BEHAVIORAL_STAYS (more
+    pooled); then each variable is divided by its standard
     deviation over enrollees and candidates together; the distance is the root mean square
     of the differences (in standard deviations). An enrollment gets the `k` nearest
     candidates of its cell within `caliper`, of distinct members other than its own, ties

@@ -128,6 +128,9 @@ DAYS_AFTER_DISCHARGE: Final = 30
 # analysable enrollment of an average month of the state.
 ROUTINE_MEMBERS_MIN: Final = 300
 ROUTINE_MEMBERS_PER_ENROLLMENT: Final = 30
+# Matching is exact on the number of behavioral stays in the pre window up to this many
+# (this many or more pooled): it sets how far a plain pre/post change would fall by itself.
+EXACT_BEHAVIORAL_STAYS: Final = 3
 # Days since the latest behavioral discharge when there was none in the pre window.
 NO_RECENT_DISCHARGE_DAYS: Final = PRE_WINDOW_DAYS + 1
 # Nearest neighbours: up to this many comparison index dates (of distinct members) per
