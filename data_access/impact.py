@@ -139,6 +139,9 @@ IMPACT_RULES: Final = DisclosureRules(
         "matched_basis",
         *(f"{figure}_events" for figure in _EVENTS),
     ),
+    # The effect is the difference of the four levels' changes: with three of them it gives
+    # the fourth back, so a suppressed level takes the other three with it.
+    linked=(_EVENTS,),
 )
 
 _MATCH_COLUMNS = ("enrollment_id", "match_rank", "member_id", "index_day", "distance")

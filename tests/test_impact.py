@@ -21,6 +21,7 @@ from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     IMPACT_COLUMNS,
+    IMPACT_RULES,
     _balance,
     bootstrap_sums,
     impact_by_unit,
@@ -39,6 +40,7 @@ from data_access.models import (
     impact_matches,
 )
 from data_access.summaries import day_number, rebuild_summaries
+from data_access.suppression import apply_suppression
 from data_access.vocabulary import IMPACT_MEASURES, MATCHING_VARIABLES
 
 LEADERSHIP = LOCAL_VIEWER
@@ -439,3 +441,71 @@ def test_balance_is_the_largest_standardised_difference() -> None:
     rows["comparison_mean_pre_admissions_behavioral"] = x
     rows["comparison_meansq_pre_admissions_behavioral"] = x**2
     assert _balance(rows) == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Disclosure rules of the impact rows
+
+
+def _impact_row(**changes: float) -> dict[str, float]:
+    row: dict[str, float] = {
+        "enrollments": 60,
+        "matched_enrollments": 50,
+        "comparison_members": 120,
+        "enrolled_pre": 1.0,
+        "enrolled_post": 0.5,
+        "comparison_pre": 1.0,
+        "comparison_post": 0.8,
+        "pre_post_change": -0.5,
+        "effect": -0.3,
+        "effect_ci_low": -0.5,
+        "effect_ci_high": -0.1,
+        "effect_pct": -37.5,
+        "max_std_diff": 0.05,
+        "unmatched_enrollments": 10,
+        "matched_basis": 50,
+        "enrolled_pre_events": 50,
+        "enrolled_post_events": 25,
+        "comparison_pre_events": 150,
+        "comparison_post_events": 120,
+    }
+    row.update(changes)
+    return row
+
+
+LEVELS = ["enrolled_pre", "enrolled_post", "comparison_pre", "comparison_post"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "hidden"),
+    [
+        ({"unmatched_enrollments": 0, "enrollments": 50}, set()),
+        # 10 left unmatched: with prepost over all 60 enrollments, the matched levels would
+        # give the unmatched ten's; the effect stays.
+        ({}, {"matched_enrollments", *LEVELS, "pre_post_change", "effect_pct"}),
+        # A level over a small count hides the four levels (the effect and three would give
+        # the fourth back), not the effect.
+        (
+            {"unmatched_enrollments": 0, "enrollments": 50, "enrolled_post_events": 5},
+            {*LEVELS, "pre_post_change", "effect_pct"},
+        ),
+        # Fewer than 11 matched enrollments or comparison members: every figure.
+        (
+            {"matched_enrollments": 8, "matched_basis": 8, "unmatched_enrollments": 52},
+            set(IMPACT_COLUMNS[7:]) - {"comparison_members"},
+        ),
+        (
+            {"unmatched_enrollments": 0, "enrollments": 50, "comparison_members": 9},
+            {"comparison_members", *LEVELS, "pre_post_change", "effect"}
+            | {"effect_ci_low", "effect_ci_high", "effect_pct"},
+        ),
+        # Fewer than 11 enrollments: the whole row.
+        ({"enrollments": 7, "matched_enrollments": 7, "matched_basis": 7}, set(IMPACT_COLUMNS[6:])),
+    ],
+)
+def test_impact_disclosure_rules(changes: dict[str, float], hidden: set[str]) -> None:
+    frame = pd.DataFrame([_impact_row(**changes)])
+    shown = IMPACT_COLUMNS[6:]
+    out = apply_suppression(frame, IMPACT_RULES, threshold=11, shown=shown)
+    assert {c for c in shown if pd.isna(out.loc[0, c])} == hidden
+    assert set(filter(None, out.loc[0, "suppressed"].split(";"))) == hidden
