@@ -128,7 +128,7 @@ IMPACT_RULES: Final = DisclosureRules(
         "effect": ("matched_basis", "comparison_members"),
         "effect_ci_low": ("effect",),
         "effect_ci_high": ("effect",),
-        # effect + effect / effect_pct x 100 is enrolled_post.
+        # effect + effect x 100 / effect_pct is enrolled_post.
         "effect_pct": ("effect", "enrolled_post"),
         "max_std_diff": ("matched_basis",),
     },
@@ -146,6 +146,7 @@ IMPACT_RULES: Final = DisclosureRules(
 
 _MATCH_COLUMNS = ("enrollment_id", "match_rank", "member_id", "index_day", "distance")
 _KEYS = ("state_code", "month_index", "primary_condition", "age_band")
+_MATCHING = MATCHING_VARIABLES
 # Distance matrices are built in blocks of at most this many cells (memory bound).
 _BLOCK_CELLS = 2_000_000
 
@@ -205,14 +206,15 @@ def match_enrollments(
     the exact-match keys state_code, month_index, primary_condition, age_band (or one
     `cell_id` for them) and the matching variables (see `matching_scale`). Matching is
     exact on those keys and on the behavioral stays up to EXACT_BEHAVIORAL_STAYS (more
-    pooled); then each variable is divided by its standard
-    deviation over enrollees and candidates together; the distance is the root mean square
-    of the differences (in standard deviations). An enrollment gets the `k` nearest
-    candidates of its cell within `caliper`, of distinct members other than its own, ties
-    broken by a fixed scramble of the two ids (so no member is preferred for its id), then
-    by member_id and index_day. Candidates may serve several enrollments (with
-    replacement). Returns enrollment_id, match_rank (1 = nearest), member_id, index_day,
-    distance, ordered by enrollment_id and match_rank.
+    pooled). Each variable is then divided by its standard deviation over enrollees and
+    candidates together, and the distance is the root mean square of the differences (in
+    standard deviations). An enrollment gets the `k` nearest candidates of its cell within
+    `caliper`, of distinct members other than its own; ties are broken by a fixed scramble
+    of the enrollment's and the candidate's places in id order (so that no member is
+    preferred for its id), then by member_id and index_day. Candidates may serve several
+    enrollments (with replacement). Returns enrollment_id, match_rank (1 = nearest),
+    member_id, index_day, distance, ordered by enrollment_id and match_rank; the same for
+    the same rows in any order.
     """
     return _match(enrollees, candidates, k=k, caliper=caliper)[0]
 
@@ -373,9 +375,6 @@ def comparison_moments(
     )
 
 
-_MATCHING = MATCHING_VARIABLES
-
-
 # ---------------------------------------------------------------------------------------
 # The load
 
@@ -427,7 +426,10 @@ def rebuild_impact(conn: Connection) -> None:
     counts = matches.groupby("enrollment_id").size()
     records = enrollees.sort_values("enrollment_id", kind="stable").reset_index(drop=True)
     records["days_since_discharge"] = (
-        records["days_since_discharge"].astype("float64").fillna(NO_RECENT_DISCHARGE_DAYS)
+        records["days_since_discharge"]
+        .astype("float64")
+        .fillna(NO_RECENT_DISCHARGE_DAYS)
+        .astype("int64")
     )
     records["matches"] = records["enrollment_id"].map(counts).fillna(0).astype("int64")
     records = records.join(moments, on="enrollment_id")
@@ -575,20 +577,33 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
 
 def _comparison_members(
     filters: OutcomeFilter, models: Sequence[str], engine: Engine
-) -> pd.DataFrame:
-    """The distinct (program, comparison member) pairs of the filtered matched enrollments."""
+) -> dict[str, int]:
+    """Distinct comparison members of the filtered matched enrollments, counted in the
+    database per program (`program|<id>`), per model (`program_model|<model>`) and in all
+    (`all|`); the members themselves never leave it."""
     columns = impact_enrollments.c
-    statement = (
-        select(columns.program_id, columns.program_model, impact_matches.c.member_id)
-        .select_from(
-            impact_enrollments.join(
-                impact_matches, impact_matches.c.enrollment_id == columns.enrollment_id
-            )
-        )
-        .where(true(), *_conditions(filters, models))
-        .distinct()
+    joined = impact_enrollments.join(
+        impact_matches, impact_matches.c.enrollment_id == columns.enrollment_id
     )
-    return db.read_frame(statement, engine=engine)
+    members = func.count(func.distinct(impact_matches.c.member_id)).label("members")
+    counts: dict[str, int] = {}
+    for level, key in (("program", columns.program_id), ("program_model", columns.program_model)):
+        statement = (
+            select(key.label("unit"), members)
+            .select_from(joined)
+            .where(true(), *_conditions(filters, models))
+            .group_by(key)
+        )
+        frame = db.read_frame(statement, engine=engine)
+        counts.update(
+            {
+                f"{level}|{unit}": int(n)
+                for unit, n in zip(frame["unit"], frame["members"], strict=True)
+            }
+        )
+    total = select(members).select_from(joined).where(true(), *_conditions(filters, models))
+    counts["all|"] = int(db.read_frame(total, engine=engine)["members"].iloc[0])
+    return counts
 
 
 def _unit_seed(program_id: str) -> int:
@@ -778,7 +793,7 @@ def impact_by_unit(
     if programs.empty:
         return _empty_impact()
     rows = _enrollment_rows(filters, models, engine)
-    pairs = _comparison_members(filters, models, engine)
+    comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     records: list[dict[str, object]] = []
@@ -791,7 +806,7 @@ def impact_by_unit(
             "program_model": str(program.program_model),
             "program_id": program_id,
         }
-        members = pairs.loc[pairs["program_id"] == program_id, "member_id"].nunique()
+        members = comparison_members.get(f"program|{program_id}", 0)
         unit = rows[rows["program_id"] == program_id]
         matched = unit[unit["matches"] > 0]
         replicates[program_id] = (
@@ -809,7 +824,7 @@ def impact_by_unit(
     present_models = sorted(set(programs["program_model"]))
     for model in present_models:
         keys = {"state_code": None, "program_model": model, "program_id": None}
-        members = pairs.loc[pairs["program_model"] == model, "member_id"].nunique()
+        members = comparison_members.get(f"program_model|{model}", 0)
         unit = rows[rows["program_model"] == model]
         parts = [str(p) for p in programs.loc[programs["program_model"] == model, "program_id"]]
         pooled = _pooled([replicates[p] for p in parts])
@@ -817,7 +832,7 @@ def impact_by_unit(
         margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
     keys = {"state_code": None, "program_model": None, "program_id": None}
     pooled = _pooled(list(replicates.values()))
-    records += _unit_rows("all", keys, rows, pairs["member_id"].nunique(), filters.setting, pooled)
+    records += _unit_rows("all", keys, rows, comparison_members["all|"], filters.setting, pooled)
     margins.append(("all|", [f"program_model|{m}" for m in present_models]))
 
     frame = pd.DataFrame.from_records(records)
