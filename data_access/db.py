@@ -134,7 +134,11 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
             table.drop(conn, checkfirst=True)
         metadata.create_all(conn, tables=list(SUMMARY_TABLES))
         if rebuild:
+            # Imported here: the impact module reads through this one.
+            from data_access.impact import rebuild_impact
+
             rebuild_summaries(conn)
+            rebuild_impact(conn)
     if found is None or found < SCHEMA_VERSION:
         conn.execute(delete(SchemaInfo))
         conn.execute(

@@ -47,6 +47,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIn
 
 from data_access import db
 from data_access.errors import DatabaseNotReady, InputError
+from data_access.impact import rebuild_impact
 from data_access.models import (
     SCHEMA_VERSION,
     Admission,
@@ -1285,10 +1286,10 @@ def _sqlite_load_settings(conn: Connection) -> Iterator[None]:
 
 
 def _rebuild_summaries(conn: Connection, progress: Progress | None) -> None:
-    # summaries.py is written separately; until it exists a load only fills the contract tables.
     if progress is not None:
         progress("summaries", 0, 1)
     rebuild_summaries(conn)
+    rebuild_impact(conn)
     if progress is not None:
         progress("summaries", 1, 1)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -31,6 +32,7 @@ from data_access.vocabulary import (
     AUDIT_EVENTS,
     COACHING_ROLES,
     ID_LENGTH,
+    MATCHING_VARIABLES,
     PRIMARY_CONDITIONS,
     PROGRAM_MODELS,
     ROLES,
@@ -373,3 +375,83 @@ SUMMARY_TABLES: Final = (
     monthly_summary,
     enrollment_outcomes,
 )
+
+
+# ---------------------------------------------------------------------------------------
+# Impact: each analysable enrollment, its matched comparison index dates and both groups'
+# window sums, rebuilt by every load right after the summaries (see impact.py). The
+# effects and their intervals are computed from these at query time.
+
+# Window sums of one index date (an enrollment's enrolled_on, or a comparison member's
+# index date), per setting of the stay or the claim's behavioral flag: `with_admission` is
+# 1 when the window holds an admission of the setting; paid counts admissions and claims.
+IMPACT_GROUPS: Final = ("enrolled", "comparison")
+IMPACT_WINDOW_MEASURES: Final = (
+    "with_admission",
+    "admissions",
+    "inpatient_days",
+    "ed_visits",
+    "paid_cents",
+)
+
+
+def impact_sum_columns() -> list[str]:
+    """The columns of impact_outcomes after enrollment_id, in table order."""
+    return [
+        f"{group}_{window}_{name}"
+        for group in IMPACT_GROUPS
+        for window in WINDOWS
+        for name in (
+            *(f"{m}_{s}" for m in IMPACT_WINDOW_MEASURES for s in ADMISSION_SETTINGS),
+            "with_admission_all",
+        )
+    ]
+
+
+# One row per analysable enrollment: who, where, its matching variables, how many
+# comparison index dates it matched (0: left out of the matched enrollments) and the
+# comparison's mean and mean square of each matching variable on the matching scale
+# (log1p), for the balance figure.
+impact_enrollments = Table(
+    "impact_enrollments",
+    metadata,
+    Column("enrollment_id", String(ID_LENGTH), primary_key=True),
+    Column("member_id", String(ID_LENGTH), nullable=False),  # clusters the bootstrap
+    Column("program_id", String(ID_LENGTH), nullable=False),
+    Column("state_code", String(2), nullable=False),
+    Column("program_model", String(16), nullable=False),
+    Column("primary_condition", String(16), nullable=False),
+    Column("enrolled_month", String(7), nullable=False),
+    Column("age_band", String(8), nullable=False),
+    Column("index_day", Integer, nullable=False),  # enrolled_on, as a day number
+    *[Column(name, BigInteger, nullable=False) for name in MATCHING_VARIABLES],
+    Column("matches", Integer, nullable=False),
+    *[
+        Column(f"comparison_{moment}_{name}", Double, nullable=True)
+        for moment in ("mean", "meansq")
+        for name in MATCHING_VARIABLES
+    ],
+    Index("ix_impact_enrollments_state_program", "state_code", "program_id"),
+)
+
+# The comparison index dates of each enrollment, nearest first (rank 1 to 3).
+impact_matches = Table(
+    "impact_matches",
+    metadata,
+    Column("enrollment_id", String(ID_LENGTH), primary_key=True),
+    Column("match_rank", Integer, primary_key=True),
+    Column("member_id", String(ID_LENGTH), nullable=False),
+    Column("index_day", Integer, nullable=False),
+    Column("distance", Double, nullable=False),
+)
+
+# Per analysable enrollment: its own window sums (`enrolled_*`) and the sums over its
+# matched comparison index dates (`comparison_*`, 0 when unmatched; divide by `matches`).
+impact_outcomes = Table(
+    "impact_outcomes",
+    metadata,
+    Column("enrollment_id", String(ID_LENGTH), primary_key=True),
+    *[Column(name, BigInteger, nullable=False) for name in impact_sum_columns()],
+)
+
+IMPACT_TABLES: Final = (impact_enrollments, impact_matches, impact_outcomes)

@@ -102,3 +102,63 @@ def utc_timestamp(moment: object) -> pd.Timestamp:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------
+# Impact: each program against a matched comparison group (see impact.py, docs/methods.md).
+
+ImpactLevel = Literal["program", "program_model", "all"]
+ImpactMeasure = Literal[
+    "share_with_admission",
+    "admissions_per_enrollment",
+    "inpatient_days_per_enrollment",
+    "ed_visits_per_enrollment",
+    "behavioral_paid_per_enrollment",
+    "medical_paid_per_enrollment",
+    "total_paid_per_enrollment",
+]
+# Age at the index date from the birth year alone (index year - birth_year), in bands:
+# the label and the oldest age of each band, youngest first; the last band has no end.
+AgeBand = Literal["0_25", "26_44", "45_64", "65_plus"]
+# The matching variables, as stored (impact tables): the pre window's admissions by setting
+# (programs choose members by their behavioral history), inpatient days, total paid (cents),
+# and the days since the latest behavioral discharge in the pre window or on the index date
+# (NO_RECENT_DISCHARGE_DAYS when none).
+MatchingVariable = Literal[
+    "pre_admissions_behavioral",
+    "pre_admissions_medical",
+    "pre_inpatient_days",
+    "pre_paid_cents",
+    "days_since_discharge",
+]
+
+IMPACT_LEVELS: Final[tuple[ImpactLevel, ...]] = get_args(ImpactLevel)
+IMPACT_MEASURES: Final[tuple[ImpactMeasure, ...]] = get_args(ImpactMeasure)
+AGE_BANDS: Final[tuple[AgeBand, ...]] = get_args(AgeBand)
+AGE_BAND_LAST_AGE: Final[tuple[int, ...]] = (25, 44, 64)
+MATCHING_VARIABLES: Final[tuple[MatchingVariable, ...]] = get_args(MatchingVariable)
+
+# Comparison index dates: the day after each behavioral discharge; the routine day of the
+# month within DAYS_AFTER_DISCHARGE days after one; and the routine day of each month for a
+# fixed sample of each state's members (see impact_sql.py).
+ROUTINE_INDEX_DAY_OF_MONTH: Final = 15
+DAYS_AFTER_DISCHARGE: Final = 30
+# The sample: at least this many members per state and month, and at least this many per
+# analysable enrollment of an average month of the state.
+ROUTINE_MEMBERS_MIN: Final = 300
+ROUTINE_MEMBERS_PER_ENROLLMENT: Final = 30
+# Matching is exact on the number of behavioral stays in the pre window up to this many
+# (this many or more pooled): it sets how far a plain pre/post change would fall by itself.
+EXACT_BEHAVIORAL_STAYS: Final = 3
+# Days since the latest behavioral discharge when there was none in the pre window.
+NO_RECENT_DISCHARGE_DAYS: Final = PRE_WINDOW_DAYS + 1
+# Nearest neighbours: up to this many comparison index dates (of distinct members) per
+# enrollment, with replacement, within the caliper (root mean square of the standardised
+# differences of the matching variables, in standard deviations).
+MATCHES_PER_ENROLLMENT: Final = 3
+MATCH_CALIPER_SD: Final = 0.5
+# Percentile bootstrap over enrolled members; the seed is fixed so that the same database
+# always gives the same intervals.
+BOOTSTRAP_REPLICATES: Final = 2000
+BOOTSTRAP_SEED: Final = 20160101
+CONFIDENCE_LEVEL: Final = 0.95

@@ -151,15 +151,19 @@ def test_a_later_first_load_keeps_the_foreign_keys_to_loaded_parents(
     children = {name: content for name, content in GOOD.items() if name not in parents}
     load_directory(write(tmp_path / "children", children), engine=engine)
     assert schema_signature(engine) == before
-    assert stored_counts(engine) == counted(engine) == {
-        "states": 2,
-        "programs": 2,
-        "members": 3,
-        "eligibility": 4,
-        "enrollments": 2,
-        "admissions": 3,
-        "services": 3,
-    }
+    assert (
+        stored_counts(engine)
+        == counted(engine)
+        == {
+            "states": 2,
+            "programs": 2,
+            "members": 3,
+            "eligibility": 4,
+            "enrollments": 2,
+            "admissions": 3,
+            "services": 3,
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------

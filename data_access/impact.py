@@ -1,0 +1,873 @@
+"""Did peer support work? Each program's pre/post change against a matched comparison group.
+
+At load (`rebuild_impact`, inside the load's transaction, right after the summaries):
+
+1. Every analysable enrollment is an *index date* (its `enrolled_on`). Comparison
+   candidates are index dates of members of the same state not enrolled in any program from
+   the first day of the pre window through that date, analysable there as an enrollment
+   would be: the day after each behavioral discharge, the 15th of a month up to 30 days
+   after one, and the 15th of the month for a fixed sample of each state's members; only
+   in the cells that have analysable enrollments (impact_sql.py).
+2. Matching, exact on state, calendar month of the index date, primary condition, age band
+   and the number of behavioral stays in the pre window (3 or more pooled); then up to
+   `MATCHES_PER_ENROLLMENT` nearest candidate dates of distinct members, with replacement,
+   on the standardised log1p of the pre window's behavioral and medical stays, inpatient
+   days, total paid and the days since the latest behavioral discharge, within a caliper
+   (`match_enrollments`). An enrollment with none is left out of the matched enrollments.
+3. Both groups' window sums are stored per enrollment (impact_outcomes).
+
+At query time (`impact_by_unit`): the effect is a difference in differences over the
+matched enrollments of a unit (a program, a program model pooled, all programs), each
+enrollment weighing the same, its comparison being the mean of its matches; its 95%
+interval is a percentile bootstrap over enrolled members with a fixed seed, so the same
+database always gives the same figures. docs/methods.md explains the design and its limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select, text, true
+
+from data_access import db
+from data_access.access import SmallCells, Viewer, must_suppress, scope_filter
+from data_access.filters import OutcomeFilter
+from data_access.impact_sql import ImpactSql
+from data_access.models import (
+    IMPACT_TABLES,
+    Admission,
+    Program,
+    Service,
+    impact_enrollments,
+    impact_matches,
+    impact_outcomes,
+    impact_sum_columns,
+)
+from data_access.settings import get_settings
+from data_access.summaries import day_number
+from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
+from data_access.vocabulary import (
+    BOOTSTRAP_REPLICATES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE_LEVEL,
+    EXACT_BEHAVIORAL_STAYS,
+    IMPACT_LEVELS,
+    IMPACT_MEASURES,
+    MATCH_CALIPER_SD,
+    MATCHES_PER_ENROLLMENT,
+    MATCHING_VARIABLES,
+    NO_RECENT_DISCHARGE_DAYS,
+    NOT_ENROLLED,
+    ImpactMeasure,
+    Setting,
+)
+
+IMPACT_COLUMNS: Final = (
+    "level",
+    "state_code",
+    "program_model",
+    "program_id",
+    "setting",
+    "measure",
+    "enrollments",
+    "matched_enrollments",
+    "comparison_members",
+    "enrolled_pre",
+    "enrolled_post",
+    "comparison_pre",
+    "comparison_post",
+    "pre_post_change",
+    "effect",
+    "effect_ci_low",
+    "effect_ci_high",
+    "effect_pct",
+    "max_std_diff",
+)
+IMPACT_COUNT_COLUMNS: Final = ("enrollments", "matched_enrollments", "comparison_members")
+# Measures in dollars: their window sums are cents.
+MONEY_MEASURES: Final = frozenset(
+    {"behavioral_paid_per_enrollment", "medical_paid_per_enrollment", "total_paid_per_enrollment"}
+)
+# The counts behind a measure's figures (members with an admission, admissions, days, ED
+# visits), suppressed from 1 to the threshold - 1 as in prepost; money has none.
+_COUNTED_MEASURES: Final = frozenset(IMPACT_MEASURES) - MONEY_MEASURES
+
+_EVENTS = ("enrolled_pre", "enrolled_post", "comparison_pre", "comparison_post")
+IMPACT_RULES: Final = DisclosureRules(
+    basis="enrollments",
+    counts=(
+        *IMPACT_COUNT_COLUMNS,
+        # Helpers, never shown: the analysable enrollments left unmatched (the matched
+        # figures and prepost's figures over all enrollments would give theirs), the matched
+        # enrollments again (so that hiding the shown count for the unmatched ones does not
+        # hide the effect), and the events summed in each figure.
+        "unmatched_enrollments",
+        "matched_basis",
+        *(f"{figure}_events" for figure in _EVENTS),
+    ),
+    derived={
+        "matched_enrollments": ("matched_basis", "unmatched_enrollments"),
+        **{
+            figure: ("matched_basis", "unmatched_enrollments", f"{figure}_events")
+            for figure in ("enrolled_pre", "enrolled_post")
+        },
+        **{
+            figure: (
+                "matched_basis",
+                "comparison_members",
+                "unmatched_enrollments",
+                f"{figure}_events",
+            )
+            for figure in ("comparison_pre", "comparison_post")
+        },
+        "pre_post_change": ("enrolled_pre", "enrolled_post"),
+        "effect": ("matched_basis", "comparison_members"),
+        "effect_ci_low": ("effect",),
+        "effect_ci_high": ("effect",),
+        # effect + effect x 100 / effect_pct is enrolled_post.
+        "effect_pct": ("effect", "enrolled_post"),
+        "max_std_diff": ("matched_basis",),
+    },
+    additive=(
+        "enrollments",
+        "matched_enrollments",
+        "unmatched_enrollments",
+        "matched_basis",
+        *(f"{figure}_events" for figure in _EVENTS),
+    ),
+    # The effect is the difference of the four levels' changes: with three of them it gives
+    # the fourth back, so a suppressed level takes the other three with it.
+    linked=(_EVENTS,),
+)
+
+_MATCH_COLUMNS = ("enrollment_id", "match_rank", "member_id", "index_day", "distance")
+_KEYS = ("state_code", "month_index", "primary_condition", "age_band")
+_MATCHING = MATCHING_VARIABLES
+# Distance matrices are built in blocks of at most this many cells (memory bound).
+_BLOCK_CELLS = 2_000_000
+
+
+# ---------------------------------------------------------------------------------------
+# Matching
+
+
+def matching_scale(frame: pd.DataFrame) -> np.ndarray:
+    """The matching variables (`MATCHING_VARIABLES`) on the matching scale: log1p of each,
+    paid in dollars, and the days since the latest behavioral discharge
+    `NO_RECENT_DISCHARGE_DAYS` when there was none (a missing value)."""
+    columns = []
+    for name in MATCHING_VARIABLES:
+        values = frame[name].astype("float64")
+        if name == "days_since_discharge":
+            values = values.fillna(NO_RECENT_DISCHARGE_DAYS)
+        if name.startswith("pre_paid_cents"):
+            values = values / 100.0
+        columns.append(values.to_numpy(dtype="float64"))
+    return np.log1p(np.column_stack(columns)) if columns else np.empty((len(frame), 0))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64 of unsigned 64-bit integers (wrapping), a fixed pseudo-random scramble."""
+    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _cell_codes(enrollees: pd.DataFrame, candidates: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """The exact-match cell of each row: `cell_id` when both frames have it (the load's
+    work cells: state, month of the index date, primary condition, age band), else those
+    keys as columns; and the pre window's behavioral stays up to EXACT_BEHAVIORAL_STAYS."""
+    keys = ["cell_id"] if "cell_id" in enrollees and "cell_id" in candidates else list(_KEYS)
+    both = pd.concat([enrollees[keys], candidates[keys]], ignore_index=True)
+    stays = pd.concat(
+        [enrollees["pre_admissions_behavioral"], candidates["pre_admissions_behavioral"]],
+        ignore_index=True,
+    )
+    both["stays"] = stays.clip(upper=EXACT_BEHAVIORAL_STAYS).to_numpy()
+    codes = both.groupby([*keys, "stays"], sort=True).ngroup().to_numpy()
+    return codes[: len(enrollees)], codes[len(enrollees) :]
+
+
+def match_enrollments(
+    enrollees: pd.DataFrame,
+    candidates: pd.DataFrame,
+    *,
+    k: int = MATCHES_PER_ENROLLMENT,
+    caliper: float = MATCH_CALIPER_SD,
+) -> pd.DataFrame:
+    """The comparison index dates of each enrollment, nearest first.
+
+    `enrollees`: enrollment_id, member_id and `candidates`: member_id, index_day; both with
+    the exact-match keys state_code, month_index, primary_condition, age_band (or one
+    `cell_id` for them) and the matching variables (see `matching_scale`). Matching is
+    exact on those keys and on the behavioral stays up to EXACT_BEHAVIORAL_STAYS (more
+    pooled). Each variable is then divided by its standard deviation over enrollees and
+    candidates together, and the distance is the root mean square of the differences (in
+    standard deviations). An enrollment gets the `k` nearest candidates of its cell within
+    `caliper`, of distinct members other than its own; ties are broken by a fixed scramble
+    of the enrollment's and the candidate's places in id order (so that no member is
+    preferred for its id), then by member_id and index_day. Candidates may serve several
+    enrollments (with replacement). Returns enrollment_id, match_rank (1 = nearest),
+    member_id, index_day, distance, ordered by enrollment_id and match_rank; the same for
+    the same rows in any order.
+    """
+    return _match(enrollees, candidates, k=k, caliper=caliper)[0]
+
+
+def _match(
+    enrollees: pd.DataFrame, candidates: pd.DataFrame, *, k: int, caliper: float
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`match_enrollments`, and the position in `candidates` of each match."""
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in _MATCH_COLUMNS})
+    if enrollees.empty or candidates.empty:
+        return empty, np.empty(0, dtype="int64")
+    enrollees = enrollees.sort_values("enrollment_id", kind="stable")
+    candidates = candidates.reset_index(drop=True)
+    candidate_order = candidates.sort_values(["member_id", "index_day"], kind="stable").index
+    candidate_position = candidates.index.get_indexer(candidate_order)
+    candidates = candidates.loc[candidate_order]
+    x_enrolled, x_candidates = matching_scale(enrollees), matching_scale(candidates)
+    spread = np.vstack([x_enrolled, x_candidates]).std(axis=0)
+    spread[spread == 0] = 1.0
+    z_enrolled, z_candidates = x_enrolled / spread, x_candidates / spread
+
+    member_ids = np.unique(
+        np.concatenate([enrollees["member_id"], candidates["member_id"]]).astype(str)
+    )
+    enrolled_member = np.searchsorted(member_ids, enrollees["member_id"].astype(str))
+    candidate_member = np.searchsorted(member_ids, candidates["member_id"].astype(str))
+    candidate_day = candidates["index_day"].to_numpy(dtype="int64")
+    candidate_hash = _mix(candidate_member.astype(np.uint64) * np.uint64(1 << 24) + candidate_day)
+    enrolled_hash = _mix(np.arange(len(enrollees), dtype=np.uint64) + np.uint64(1 << 40))
+
+    enrolled_cell, candidate_cell = _cell_codes(enrollees, candidates)
+    by_cell = np.argsort(candidate_cell, kind="stable")
+    cells, starts = np.unique(candidate_cell[by_cell], return_index=True)
+    ends = np.append(starts[1:], len(by_cell))
+    span = {int(cell): (int(s), int(e)) for cell, s, e in zip(cells, starts, ends, strict=True)}
+
+    enrollee_order = np.argsort(enrolled_cell, kind="stable")
+    enrollee_cells, enrollee_starts = np.unique(enrolled_cell[enrollee_order], return_index=True)
+    enrollee_ends = np.append(enrollee_starts[1:], len(enrollee_order))
+    found: list[tuple[int, int, int, float]] = []  # enrollee row, rank, candidate row, distance
+    for cell, low, high in zip(enrollee_cells, enrollee_starts, enrollee_ends, strict=True):
+        if int(cell) not in span:
+            continue
+        start, end = span[int(cell)]
+        pool = by_cell[start:end]
+        chosen = enrollee_order[low:high]
+        block = max(1, _BLOCK_CELLS // len(pool))
+        for first in range(0, len(chosen), block):
+            part = chosen[first : first + block]
+            found += _nearest(
+                part,
+                pool,
+                z_enrolled,
+                z_candidates,
+                enrolled_member,
+                candidate_member,
+                candidate_day,
+                _mix(enrolled_hash[part][:, None] ^ candidate_hash[pool][None, :]),
+                k=k,
+                caliper=caliper,
+            )
+    if not found:
+        return empty, np.empty(0, dtype="int64")
+    rows, ranks, chosen_rows, distances = (np.array(v) for v in zip(*found, strict=True))
+    matches = pd.DataFrame(
+        {
+            "enrollment_id": enrollees["enrollment_id"].astype(str).to_numpy()[rows],
+            "match_rank": ranks.astype("int64"),
+            "member_id": member_ids[candidate_member[chosen_rows]],
+            "index_day": candidate_day[chosen_rows],
+            "distance": distances.astype("float64"),
+        }
+    )
+    order = np.lexsort((matches["match_rank"].to_numpy(), matches["enrollment_id"].to_numpy()))
+    return (
+        matches.iloc[order].reset_index(drop=True),
+        candidate_position[chosen_rows[order]],
+    )
+
+
+def _nearest(
+    part: np.ndarray,
+    pool: np.ndarray,
+    z_enrolled: np.ndarray,
+    z_candidates: np.ndarray,
+    enrolled_member: np.ndarray,
+    candidate_member: np.ndarray,
+    candidate_day: np.ndarray,
+    ties: np.ndarray,
+    *,
+    k: int,
+    caliper: float,
+) -> list[tuple[int, int, int, float]]:
+    """The matches of the enrollee rows `part` among the candidate rows `pool` (one cell)."""
+    diff = z_enrolled[part][:, None, :] - z_candidates[pool][None, :, :]
+    distance = np.sqrt((diff**2).mean(axis=2))
+    allowed = (distance <= caliper) & (
+        candidate_member[pool][None, :] != enrolled_member[part][:, None]
+    )
+    distance = np.where(allowed, distance, np.inf)
+    shape = distance.shape
+    order = np.lexsort(
+        (
+            np.broadcast_to(candidate_day[pool], shape),
+            np.broadcast_to(candidate_member[pool], shape),
+            ties,
+            distance,
+        ),
+        axis=-1,
+    )
+    ranked = np.take_along_axis(distance, order, axis=1)
+    usable = np.isfinite(ranked).sum(axis=1)
+    found: list[tuple[int, int, int, float]] = []
+    # Most rows: the k nearest are k distinct members, taken as they are.
+    width = min(k, shape[1])
+    top = pool[order[:, :width]]
+    top_members = np.sort(candidate_member[top], axis=1)
+    simple = (usable >= width) & (np.diff(top_members, axis=1) != 0).all(axis=1)
+    for row in np.flatnonzero(simple):
+        found += [
+            (int(part[row]), rank + 1, int(top[row, rank]), float(ranked[row, rank]))
+            for rank in range(width)
+        ]
+    for row in np.flatnonzero(~simple & (usable > 0)):
+        seen: set[int] = set()
+        for position in range(int(usable[row])):
+            candidate = int(pool[order[row, position]])
+            member = int(candidate_member[candidate])
+            if member in seen:
+                continue
+            seen.add(member)
+            found.append((int(part[row]), len(seen), candidate, float(ranked[row, position])))
+            if len(seen) == k:
+                break
+    return found
+
+
+def comparison_moments(
+    candidates: pd.DataFrame, matches: pd.DataFrame, positions: np.ndarray
+) -> pd.DataFrame:
+    """Per matched enrollment: the matches' mean and mean square of each matching variable
+    on the matching scale (for the balance figure). `positions`: each match's row in
+    `candidates` (see `_match`). Indexed by enrollment_id, in its order."""
+    columns = [f"comparison_{m}_{name}" for m in ("mean", "meansq") for name in _MATCHING]
+    if matches.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="enrollment_id"))
+    scaled = matching_scale(candidates.iloc[positions])
+    codes, enrollment = pd.factorize(matches["enrollment_id"], sort=True)
+    count = np.bincount(codes).astype("float64")[:, None]
+    sums = np.zeros((len(enrollment), scaled.shape[1]))
+    squares = np.zeros_like(sums)
+    np.add.at(sums, codes, scaled)
+    np.add.at(squares, codes, scaled**2)
+    return pd.DataFrame(
+        np.hstack([sums / count, squares / count]),
+        columns=columns,
+        index=pd.Index(enrollment, name="enrollment_id"),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The load
+
+
+def _through_day(conn: Connection) -> int | None:
+    latest = [
+        conn.execute(select(func.max(Admission.admit_date))).scalar(),
+        conn.execute(select(func.max(Service.service_date))).scalar(),
+    ]
+    days = [day_number(pd.Timestamp(value).date()) for value in latest if value is not None]
+    return max(days, default=None)
+
+
+def _read(conn: Connection, sql: str) -> pd.DataFrame:
+    """Rows of a query with no parameters, straight from the driver's cursor (a million rows
+    cost seconds less than through SQLAlchemy), in the caller's transaction."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        columns = [column[0] for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    finally:
+        cursor.close()
+
+
+def rebuild_impact(conn: Connection) -> None:
+    """Recompute the impact tables from the contract and summary tables, inside the caller's
+    transaction; run after `summaries.rebuild_summaries`."""
+    sql = ImpactSql(conn.dialect.name)
+    for table in reversed(IMPACT_TABLES):
+        conn.execute(table.delete())
+    through = _through_day(conn)
+    if through is None:
+        return
+    for statement in sql.create_work_tables():
+        conn.execute(text(statement), {"through_day": through})
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE impact_work_index"))
+    enrollees = _read(conn, sql.enrollee_features())
+    candidates = _read(conn, sql.candidate_features()) if len(enrollees) else enrollees
+    for statement in sql.drop_work_tables():
+        conn.execute(text(statement))
+    if enrollees.empty:
+        return
+    matches, positions = _match(
+        enrollees, candidates, k=MATCHES_PER_ENROLLMENT, caliper=MATCH_CALIPER_SD
+    )
+    moments = comparison_moments(candidates, matches, positions)
+    counts = matches.groupby("enrollment_id").size()
+    records = enrollees.sort_values("enrollment_id", kind="stable").reset_index(drop=True)
+    records["days_since_discharge"] = (
+        records["days_since_discharge"]
+        .astype("float64")
+        .fillna(NO_RECENT_DISCHARGE_DAYS)
+        .astype("int64")
+    )
+    records["matches"] = records["enrollment_id"].map(counts).fillna(0).astype("int64")
+    records = records.join(moments, on="enrollment_id")
+    table_columns = [c.name for c in impact_enrollments.columns]
+    conn.execute(impact_enrollments.insert(), _records(records[table_columns]))
+    if not matches.empty:
+        conn.execute(impact_matches.insert(), _records(matches))
+    conn.execute(text(sql.outcomes_insert(impact_sum_columns())))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    columns = [str(c) for c in frame.columns]
+    return [
+        dict(zip(columns, map(_plain, row), strict=True))
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _plain(value: object) -> object:
+    """A value as the database driver takes it (numpy scalars to Python, NaN to NULL)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# The estimate, at query time
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return engine if engine is not None else db.get_engine()
+
+
+def _setting_sum(group: str, window: str, name: str, setting: Setting) -> ColumnElement[int]:
+    """A window sum of impact_outcomes limited to the setting (both settings for `all`)."""
+    columns = impact_outcomes.c
+    if setting == "all":
+        if name == "with_admission":
+            return columns[f"{group}_{window}_with_admission_all"]
+        return (
+            columns[f"{group}_{window}_{name}_behavioral"]
+            + columns[f"{group}_{window}_{name}_medical"]
+        )
+    return columns[f"{group}_{window}_{name}_{setting}"]
+
+
+def _measure_sum(
+    measure: ImpactMeasure, group: str, window: str, setting: Setting
+) -> ColumnElement[int]:
+    """The window sum behind a measure: admissions and ED visits follow the setting (ED
+    visits through the claims' behavioral flag); paid never does."""
+    columns = impact_outcomes.c
+    if measure == "behavioral_paid_per_enrollment":
+        return columns[f"{group}_{window}_paid_cents_behavioral"]
+    if measure == "medical_paid_per_enrollment":
+        return columns[f"{group}_{window}_paid_cents_medical"]
+    if measure == "total_paid_per_enrollment":
+        return _setting_sum(group, window, "paid_cents", "all")
+    name = {
+        "share_with_admission": "with_admission",
+        "admissions_per_enrollment": "admissions",
+        "inpatient_days_per_enrollment": "inpatient_days",
+        "ed_visits_per_enrollment": "ed_visits",
+    }[measure]
+    return _setting_sum(group, window, name, setting)
+
+
+def _conditions(filters: OutcomeFilter, models: Sequence[str]) -> list[ColumnElement[bool]]:
+    columns = impact_enrollments.c
+    conditions: list[ColumnElement[bool]] = [columns.program_model.in_(models)]
+    if filters.states is not None:
+        conditions.append(columns.state_code.in_(filters.states))
+    if filters.program_ids is not None:
+        conditions.append(columns.program_id.in_(filters.program_ids))
+    if filters.conditions is not None:
+        conditions.append(columns.primary_condition.in_(filters.conditions))
+    if filters.month_from:
+        conditions.append(columns.enrolled_month >= filters.month_from)
+    if filters.month_to:
+        conditions.append(columns.enrolled_month <= filters.month_to)
+    return conditions
+
+
+def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+    conditions: list[ColumnElement[bool]] = [Program.program_model.in_(models)]
+    if filters.states is not None:
+        conditions.append(Program.state_code.in_(filters.states))
+    if filters.program_ids is not None:
+        conditions.append(Program.program_id.in_(filters.program_ids))
+    statement = select(Program.program_id, Program.state_code, Program.program_model).where(
+        *conditions
+    )
+    return db.read_frame(statement, engine=engine)
+
+
+def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+    """One row per analysable enrollment of the filters: its unit keys, member, matches,
+    matching variables, comparison moments, and per measure the four window sums
+    (`<measure>__enrolled_pre`, ...; comparison sums are over its matches)."""
+    columns = impact_enrollments.c
+    sums = [
+        func.coalesce(_measure_sum(measure, group, window, filters.setting), 0).label(
+            f"{measure}__{group}_{window}"
+        )
+        for measure in IMPACT_MEASURES
+        for group in ("enrolled", "comparison")
+        for window in ("pre", "post")
+    ]
+    moment_columns: list[Column[float]] = [
+        columns[f"comparison_{moment}_{name}"]
+        for moment in ("mean", "meansq")
+        for name in _MATCHING
+    ]
+    statement = (
+        select(
+            columns.enrollment_id,
+            columns.member_id,
+            columns.program_id,
+            columns.state_code,
+            columns.program_model,
+            columns.matches,
+            *[columns[name] for name in _MATCHING],
+            *moment_columns,
+            *sums,
+        )
+        .select_from(
+            impact_enrollments.join(
+                impact_outcomes, impact_outcomes.c.enrollment_id == columns.enrollment_id
+            )
+        )
+        .where(true(), *_conditions(filters, models))
+    )
+    frame = db.read_frame(statement, engine=engine)
+    for sum_column in sums:
+        frame[sum_column.name] = frame[sum_column.name].astype("int64")
+    frame["matches"] = frame["matches"].astype("int64")
+    # A fixed order (members, then enrollments, by code point) so that every sum and the
+    # bootstrap see the rows in the same order on every engine.
+    return frame.sort_values(["member_id", "enrollment_id"], kind="stable").reset_index(drop=True)
+
+
+def _comparison_members(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine
+) -> dict[str, int]:
+    """Distinct comparison members of the filtered matched enrollments, counted in the
+    database per program (`program|<id>`), per model (`program_model|<model>`) and in all
+    (`all|`); the members themselves never leave it."""
+    columns = impact_enrollments.c
+    joined = impact_enrollments.join(
+        impact_matches, impact_matches.c.enrollment_id == columns.enrollment_id
+    )
+    members = func.count(func.distinct(impact_matches.c.member_id)).label("members")
+    counts: dict[str, int] = {}
+    for level, key in (("program", columns.program_id), ("program_model", columns.program_model)):
+        statement = (
+            select(key.label("unit"), members)
+            .select_from(joined)
+            .where(true(), *_conditions(filters, models))
+            .group_by(key)
+        )
+        frame = db.read_frame(statement, engine=engine)
+        counts.update(
+            {
+                f"{level}|{unit}": int(n)
+                for unit, n in zip(frame["unit"], frame["members"], strict=True)
+            }
+        )
+    total = select(members).select_from(joined).where(true(), *_conditions(filters, models))
+    counts["all|"] = int(db.read_frame(total, engine=engine)["members"].iloc[0])
+    return counts
+
+
+def _unit_seed(program_id: str) -> int:
+    """A bootstrap seed of its own per program, so a program's interval is the same whichever
+    other programs the filters select."""
+    return int.from_bytes(hashlib.sha256(program_id.encode()).digest()[:8], "big")
+
+
+def bootstrap_sums(
+    members: np.ndarray,
+    differences: np.ndarray,
+    *,
+    seed: int,
+    replicates: int = BOOTSTRAP_REPLICATES,
+) -> np.ndarray:
+    """Bootstrap replicates of a program's summed differences in differences, resampling
+    its enrolled members (clusters) with replacement.
+
+    `members`: the member of each matched enrollment; `differences`: one row per matched
+    enrollment, one column per measure. Each replicate draws as many members as there are
+    and sums the drawn members' enrollments. Returns a (replicates, measures + 1) array: the
+    sums of the differences, then the number of enrollments drawn; a replicate's effects
+    are the sums over the count. Pooled units add their programs' replicates (a bootstrap
+    stratified by program).
+    """
+    codes, cluster = np.unique(members, return_inverse=True)
+    n = len(codes)
+    totals = np.zeros((n, differences.shape[1] + 1))
+    np.add.at(totals, cluster, np.column_stack([differences, np.ones(len(differences))]))
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([BOOTSTRAP_SEED, seed])))
+    out = np.empty((replicates, totals.shape[1]))
+    chunk = max(1, min(replicates, 2_000_000 // max(n, 1)))
+    for start in range(0, replicates, chunk):
+        reps = min(chunk, replicates - start)
+        draws = rng.integers(0, n, size=(reps, n))
+        draws += (np.arange(reps) * n)[:, None]
+        weights = np.bincount(draws.ravel(), minlength=reps * n).reshape(reps, n)
+        out[start : start + reps] = weights.astype("float64") @ totals
+    return out
+
+
+def _differences(matched: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per matched enrollment and measure: the four window values (comparison ones the mean
+    over its matches; money in dollars) keyed `measure|group_window`, and the (enrollments,
+    measures) array of differences in differences."""
+    values: dict[str, np.ndarray] = {}
+    differences = np.empty((len(matched), len(IMPACT_MEASURES)))
+    count = matched["matches"].to_numpy(dtype="float64")
+    for position, measure in enumerate(IMPACT_MEASURES):
+        scale = 100.0 if measure in MONEY_MEASURES else 1.0
+        part = {
+            name: matched[f"{measure}__{name}"].to_numpy(dtype="float64")
+            / (count if name.startswith("comparison") else 1.0)
+            / scale
+            for name in _EVENTS
+        }
+        values.update({f"{measure}|{name}": v for name, v in part.items()})
+        differences[:, position] = (part["enrolled_post"] - part["enrolled_pre"]) - (
+            part["comparison_post"] - part["comparison_pre"]
+        )
+    return values, differences
+
+
+def _balance(rows: pd.DataFrame) -> float:
+    """The largest absolute standardized mean difference of the matching variables (on the
+    matching scale) between the matched enrollments and their weighted comparison: the
+    difference of the means over the root of the mean of the two variances; NaN when
+    undefined (no matched enrollment, or a variable with no spread that differs)."""
+    if rows.empty:
+        return float("nan")
+    enrolled = matching_scale(rows)
+    worst = float("nan")
+    for position, name in enumerate(_MATCHING):
+        x = enrolled[:, position]
+        mean_c = rows[f"comparison_mean_{name}"].to_numpy(dtype="float64")
+        square_c = rows[f"comparison_meansq_{name}"].to_numpy(dtype="float64")
+        comparison_mean = mean_c.mean()
+        comparison_var = max(square_c.mean() - comparison_mean**2, 0.0)
+        difference = x.mean() - comparison_mean
+        spread = np.sqrt((x.var() + comparison_var) / 2)
+        if spread == 0:
+            if difference != 0:
+                return float("nan")
+            value = 0.0
+        else:
+            value = abs(difference) / spread
+        worst = value if np.isnan(worst) else max(worst, value)
+    return worst
+
+
+def _unit_rows(
+    level: str,
+    keys: dict[str, str | None],
+    rows: pd.DataFrame,
+    comparison_members: int,
+    setting: Setting,
+    replicate_sums: np.ndarray | None,
+) -> list[dict[str, object]]:
+    """The seven measure rows of one unit, with the helper counts for suppression.
+    `replicate_sums`: the unit's bootstrap replicates (see `bootstrap_sums`), None when it
+    has no matched enrollment."""
+    matched = rows[rows["matches"] > 0]
+    n = len(matched)
+    values, differences = _differences(matched)
+    if n and replicate_sums is not None:
+        replicates = replicate_sums[:, :-1] / replicate_sums[:, -1:]
+        tail = (1 - CONFIDENCE_LEVEL) / 2
+        low, high = np.quantile(replicates, [tail, 1 - tail], axis=0)
+    else:
+        low = high = np.full(len(IMPACT_MEASURES), np.nan)
+    balance = _balance(matched)
+    out: list[dict[str, object]] = []
+    for position, measure in enumerate(IMPACT_MEASURES):
+        mean = {
+            part: (float(values[f"{measure}|{part}"].mean()) if n else float("nan"))
+            for part in _EVENTS
+        }
+        change = mean["enrolled_post"] - mean["enrolled_pre"]
+        effect = float(differences[:, position].mean()) if n else float("nan")
+        counterfactual = mean["enrolled_pre"] + mean["comparison_post"] - mean["comparison_pre"]
+        counted = measure in _COUNTED_MEASURES
+        events = {
+            f"{part}_events": int(matched[f"{measure}__{part}"].sum()) if counted else 0
+            for part in _EVENTS
+        }
+        out.append(
+            {
+                "level": level,
+                **keys,
+                "setting": setting,
+                "measure": measure,
+                "enrollments": len(rows),
+                "matched_enrollments": n,
+                "comparison_members": comparison_members,
+                **mean,
+                "pre_post_change": change,
+                "effect": effect,
+                "effect_ci_low": float(low[position]),
+                "effect_ci_high": float(high[position]),
+                "effect_pct": effect / counterfactual * 100 if counterfactual != 0 else np.nan,
+                "max_std_diff": balance,
+                "unmatched_enrollments": len(rows) - n,
+                "matched_basis": n,
+                **events,
+            }
+        )
+    return out
+
+
+def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    present = [p for p in parts if p is not None]
+    return None if not present else np.sum(present, axis=0)
+
+
+def _empty_impact() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype="object") for c in (*IMPACT_COLUMNS, SUPPRESSED_COLUMN)}
+    )
+
+
+def impact_by_unit(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The contract's impact export rows: each program, each program model (its selected
+    programs pooled) and all selected programs, one row per measure, then `suppressed`.
+
+    Columns: `IMPACT_COLUMNS` (`state_code` only on program rows, `program_model` empty on
+    the `all` rows, `program_id` only on program rows; counts as integers; figures as floats,
+    NaN where undefined or suppressed), and `suppressed`. Filters as for prepost: states,
+    program models, programs, conditions, the month range on `enrolled_on`; the setting
+    limits the admission measures and ED visits. Programs with no analysable enrollment are
+    listed with 0; a model appears when a selected program has it. Ordered by level
+    (program, program_model, all), then state_code, program_model, program_id and measure
+    as plain text. Suppressed as `IMPACT_RULES` say, the pooled rows being the totals of
+    the rows they pool.
+    """
+    engine = _engine(engine)
+    filters = scope_filter(filters, viewer)[0]
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    if filters.selects_nothing or not models:
+        return _empty_impact()
+    programs = _programs(filters, models, engine)
+    if programs.empty:
+        return _empty_impact()
+    rows = _enrollment_rows(filters, models, engine)
+    comparison_members = _comparison_members(filters, models, engine)
+    programs = programs.sort_values(["state_code", "program_id"], kind="stable")
+
+    records: list[dict[str, object]] = []
+    margins: list[tuple[str, list[str]]] = []  # (total unit, its parts), by unit label
+    replicates: dict[str, np.ndarray | None] = {}
+    for program in programs.itertuples(index=False):
+        program_id = str(program.program_id)
+        keys: dict[str, str | None] = {
+            "state_code": str(program.state_code),
+            "program_model": str(program.program_model),
+            "program_id": program_id,
+        }
+        members = comparison_members.get(f"program|{program_id}", 0)
+        unit = rows[rows["program_id"] == program_id]
+        matched = unit[unit["matches"] > 0]
+        replicates[program_id] = (
+            bootstrap_sums(
+                matched["member_id"].astype(str).to_numpy(),
+                _differences(matched)[1],
+                seed=_unit_seed(program_id),
+            )
+            if len(matched)
+            else None
+        )
+        records += _unit_rows(
+            "program", keys, unit, members, filters.setting, replicates[program_id]
+        )
+    present_models = sorted(set(programs["program_model"]))
+    for model in present_models:
+        keys = {"state_code": None, "program_model": model, "program_id": None}
+        members = comparison_members.get(f"program_model|{model}", 0)
+        unit = rows[rows["program_model"] == model]
+        parts = [str(p) for p in programs.loc[programs["program_model"] == model, "program_id"]]
+        pooled = _pooled([replicates[p] for p in parts])
+        records += _unit_rows("program_model", keys, unit, members, filters.setting, pooled)
+        margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
+    keys = {"state_code": None, "program_model": None, "program_id": None}
+    pooled = _pooled(list(replicates.values()))
+    records += _unit_rows("all", keys, rows, comparison_members["all|"], filters.setting, pooled)
+    margins.append(("all|", [f"program_model|{m}" for m in present_models]))
+
+    frame = pd.DataFrame.from_records(records)
+    for column in (*IMPACT_COUNT_COLUMNS, "unmatched_enrollments", "matched_basis"):
+        frame[column] = frame[column].astype("int64")
+    frame = _impact_order(frame)
+    if must_suppress(viewer, small_cells):
+        label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
+        position = {
+            (lab, measure): index
+            for index, (lab, measure) in enumerate(zip(label, frame["measure"], strict=True))
+        }
+        frame_margins = [
+            Margin(
+                total=position[(total, measure)],
+                parts=tuple(position[(part, measure)] for part in parts),
+            )
+            for total, parts in margins
+            for measure in IMPACT_MEASURES
+        ]
+        return apply_suppression(
+            frame,
+            IMPACT_RULES,
+            threshold=get_settings().small_cell_threshold,
+            shown=IMPACT_COLUMNS,
+            margins=frame_margins,
+        )
+    return frame[list(IMPACT_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+
+
+def _impact_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Level in the contract's order, then the keys and the measure as plain text."""
+    rank = frame["level"].map({level: i for i, level in enumerate(IMPACT_LEVELS)})
+    keys = frame[["state_code", "program_model", "program_id", "measure"]].fillna("").astype(str)
+    order = pd.concat([rank.rename("rank"), keys], axis=1).sort_values(
+        ["rank", "state_code", "program_model", "program_id", "measure"], kind="stable"
+    )
+    return frame.loc[order.index].reset_index(drop=True)
