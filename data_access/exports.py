@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from data_access.access import Viewer, must_suppress
 from data_access.filters import OutcomeFilter
+from data_access.impact import IMPACT_COLUMNS, IMPACT_COUNT_COLUMNS, impact_by_unit
 from data_access.measures import (
     COUNT_COLUMNS,
     MONEY_COLUMNS,
@@ -43,6 +44,7 @@ TEXT_COLUMNS = frozenset(
         "setting",
         "population",
         "measure",
+        "level",
         # The audit log (access.AUDIT_COLUMNS), written by `access audit` and the audit page.
         "email",
         "role",
@@ -52,7 +54,9 @@ TEXT_COLUMNS = frozenset(
         "detail",
     }
 )
-INTEGER_COLUMNS = frozenset({*COUNT_COLUMNS, "enrollments", "rank", "enrolled_members", "rows"})
+INTEGER_COLUMNS = frozenset(
+    {*COUNT_COLUMNS, *IMPACT_COUNT_COLUMNS, "enrollments", "rank", "enrolled_members", "rows"}
+)
 MONEY_TOTAL_COLUMNS = frozenset(MONEY_COLUMNS)
 # The audit log's `suppressed` is a boolean, written as the contract writes booleans
 # (true/false); the exports' `suppressed` (suppression.py) lists hidden columns as text.
@@ -138,6 +142,23 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "cost_pmpm": "Paid / member-months (USD per member per month).",
     "behavioral_cost_pmpm": "Behavioral paid / member-months (USD).",
     "medical_cost_pmpm": "Medical paid / member-months (USD).",
+    "level": "The unit of an impact row: program, program_model (its programs pooled) or all.",
+    "matched_enrollments": "Analysable enrollments with at least one acceptable comparison "
+    "match; the effect is over these.",
+    "comparison_members": "Distinct not-enrolled members whose index dates were matched.",
+    "enrolled_pre": "The measure for the matched enrollments in the pre window.",
+    "enrolled_post": "The measure for the matched enrollments in the post window.",
+    "comparison_pre": "The measure for their matched comparison, pre window (each enrollment "
+    "weighs the same, however many members match it).",
+    "comparison_post": "The measure for their matched comparison, post window.",
+    "pre_post_change": "enrolled_post - enrolled_pre (the drop partners see; not an effect).",
+    "effect": "(enrolled post - pre) - (comparison post - pre): the difference in differences.",
+    "effect_ci_low": "Lower end of the effect's 95% interval (bootstrap over enrolled members, "
+    "fixed seed).",
+    "effect_ci_high": "Upper end of the effect's 95% interval.",
+    "effect_pct": "effect / (enrolled_pre + comparison_post - comparison_pre) x 100.",
+    "max_std_diff": "Largest absolute standardized mean difference of the matching variables "
+    "after matching (balance; below 0.1 is good).",
     **{
         f"{window}_{measure}": f"{_MEASURE_WORDS[measure].capitalize()}, {window_words}."
         for measure in PREPOST_MEASURES
@@ -254,8 +275,13 @@ def export_frame(
             viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
         )
         columns = list(PREPOST_COLUMNS)
+    elif dataset == "impact":
+        frame = impact_by_unit(
+            viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
+        )
+        columns = list(IMPACT_COLUMNS)
     else:
-        raise ValueError(f"unknown export {dataset!r}; choose monthly or prepost")
+        raise ValueError(f"unknown export {dataset!r}; choose monthly, prepost or impact")
     if must_suppress(viewer, small_cells):
         columns.append(SUPPRESSED_COLUMN)
     return frame[columns]

@@ -30,7 +30,7 @@ ServiceCategory = Literal[
 Period = Literal["month", "quarter", "year"]
 Dimension = Literal["state_code", "program_model", "program_id", "population"]
 Population = Literal["enrolled", NotEnrolled]
-Dataset = Literal["monthly", "prepost"]
+Dataset = Literal["monthly", "prepost", "impact"]
 Role = Literal["leadership", "state_partner", "admin"]
 AuditEventName = Literal[
     "sign_in", "access_refused", "states_dropped", "download", "grant", "revoke"
