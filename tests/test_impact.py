@@ -242,6 +242,11 @@ def test_effects_worked_out_by_hand(engine: Engine) -> None:
         assert pooled["enrollments"] == 2 and pooled["comparison_members"] == 3
     empty = frame[frame["program_id"] == "P2"]
     assert (empty["enrollments"] == 0).all() and empty["effect"].isna().all()
+    # Balance: only the days since the discharge differ (A 5, its matches 9, 11 and 12 days;
+    # one enrollment, so no enrolled spread).
+    comparison = np.log1p([9.0, 11.0, 12.0])
+    smd = abs(np.log1p(5.0) - comparison.mean()) / np.sqrt(comparison.var() / 2)
+    assert program["max_std_diff"].tolist() == pytest.approx([smd] * 7)
 
 
 def test_rows_are_ordered_by_level_then_keys_as_text(engine: Engine) -> None:
