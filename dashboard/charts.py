@@ -537,6 +537,76 @@ def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: st
     return _titled(fig, title, subtitle, summary)
 
 
+def effect_summary(frame: pd.DataFrame, measure: Measure) -> str:
+    """How many programs' 95% intervals lie below zero, above it, or cross it."""
+    rows = frame.dropna(subset=["effect", "effect_ci_low", "effect_ci_high"])
+    what = _lower_first(measure.label)
+    if rows.empty:
+        return f"No program has a matched effect on {what} to show."
+    below = int((rows["effect_ci_high"] < 0).sum())
+    above = int((rows["effect_ci_low"] > 0).sum())
+    unclear = len(rows) - below - above
+    return (
+        f"Against matched comparison groups, on {what}: {below} of {len(rows)} programs have "
+        f"an interval wholly below zero, {above} wholly above it, and {unclear} cross zero "
+        "(no difference that can be told from zero)."
+    )
+
+
+def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
+    """Each program's effect (difference in differences) with its 95% interval, coloured and
+    shaped by model; the zero line marks no effect.
+
+    Frame: program_label, program_model, effect, effect_ci_low, effect_ci_high,
+    matched_enrollments; one row per program.
+    """
+    points = measure.kind == "share"
+    scale = 100.0 if points else 1.0
+    fig = go.Figure()
+    ordered = frame.sort_values(["program_model", "effect"], kind="stable")
+    for model in PROGRAM_GROUPS:
+        rows = ordered[ordered["program_model"] == model]
+        if rows.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=rows["effect"] * scale,
+                y=rows["program_label"],
+                mode="markers",
+                name=group_label(model),
+                marker=dict(color=MODEL_COLOURS[model], symbol=MODEL_SYMBOLS[model], size=10),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=(rows["effect_ci_high"] - rows["effect"]) * scale,
+                    arrayminus=(rows["effect"] - rows["effect_ci_low"]) * scale,
+                    color=MODEL_COLOURS[model],
+                    thickness=2,
+                ),
+                customdata=rows[["effect_ci_low", "effect_ci_high", "matched_enrollments"]]
+                .mul([scale, scale, 1])
+                .to_numpy(),
+                hovertemplate=(
+                    "<b>%{y}</b><br>Effect: %{x:+.2f}"
+                    + (" pts" if points else "")
+                    + "<br>95% CI %{customdata[0]:+.2f} to %{customdata[1]:+.2f}"
+                    "<br>Matched enrollments: %{customdata[2]:,.0f}<extra></extra>"
+                ),
+            )
+        )
+    fig.add_vline(x=0, line=dict(color=TEXT_COLOUR, width=1, dash="dot"))
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=list(ordered["program_label"])[::-1],
+        title=None,
+    )
+    unit = "percentage points" if points else measure.unit or "per enrollment"
+    fig.update_xaxes(title=f"Effect ({unit}): below zero, fewer than comparable members")
+    fig.update_layout(height=160 + 26 * max(len(ordered), 4))
+    return _titled(fig, title, subtitle, effect_summary(frame, measure))
+
+
 def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """Before (open circle) and after (filled) per program, joined by a line.
 

@@ -18,7 +18,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import auth
-from data_access import access, db, exports, queries, status
+from data_access import access, db, exports, impact, queries, status
 from data_access.access import Viewer
 from data_access.errors import DisclosureRefused, OutcomesError
 from data_access.filters import OutcomeFilter
@@ -204,6 +204,20 @@ def _previous_period(url: str, who: Viewer, filters: OutcomeFilter) -> OutcomeFi
 
 def previous_period(filters: OutcomeFilter) -> OutcomeFilter | None:
     return _previous_period(database_url(), viewer(), filters)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _impact(url: str, who: Viewer, filters: OutcomeFilter, small_cells: SmallCells) -> pd.DataFrame:
+    return impact.impact_by_unit(
+        viewer=who, filters=filters, small_cells=small_cells, engine=_engine(url)
+    )
+
+
+def impact_rows(filters: OutcomeFilter, *, for_download: bool = False) -> pd.DataFrame:
+    """The impact export's rows (each program, model and all programs against their matched
+    comparison) for this viewer: on screen as the viewer may see them, downloads suppressed."""
+    small_cells: SmallCells = "suppress" if for_download else _screen()
+    return _impact(database_url(), viewer(), filters, small_cells)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)

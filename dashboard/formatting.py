@@ -285,22 +285,6 @@ PREPOST_MEASURES: Final[Mapping[str, Measure]] = {
     )
 }
 
-# The monthly measure whose not-enrolled trend is the fair comparison for a pre/post measure.
-PREPOST_COMPARISON: Final[Mapping[str, str]] = {
-    "share_with_admission": "admissions_per_1000_mm",
-    "admissions_per_enrollment": "admissions_per_1000_mm",
-    "inpatient_days_per_enrollment": "inpatient_days_per_1000_mm",
-    "average_los": "average_los",
-    "behavioral_paid_per_enrollment": "behavioral_cost_pmpm",
-    "medical_paid_per_enrollment": "medical_cost_pmpm",
-    "total_paid_per_enrollment": "cost_pmpm",
-    "paid_per_admission": "cost_pmpm",
-    "ed_visits_per_enrollment": "ed_visits_per_1000_mm",
-    "visits_per_enrollment": "cost_pmpm",
-    "visit_paid_per_enrollment": "cost_pmpm",
-    "inpatient_paid_per_enrollment": "cost_pmpm",
-}
-
 GROUP_LABELS: Final[Mapping[str, str]] = {
     "embedded": "Embedded",
     "care_advocacy": "Care advocacy",

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import data, filters
 from dashboard.sections import download_button, page_header
 from data_access import exports
+from data_access.impact import IMPACT_COLUMNS
 from data_access.measures import MONTHLY_COLUMNS, PREPOST_COLUMNS
 from data_access.vocabulary import Dataset
 
@@ -89,6 +90,13 @@ DATASETS: dict[Dataset, tuple[str, str, tuple[str, ...]]] = {
         "One row per program: analysable enrollments and twelve measures before and after "
         "enrollment, their change and percent change.",
         PREPOST_COLUMNS,
+    ),
+    "impact": (
+        "Impact against a matched comparison group",
+        "One row per program, program model and all programs, and measure: the change of the "
+        "matched enrollments against the change of their matched not-enrolled comparison "
+        "members (a difference in differences) with its 95% interval and the balance reached.",
+        IMPACT_COLUMNS,
     ),
 }
 

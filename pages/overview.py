@@ -12,9 +12,11 @@ from dashboard import charts, data, filters
 from dashboard.data import small_cell_threshold
 from dashboard.formatting import (
     PERIOD_LABELS,
+    PREPOST_MEASURES,
     SUMMARY_MEASURES,
     Measure,
     describe_filter,
+    effect_sentence,
     format_change,
     format_value,
     group_label,
@@ -181,6 +183,43 @@ with data.guarded("the headline figures"):
     st.caption(left_out + compared_with)
     if enrolled_models and NOT_ENROLLED in f.program_models:
         st.caption(SELECTION_NOTE)
+
+if enrolled_models:
+    with data.guarded("the effect against matched comparison members"):
+        # Enrollments that start in the range, against matched not-enrolled members.
+        effect_row = data.impact_rows(f)
+        effect_row = effect_row[
+            (effect_row["level"] == "all") & (effect_row["measure"] == "admissions_per_enrollment")
+        ]
+        admissions = PREPOST_MEASURES["admissions_per_enrollment"]
+        if effect_row.empty or pd.isna(effect_row["effect"].iloc[0]):
+            st.caption(
+                "No effect against matched comparison members can be shown for these filters "
+                "(too few matched enrollments starting in the selected months)."
+            )
+        else:
+            row = effect_row.iloc[0]
+            sentence = effect_sentence(
+                admissions, row["effect"], row["effect_ci_low"], row["effect_ci_high"]
+            )
+            tile, words = st.columns([1, 4])
+            tile.metric(
+                "Effect on admissions",
+                format_change(row["effect"], admissions.kind) or "0",
+                delta=f"95% CI {format_change(row['effect_ci_low'], admissions.kind)} to "
+                f"{format_change(row['effect_ci_high'], admissions.kind)}",
+                delta_color="off",
+                delta_arrow="off",
+                help="Admissions per enrollment, six months after against six months before "
+                "enrollment, less the same change of matched not-enrolled members.",
+                border=True,
+            )
+            words.markdown(
+                f"**All selected programs, against matched comparison members:** {sentence}, "
+                f"over {row['matched_enrollments']:,.0f} matched enrollments that started in "
+                "the selected months. A fall after enrollment alone is not an effect: members "
+                "are enrolled at a peak of use, which falls back anyway."
+            )
 
 st.divider()
 measure_name: str = st.selectbox(

@@ -7,15 +7,15 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, filters
 from dashboard.formatting import (
-    PREPOST_COMPARISON,
     PREPOST_MEASURES,
     SETTING_LABELS,
-    SUMMARY_MEASURES,
     describe_filter,
+    effect_sentence,
     group_label,
 )
 from dashboard.sections import (
@@ -24,10 +24,11 @@ from dashboard.sections import (
     months_words,
     number_format,
     page_header,
-    trend_section,
 )
+from data_access.vocabulary import IMPACT_MEASURES
 
 SMALL_PROGRAM = 30  # analysable enrollments below which a program's change is mostly noise
+BALANCE_LIMIT = 0.1  # a standardized mean difference above it is poor balance
 
 f = filters.current_filter()
 page_header(
@@ -181,22 +182,88 @@ st.markdown(
     "states who were **not enrolled**, below, and beside the number of enrollments behind it."
 )
 
-comparison_name = PREPOST_COMPARISON[measure.column]
-comparison = SUMMARY_MEASURES[comparison_name]
-with data.guarded("the comparison trend"):
-    compared = filters.with_comparison(f)
-    trend = trend_section(
-        compared,
-        group="population",
-        measure=comparison,
-        key="prepost_comparison",
-        title=f"{comparison.label}: enrolled vs not enrolled, monthly",
-        file_stub="enrolled_vs_not_enrolled_month",
-        what="the monthly comparison figures",
-    )
-    if not trend.empty:
+st.subheader("Against a matched comparison group")
+with data.guarded("the matched comparison"):
+    if measure.column not in IMPACT_MEASURES:
+        st.info(
+            f"No matched comparison is computed for {measure.label.lower()}: its change above "
+            "cannot be read as the program's effect. The matched comparison covers "
+            + ", ".join(PREPOST_MEASURES[m].short.lower() for m in IMPACT_MEASURES)
+            + "."
+        )
+    else:
+        units = data.impact_rows(f)
+        units = units[units["measure"] == measure.column]
+        programs = units[units["level"] == "program"].merge(
+            data.programs()[["program_id", "program_name"]], on="program_id", how="left"
+        )
+        programs = programs.assign(
+            program_label=programs["program_name"].fillna(programs["program_id"])
+            + " ("
+            + programs["state_code"].fillna("")
+            + ") · matched n="
+            + programs["matched_enrollments"].map(
+                lambda n: "?" if pd.isna(n) else f"{n:,.0f}"
+            )
+        )
+        drawn = programs.dropna(subset=["effect", "effect_ci_low", "effect_ci_high"])
+        pooled = units[units["level"] == "all"]
+        if not pooled.empty and pd.notna(pooled["effect"].iloc[0]):
+            row = pooled.iloc[0]
+            st.markdown(
+                "**All selected programs:** "
+                + effect_sentence(
+                    measure, row["effect"], row["effect_ci_low"], row["effect_ci_high"]
+                )
+                + f", over {row['matched_enrollments']:,.0f} matched enrollments."
+            )
+        if drawn.empty:
+            st.info(
+                "No program has enough matched enrollments for an effect with these filters."
+            )
+        else:
+            fig = charts.effect_forest(
+                drawn,
+                measure=measure,
+                title=f"{measure.label}: effect against matched comparison members, "
+                "with 95% intervals",
+                subtitle=describe_filter(f),
+            )
+            chart_with_table(
+                fig,
+                key="prepost_impact",
+                table=units.drop(columns=["measure"]),
+                download=data.impact_rows(f, for_download=True),
+                filters=f,
+                file_name=data.file_name("impact", f),
+                what="the matched comparison (all measures)",
+                measures={},
+                plotted=("effect",),
+            )
+        for model_row in units[units["level"] == "program_model"].to_dict("records"):
+            if pd.notna(model_row["effect"]):
+                st.markdown(
+                    f"- **{group_label(str(model_row['program_model']))}:** "
+                    + effect_sentence(
+                        measure,
+                        model_row["effect"],
+                        model_row["effect_ci_low"],
+                        model_row["effect_ci_high"],
+                    )
+                )
+        poorly = programs[programs["max_std_diff"] > BALANCE_LIMIT]
         st.caption(
-            f"The monthly counterpart of the chosen pre/post measure: {comparison.label.lower()}. "
-            "A program whose members' use falls no faster than this line's has not shown an "
-            "effect."
+            "Effect = (enrolled after - before) - (matched comparison after - before): "
+            "not-enrolled members of the same state with a stay or an index date in the same "
+            "month, matched on condition, age band and the six months before (stays, days, "
+            "paid, days since the last behavioral discharge). Only what the claims hold is "
+            "matched; a choice to enroll on anything else remains. An effect is named only "
+            "when its 95% interval excludes zero."
+            + (
+                f" {len(poorly)} program{'s' if len(poorly) != 1 else ''} matched with a "
+                f"standardized difference above {BALANCE_LIMIT} (see the table's max_std_diff)"
+                ": read their effects with care."
+                if len(poorly)
+                else ""
+            )
         )

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
-from data_access import db, exports, queries, status
+from data_access import db, exports, impact, queries, status
 from data_access.access import LOCAL_VIEWER
 from data_access.errors import QueryTimeout
 from data_access.filters import OutcomeFilter
@@ -89,7 +89,7 @@ def _no_failures(at) -> None:
 CHARTS = {
     "overview": {"chart_overview_map", "chart_overview_trend"},
     "trends": {"chart_trends"},
-    "program_outcomes": {"chart_prepost", "chart_prepost_comparison"},
+    "program_outcomes": {"chart_prepost", "chart_prepost_impact"},
     "state_profile": {"chart_profile_trend", "chart_profile_ranking"},
     "follow_up": {"chart_followup_trend", "chart_followup_states"},
     "downloads": set(),
@@ -266,7 +266,7 @@ def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
     _no_failures(at)
     filters = OutcomeFilter(states=("TX",), month_from=months[0], month_to=months[1])
     buttons = {b.proto.id.rsplit("-", 1)[-1]: b.proto.label for b in at.get("download_button")}
-    for dataset in ("monthly", "prepost"):
+    for dataset in ("monthly", "prepost", "impact"):
         rows = len(
             exports.export_frame(
                 viewer=LOCAL_VIEWER, small_cells="show", dataset=dataset, filters=filters
@@ -433,7 +433,7 @@ def test_a_failing_query_breaks_only_its_chart(
     # The detail (server, statement) goes to the log, never to the viewer.
     assert "127.0.0.1" not in texts(at.error) and "SELECT" not in texts(at.error)
     # The rest of the page still works.
-    assert set(figures(at)) == {"chart_prepost_comparison"}
+    assert set(figures(at)) == {"chart_prepost_impact"}
 
 
 def test_every_program_model_has_its_own_colour() -> None:
@@ -524,3 +524,65 @@ def test_a_change_in_a_share_is_in_points(sample_db: db.Engine) -> None:
     prepost = figures(at)["chart_prepost"]
     hover = " ".join(str(trace.get("hovertemplate", "")) for trace in prepost["data"])
     assert "pts" in hover and "Change: %{customdata[1]:+.1f} pts" in hover
+
+
+# -- the matched comparison (impact) ---------------------------------------------------------
+
+
+def test_program_outcomes_set_each_program_against_its_matched_comparison(
+    sample_db: db.Engine, months
+) -> None:
+    at = open_page("program_outcomes")
+    _no_failures(at)
+    forest = figures(at)["chart_prepost_impact"]
+    expected = impact.impact_by_unit(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(month_from=months[0], month_to=months[1]),
+    )
+    expected = expected[
+        (expected["level"] == "program") & (expected["measure"] == "admissions_per_enrollment")
+    ].dropna(subset=["effect"])
+    drawn = sorted(x for trace in forest["data"] for x in values(trace, "x"))
+    assert same_numbers(drawn, sorted(expected["effect"]))
+    assert "interval wholly below zero" in forest["layout"]["meta"]["summary"]
+    # The pooled effect is worded by its interval.
+    pooled = impact.impact_by_unit(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(month_from=months[0], month_to=months[1]),
+    )
+    row = pooled[(pooled["level"] == "all") & (pooled["measure"] == "admissions_per_enrollment")]
+    low, high = float(row["effect_ci_low"].iloc[0]), float(row["effect_ci_high"].iloc[0])
+    words = (
+        "fewer admissions than comparable members"
+        if high < 0
+        else ("more admissions than comparable members" if low > 0 else "no difference we can")
+    )
+    assert words in texts(at.markdown)
+    assert "reduced" not in texts(at.markdown).lower()
+
+
+def test_a_measure_without_a_matched_comparison_says_so(sample_db: db.Engine) -> None:
+    at = open_page("program_outcomes")
+    at.selectbox(key="outcomes_measure").set_value("average_los")
+    at.run()
+    _no_failures(at)
+    assert "No matched comparison is computed for average length of stay" in texts(at.info)
+    assert "chart_prepost_impact" not in figures(at)
+
+
+def test_the_overview_shows_the_matched_effect_with_its_interval(
+    sample_db: db.Engine, months
+) -> None:
+    at = open_page("overview")
+    _no_failures(at)
+    tile = next(m for m in at.metric if m.label == "Effect on admissions")
+    rows = impact.impact_by_unit(
+        viewer=LOCAL_VIEWER,
+        small_cells="show",
+        filters=OutcomeFilter(month_from=months[0], month_to=months[1]),
+    )
+    row = rows[(rows["level"] == "all") & (rows["measure"] == "admissions_per_enrollment")]
+    assert tile.value == f"{float(row['effect'].iloc[0]):+,.3f}"
+    assert tile.proto.delta.startswith("95% CI ")

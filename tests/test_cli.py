@@ -382,3 +382,13 @@ def test_each_load_moves_the_load_version_the_dashboard_caches_on(
     first = load_version(engine=engine)
     assert cli.main(["load", str(folder)]) == 0
     assert load_version(engine=engine) == first + 1
+
+
+def test_export_impact_writes_the_contract_columns(configured: str, tmp_path: Path) -> None:
+    from data_access.impact import IMPACT_COLUMNS
+
+    assert cli.main(["load", str(write(tmp_path / "in", dict(GOOD)))]) == 0
+    target = tmp_path / "impact.csv"
+    assert cli.main(["export", "impact", "--out", str(target)]) == 0
+    lines = target.read_text().splitlines()
+    assert lines[0] == ",".join([*IMPACT_COLUMNS, "suppressed"])
