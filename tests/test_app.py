@@ -17,7 +17,7 @@ from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
 from data_access import db, exports, impact, queries, status
 from data_access.access import LOCAL_VIEWER
-from data_access.errors import QueryTimeout
+from data_access.errors import DatabaseUnavailable, QueryTimeout
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
 from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, PROGRAM_MODELS
@@ -401,6 +401,49 @@ def test_no_database_says_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path:
     finally:
         get_settings.cache_clear()
         db.dispose_engines()
+
+
+def test_an_unreachable_database_is_told_apart_and_names_no_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens on this port: the server refuses the connection.
+    _point_settings_at(monkeypatch, "postgresql+psycopg://postgres@127.0.0.1:9/outcomes")
+    try:
+        at = open_page("overview")
+        assert not at.exception, texts(at.exception)
+        shown = texts(at.error) + texts(at.caption) + texts(at.markdown) + texts(at.warning)
+        assert "not answering right now" in texts(at.error)
+        assert "tries again by itself" in texts(at.error)
+        # Not the set-up page: nothing tells a viewer to load data into an unreachable server.
+        assert not [code.value for code in at.code]
+        for detail in ("127.0.0.1", ":9", "psycopg", "connection", "Traceback"):
+            assert detail not in shown, detail
+    finally:
+        get_settings.cache_clear()
+        db.dispose_engines()
+
+
+def test_a_session_recovers_by_itself_when_the_database_answers_again(
+    sample_db: db.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = {"now": True}
+    real_has_schema = db.has_schema
+
+    def flaky(engine: db.Engine) -> bool:
+        if down["now"]:
+            raise DatabaseUnavailable('connection to server at "127.0.0.1", port 5432 failed')
+        return real_has_schema(engine)
+
+    monkeypatch.setattr(db, "has_schema", flaky)
+    at = open_page("overview", {"state": "TX"})
+    assert not at.exception, texts(at.exception)
+    assert "not answering right now" in texts(at.error)
+    assert "127.0.0.1" not in texts(at.error)
+    down["now"] = False
+    at.run()  # what the page's own retry does every few seconds
+    _no_failures(at)
+    assert at.session_state["outcome_filter"].states == ("TX",), "the link's filters are kept"
+    assert figures(at), "the page is back"
 
 
 def test_an_empty_database_says_what_to_run(
