@@ -708,7 +708,7 @@ def test_leadership_gets_the_unsuppressed_file_only_after_a_purpose(outcomes: En
     link = {"state": ["RI", "TX"], "from": ["2016-06"], "to": ["2016-12"]}
     at, _ = open_as(LEADER, "downloads", link)
     assert not at.exception and not at.error
-    assert [expander.label for expander in at.expander] == [UNSUPPRESSED_LABEL] * 2
+    assert [expander.label for expander in at.expander] == [UNSUPPRESSED_LABEL] * 3
     button = at.download_button(key="download_unsuppressed_monthly")
     assert button.disabled and button.proto.label == "Download unsuppressed monthly CSV"
 
@@ -745,6 +745,7 @@ def test_a_partner_never_sees_the_unsuppressed_file(outcomes: Engine) -> None:
     assert not at.exception
     assert not at.expander and not at.text_input
     assert sorted(download_key(b) for b in at.download_button) == [
+        "download_impact",
         "download_monthly",
         "download_prepost",
     ]
