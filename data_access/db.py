@@ -88,6 +88,11 @@ def get_engine(database_url: str | None = None, *, settings: Settings | None = N
     return _ENGINES[url]
 
 
+def resolve_engine(engine: Engine | None) -> Engine:
+    """The engine given, or the settings' one."""
+    return engine if engine is not None else get_engine()
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (tests call it before dropping a database)."""
     while _ENGINES:

@@ -47,6 +47,7 @@ from data_access.models import (
     impact_outcomes,
     impact_sum_columns,
 )
+from data_access.queries import filter_conditions
 from data_access.settings import get_settings
 from data_access.summaries import day_number
 from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
@@ -463,10 +464,6 @@ def _plain(value: object) -> object:
 # The estimate, at query time
 
 
-def _engine(engine: Engine | None) -> Engine:
-    return engine if engine is not None else db.get_engine()
-
-
 def _setting_sum(group: str, window: str, name: str, setting: Setting) -> ColumnElement[int]:
     """A window sum of impact_outcomes limited to the setting (both settings for `all`)."""
     columns = impact_outcomes.c
@@ -502,27 +499,25 @@ def _measure_sum(
 
 
 def _conditions(filters: OutcomeFilter, models: Sequence[str]) -> list[ColumnElement[bool]]:
+    """The filter on the impact enrollments, their month being the enrollment's."""
     columns = impact_enrollments.c
-    conditions: list[ColumnElement[bool]] = [columns.program_model.in_(models)]
-    if filters.states is not None:
-        conditions.append(columns.state_code.in_(filters.states))
-    if filters.program_ids is not None:
-        conditions.append(columns.program_id.in_(filters.program_ids))
-    if filters.conditions is not None:
-        conditions.append(columns.primary_condition.in_(filters.conditions))
-    if filters.month_from:
-        conditions.append(columns.enrolled_month >= filters.month_from)
-    if filters.month_to:
-        conditions.append(columns.enrolled_month <= filters.month_to)
-    return conditions
+    return filter_conditions(
+        filters.model_copy(update={"program_models": tuple(models)}),
+        model=columns.program_model,
+        state=columns.state_code,
+        program=columns.program_id,
+        condition=columns.primary_condition,
+        month=columns.enrolled_month,
+    )
 
 
 def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
-    conditions: list[ColumnElement[bool]] = [Program.program_model.in_(models)]
-    if filters.states is not None:
-        conditions.append(Program.state_code.in_(filters.states))
-    if filters.program_ids is not None:
-        conditions.append(Program.program_id.in_(filters.program_ids))
+    conditions = filter_conditions(
+        filters.model_copy(update={"program_models": tuple(models)}),
+        model=Program.program_model,
+        state=Program.state_code,
+        program=Program.program_id,
+    )
     statement = select(Program.program_id, Program.state_code, Program.program_model).where(
         *conditions
     )
@@ -784,7 +779,7 @@ def impact_by_unit(
     as plain text. Suppressed as `IMPACT_RULES` say, the pooled rows being the totals of
     the rows they pool.
     """
-    engine = _engine(engine)
+    engine = db.resolve_engine(engine)
     filters = scope_filter(filters, viewer)[0]
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:

@@ -70,10 +70,6 @@ Scope = Literal["filters", "national"]
 
 
 
-def _engine(engine: Engine | None) -> Engine:
-    return engine if engine is not None else db.get_engine()
-
-
 def _plain_text_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Sort by the named columns as plain text (code points), as the contract asks."""
     if frame.empty or not columns:
@@ -223,7 +219,7 @@ LAST_MONTH = "last_month"
 def last_complete_month(*, engine: Engine | None = None) -> str | None:
     """The latest month whose claims have all arrived (YYYY-MM): the data-through month less
     the run-out months; later months are provisional. None before the first load."""
-    through = db.read_frame(select(summary_info.c.data_through), engine=_engine(engine))
+    through = db.read_frame(select(summary_info.c.data_through), engine=db.resolve_engine(engine))
     if through.empty or pd.isna(through["data_through"].iloc[0]):
         return None
     day = pd.Timestamp(through["data_through"].iloc[0])
@@ -340,7 +336,7 @@ def outcome_summary(
     suppressed for state partners always and for others unless `small_cells="show"`.
     Ordered by the period and the `by` columns as plain text.
     """
-    engine = _engine(engine)
+    engine = db.resolve_engine(engine)
     keys: list[str] = ([period] if period else []) + list(by)
     shown = [*keys, *MEASURE_COLUMNS, PROVISIONAL]
     outside = _check_national(viewer, by, engine) if scope == "national" else ()
@@ -500,7 +496,7 @@ def prepost_by_program(
         .outerjoin(per_program, per_program.c.program_id == Program.program_id)
         .where(*program_conditions)
     )
-    sums = db.read_frame(statement, engine=_engine(engine))
+    sums = db.read_frame(statement, engine=db.resolve_engine(engine))
     if sums.empty:
         return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     for column in sum_columns:
@@ -536,7 +532,8 @@ def list_states(*, viewer: Viewer, engine: Engine | None = None) -> pd.DataFrame
     statement = select(State.state_code, State.state_name)
     if viewer.states is not None:
         statement = statement.where(State.state_code.in_(viewer.states))
-    return _plain_text_order(db.read_frame(statement, engine=_engine(engine)), ["state_code"])
+    frame = db.read_frame(statement, engine=db.resolve_engine(engine))
+    return _plain_text_order(frame, ["state_code"])
 
 
 def list_programs(*, viewer: Viewer, engine: Engine | None = None) -> pd.DataFrame:
@@ -551,7 +548,7 @@ def list_programs(*, viewer: Viewer, engine: Engine | None = None) -> pd.DataFra
     )
     if viewer.states is not None:
         statement = statement.where(Program.state_code.in_(viewer.states))
-    frame = db.read_frame(statement, engine=_engine(engine))
+    frame = db.read_frame(statement, engine=db.resolve_engine(engine))
     return _plain_text_order(frame, ["state_code", "program_id"])
 
 
@@ -562,7 +559,7 @@ def month_bounds(*, viewer: Viewer, engine: Engine | None = None) -> tuple[str, 
     """
     del viewer
     statement = select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
-    row = db.read_frame(statement, engine=_engine(engine)).iloc[0]
+    row = db.read_frame(statement, engine=db.resolve_engine(engine)).iloc[0]
     if row.iloc[0] is None or pd.isna(row.iloc[0]):
         return None
     return str(row.iloc[0]), str(row.iloc[1])
@@ -629,7 +626,7 @@ def enrolled_members(
         statement = statement.join(Member, Member.member_id == Enrollment.member_id).where(
             Member.primary_condition.in_(filters.conditions)
         )
-    members = int(db.read_frame(statement, engine=_engine(engine))["members"].iloc[0])
+    members = int(db.read_frame(statement, engine=db.resolve_engine(engine))["members"].iloc[0])
     if must_suppress(viewer, small_cells) and 0 < members < _threshold():
         return None
     return members

@@ -23,16 +23,12 @@ log = logging.getLogger(__name__)
 LOAD_HINT = f"Load data with: {LOAD_COMMAND}"
 
 
-def _engine(engine: Engine | None) -> Engine:
-    return engine if engine is not None else db.get_engine()
-
-
 def load_version(*, engine: Engine | None = None) -> int:
     """The id of the latest load (0 before any): a new load changes it, so caches key on it.
     Not a figure of any state, so it takes no viewer."""
     try:
         frame = db.read_frame(
-            select(func.max(LoadRun.load_id).label("load")), engine=_engine(engine)
+            select(func.max(LoadRun.load_id).label("load")), engine=db.resolve_engine(engine)
         )
     except OutcomesError:  # no tables yet, or no database at all
         return 0
@@ -61,7 +57,7 @@ def database_status(*, viewer: Viewer | None, engine: Engine | None = None) -> D
     Row counts are national totals of members and claims: only leadership and admin viewers
     get them, not state partners nor a readiness check made before sign-in (`viewer=None`).
     """
-    engine = _engine(engine)
+    engine = db.resolve_engine(engine)
     try:
         if not db.has_schema(engine):
             return DatabaseStatus(False, f"The outcomes database has no tables yet. {LOAD_HINT}")
