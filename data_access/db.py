@@ -6,6 +6,8 @@ row limit and the statement timeout (as Datasette's `Database.execute` does).
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     create_engine,
     delete,
     event,
@@ -225,6 +228,58 @@ def newer_schema_message(found: int) -> str:
         f"This database was built by a newer version of the dashboard (schema version "
         f"{found}; this one knows {SCHEMA_VERSION}). Use the newer version."
     )
+
+
+def csv_for_copy(rows: pd.DataFrame) -> bytes:
+    """The rows as CSV for COPY, strings quoted and missing values as bare empty fields.
+
+    pyarrow's writer (installed with pandas' string storage here) is about ten times faster
+    than DataFrame.to_csv, which remains the fallback.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:
+        text = rows.to_csv(index=False, header=False, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        return text.encode("utf-8")
+    sink = io.BytesIO()
+    pa_csv.write_csv(
+        pa.Table.from_pandas(rows, preserve_index=False),
+        sink,
+        pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return sink.getvalue()
+
+
+def write_rows(conn: Connection, table: Table, rows: pd.DataFrame) -> None:
+    """Append `rows` (columns named as the table's) to `table` in the caller's transaction,
+    by the driver's fastest path: PostgreSQL COPY, SQLite one executemany of plain tuples.
+    NaN and None are written as NULL. A build step's bulk write (hundreds of thousands of
+    rows) costs a fraction of SQLAlchemy's executemany of dictionaries."""
+    if rows.empty:
+        return
+    columns = [str(c) for c in rows.columns]
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        copy_sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+            copy.write(csv_for_copy(rows))
+        return
+    values = [
+        [None if isinstance(v, float) and v != v else v for v in rows[c].tolist()]
+        if rows[c].dtype.kind == "f" or rows[c].dtype == object
+        else rows[c].tolist()
+        for c in columns
+    ]
+    placeholders = ", ".join("?" for _ in columns)
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
+            list(zip(*values, strict=True)),
+        )
+    finally:
+        cursor.close()
 
 
 @contextmanager

@@ -46,6 +46,7 @@ from data_access.models import (
     impact_matches,
     impact_outcomes,
     impact_sum_columns,
+    summary_info,
 )
 from data_access.queries import filter_conditions
 from data_access.settings import get_settings
@@ -381,6 +382,13 @@ def comparison_moments(
 
 
 def _through_day(conn: Connection) -> int | None:
+    """The data-through day: the summaries', which were just built from the same tables
+    (a scan of the claims for their latest date costs seconds at ten million rows); a
+    scan when the summaries hold none."""
+    stored = conn.execute(select(summary_info.c.data_through)).all()
+    if stored:
+        value = stored[0][0]
+        return None if value is None else day_number(pd.Timestamp(value).date())
     latest = [
         conn.execute(select(func.max(Admission.admit_date))).scalar(),
         conn.execute(select(func.max(Service.service_date))).scalar(),
@@ -435,29 +443,11 @@ def rebuild_impact(conn: Connection) -> None:
     records["matches"] = records["enrollment_id"].map(counts).fillna(0).astype("int64")
     records = records.join(moments, on="enrollment_id")
     table_columns = [c.name for c in impact_enrollments.columns]
-    conn.execute(impact_enrollments.insert(), _records(records[table_columns]))
-    if not matches.empty:
-        conn.execute(impact_matches.insert(), _records(matches))
+    db.write_rows(conn, impact_enrollments, records[table_columns])
+    db.write_rows(conn, impact_matches, matches[list(_MATCH_COLUMNS)])
     conn.execute(text(sql.outcomes_insert(impact_sum_columns())))
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    columns = [str(c) for c in frame.columns]
-    return [
-        dict(zip(columns, map(_plain, row), strict=True))
-        for row in frame.itertuples(index=False, name=None)
-    ]
-
-
-def _plain(value: object) -> object:
-    """A value as the database driver takes it (numpy scalars to Python, NaN to NULL)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
 
 
 # ---------------------------------------------------------------------------------------

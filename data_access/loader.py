@@ -746,27 +746,6 @@ class _SqliteFirstWriter(_Writer):
         self.first.restore()
 
 
-def _csv_bytes(rows: pd.DataFrame) -> bytes:
-    """The rows as CSV for COPY, strings quoted and missing values as bare empty fields.
-
-    pyarrow's writer (installed with pandas' string storage here) is about ten times faster
-    than DataFrame.to_csv, which remains the fallback.
-    """
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-    except ImportError:
-        text = rows.to_csv(index=False, header=False, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        return text.encode("utf-8")
-    sink = io.BytesIO()
-    pa_csv.write_csv(
-        pa.Table.from_pandas(rows, preserve_index=False),
-        sink,
-        pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
-    )
-    return sink.getvalue()
-
-
 def _copy_sql(target: str, spec: _Spec) -> str:
     nullable = [c.db_name for c in spec.columns if c.kind == "date_or_empty"]
     # Text is always quoted (a lone \. would otherwise end the data); FORCE_NULL makes an
@@ -791,7 +770,7 @@ class _PostgresWriter(_Writer):
 
     def write(self, rows: pd.DataFrame) -> None:
         with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
-            copy.write(_csv_bytes(rows[list(self.spec.db_columns)]))
+            copy.write(db.csv_for_copy(rows[list(self.spec.db_columns)]))
 
     def finish(self) -> None:
         stage = table_clause(self.stage, *[column(c) for c in self.spec.db_columns])
@@ -834,7 +813,7 @@ class _PostgresFirstWriter(_Writer):
             return
         try:
             with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
-                copy.write(_csv_bytes(rows[list(self.spec.db_columns)]))
+                copy.write(db.csv_for_copy(rows[list(self.spec.db_columns)]))
         except self.integrity_error as exc:
             self.refused = exc
             self._run(f"ROLLBACK TO SAVEPOINT {self.SAVEPOINT}")
