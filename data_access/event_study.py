@@ -108,9 +108,7 @@ def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object
     if measure == "total_paid_per_enrollment":
         return columns[f"{group}_paid_cents"]
     if setting == "all":
-        return (
-            columns[f"{group}_admissions_behavioral"] + columns[f"{group}_admissions_medical"]
-        )
+        return columns[f"{group}_admissions_behavioral"] + columns[f"{group}_admissions_medical"]
     return columns[f"{group}_admissions_{setting}"]
 
 
@@ -246,8 +244,8 @@ def event_study(
                         "comparison_mean": comparison[0],
                         "comparison_ci_low": comparison[1],
                         "comparison_ci_high": comparison[2],
-                        "enrolled_events": int(round(total[f"{measure}__enrolled_events"])),
-                        "comparison_events": int(round(total[f"{measure}__comparison_events"])),
+                        "enrolled_events": round(float(total[f"{measure}__enrolled_events"])),
+                        "comparison_events": round(float(total[f"{measure}__comparison_events"])),
                     }
                 )
     frame = pd.DataFrame.from_records(records)
@@ -256,8 +254,16 @@ def event_study(
     if not must_suppress(viewer, small_cells):
         return frame[list(EVENT_STUDY_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
     position = {
-        (str(row.level), row.program_model or "", str(row.measure), int(row.relative_month)): i
-        for i, row in enumerate(frame.itertuples(index=False))
+        key: i
+        for i, key in enumerate(
+            zip(
+                frame["level"],
+                frame["program_model"].fillna(""),
+                frame["measure"],
+                frame["relative_month"].astype(int),
+                strict=True,
+            )
+        )
     }
     margins = [
         Margin(
