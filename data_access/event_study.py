@@ -22,7 +22,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Engine, and_, cast, func, literal_column, select, true
+from sqlalchemy import Double, Engine, and_, case, cast, func, literal_column, select, true
 
 from data_access import db
 from data_access.access import SmallCells, Viewer, must_suppress, scope_filter
@@ -58,20 +58,45 @@ EVENT_STUDY_COLUMNS: Final = (
     "comparison_ci_low",
     "comparison_ci_high",
 )
-# A month's figures are means over the unit's matched enrollments; admissions counted in
-# it are counts (suppressed from 1 to threshold - 1), paid has none.
+# A month's figures are means over the unit's matched enrollments; the admissions counted in
+# it are counts (suppressed from 1 to threshold - 1), paid has none. As in
+# impact.IMPACT_RULES, the unmatched enrollments are a count too (prepost's figures over all
+# enrollments less these would give theirs), and the months of a window add up to
+# impact_by_unit's window figure: helper rows hold each window's total (`window`), so that
+# one hidden month is never the window less the shown months.
 EVENT_STUDY_RULES: Final = DisclosureRules(
-    basis="matched_enrollments",
-    counts=("matched_enrollments", "comparison_members", "enrolled_events", "comparison_events"),
+    basis="enrollments",
+    counts=(
+        "enrollments",
+        "matched_enrollments",
+        "unmatched_enrollments",
+        "matched_basis",
+        "comparison_members",
+        "enrolled_events",
+        "comparison_events",
+    ),
     derived={
-        "enrolled_mean": ("matched_enrollments", "enrolled_events"),
+        "matched_enrollments": ("matched_basis", "unmatched_enrollments"),
+        "enrolled_mean": ("matched_basis", "unmatched_enrollments", "enrolled_events"),
         "enrolled_ci_low": ("enrolled_mean",),
         "enrolled_ci_high": ("enrolled_mean",),
-        "comparison_mean": ("matched_enrollments", "comparison_members", "comparison_events"),
+        "comparison_mean": (
+            "matched_basis",
+            "comparison_members",
+            "unmatched_enrollments",
+            "comparison_events",
+        ),
         "comparison_ci_low": ("comparison_mean",),
         "comparison_ci_high": ("comparison_mean",),
     },
-    additive=("matched_enrollments", "enrolled_events", "comparison_events"),
+    additive=(
+        "enrollments",
+        "matched_enrollments",
+        "unmatched_enrollments",
+        "matched_basis",
+        "enrolled_events",
+        "comparison_events",
+    ),
 )
 BALANCE_COLUMNS: Final = (
     "level",
@@ -150,16 +175,21 @@ def _month_sums(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd
     return db.read_frame(statement, engine=engine)
 
 
-def _matched_counts(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd.Series:
-    """Matched enrollments per program model (the months' denominators)."""
+def _unit_counts(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd.DataFrame:
+    """Analysable (`enrollments`) and matched (`matched`) enrollments per program model."""
     columns = impact_enrollments.c
+    matched = func.sum(case((columns.matches > 0, 1), else_=0))
     statement = (
-        select(columns.program_model, func.count().label("n"))
-        .where(columns.matches > 0, *_conditions(filters, models))
+        select(
+            columns.program_model,
+            func.count().label("enrollments"),
+            matched.label("matched"),
+        )
+        .where(true(), *_conditions(filters, models))
         .group_by(columns.program_model)
     )
     frame = db.read_frame(statement, engine=engine)
-    return frame.set_index("program_model")["n"].astype("int64")
+    return frame.set_index("program_model").astype("int64")
 
 
 def _band(total: float, squares: float, n: int) -> tuple[float, float, float]:
@@ -203,22 +233,29 @@ def event_study(
     present = sorted(set(_programs(filters, models, engine)["program_model"]))
     if not present:
         return _empty(EVENT_STUDY_COLUMNS)
-    counts = _matched_counts(filters, models, engine)
+    counts = _unit_counts(filters, models, engine)
     sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
     members = _comparison_members(filters, models, engine)
-    names = [c for c in sums.columns]
+    names = list(sums.columns)
     units: list[tuple[str, str | None, list[str]]] = [
         ("program_model", model, [model]) for model in present
     ]
     units.append(("all", None, present))
+    # The months, then per unit and measure the two windows' totals (helpers, dropped).
+    windows = {
+        "pre": [m for m in RELATIVE_MONTHS if m < 0],
+        "post": [m for m in RELATIVE_MONTHS if m > 0],
+    }
     records: list[dict[str, object]] = []
     for level, model, parts in units:
-        n = int(sum(int(counts.get(part, 0)) for part in parts))
+        n = int(sum(int(counts["matched"].get(part, 0)) for part in parts))
+        analysable = int(sum(int(counts["enrollments"].get(part, 0)) for part in parts))
         comparison_members = members[f"program_model|{model}" if model else "all|"] if n else 0
         for measure in EVENT_STUDY_MEASURES:
             scale = 100.0 if measure == "total_paid_per_enrollment" else 1.0
-            for month in RELATIVE_MONTHS:
-                keys = [(part, month) for part in parts if (part, month) in sums.index]
+            spans = [(str(month), [month]) for month in RELATIVE_MONTHS] + list(windows.items())
+            for label, span in spans:
+                keys = [(part, m) for part in parts for m in span if (part, m) in sums.index]
                 total = sums.loc[keys, names].sum() if keys else pd.Series(0.0, index=names)
                 enrolled = _band(
                     float(total[f"{measure}__enrolled_sum"]) / scale,
@@ -235,7 +272,7 @@ def event_study(
                         "level": level,
                         "program_model": model,
                         "measure": measure,
-                        "relative_month": month,
+                        "relative_month": span[0] if len(span) == 1 else 0,
                         "matched_enrollments": n,
                         "comparison_members": comparison_members,
                         "enrolled_mean": enrolled[0],
@@ -244,6 +281,10 @@ def event_study(
                         "comparison_mean": comparison[0],
                         "comparison_ci_low": comparison[1],
                         "comparison_ci_high": comparison[2],
+                        "window": "" if len(span) == 1 else label,
+                        "enrollments": analysable,
+                        "unmatched_enrollments": analysable - n,
+                        "matched_basis": n,
                         "enrolled_events": round(float(total[f"{measure}__enrolled_events"])),
                         "comparison_events": round(float(total[f"{measure}__comparison_events"])),
                     }
@@ -251,8 +292,10 @@ def event_study(
     frame = pd.DataFrame.from_records(records)
     for column in ("relative_month", "matched_enrollments", "comparison_members"):
         frame[column] = frame[column].astype("int64")
+    months = frame["window"] == ""
     if not must_suppress(viewer, small_cells):
-        return frame[list(EVENT_STUDY_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+        out = frame.loc[months, list(EVENT_STUDY_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+        return out.reset_index(drop=True)
     position = {
         key: i
         for i, key in enumerate(
@@ -261,25 +304,43 @@ def event_study(
                 frame["program_model"].fillna(""),
                 frame["measure"],
                 frame["relative_month"].astype(int),
+                frame["window"],
                 strict=True,
             )
         )
     }
-    margins = [
-        Margin(
-            total=position[("all", "", measure, month)],
-            parts=tuple(position[("program_model", m, measure, month)] for m in present),
-        )
-        for measure in EVENT_STUDY_MEASURES
-        for month in RELATIVE_MONTHS
-    ]
-    return apply_suppression(
+    margins = []
+    for measure in EVENT_STUDY_MEASURES:
+        for model in [*present, ""]:
+            level = "program_model" if model else "all"
+            # The models add up to all programs, month by month and window by window.
+            for month, window in [(m, "") for m in RELATIVE_MONTHS] + [(0, w) for w in windows]:
+                if not model:
+                    margins.append(
+                        Margin(
+                            total=position[("all", "", measure, month, window)],
+                            parts=tuple(
+                                position[("program_model", m, measure, month, window)]
+                                for m in present
+                            ),
+                        )
+                    )
+            # A window is the total of its months.
+            for window, span in windows.items():
+                margins.append(
+                    Margin(
+                        total=position[(level, model, measure, 0, window)],
+                        parts=tuple(position[(level, model, measure, m, "")] for m in span),
+                    )
+                )
+    out = apply_suppression(
         frame,
         EVENT_STUDY_RULES,
         threshold=get_settings().small_cell_threshold,
         shown=EVENT_STUDY_COLUMNS,
         margins=margins,
     )
+    return out[months.to_numpy()].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------

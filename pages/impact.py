@@ -279,7 +279,7 @@ with data.guarded("the effects"):
         download = data.impact_rows(f, for_download=True)
         download_button(
             download,
-            key="impact_effects",
+            key="impact",
             dataset="impact",
             filters=f,
             file_name=data.file_name("impact", f),
