@@ -679,6 +679,8 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
                 go.Scatter(
                     x=list(part["relative_month"]) + list(part["relative_month"])[::-1],
                     y=list(part[f"{group}_ci_high"]) + list(part[f"{group}_ci_low"])[::-1],
+                    # Lines only (of width 0): the default would mark each corner.
+                    mode="lines",
                     fill="toself",
                     fillcolor=band,
                     line=dict(width=0),
@@ -711,11 +713,11 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
         annotation_text="index date",
         annotation_font=MUTED_FONT,
     )
-    months = sorted(int(m) for m in rows["relative_month"])
+    ticks = sorted(int(m) for m in rows["relative_month"])
     fig.update_xaxes(
         tickmode="array",
-        tickvals=months,
-        ticktext=[f"{m:+d}" for m in months],
+        tickvals=ticks,
+        ticktext=[f"{m:+d}" for m in ticks],
         title="Month relative to the index date (enrollment, or the comparison's date)",
     )
     fig.update_yaxes(

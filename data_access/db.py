@@ -139,7 +139,7 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     present = set(inspect(conn).get_table_names())
     impact_added = found is not None and any(t.name not in present for t in IMPACT_TABLES)
     metadata.create_all(conn)
-    if impact_added and rebuild and found >= SUMMARIES_SINCE_SCHEMA:
+    if impact_added and rebuild and found is not None and found >= SUMMARIES_SINCE_SCHEMA:
         from data_access.impact import rebuild_impact
 
         rebuild_impact(conn)

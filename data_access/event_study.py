@@ -17,6 +17,7 @@ impact.impact_by_unit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Final
 
@@ -137,7 +138,7 @@ def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object
     return columns[f"{group}_admissions_{setting}"]
 
 
-def _month_sums(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd.DataFrame:
+def _month_sums(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
     """Per program model and relative month: for each measure the sums over the matched
     enrollments of the enrolled value and of the comparison value (the mean of its
     matches), and of their squares (floats: cents squared outgrow a bigint)."""
@@ -175,7 +176,7 @@ def _month_sums(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd
     return db.read_frame(statement, engine=engine)
 
 
-def _unit_counts(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd.DataFrame:
+def _unit_counts(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
     """Analysable (`enrollments`) and matched (`matched`) enrollments per program model."""
     columns = impact_enrollments.c
     matched = func.sum(case((columns.matches > 0, 1), else_=0))
@@ -256,7 +257,8 @@ def event_study(
             spans = [(str(month), [month]) for month in RELATIVE_MONTHS] + list(windows.items())
             for label, span in spans:
                 keys = [(part, m) for part in parts for m in span if (part, m) in sums.index]
-                total = sums.loc[keys, names].sum() if keys else pd.Series(0.0, index=names)
+                picked = sums[sums.index.isin(keys)]
+                total = {name: float(picked[name].sum()) for name in names}
                 enrolled = _band(
                     float(total[f"{measure}__enrolled_sum"]) / scale,
                     float(total[f"{measure}__enrolled_squares"]) / scale**2,
@@ -359,10 +361,10 @@ def standardized_difference(x: np.ndarray, mean_c: np.ndarray, square_c: np.ndar
     spread = np.sqrt((float(x.var()) + comparison_var) / 2)
     if spread == 0:
         return 0.0 if difference == 0 else float("nan")
-    return abs(difference) / spread
+    return float(abs(difference) / spread)
 
 
-def _balance_rows(filters: OutcomeFilter, models: list[str], engine: Engine) -> pd.DataFrame:
+def _balance_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
     """One row per analysable enrollment of the filters: its keys, matches, matching
     variables, its matches' moments and its cell's candidate moments (NULL: no candidate)."""
     columns = impact_enrollments.c

@@ -191,7 +191,7 @@ with data.guarded("the effects"):
         st.info("No programs match these filters.")
     else:
         names = data.programs().set_index("program_id")["program_name"]
-        label = [
+        unit_labels = [
             "All selected programs"
             if row["level"] == "all"
             else unit_name(str(row["program_model"]))
@@ -200,7 +200,7 @@ with data.guarded("the effects"):
             for row in units.to_dict("records")
         ]
         hidden = units["suppressed"].fillna("").str.contains("effect")
-        words = [
+        sentences = [
             f"fewer than {data.small_cell_threshold()} enrollments: not shown"
             if is_hidden
             else effect_sentence(
@@ -208,7 +208,7 @@ with data.guarded("the effects"):
             )
             for row, is_hidden in zip(units.to_dict("records"), hidden, strict=True)
         ]
-        effects = units.assign(unit=label, in_words=words)[
+        effects = units.assign(unit=unit_labels, in_words=sentences)[
             [
                 "unit",
                 "program_model",
