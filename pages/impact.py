@@ -68,8 +68,15 @@ with data.guarded("the months around the index date"):
         & (months["measure"] == measure_name)
         & ((months["program_model"] == unit) if unit != ALL else True)
     ]
-    if chosen.empty or chosen["matched_enrollments"].fillna(0).eq(0).all():
+    if chosen.empty or chosen["matched_enrollments"].eq(0).all():
         st.info("No matched enrollments for these filters.")
+    elif chosen[["enrolled_mean", "comparison_mean"]].isna().all().all():
+        st.info(
+            f"Every month is suppressed: {suppressed_text()} enrollments, unmatched "
+            "enrollments or admissions behind them. Choose all selected programs or widen "
+            "the filters.",
+            icon=":material/visibility_off:",
+        )
     else:
         fig = charts.event_study(
             chosen,
