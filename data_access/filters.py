@@ -71,3 +71,4 @@ class OutcomeFilter(BaseModel):
             selection is not None and len(selection) == 0
             for selection in (self.states, self.program_models, self.conditions)
         )
+

@@ -69,6 +69,7 @@ from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, Setting, Sma
 Scope = Literal["filters", "national"]
 
 
+
 def _plain_text_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Sort by the named columns as plain text (code points), as the contract asks."""
     if frame.empty or not columns:

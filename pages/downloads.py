@@ -46,7 +46,9 @@ def _unsuppressed(dataset: Dataset, name: str) -> None:
             "rows.",
         ).strip()
         unsuppressed = (
-            data.export_frame(dataset, f, unsuppressed=True) if purpose else pd.DataFrame()
+            data.export_frame(dataset, f, unsuppressed=True)
+            if purpose
+            else pd.DataFrame()
         )
         download_button(
             unsuppressed,
