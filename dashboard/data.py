@@ -29,6 +29,7 @@ from data_access.vocabulary import Dataset, Dimension, Period, SmallCells
 log = logging.getLogger(__name__)
 
 
+
 def _ttl() -> int:
     try:
         return get_settings().cache_ttl_seconds
