@@ -266,3 +266,23 @@ def test_balance_worked_out_by_hand(engine: Engine) -> None:
         viewer=LOCAL_VIEWER, filters=OutcomeFilter(), small_cells="suppress", engine=engine
     )
     assert hidden[["std_diff_before", "std_diff_after"]].isna().all().all()
+
+
+def test_a_database_loaded_before_these_tables_says_so_and_migrate_builds_them(
+    engine: Engine,
+) -> None:
+    build(engine)
+    stored = {
+        table.name: db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        for table in (impact_months, impact_cells)
+    }
+    with engine.begin() as conn:
+        impact_months.drop(conn)
+        impact_cells.drop(conn)
+    problem = db.schema_problem(engine)
+    assert problem is not None and "python -m data_access migrate" in problem
+    db.create_schema(engine)
+    assert db.schema_problem(engine) is None
+    for table in (impact_months, impact_cells):
+        rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        assert_frame_equal(rebuilt, stored[table.name])
