@@ -14,7 +14,9 @@ At load (`rebuild_impact`, inside the load's transaction, right after the summar
    on the standardised log1p of the pre window's behavioral and medical stays, inpatient
    days, total paid and the days since the latest behavioral discharge, within a caliper
    (`match_enrollments`). An enrollment with none is left out of the matched enrollments.
-3. Both groups' window sums are stored per enrollment (impact_outcomes).
+3. Both groups' window sums are stored per enrollment (impact_outcomes), and by month
+   relative to the index date (impact_months); each exact-match cell's candidate moments
+   are stored for the balance before matching (impact_cells). event_study.py reads those.
 
 At query time (`impact_by_unit`): the effect is a difference in differences over the
 matched enrollments of a unit (a program, a program model pooled, all programs), each
