@@ -114,6 +114,7 @@ def main() -> None:
                 title="Program outcomes",
                 icon=":material/compare_arrows:",
             ),
+            st.Page(PAGES / "impact.py", title="Impact", icon=":material/balance:"),
             st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
             st.Page(
                 PAGES / "follow_up.py",

@@ -607,6 +607,128 @@ def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle
     return _titled(fig, title, subtitle, effect_summary(frame, measure))
 
 
+COMPARISON_COLOUR: Final = MODEL_COLOURS[NOT_ENROLLED]  # the matched comparison: grey, dashed
+ENROLLED_BAND: Final = "rgba(0, 0, 0, 0.10)"
+COMPARISON_BAND: Final = "rgba(118, 118, 118, 0.18)"
+
+
+def event_study_summary(frame: pd.DataFrame, measure: Measure) -> str:
+    """Both groups' mean month before and after the index date, and in how many months
+    after it their 95% bands do not overlap."""
+    shown = frame.dropna(subset=["enrolled_mean", "comparison_mean"])
+    what = _lower_first(measure.short)
+    if shown.empty:
+        return f"No month of {what} can be shown for these filters."
+    before = shown[shown["relative_month"] < 0]
+    after = shown[shown["relative_month"] > 0]
+
+    def means(rows: pd.DataFrame) -> str:
+        return (
+            f"{measure.format(float(rows['enrolled_mean'].mean()))} for enrolled members "
+            f"against {measure.format(float(rows['comparison_mean'].mean()))} for their "
+            "matched comparison"
+        )
+
+    parts = []
+    if not before.empty:
+        parts.append(f"in the 6 months before the index date, {what} averaged {means(before)}")
+    if not after.empty:
+        apart = after[
+            (after["enrolled_ci_low"] > after["comparison_ci_high"])
+            | (after["enrolled_ci_high"] < after["comparison_ci_low"])
+        ]
+        higher = int((apart["enrolled_mean"] > apart["comparison_mean"]).sum())
+        parts.append(
+            f"in the 6 after, {means(after)}; their 95% bands do not overlap in "
+            f"{len(apart)} of {len(after)} months after ({higher} with enrolled members "
+            f"higher, {len(apart) - higher} lower)"
+        )
+    hidden = len(frame) - len(shown)
+    tail = (
+        f" {hidden} suppressed month{'s are' if hidden != 1 else ' is'} not drawn."
+        if hidden
+        else ""
+    )
+    text = "; ".join(parts)
+    return f"{text[0].upper()}{text[1:]}.{tail}"
+
+
+def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
+    """Enrolled members (black, solid, circles) against their matched comparison (grey,
+    dashed, crosses) month by month around the index date, each with its 95% band; a dotted
+    line marks the index date between months -1 and +1.
+
+    Frame: relative_month, enrolled_mean, enrolled_ci_low, enrolled_ci_high, comparison_mean,
+    comparison_ci_low, comparison_ci_high; one row per month of one unit and measure.
+    """
+    rows = frame.sort_values("relative_month")
+    fig = go.Figure()
+    for group, name, colour, band, symbol, dash in (
+        ("comparison", "Matched comparison", COMPARISON_COLOUR, COMPARISON_BAND, "x", "dash"),
+        ("enrolled", "Enrolled members", ENROLLED_COLOUR, ENROLLED_BAND, "circle", "solid"),
+    ):
+        # Each side of the index date is drawn apart, so no line joins month -1 to +1.
+        for side, months in (
+            ("before", rows["relative_month"] < 0),
+            ("after", rows["relative_month"] > 0),
+        ):
+            part = rows[months]
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=list(part["relative_month"]) + list(part["relative_month"])[::-1],
+                    y=list(part[f"{group}_ci_high"]) + list(part[f"{group}_ci_low"])[::-1],
+                    # Lines only (of width 0): the default would mark each corner.
+                    mode="lines",
+                    fill="toself",
+                    fillcolor=band,
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    name=f"{name}, 95% band",
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=part["relative_month"],
+                    y=part[f"{group}_mean"],
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=group,
+                    showlegend=side == "after" or not (rows["relative_month"] > 0).any(),
+                    line=dict(color=colour, dash=dash, width=2.5),
+                    marker=dict(color=colour, symbol=symbol, size=8),
+                    customdata=part[[f"{group}_ci_low", f"{group}_ci_high"]].to_numpy(),
+                    hovertemplate=(
+                        f"<b>{name}</b><br>Month %{{x:+d}}: {measure.hover('y')}"
+                        f"<br>95% band {measure.hover('customdata[0]')} to "
+                        f"{measure.hover('customdata[1]')}<extra></extra>"
+                    ),
+                )
+            )
+    fig.add_vline(
+        x=0,
+        line=dict(color=TEXT_COLOUR, width=1, dash="dot"),
+        annotation_text="index date",
+        annotation_font=MUTED_FONT,
+    )
+    ticks = sorted(int(m) for m in rows["relative_month"])
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=[f"{m:+d}" for m in ticks],
+        title="Month relative to the index date (enrollment, or the comparison's date)",
+    )
+    fig.update_yaxes(
+        title=measure.short, tickformat=measure.d3_format.replace("$", ""), rangemode="tozero"
+    )
+    if measure.kind == "money":
+        fig.update_yaxes(tickprefix="$")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _titled(fig, title, subtitle, event_study_summary(frame, measure))
+
+
 def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """Before (open circle) and after (filled) per program, joined by a line.
 

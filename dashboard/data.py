@@ -18,7 +18,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import auth
-from data_access import access, db, exports, impact, queries, status
+from data_access import access, db, event_study, exports, impact, queries, status
 from data_access.access import Viewer
 from data_access.errors import DisclosureRefused, OutcomesError
 from data_access.filters import OutcomeFilter
@@ -218,6 +218,38 @@ def impact_rows(filters: OutcomeFilter, *, for_download: bool = False) -> pd.Dat
     comparison) for this viewer: on screen as the viewer may see them, downloads suppressed."""
     small_cells: SmallCells = "suppress" if for_download else _screen()
     return _impact(database_url(), viewer(), filters, small_cells)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _event_study(
+    url: str, who: Viewer, filters: OutcomeFilter, small_cells: SmallCells
+) -> pd.DataFrame:
+    return event_study.event_study(
+        viewer=who, filters=filters, small_cells=small_cells, engine=_engine(url)
+    )
+
+
+def event_study_rows(filters: OutcomeFilter, *, for_download: bool = False) -> pd.DataFrame:
+    """The matched enrollments month by month against their comparison, per program model
+    and all programs (event_study.EVENT_STUDY_COLUMNS), as `impact_rows` serves them."""
+    small_cells: SmallCells = "suppress" if for_download else _screen()
+    return _event_study(database_url(), viewer(), filters, small_cells)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _balance(
+    url: str, who: Viewer, filters: OutcomeFilter, small_cells: SmallCells
+) -> pd.DataFrame:
+    return event_study.balance_by_unit(
+        viewer=who, filters=filters, small_cells=small_cells, engine=_engine(url)
+    )
+
+
+def balance_rows(filters: OutcomeFilter, *, for_download: bool = False) -> pd.DataFrame:
+    """Each matching variable's standardized difference before and after matching, per
+    program, model and all programs (event_study.BALANCE_COLUMNS)."""
+    small_cells: SmallCells = "suppress" if for_download else _screen()
+    return _balance(database_url(), viewer(), filters, small_cells)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)

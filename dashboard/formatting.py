@@ -285,6 +285,35 @@ PREPOST_MEASURES: Final[Mapping[str, Measure]] = {
     )
 }
 
+# The event study's measures: the same sums as the pre/post ones, per month of the windows.
+EVENT_STUDY_LABELS: Final[Mapping[str, Measure]] = {
+    m.column: m
+    for m in (
+        Measure(
+            "admissions_per_enrollment",
+            "Admissions per enrollment, by month",
+            "Admissions per enrollment per month",
+            "admissions",
+            "ratio",
+        ),
+        Measure(
+            "total_paid_per_enrollment",
+            "Total paid per enrollment, by month",
+            "Total paid per enrollment per month",
+            "",
+            "money",
+        ),
+    )
+}
+# The matching variables in words (the balance table).
+MATCHING_VARIABLE_LABELS: Final[Mapping[str, str]] = {
+    "pre_admissions_behavioral": "Behavioral stays in the 6 months before",
+    "pre_admissions_medical": "Medical stays in the 6 months before",
+    "pre_inpatient_days": "Inpatient days in the 6 months before",
+    "pre_paid_cents": "Total paid in the 6 months before",
+    "days_since_discharge": "Days since the latest behavioral discharge",
+}
+
 GROUP_LABELS: Final[Mapping[str, str]] = {
     "embedded": "Embedded",
     "care_advocacy": "Care advocacy",

@@ -35,6 +35,7 @@ from sqlalchemy.sql import Executable
 from data_access.errors import DatabaseUnavailable, QueryTimeout, ResultTooLarge
 from data_access.models import (
     CONTRACT_TABLES,
+    IMPACT_TABLES,
     SCHEMA_VERSION,
     SUMMARIES_SINCE_SCHEMA,
     SUMMARY_TABLES,
@@ -136,7 +137,15 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     found = _stored_versions(conn).get("schema_version")
     if found is not None and found > SCHEMA_VERSION:
         return found
+    # Impact tables added since the database was loaded are filled from what it holds (the
+    # matching is deterministic, so they agree with the tables already there).
+    present = set(inspect(conn).get_table_names())
+    impact_added = found is not None and any(t.name not in present for t in IMPACT_TABLES)
     metadata.create_all(conn)
+    if impact_added and rebuild and found is not None and found >= SUMMARIES_SINCE_SCHEMA:
+        from data_access.impact import rebuild_impact
+
+        rebuild_impact(conn)
     if found is not None and found < SUMMARIES_SINCE_SCHEMA:
         for table in reversed(SUMMARY_TABLES):
             table.drop(conn, checkfirst=True)
@@ -220,6 +229,13 @@ def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str |
         )
     if found > SCHEMA_VERSION:
         return newer_schema_message(found)
+    inspector = inspect(engine)
+    if any(not inspector.has_table(table.name) for table in IMPACT_TABLES):
+        return (
+            "This database was loaded before the matched comparison's event study and "
+            f"balance tables existed. Run `{MIGRATE_COMMAND}` to build them from the loaded "
+            "data, or load the data again (`python -m data_access load DIR`)."
+        )
     return None
 
 

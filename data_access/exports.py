@@ -45,6 +45,7 @@ TEXT_COLUMNS = frozenset(
         "population",
         "measure",
         "level",
+        "variable",
         # The audit log (access.AUDIT_COLUMNS), written by `access audit` and the audit page.
         "email",
         "role",
@@ -55,7 +56,15 @@ TEXT_COLUMNS = frozenset(
     }
 )
 INTEGER_COLUMNS = frozenset(
-    {*COUNT_COLUMNS, *IMPACT_COUNT_COLUMNS, "enrollments", "rank", "enrolled_members", "rows"}
+    {
+        *COUNT_COLUMNS,
+        *IMPACT_COUNT_COLUMNS,
+        "enrollments",
+        "rank",
+        "enrolled_members",
+        "rows",
+        "relative_month",
+    }
 )
 MONEY_TOTAL_COLUMNS = frozenset(MONEY_COLUMNS)
 # The audit log's `suppressed` is a boolean, written as the contract writes booleans
@@ -159,6 +168,25 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "effect_pct": "effect / (enrolled_pre + comparison_post - comparison_pre) x 100.",
     "max_std_diff": "Largest absolute standardized mean difference of the matching variables "
     "after matching (balance; below 0.1 is good).",
+    # The Impact page's downloads (event_study.py).
+    "relative_month": "Month relative to the index date: -6 to -1 before it, +1 to +6 from it "
+    "on (61 days make two months; no month 0).",
+    "enrolled_mean": "Mean per matched enrollment in that month (admissions follow the setting; "
+    "total paid in USD).",
+    "enrolled_ci_low": "Lower end of its normal 95% interval (enrollments taken as independent).",
+    "enrolled_ci_high": "Upper end of its normal 95% interval.",
+    "comparison_mean": "The same for their matched comparison (each enrollment's matches "
+    "averaged first).",
+    "comparison_ci_low": "Lower end of the comparison's normal 95% interval.",
+    "comparison_ci_high": "Upper end of the comparison's normal 95% interval.",
+    "variable": "Matching variable (the 183 days before the index date): "
+    "pre_admissions_behavioral, pre_admissions_medical, pre_inpatient_days, pre_paid_cents, "
+    "days_since_discharge.",
+    "std_diff_before": "Absolute standardized mean difference, on the matching scale (log1p), "
+    "of the analysable enrollments against all comparison candidates of their exact-match "
+    "cells (state, month, condition, age band).",
+    "std_diff_after": "The same, of the matched enrollments against their matches (above 0.1: "
+    "poor balance).",
     **{
         f"{window}_{measure}": f"{_MEASURE_WORDS[measure].capitalize()}, {window_words}."
         for measure in PREPOST_MEASURES

@@ -14,7 +14,9 @@ At load (`rebuild_impact`, inside the load's transaction, right after the summar
    on the standardised log1p of the pre window's behavioral and medical stays, inpatient
    days, total paid and the days since the latest behavioral discharge, within a caliper
    (`match_enrollments`). An enrollment with none is left out of the matched enrollments.
-3. Both groups' window sums are stored per enrollment (impact_outcomes).
+3. Both groups' window sums are stored per enrollment (impact_outcomes), and by month
+   relative to the index date (impact_months); each exact-match cell's candidate moments
+   are stored for the balance before matching (impact_cells). event_study.py reads those.
 
 At query time (`impact_by_unit`): the effect is a difference in differences over the
 matched enrollments of a unit (a program, a program model pooled, all programs), each
@@ -42,6 +44,7 @@ from data_access.models import (
     Admission,
     Program,
     Service,
+    impact_cells,
     impact_enrollments,
     impact_matches,
     impact_outcomes,
@@ -377,6 +380,30 @@ def comparison_moments(
     )
 
 
+def cell_moments(enrollees: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """The impact_cells rows: per work cell (`cell_id`) of the enrollees with candidates,
+    its keys, the number of candidates and their mean and mean square of each matching
+    variable on the matching scale (the balance before matching)."""
+    columns = [c.name for c in impact_cells.columns]
+    if enrollees.empty or candidates.empty or enrollees["cell_id"].isna().all():
+        return pd.DataFrame(columns=columns)
+    scaled = matching_scale(candidates)
+    frame = pd.DataFrame(
+        np.hstack([scaled, scaled**2]),
+        columns=[f"pool_{m}_{name}" for m in ("mean", "meansq") for name in _MATCHING],
+    )
+    frame["cell_id"] = candidates["cell_id"].to_numpy(dtype="int64")
+    grouped = frame.groupby("cell_id", sort=True)
+    moments = grouped.mean().join(grouped.size().rename("candidates"))
+    keys = (
+        enrollees.dropna(subset=["cell_id"])
+        .drop_duplicates("cell_id")
+        .astype({"cell_id": "int64"})
+        .set_index("cell_id")[["state_code", "enrolled_month", "primary_condition", "age_band"]]
+    )
+    return keys.join(moments, how="inner").reset_index(drop=True)[columns]
+
+
 # ---------------------------------------------------------------------------------------
 # The load
 
@@ -446,6 +473,10 @@ def rebuild_impact(conn: Connection) -> None:
     db.write_rows(conn, impact_enrollments, records[table_columns])
     db.write_rows(conn, impact_matches, matches[list(_MATCH_COLUMNS)])
     conn.execute(text(sql.outcomes_insert(impact_sum_columns())))
+    conn.execute(text(sql.months_insert()))
+    cells = cell_moments(enrollees, candidates)
+    if not cells.empty:
+        conn.execute(impact_cells.insert(), _records(cells))
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
 

@@ -19,6 +19,7 @@ from data_access.vocabulary import (
     AGE_BAND_LAST_AGE,
     AGE_BANDS,
     DAYS_AFTER_DISCHARGE,
+    EVENT_STUDY_DAYS_PER_TWO_MONTHS,
     ID_LENGTH,
     POST_WINDOW_LAST_DAY,
     PRE_WINDOW_DAYS,
@@ -424,4 +425,63 @@ SELECT e.enrollment_id, {", ".join(totals)}
 FROM impact_enrollments e
 LEFT JOIN per_date p ON p.enrollment_id = e.enrollment_id
 GROUP BY e.enrollment_id
+"""
+
+    # -----------------------------------------------------------------------------------
+    # The event study: the same stays and claims, by month relative to the index date.
+
+    def relative_month(self, day: str) -> str:
+        """The relative month of a day number `day` of the index date r's windows: -6..-1
+        before it, +1..+6 from it on (EVENT_STUDY_DAYS_PER_TWO_MONTHS days make two months,
+        so the months tile both windows; integer division truncates toward zero on both
+        engines, hence the two branches)."""
+        span = EVENT_STUDY_DAYS_PER_TWO_MONTHS
+        offset = f"({day} - r.index_day)"
+        return (
+            f"CASE WHEN {offset} >= 0 THEN (2 * {offset}) / {span} + 1"
+            f" ELSE -((-2 * {offset} - 1) / {span}) - 1 END"
+        )
+
+    def months_insert(self) -> str:
+        """Fill impact_months from impact_enrollments (the matched ones) and impact_matches:
+        per enrollment and relative month, its own admissions by setting (admitted in the
+        month) and paid (stays by admit date, claims by service date), and the same summed
+        over its matches; only months with a value."""
+        d = self.d
+        admit, service = d.day("a.admit_date"), d.day("s.service_date")
+        sums = ", ".join(
+            f"SUM(CASE WHEN match_rank {test} THEN {name} ELSE 0 END) AS {group}_{name}"
+            for group, test in (("enrolled", "= 0"), ("comparison", "> 0"))
+            for name in ("admissions_behavioral", "admissions_medical", "paid_cents")
+        )
+        return f"""
+WITH index_rows AS MATERIALIZED (
+    SELECT enrollment_id, match_rank, member_id, index_day,
+        {self.date_of("index_day")} AS index_date
+    FROM (
+        SELECT enrollment_id, 0 AS match_rank, member_id, index_day
+        FROM impact_enrollments WHERE matches > 0
+        UNION ALL
+        SELECT enrollment_id, match_rank, member_id, index_day FROM impact_matches
+    ) used
+    ORDER BY member_id, index_day
+), contributions AS (
+    SELECT r.enrollment_id, r.match_rank, {self.relative_month(admit)} AS relative_month,
+        CASE WHEN a.setting = 'behavioral' THEN 1 ELSE 0 END AS admissions_behavioral,
+        CASE WHEN a.setting = 'medical' THEN 1 ELSE 0 END AS admissions_medical,
+        a.paid_amount_cents AS paid_cents
+    FROM index_rows r
+    JOIN admissions a ON a.member_id = r.member_id AND {self._window("a.admit_date")}
+    UNION ALL
+    SELECT r.enrollment_id, r.match_rank, {self.relative_month(service)}, 0, 0,
+        s.paid_amount_cents
+    FROM index_rows r
+    JOIN services s ON s.member_id = r.member_id AND {self._window("s.service_date")}
+)
+INSERT INTO impact_months (enrollment_id, relative_month, enrolled_admissions_behavioral,
+    enrolled_admissions_medical, enrolled_paid_cents, comparison_admissions_behavioral,
+    comparison_admissions_medical, comparison_paid_cents)
+SELECT enrollment_id, relative_month, {sums}
+FROM contributions
+GROUP BY enrollment_id, relative_month
 """

@@ -454,4 +454,46 @@ impact_outcomes = Table(
     *[Column(name, BigInteger, nullable=False) for name in impact_sum_columns()],
 )
 
-IMPACT_TABLES: Final = (impact_enrollments, impact_matches, impact_outcomes)
+# The event study: per matched enrollment and relative month (-6..-1, +1..+6, see
+# vocabulary.EVENT_STUDY_MONTHS) with an admission or a paid claim, the enrollment's own
+# sums (`enrolled_*`) and the sums over its matched comparison dates (`comparison_*`,
+# divide by impact_enrollments.matches). Months with nothing are not stored (zeros); the
+# twelve months of an enrollment add up to its window sums in impact_outcomes.
+EVENT_STUDY_SUMS: Final = ("admissions_behavioral", "admissions_medical", "paid_cents")
+impact_months = Table(
+    "impact_months",
+    metadata,
+    Column("enrollment_id", String(ID_LENGTH), primary_key=True),
+    Column("relative_month", Integer, primary_key=True),
+    *[
+        Column(f"{group}_{name}", BigInteger, nullable=False)
+        for group in IMPACT_GROUPS
+        for name in EVENT_STUDY_SUMS
+    ],
+)
+
+# The balance before matching: per exact-match cell of the analysable enrollments (state,
+# month of the index date, primary condition, age band) with comparison candidates, their
+# number and their mean and mean square of each matching variable on the matching scale.
+impact_cells = Table(
+    "impact_cells",
+    metadata,
+    Column("state_code", String(2), primary_key=True),
+    Column("enrolled_month", String(7), primary_key=True),
+    Column("primary_condition", String(16), primary_key=True),
+    Column("age_band", String(8), primary_key=True),
+    Column("candidates", Integer, nullable=False),
+    *[
+        Column(f"pool_{moment}_{name}", Double, nullable=False)
+        for moment in ("mean", "meansq")
+        for name in MATCHING_VARIABLES
+    ],
+)
+
+IMPACT_TABLES: Final = (
+    impact_enrollments,
+    impact_matches,
+    impact_outcomes,
+    impact_months,
+    impact_cells,
+)

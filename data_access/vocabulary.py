@@ -162,3 +162,13 @@ MATCH_CALIPER_SD: Final = 0.5
 BOOTSTRAP_REPLICATES: Final = 2000
 BOOTSTRAP_SEED: Final = 20160101
 CONFIDENCE_LEVEL: Final = 0.95
+# A standardized mean difference of a matching variable above this is poor balance (a
+# common threshold in the matching literature).
+BALANCE_THRESHOLD: Final = 0.1
+# The event study: months relative to the index date, EVENT_STUDY_MONTHS before (-6..-1)
+# and after (+1..+6; the index date opens month +1, there is no month 0). A relative month
+# is 61/2 days, so the twelve months tile the pre and post windows exactly (183 days each).
+EVENT_STUDY_MONTHS: Final = 6
+EVENT_STUDY_DAYS_PER_TWO_MONTHS: Final = 61
+EventStudyMeasure = Literal["admissions_per_enrollment", "total_paid_per_enrollment"]
+EVENT_STUDY_MEASURES: Final[tuple[EventStudyMeasure, ...]] = get_args(EventStudyMeasure)

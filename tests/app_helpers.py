@@ -17,6 +17,7 @@ PAGES = {
     "overview": "../pages/overview.py",
     "trends": "../pages/trends.py",
     "program_outcomes": "../pages/program_outcomes.py",
+    "impact": "../pages/impact.py",
     "state_profile": "../pages/state_profile.py",
     "follow_up": "../pages/follow_up.py",
     "downloads": "../pages/downloads.py",

@@ -36,7 +36,12 @@ import pandas as pd
 import pytest
 
 from dashboard import charts
-from dashboard.formatting import PREPOST_MEASURES, SUMMARY_MEASURES, markdown_text
+from dashboard.formatting import (
+    EVENT_STUDY_LABELS,
+    PREPOST_MEASURES,
+    SUMMARY_MEASURES,
+    markdown_text,
+)
 from data_access import access, db
 from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS
 from tests.browser_helpers import (
@@ -151,6 +156,7 @@ LINE_COLOURS = {
     "pooled states": charts.NATIONAL_COLOUR,
     "other states' bars": charts.OTHER_STATES_COLOUR,
     "before-after connector": charts.CONNECTOR_COLOUR,
+    "matched comparison": charts.COMPARISON_COLOUR,
 }
 
 
@@ -332,6 +338,42 @@ def test_ranking_marks_the_profiled_state_beyond_colour_and_says_its_rank() -> N
     assert list(fig.layout.yaxis.ticktext) == ["TX", "<b>▶ NM</b>", "AZ", "OK"]
 
 
+def test_event_study_marks_its_groups_beyond_colour_and_says_what_it_shows() -> None:
+    months = [-2, -1, 1, 2]
+    frame = pd.DataFrame(
+        {
+            "relative_month": months,
+            "enrolled_mean": [0.10, 0.40, 0.05, 0.30],
+            "enrolled_ci_low": [0.05, 0.30, 0.01, 0.25],
+            "enrolled_ci_high": [0.15, 0.50, 0.09, 0.35],
+            "comparison_mean": [0.10, 0.42, 0.08, 0.10],
+            "comparison_ci_low": [0.06, 0.35, 0.04, 0.05],
+            "comparison_ci_high": [0.14, 0.49, 0.12, 0.15],
+        }
+    )
+    fig = charts.event_study(
+        frame,
+        measure=EVENT_STUDY_LABELS["admissions_per_enrollment"],
+        title="t",
+        subtitle="s",
+    )
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    styles = {(t.name, t.marker.symbol, t.line.dash, t.line.color) for t in lines}
+    assert styles == {
+        ("Enrolled members", "circle", "solid", charts.ENROLLED_COLOUR),
+        ("Matched comparison", "x", "dash", charts.COMPARISON_COLOUR),
+    }
+    # No line joins month -1 to +1: each side of the index date is its own trace.
+    assert sorted(tuple(t.x) for t in lines) == [(-2, -1), (-2, -1), (1, 2), (1, 2)]
+    assert charts.summary(fig) == (
+        "In the 6 months before the index date, admissions per enrollment per month averaged "
+        "0.250 for enrolled members against 0.260 for their matched comparison; in the 6 "
+        "after, 0.175 for enrolled members against 0.090 for their matched comparison; their "
+        "95% bands do not overlap in 1 of 2 months after (1 with enrolled members higher, 0 "
+        "lower)."
+    )
+
+
 def test_markdown_text_shows_money_and_names_literally() -> None:
     assert markdown_text("from $1.00 to $2.50 for A_b (TX) *") == (
         r"from \$1.00 to \$2.50 for A\_b \(TX\) \*"
@@ -351,6 +393,7 @@ PAGES: dict[str, tuple[str, int, int]] = {
     "overview": ("", 2, 2),
     "trends": ("trends", 1, 1),
     "program_outcomes": ("program_outcomes", 2, 2),
+    "impact": ("impact", 1, 1),
     "state_profile": ("state_profile", 2, 1),
     "downloads": ("downloads", 0, 0),
     "about_the_data": ("about_the_data", 0, 0),
@@ -590,4 +633,3 @@ def test_keyboard_only_journey_to_a_state_s_table_and_its_csv(
     rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
     assert rows, "the download has rows"
     assert {row["state_code"] for row in rows} == {"TX"}
-

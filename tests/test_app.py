@@ -14,8 +14,13 @@ import pytest
 import streamlit as st
 
 from dashboard.filters import default_months, months_between
-from dashboard.formatting import GROUP_LABELS, POPULATION_LABELS, SUMMARY_MEASURES
-from data_access import db, exports, impact, queries, status
+from dashboard.formatting import (
+    GROUP_LABELS,
+    POPULATION_LABELS,
+    SUMMARY_MEASURES,
+    markdown_text,
+)
+from data_access import db, event_study, exports, impact, queries, status
 from data_access.access import LOCAL_VIEWER
 from data_access.errors import DatabaseUnavailable, QueryTimeout
 from data_access.filters import OutcomeFilter
@@ -90,6 +95,7 @@ CHARTS = {
     "overview": {"chart_overview_map", "chart_overview_trend"},
     "trends": {"chart_trends"},
     "program_outcomes": {"chart_prepost", "chart_prepost_impact"},
+    "impact": {"chart_impact_event_study"},
     "state_profile": {"chart_profile_trend", "chart_profile_ranking"},
     "follow_up": {"chart_followup_trend", "chart_followup_states"},
     "downloads": set(),
@@ -629,3 +635,65 @@ def test_the_overview_shows_the_matched_effect_with_its_interval(
     row = rows[(rows["level"] == "all") & (rows["measure"] == "admissions_per_enrollment")]
     assert tile.value == f"{float(row['effect'].iloc[0]):+,.3f}"
     assert tile.proto.delta.startswith("95% CI ")
+
+
+def test_the_impact_page_draws_the_months_the_balance_and_the_effects(
+    sample_db: db.Engine, months
+) -> None:
+    at = open_page("impact")
+    _no_failures(at)
+    opened = OutcomeFilter(month_from=months[0], month_to=months[1])
+    # The event study: all programs, admissions, both lines are the database's means.
+    expected = event_study.event_study(viewer=LOCAL_VIEWER, filters=opened, small_cells="show")
+    expected = expected[
+        (expected["level"] == "all") & (expected["measure"] == "admissions_per_enrollment")
+    ]
+    chart = figures(at)["chart_impact_event_study"]
+    lines = {
+        trace["name"]: values(trace, "y")
+        for trace in chart["data"]
+        if trace.get("mode") == "lines+markers"
+    }
+    drawn = {name: [] for name in lines}
+    for trace in chart["data"]:
+        if trace.get("mode") == "lines+markers":
+            drawn[trace["name"]] += values(trace, "y")
+    assert same_numbers(drawn["Enrolled members"], list(expected["enrolled_mean"]))
+    assert same_numbers(drawn["Matched comparison"], list(expected["comparison_mean"]))
+    summary = chart["layout"]["meta"]["summary"]
+    assert summary.startswith(
+        "In the 6 months before the index date, admissions per enrollment per month averaged "
+        f"{float(expected[expected['relative_month'] < 0]['enrolled_mean'].mean()):,.3f} "
+        "for enrolled members"
+    )
+    assert markdown_text(summary) in texts(at.caption)
+    # The balance table: the five matching variables, before and after matching.
+    balance = event_study.balance_by_unit(viewer=LOCAL_VIEWER, filters=opened, small_cells="show")
+    balance = balance[balance["level"] == "all"]
+    table = at.dataframe[1].value
+    assert list(table["std_diff_after"]) == list(balance["std_diff_after"])
+    assert list(table["std_diff_before"]) == list(balance["std_diff_before"])
+    # The effects: every unit, and the pooled one in words.
+    effects = impact.impact_by_unit(viewer=LOCAL_VIEWER, filters=opened, small_cells="show")
+    effects = effects[effects["measure"] == "admissions_per_enrollment"]
+    shown = at.dataframe[2].value
+    assert len(shown) == len(effects)
+    assert same_numbers(list(shown["effect"]), list(effects["effect"]))
+    assert shown["unit"].iloc[-1] == "All selected programs"
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert len(labels) == 3 and all(label.startswith("Download ") for label in labels)
+    # Another model and measure redraw the chart with that unit's figures.
+    every = event_study.event_study(viewer=LOCAL_VIEWER, filters=opened, small_cells="show")
+    model = str(every.sort_values("matched_enrollments")["program_model"].dropna().iloc[-1])
+    at.selectbox(key="impact_unit").set_value(model)
+    at.selectbox(key="impact_month_measure").set_value("total_paid_per_enrollment")
+    at.run()
+    _no_failures(at)
+    rows = every[
+        (every["program_model"] == model) & (every["measure"] == "total_paid_per_enrollment")
+    ]
+    drawn = {}
+    for trace in figures(at)["chart_impact_event_study"]["data"]:
+        if trace.get("mode") == "lines+markers":
+            drawn.setdefault(trace["name"], []).extend(values(trace, "y"))
+    assert same_numbers(drawn["Enrolled members"], list(rows["enrolled_mean"]))

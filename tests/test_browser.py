@@ -33,7 +33,7 @@ import pytest
 
 from dashboard.filters import default_months, months_between
 from dashboard.formatting import GROUP_LABELS
-from data_access import db, queries
+from data_access import db, event_study, exports, impact, queries
 from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.loader import load_directory
@@ -72,6 +72,7 @@ PAGES: dict[str, tuple[str, str, str, int]] = {
     "overview": ("", "Overview", "Peer support outcomes", 2),
     "trends": ("trends", "Trends", "Trends", 1),
     "program_outcomes": ("program_outcomes", "Program outcomes", "Program outcomes", 2),
+    "impact": ("impact", "Impact", "Impact", 1),
     "state_profile": ("state_profile", "State profile", "State profile", 2),
     "follow_up": (
         "follow_up",
@@ -335,4 +336,72 @@ def test_downloads_are_the_command_line_exports(
         )
         rows = len(_csv_rows(downloaded)) - 1
         assert labelled.group(1) == f"{rows:,}", f"{label!r} for a file of {rows} rows"
+    assert problems_shown(page) == []
+
+
+# -- the matched comparison ------------------------------------------------------------------
+
+
+def test_the_matched_comparison_on_the_overview_program_outcomes_and_impact(
+    page: Any, app_url: str, sample_url: str, tmp_path: Path
+) -> None:
+    open_app(page, app_url, charts=PAGES["overview"][3])
+    params = query(page)
+    opened = OutcomeFilter(month_from=params["from"][0], month_to=params["to"][0])
+    engine = db.get_engine(sample_url)
+    try:
+        effects = impact.impact_by_unit(
+            viewer=LOCAL_VIEWER, filters=opened, small_cells="show", engine=engine
+        )
+        months = event_study.event_study(
+            viewer=LOCAL_VIEWER, filters=opened, small_cells="show", engine=engine
+        )
+        download = event_study.event_study(
+            viewer=LOCAL_VIEWER, filters=opened, small_cells="suppress", engine=engine
+        )
+    finally:
+        db.dispose_engines()
+    pooled = effects[
+        (effects["level"] == "all") & (effects["measure"] == "admissions_per_enrollment")
+    ]
+    effect = float(pooled["effect"].iloc[0])
+
+    # The overview's tile: the pooled effect on admissions, with its interval.
+    tile = page.get_by_test_id("stMetric").filter(has_text="Effect on admissions")
+    assert f"{effect:+,.3f}" in tile.inner_text()
+    assert "95% CI" in tile.inner_text()
+
+    # Program outcomes: the matched comparison section and its forest plot.
+    go_to(page, PAGES["program_outcomes"][1], charts=PAGES["program_outcomes"][3])
+    assert page.get_by_role("heading", name="Against a matched comparison group").is_visible()
+    forest = plot_traces(page, "chart_prepost_impact")
+    programs = effects[
+        (effects["level"] == "program") & (effects["measure"] == "admissions_per_enrollment")
+    ].dropna(subset=["effect"])
+    drawn = sorted(x for trace in forest for x in trace["x"])
+    assert drawn == pytest.approx(sorted(programs["effect"]), abs=1e-9)
+
+    # Impact: the months around the index date as data_access gives them, its summary as
+    # text, the balance and effects tables, and the download of the months.
+    go_to(page, PAGES["impact"][1], charts=PAGES["impact"][3])
+    assert _heading(page) == "Impact"
+    assert problems_shown(page) == []
+    rows = months[(months["level"] == "all") & (months["measure"] == "admissions_per_enrollment")]
+    lines: dict[str, list[float]] = {}
+    for trace in plot_traces(page, "chart_impact_event_study"):
+        if not str(trace["name"]).endswith("band"):
+            lines.setdefault(str(trace["name"]), []).extend(trace["y"])
+    assert lines["Enrolled members"] == pytest.approx(list(rows["enrolled_mean"]), abs=1e-9)
+    assert lines["Matched comparison"] == pytest.approx(list(rows["comparison_mean"]), abs=1e-9)
+    main = page.get_by_test_id("stMain")
+    assert "In the 6 months before the index date" in main.inner_text()
+    for heading in ("How alike the two groups were before", "The effect of each program"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    assert "All selected programs, admissions per enrollment" in main.inner_text()
+    button = page.locator(".st-key-download_impact_event_study").get_by_role("button")
+    with page.expect_download(timeout=WAIT_MS) as info:
+        button.click()
+    assert info.value.failure() is None
+    downloaded = Path(info.value.path()).read_text(encoding="utf-8")
+    assert downloaded == exports.to_csv_text(download)
     assert problems_shown(page) == []

@@ -206,6 +206,13 @@ def test_partner_and_leadership_sign_in_through_the_provider(
         f"a download audit row for {PARTNER}",
     )
 
+    # The Impact page: TX's matched comparison, drawn, and nothing of another state.
+    go_to(page, "Impact", charts=1)
+    assert problems_shown(page) == []
+    shown = page.get_by_test_id("stMain").inner_text()
+    assert "In the 6 months before the index date" in shown
+    assert f"({other})" not in shown and states[other] not in shown
+
     # Sign out, through the provider's end-session page, back to the sign-in page.
     _sign_out(page, app_url)
     _assert_gate_page(page, "Sign in")

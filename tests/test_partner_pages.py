@@ -30,12 +30,18 @@ from sqlalchemy import Engine
 
 from dashboard.filters import months_between
 from dashboard.formatting import PREPOST_MEASURES, SUMMARY_MEASURES
-from data_access import access, db, exports, queries
+from data_access import access, db, event_study, exports, impact, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
-from tests.app_helpers import PAGES, TIMEOUT
+from data_access.vocabulary import (
+    EVENT_STUDY_MEASURES,
+    IMPACT_MEASURES,
+    NOT_ENROLLED,
+    PRIMARY_CONDITIONS,
+    PROGRAM_GROUPS,
+)
+from tests.app_helpers import PAGES, TIMEOUT, figures, same_numbers, values
 from tests.conftest import ENGINES, POSTGRES_ADMIN_DSN
 from tests.signed_in import (
     Shown,
@@ -373,6 +379,12 @@ CONTROLS: dict[str, hs.SearchStrategy[dict[str, Any]]] = {
     "state_profile": hs.fixed_dictionaries(
         {"profile_measure": MEASURES, "profile_period": PERIODS}
     ),
+    "impact": hs.fixed_dictionaries(
+        {
+            "impact_month_measure": hs.sampled_from(list(EVENT_STUDY_MEASURES)),
+            "impact_effect_measure": hs.sampled_from(list(IMPACT_MEASURES)),
+        }
+    ),
     "downloads": hs.just({}),
     "about_the_data": hs.just({}),
 }
@@ -380,6 +392,7 @@ EXAMPLES = {
     "overview": 12,
     "trends": 12,
     "program_outcomes": 10,
+    "impact": 8,
     "state_profile": 12,
     "downloads": 10,
     "about_the_data": 6,
@@ -421,6 +434,7 @@ def _property(page: str):
 test_partner_on_overview_sees_only_their_state = _property("overview")
 test_partner_on_trends_sees_only_their_state = _property("trends")
 test_partner_on_program_outcomes_sees_only_their_state = _property("program_outcomes")
+test_partner_on_impact_sees_only_their_state = _property("impact")
 test_partner_on_state_profile_sees_only_their_state = _property("state_profile")
 test_partner_on_downloads_sees_only_their_state = _property("downloads")
 test_partner_on_about_the_data_sees_only_their_state = _property("about_the_data")
@@ -654,6 +668,49 @@ def test_each_download_the_partner_presses_is_audited(outcomes: Engine, page: st
             models = tuple(m for m in recorded.program_models if m != NOT_ENROLLED)
             recorded = recorded.model_copy(update={"program_models": models})
         assert row["filters"] == recorded.model_dump_json()
+
+
+# -- the Impact page --------------------------------------------------------------------------
+
+
+def _lines(figure: dict[str, Any]) -> dict[str, list[float]]:
+    drawn: dict[str, list[float]] = {}
+    for trace in figure["data"]:
+        if trace.get("mode") == "lines+markers":
+            drawn.setdefault(trace["name"], []).extend(values(trace, "y"))
+    return drawn
+
+
+def test_the_partner_impact_page_shows_texas_alone_and_suppressed(outcomes: Engine) -> None:
+    at, _ = open_as(PARTNER, "impact", {"from": [FIRST_MONTH], "to": [LAST_MONTH]})
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    shown = collect(at)
+    assert not partner_problems(shown, "impact"), partner_problems(shown, "impact")
+    sidebar = at.session_state["outcome_filter"]
+    # The months drawn are the partner's suppressed ones (TX's programs only).
+    months = event_study.event_study(
+        viewer=PARTNER_VIEWER, filters=sidebar, small_cells="suppress", engine=outcomes
+    )
+    rows = months[(months["level"] == "all") & (months["measure"] == "admissions_per_enrollment")]
+    drawn = _lines(figures(at)["chart_impact_event_study"])
+    assert same_numbers(drawn["Enrolled members"], list(rows["enrolled_mean"]))
+    assert rows["enrolled_mean"].isna().any(), "some of TX's months are suppressed"
+    assert rows["matched_enrollments"].iloc[0] >= THRESHOLD
+    # The effects table lists TX's programs, their models and all programs, nothing else.
+    effects = impact.impact_by_unit(
+        viewer=PARTNER_VIEWER, filters=sidebar, small_cells="suppress", engine=outcomes
+    )
+    effects = effects[effects["measure"] == "admissions_per_enrollment"]
+    assert set(effects["state_code"].dropna()) == {GRANTED}
+    table = _table_with(shown, "in_words")
+    assert len(table) == len(effects)
+    programs = table["unit"][table["unit"].str.endswith(")")]
+    assert programs.str.endswith(f"({GRANTED})").all() and len(programs) >= 2
+    # A leader sees the other states' programs on the same page.
+    leader, _ = open_as(LEADER, "impact", {"from": [FIRST_MONTH], "to": [LAST_MONTH]})
+    units = collect(leader)
+    leader_programs = _table_with(units, "in_words")["unit"]
+    assert {code for text in leader_programs for code in OTHER_CODE.findall(text)}
 
 
 # -- leadership ------------------------------------------------------------------------------

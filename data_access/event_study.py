@@ -1,0 +1,508 @@
+"""The matched comparison month by month (event study) and its balance, at query time.
+
+Both read tables built at load by impact.rebuild_impact:
+
+- `event_study`: impact_months (per matched enrollment and month relative to its index
+  date, its own sums and its matches' sums), summed in the database per program model and
+  relative month, with sums of squares for the 95% bands; the all-programs rows add the
+  models' sums up.
+- `balance_by_unit`: each matching variable's standardized mean difference before matching
+  (the analysable enrollments against the comparison candidates of their exact-match cells,
+  impact_cells) and after it (the matched enrollments against their matches, the moments of
+  impact_enrollments), per program, program model and all programs.
+
+docs/methods.md explains both; what a partner may see is scoped and suppressed here as in
+impact.impact_by_unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from statistics import NormalDist
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Double, Engine, and_, case, cast, func, literal_column, select, true
+
+from data_access import db
+from data_access.access import SmallCells, Viewer, must_suppress, scope_filter
+from data_access.filters import OutcomeFilter
+from data_access.impact import _comparison_members, _conditions, _programs, matching_scale
+from data_access.models import impact_cells, impact_enrollments, impact_months
+from data_access.settings import get_settings
+from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
+from data_access.vocabulary import (
+    CONFIDENCE_LEVEL,
+    EVENT_STUDY_MEASURES,
+    EVENT_STUDY_MONTHS,
+    MATCHING_VARIABLES,
+    NOT_ENROLLED,
+    EventStudyMeasure,
+)
+
+RELATIVE_MONTHS: Final = (
+    *range(-EVENT_STUDY_MONTHS, 0),
+    *range(1, EVENT_STUDY_MONTHS + 1),
+)
+EVENT_STUDY_COLUMNS: Final = (
+    "level",
+    "program_model",
+    "measure",
+    "relative_month",
+    "matched_enrollments",
+    "comparison_members",
+    "enrolled_mean",
+    "enrolled_ci_low",
+    "enrolled_ci_high",
+    "comparison_mean",
+    "comparison_ci_low",
+    "comparison_ci_high",
+)
+# A month's figures are means over the unit's matched enrollments; the admissions counted in
+# it are counts (suppressed from 1 to threshold - 1), paid has none. As in
+# impact.IMPACT_RULES, the unmatched enrollments are a count too (prepost's figures over all
+# enrollments less these would give theirs), and the months of a window add up to
+# impact_by_unit's window figure: helper rows hold each window's total (`window`), so that
+# one hidden month is never the window less the shown months.
+EVENT_STUDY_RULES: Final = DisclosureRules(
+    basis="enrollments",
+    counts=(
+        "enrollments",
+        "matched_enrollments",
+        "unmatched_enrollments",
+        "matched_basis",
+        "comparison_members",
+        "enrolled_events",
+        "comparison_events",
+    ),
+    derived={
+        "matched_enrollments": ("matched_basis", "unmatched_enrollments"),
+        "enrolled_mean": ("matched_basis", "unmatched_enrollments", "enrolled_events"),
+        "enrolled_ci_low": ("enrolled_mean",),
+        "enrolled_ci_high": ("enrolled_mean",),
+        "comparison_mean": (
+            "matched_basis",
+            "comparison_members",
+            "unmatched_enrollments",
+            "comparison_events",
+        ),
+        "comparison_ci_low": ("comparison_mean",),
+        "comparison_ci_high": ("comparison_mean",),
+    },
+    additive=(
+        "enrollments",
+        "matched_enrollments",
+        "unmatched_enrollments",
+        "matched_basis",
+        "enrolled_events",
+        "comparison_events",
+    ),
+)
+BALANCE_COLUMNS: Final = (
+    "level",
+    "state_code",
+    "program_model",
+    "program_id",
+    "variable",
+    "std_diff_before",
+    "std_diff_after",
+)
+BALANCE_RULES: Final = DisclosureRules(
+    basis="enrollments",
+    counts=("enrollments", "matched_enrollments", "pooled_enrollments"),
+    derived={
+        "std_diff_before": ("pooled_enrollments",),
+        "std_diff_after": ("matched_enrollments",),
+    },
+    additive=("enrollments", "matched_enrollments", "pooled_enrollments"),
+)
+_Z: Final = NormalDist().inv_cdf(1 - (1 - CONFIDENCE_LEVEL) / 2)
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in (*columns, SUPPRESSED_COLUMN)})
+
+
+# ---------------------------------------------------------------------------------------
+# Event study
+
+
+def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object:
+    """A month's value of one enrollment (enrolled) or the sum over its matches."""
+    columns = impact_months.c
+    if measure == "total_paid_per_enrollment":
+        return columns[f"{group}_paid_cents"]
+    if setting == "all":
+        return columns[f"{group}_admissions_behavioral"] + columns[f"{group}_admissions_medical"]
+    return columns[f"{group}_admissions_{setting}"]
+
+
+def _month_sums(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+    """Per program model and relative month: for each measure the sums over the matched
+    enrollments of the enrolled value and of the comparison value (the mean of its
+    matches), and of their squares (floats: cents squared outgrow a bigint)."""
+    matches = cast(impact_enrollments.c.matches, Double)
+    sums = []
+    for measure in EVENT_STUDY_MEASURES:
+        enrolled = cast(_month_value(measure, "enrolled", filters.setting), Double)
+        comparison = cast(_month_value(measure, "comparison", filters.setting), Double) / matches
+        sums += [
+            func.sum(enrolled).label(f"{measure}__enrolled_sum"),
+            func.sum(enrolled * enrolled).label(f"{measure}__enrolled_squares"),
+            func.sum(comparison).label(f"{measure}__comparison_sum"),
+            func.sum(comparison * comparison).label(f"{measure}__comparison_squares"),
+            # The events summed (admissions; 0 for money), for small-cell suppression.
+            *[
+                func.sum(
+                    _month_value(measure, group, filters.setting)
+                    if measure != "total_paid_per_enrollment"
+                    else literal_column("0")
+                ).label(f"{measure}__{group}_events")
+                for group in ("enrolled", "comparison")
+            ],
+        ]
+    columns = impact_enrollments.c
+    statement = (
+        select(columns.program_model, impact_months.c.relative_month, *sums)
+        .select_from(
+            impact_enrollments.join(
+                impact_months, impact_months.c.enrollment_id == columns.enrollment_id
+            )
+        )
+        .where(columns.matches > 0, *_conditions(filters, models))
+        .group_by(columns.program_model, impact_months.c.relative_month)
+    )
+    return db.read_frame(statement, engine=engine)
+
+
+def _unit_counts(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+    """Analysable (`enrollments`) and matched (`matched`) enrollments per program model."""
+    columns = impact_enrollments.c
+    matched = func.sum(case((columns.matches > 0, 1), else_=0))
+    statement = (
+        select(
+            columns.program_model,
+            func.count().label("enrollments"),
+            matched.label("matched"),
+        )
+        .where(true(), *_conditions(filters, models))
+        .group_by(columns.program_model)
+    )
+    frame = db.read_frame(statement, engine=engine)
+    return frame.set_index("program_model").astype("int64")
+
+
+def _band(total: float, squares: float, n: int) -> tuple[float, float, float]:
+    """Mean and normal 95% interval of n values from their sum and sum of squares."""
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    mean = total / n
+    if n < 2:
+        return (mean, np.nan, np.nan)
+    variance = max(squares - total * total / n, 0.0) / (n - 1)
+    half = _Z * np.sqrt(variance / n)
+    return (mean, mean - half, mean + half)
+
+
+def event_study(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """The matched enrollments' mean per enrollment in each month relative to the index date
+    (-6..-1 before, +1..+6 from it on; there is no month 0) against their matched
+    comparison's, each with a normal 95% interval, per program model and for all selected
+    programs, for each of EVENT_STUDY_MEASURES (admissions follow the setting; total paid in
+    dollars never does).
+
+    Columns: `EVENT_STUDY_COLUMNS` (`program_model` empty on the `all` rows; counts as
+    integers, figures as floats) and `suppressed`. An enrollment's comparison value is the
+    mean over its matches; each enrollment weighs the same. The interval is mean +/- 1.96
+    standard errors of the per-enrollment values (sums and sums of squares from the
+    database), ignoring that a member may have several enrollments. Filters as for
+    impact_by_unit. Ordered by level (program_model, all), model, measure, relative month.
+    Suppressed as `EVENT_STUDY_RULES` say, the all rows being the totals of the model rows.
+    """
+    engine = db.resolve_engine(engine)
+    filters = scope_filter(filters, viewer)[0]
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    if filters.selects_nothing or not models:
+        return _empty(EVENT_STUDY_COLUMNS)
+    present = sorted(set(_programs(filters, models, engine)["program_model"]))
+    if not present:
+        return _empty(EVENT_STUDY_COLUMNS)
+    counts = _unit_counts(filters, models, engine)
+    sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
+    members = _comparison_members(filters, models, engine)
+    names = list(sums.columns)
+    units: list[tuple[str, str | None, list[str]]] = [
+        ("program_model", model, [model]) for model in present
+    ]
+    units.append(("all", None, present))
+    # The months, then per unit and measure the two windows' totals (helpers, dropped).
+    windows = {
+        "pre": [m for m in RELATIVE_MONTHS if m < 0],
+        "post": [m for m in RELATIVE_MONTHS if m > 0],
+    }
+    records: list[dict[str, object]] = []
+    for level, model, parts in units:
+        n = int(sum(int(counts["matched"].get(part, 0)) for part in parts))
+        analysable = int(sum(int(counts["enrollments"].get(part, 0)) for part in parts))
+        comparison_members = members[f"program_model|{model}" if model else "all|"] if n else 0
+        for measure in EVENT_STUDY_MEASURES:
+            scale = 100.0 if measure == "total_paid_per_enrollment" else 1.0
+            spans = [(str(month), [month]) for month in RELATIVE_MONTHS] + list(windows.items())
+            for label, span in spans:
+                keys = [(part, m) for part in parts for m in span if (part, m) in sums.index]
+                picked = sums[sums.index.isin(keys)]
+                total = {name: float(picked[name].sum()) for name in names}
+                enrolled = _band(
+                    float(total[f"{measure}__enrolled_sum"]) / scale,
+                    float(total[f"{measure}__enrolled_squares"]) / scale**2,
+                    n,
+                )
+                comparison = _band(
+                    float(total[f"{measure}__comparison_sum"]) / scale,
+                    float(total[f"{measure}__comparison_squares"]) / scale**2,
+                    n,
+                )
+                records.append(
+                    {
+                        "level": level,
+                        "program_model": model,
+                        "measure": measure,
+                        "relative_month": span[0] if len(span) == 1 else 0,
+                        "matched_enrollments": n,
+                        "comparison_members": comparison_members,
+                        "enrolled_mean": enrolled[0],
+                        "enrolled_ci_low": enrolled[1],
+                        "enrolled_ci_high": enrolled[2],
+                        "comparison_mean": comparison[0],
+                        "comparison_ci_low": comparison[1],
+                        "comparison_ci_high": comparison[2],
+                        "window": "" if len(span) == 1 else label,
+                        "enrollments": analysable,
+                        "unmatched_enrollments": analysable - n,
+                        "matched_basis": n,
+                        "enrolled_events": round(float(total[f"{measure}__enrolled_events"])),
+                        "comparison_events": round(float(total[f"{measure}__comparison_events"])),
+                    }
+                )
+    frame = pd.DataFrame.from_records(records)
+    for column in ("relative_month", "matched_enrollments", "comparison_members"):
+        frame[column] = frame[column].astype("int64")
+    months = frame["window"] == ""
+    if not must_suppress(viewer, small_cells):
+        out = frame.loc[months, list(EVENT_STUDY_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+        return out.reset_index(drop=True)
+    position = {
+        key: i
+        for i, key in enumerate(
+            zip(
+                frame["level"],
+                frame["program_model"].fillna(""),
+                frame["measure"],
+                frame["relative_month"].astype(int),
+                frame["window"],
+                strict=True,
+            )
+        )
+    }
+    margins = []
+    for measure in EVENT_STUDY_MEASURES:
+        for model in [*present, ""]:
+            level = "program_model" if model else "all"
+            # The models add up to all programs, month by month and window by window.
+            for month, window in [(m, "") for m in RELATIVE_MONTHS] + [(0, w) for w in windows]:
+                if not model:
+                    margins.append(
+                        Margin(
+                            total=position[("all", "", measure, month, window)],
+                            parts=tuple(
+                                position[("program_model", m, measure, month, window)]
+                                for m in present
+                            ),
+                        )
+                    )
+            # A window is the total of its months.
+            for window, span in windows.items():
+                margins.append(
+                    Margin(
+                        total=position[(level, model, measure, 0, window)],
+                        parts=tuple(position[(level, model, measure, m, "")] for m in span),
+                    )
+                )
+    out = apply_suppression(
+        frame,
+        EVENT_STUDY_RULES,
+        threshold=get_settings().small_cell_threshold,
+        shown=EVENT_STUDY_COLUMNS,
+        margins=margins,
+    )
+    return out[months.to_numpy()].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Balance
+
+
+def standardized_difference(x: np.ndarray, mean_c: np.ndarray, square_c: np.ndarray) -> float:
+    """|mean of x - comparison mean| over the root of the mean of the two variances; the
+    comparison is a mixture of one distribution per enrollment (its per-enrollment mean
+    and mean square). 0 when neither varies nor differs, NaN when undefined."""
+    if len(x) == 0:
+        return float("nan")
+    comparison_mean = float(mean_c.mean())
+    comparison_var = max(float(square_c.mean()) - comparison_mean**2, 0.0)
+    difference = float(x.mean()) - comparison_mean
+    spread = np.sqrt((float(x.var()) + comparison_var) / 2)
+    if spread == 0:
+        return 0.0 if difference == 0 else float("nan")
+    return float(abs(difference) / spread)
+
+
+def _balance_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+    """One row per analysable enrollment of the filters: its keys, matches, matching
+    variables, its matches' moments and its cell's candidate moments (NULL: no candidate)."""
+    columns = impact_enrollments.c
+    cells = impact_cells.c
+    statement = (
+        select(
+            columns.enrollment_id,
+            columns.program_id,
+            columns.state_code,
+            columns.program_model,
+            columns.matches,
+            *[columns[name] for name in MATCHING_VARIABLES],
+            *[
+                columns[f"comparison_{m}_{name}"]
+                for m in ("mean", "meansq")
+                for name in MATCHING_VARIABLES
+            ],
+            *[cells[f"pool_{m}_{name}"] for m in ("mean", "meansq") for name in MATCHING_VARIABLES],
+        )
+        .select_from(
+            impact_enrollments.outerjoin(
+                impact_cells,
+                and_(
+                    cells.state_code == columns.state_code,
+                    cells.enrolled_month == columns.enrolled_month,
+                    cells.primary_condition == columns.primary_condition,
+                    cells.age_band == columns.age_band,
+                ),
+            )
+        )
+        .where(true(), *_conditions(filters, models))
+    )
+    frame = db.read_frame(statement, engine=engine)
+    return frame.sort_values("enrollment_id", kind="stable").reset_index(drop=True)
+
+
+def _unit_balance(
+    level: str, keys: dict[str, str | None], rows: pd.DataFrame
+) -> list[dict[str, object]]:
+    matched = rows[rows["matches"].astype("int64") > 0]
+    pooled = rows[rows[f"pool_mean_{MATCHING_VARIABLES[0]}"].notna()]
+    scaled_matched, scaled_pooled = matching_scale(matched), matching_scale(pooled)
+    out: list[dict[str, object]] = []
+    for position, name in enumerate(MATCHING_VARIABLES):
+        out.append(
+            {
+                "level": level,
+                **keys,
+                "variable": name,
+                "std_diff_before": standardized_difference(
+                    scaled_pooled[:, position],
+                    pooled[f"pool_mean_{name}"].to_numpy(dtype="float64"),
+                    pooled[f"pool_meansq_{name}"].to_numpy(dtype="float64"),
+                ),
+                "std_diff_after": standardized_difference(
+                    scaled_matched[:, position],
+                    matched[f"comparison_mean_{name}"].to_numpy(dtype="float64"),
+                    matched[f"comparison_meansq_{name}"].to_numpy(dtype="float64"),
+                ),
+                "enrollments": len(rows),
+                "matched_enrollments": len(matched),
+                "pooled_enrollments": len(pooled),
+            }
+        )
+    return out
+
+
+def balance_by_unit(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> pd.DataFrame:
+    """Each matching variable's standardized mean difference (on the matching scale) before
+    and after matching, per program, program model and all selected programs.
+
+    Before: the unit's analysable enrollments whose exact-match cell (state, month of the
+    index date, condition, age band) has comparison candidates, against those candidates,
+    each enrollment's cell weighing as one enrollment. After: the matched enrollments
+    against their matches (each enrollment's matches weighing as one). See
+    `standardized_difference`.
+
+    Columns: `BALANCE_COLUMNS` (keys as in impact_by_unit; `variable` one of
+    MATCHING_VARIABLES, in their order) and `suppressed`. A unit with fewer analysable
+    enrollments than the small-cell threshold shows none; the figure after (before) matching
+    is hidden when its matched (pooled) enrollments are few. Ordered by level (program,
+    program_model, all), then state_code, program_id, program_model, variable order.
+    """
+    engine = db.resolve_engine(engine)
+    filters = scope_filter(filters, viewer)[0]
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    if filters.selects_nothing or not models:
+        return _empty(BALANCE_COLUMNS)
+    programs = _programs(filters, models, engine)
+    if programs.empty:
+        return _empty(BALANCE_COLUMNS)
+    programs = programs.sort_values(["state_code", "program_id"], kind="stable")
+    rows = _balance_rows(filters, models, engine)
+    records: list[dict[str, object]] = []
+    margins: list[tuple[str, list[str]]] = []
+    for program in programs.itertuples(index=False):
+        keys: dict[str, str | None] = {
+            "state_code": str(program.state_code),
+            "program_model": str(program.program_model),
+            "program_id": str(program.program_id),
+        }
+        records += _unit_balance("program", keys, rows[rows["program_id"] == program.program_id])
+    present = sorted(set(programs["program_model"]))
+    for model in present:
+        keys = {"state_code": None, "program_model": model, "program_id": None}
+        records += _unit_balance("program_model", keys, rows[rows["program_model"] == model])
+        parts = programs.loc[programs["program_model"] == model, "program_id"]
+        margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
+    keys = {"state_code": None, "program_model": None, "program_id": None}
+    records += _unit_balance("all", keys, rows)
+    margins.append(("all|", [f"program_model|{m}" for m in present]))
+    frame = pd.DataFrame.from_records(records)
+    for column in ("enrollments", "matched_enrollments", "pooled_enrollments"):
+        frame[column] = frame[column].astype("int64")
+    if not must_suppress(viewer, small_cells):
+        return frame[list(BALANCE_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
+    label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
+    position = {
+        (lab, variable): index
+        for index, (lab, variable) in enumerate(zip(label, frame["variable"], strict=True))
+    }
+    return apply_suppression(
+        frame,
+        BALANCE_RULES,
+        threshold=get_settings().small_cell_threshold,
+        shown=BALANCE_COLUMNS,
+        margins=[
+            Margin(
+                total=position[(total, name)],
+                parts=tuple(position[(part, name)] for part in parts),
+            )
+            for total, parts in margins
+            for name in MATCHING_VARIABLES
+        ],
+    )
