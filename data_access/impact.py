@@ -476,7 +476,7 @@ def rebuild_impact(conn: Connection) -> None:
     conn.execute(text(sql.months_insert()))
     cells = cell_moments(enrollees, candidates)
     if not cells.empty:
-        conn.execute(impact_cells.insert(), _records(cells))
+        db.write_rows(conn, impact_cells, cells)
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
 
