@@ -57,7 +57,8 @@ INSTALL_CLOCK = """
     // The run is over when the app went running -> notRunning after the action; a run so
     // short that the attribute never showed "running" still changed the page body.
     if (state === 'notRunning' && s.done === null &&
-        (s.running !== null || (s.mainChanged !== null && chartsReady()))) s.done = now;
+        (s.running !== null ||
+         (!window.__benchRequireRun && s.mainChanged !== null && chartsReady()))) s.done = now;
     if (s.done === null) return;
     if (document.querySelector('[data-stale="true"]')) return;
     if (!chartsReady()) return;
@@ -220,8 +221,11 @@ class Session:
         )
         return box.locator("input").first
 
-    def _timed(self, action: Any) -> dict[str, Any]:
+    def _timed(self, action: Any, *, require_run: bool = False) -> dict[str, Any]:
         self.page.evaluate(INSTALL_CLOCK)
+        # A page switch empties the main area before the new page's run starts: only the
+        # run going to "running" and back ends it, not the first change of the page body.
+        self.page.evaluate(f"window.__benchRequireRun = {'true' if require_run else 'false'}")
         action()
         self.page.wait_for_function(
             "() => window.__bench.drawn !== null || window.__bench.failed",
@@ -266,7 +270,7 @@ class Session:
             .filter(has_text=re.compile(rf"{re.escape(title)}$"))
         )
         link.wait_for(timeout=TIMEOUT_MS)
-        return self._timed(link.click)
+        return self._timed(link.click, require_run=True)
 
     def remove_last_state(self) -> dict[str, Any]:
         box = self._states_input()
