@@ -205,17 +205,20 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
                 real.close()
                 floor.close()
             out["pages"][page.name] = result
-        out["page_switch"] = page_switches(chrome, port, floor_port, states[0], out["errors"])
+        out["page_switch"] = page_switches(
+            chrome, port, floor_port, states[0], out["errors"], rounds=min(repeats, 3)
+        )
         out["peak_rss_kb"] = memory.peak_kb
         out["hwm_kb"] = tree_hwm_kb(proc.pid)
     return out
 
 
 def page_switches(
-    chrome: Any, port: int, floor_port: int, state: str, errors: list[str]
+    chrome: Any, port: int, floor_port: int, state: str, errors: list[str], rounds: int = 1
 ) -> dict[str, Any]:
     """A warm page switch: one tab per app on the Overview; every page visited once through
-    the navigation (filling the caches), then the same round again, timed per target page."""
+    the navigation (filling the caches), then the same round `rounds` times more, timed per
+    target page."""
     from benchmarks import browser, pages
 
     order = [p.name for p in pages.filtered_pages()]
@@ -227,7 +230,7 @@ def page_switches(
     ):
         session = browser.Session(chrome, base, "", state, floor=floor)
         try:
-            for timed in (False, True):
+            for timed in (False, *[True] * max(1, rounds)):
                 for title in round_trip:
                     try:
                         result = session.switch_to(title)
