@@ -10,6 +10,7 @@ again (`plotly_afterplot` after the key, or a new chart with its `.main-svg`).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -56,7 +57,8 @@ INSTALL_CLOCK = """
     // The run is over when the app went running -> notRunning after the action; a run so
     // short that the attribute never showed "running" still changed the page body.
     if (state === 'notRunning' && s.done === null &&
-        (s.running !== null || (s.mainChanged !== null && chartsReady()))) s.done = now;
+        (s.running !== null ||
+         (!window.__benchRequireRun && s.mainChanged !== null && chartsReady()))) s.done = now;
     if (s.done === null) return;
     if (document.querySelector('[data-stale="true"]')) return;
     if (!chartsReady()) return;
@@ -219,8 +221,11 @@ class Session:
         )
         return box.locator("input").first
 
-    def _timed(self, action: Any) -> dict[str, Any]:
+    def _timed(self, action: Any, *, require_run: bool = False) -> dict[str, Any]:
         self.page.evaluate(INSTALL_CLOCK)
+        # A page switch empties the main area before the new page's run starts: only the
+        # run going to "running" and back ends it, not the first change of the page body.
+        self.page.evaluate(f"window.__benchRequireRun = {'true' if require_run else 'false'}")
         action()
         self.page.wait_for_function(
             "() => window.__bench.drawn !== null || window.__bench.failed",
@@ -257,9 +262,66 @@ class Session:
         self.page.keyboard.press("Escape")
         return result
 
+    def switch_to(self, title: str) -> dict[str, Any]:
+        """Move to another page with the sidebar navigation (same session, same filters)."""
+        link = (
+            self.page.get_by_test_id("stSidebarNav")
+            .locator("a")
+            .filter(has_text=re.compile(rf"{re.escape(title)}$"))
+        )
+        link.wait_for(timeout=TIMEOUT_MS)
+        return self._timed(link.click, require_run=True)
+
     def remove_last_state(self) -> dict[str, Any]:
         box = self._states_input()
         box.click()
         result = self._timed(lambda: self.page.keyboard.press("Backspace"))
         self.page.keyboard.press("Escape")
         return result
+
+
+# From the navigation's start (performance.now() counts from it) to the first moment the app
+# is connected, its script not running, nothing stale or a skeleton, and at least
+# `minCharts` Plotly charts drawn: a cold link, painted.
+PAINT_CLOCK = """
+(() => {
+  const minCharts = __MIN_CHARTS__;
+  const s = {painted: null, sawRunning: false};
+  window.__paint = s;
+  const check = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return;
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running') s.sawRunning = true;
+    if (state !== 'notRunning' || (!s.sawRunning && minCharts === 0)) return;
+    if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]')) return;
+    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+    if (charts.length < minCharts) return;
+    for (const c of charts) if (!c.querySelector('.js-plotly-plot .main-svg')) return;
+    s.painted = performance.now();
+  };
+  const poll = () => { check(); if (s.painted === null) setTimeout(poll, 10); };
+  poll();
+})();
+"""
+
+
+def cold_visit(browser: Any, url: str, min_charts: int, *, floor: bool = False) -> float:
+    """Seconds from opening `url` in a new browser context (no cache, no cookies, a new
+    Streamlit session) to the page painted with at least `min_charts` charts drawn."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    try:
+        context.route("**/cdn.plot.ly/**", lambda route: route.abort())
+        if floor:
+            context.route("**/app/static/**", _static_file)
+        context.add_init_script(PAINT_CLOCK.replace("__MIN_CHARTS__", str(int(min_charts))))
+        page = context.new_page()
+        page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => window.__paint && window.__paint.painted !== null",
+            timeout=TIMEOUT_MS,
+            polling=50,
+        )
+        return float(page.evaluate("window.__paint.painted")) / 1000
+    finally:
+        context.close()

@@ -39,18 +39,49 @@ class Page:
         return (ROOT / "pages" / self.file).is_file()
 
 
-PAGES = (
-    Page("Overview", "overview.py", ""),
-    Page("Trends", "trends.py", "trends"),
-    Page("Program outcomes", "program_outcomes.py", "program_outcomes"),
-    Page("State profile", "state_profile.py", "state_profile"),
-    Page("Downloads", "downloads.py", "downloads"),
-    Page("About", "about_the_data.py", "about_the_data"),
-)
+# Pages the browser part skips: nothing on them depends on the filters.
+NOT_FILTERED = frozenset({"about_the_data.py"})
+
+
+def app_pages(app: Path = APP) -> tuple[Page, ...]:
+    """The pages of the app's navigation, in its order, read from dashboard/app.py itself
+    (every `st.Page(PAGES / "<file>.py", title=...)` inside the `st.navigation([...])` list;
+    the admin-only pages added with `*admin` are left out), so a page added to the app is
+    benchmarked without touching the benchmark."""
+    import ast
+
+    found: list[Page] = []
+    for node in ast.walk(ast.parse(app.read_text())):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "navigation"):
+            continue
+        listed = node.args[0] if node.args else None
+        for item in getattr(listed, "elts", []):
+            if not (isinstance(item, ast.Call) and getattr(item.func, "attr", "") == "Page"):
+                continue
+            target = item.args[0] if item.args else None
+            file = getattr(getattr(target, "right", None), "value", None)
+            keywords = {k.arg: k.value for k in item.keywords}
+            title = getattr(keywords.get("title"), "value", None)
+            if not isinstance(file, str) or not isinstance(title, str):
+                continue
+            default = getattr(keywords.get("default"), "value", False) is True
+            url_path = getattr(keywords.get("url_path"), "value", None)
+            if not isinstance(url_path, str):
+                url_path = "" if default else Path(file).stem
+            found.append(Page(title, file, url_path))
+    return tuple(found)
+
+
+PAGES = app_pages()
 
 
 def present_pages() -> list[Page]:
     return [page for page in PAGES if page.exists]
+
+
+def filtered_pages() -> list[Page]:
+    """The pages whose content follows the filters (those measured in the browser)."""
+    return [page for page in present_pages() if page.file not in NOT_FILTERED]
 
 
 # -- the dashboard's cached data functions -----------------------------------------------

@@ -201,6 +201,8 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
                     sec(total),
                     ", ".join(sec(run["seconds"]) for run in runs),
                     sec(summaries),
+                    sec(_phase_median(r, "summaries: summaries")),
+                    sec(_phase_median(r, "summaries: impact")),
                     f"{100 * summaries / total:.0f} %" if total else "–",
                     f"{r['load']['database_bytes'] / 1e6:,.0f} MB",
                 ]
@@ -213,6 +215,8 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
             "median s",
             "each load s",
             "summaries s",
+            "of which summary tables s",
+            "of which impact build s",
             "summaries share",
             "database size",
         ],
@@ -469,6 +473,9 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
     if errors:
         out += ["Browser page errors: " + "; ".join(sorted(set(errors))[:5]), ""]
 
+    out += _cold_and_switch_sections(ok, sizes, engines)
+    out += _journey_section(ok, sizes, engines)
+
     # -- memory
     out += [
         "## App memory",
@@ -586,6 +593,156 @@ def _growing_calls(
     before, after = per_call(first), per_call(last)
     grown = sorted(((after[n] - before.get(n, 0.0), n) for n in after), reverse=True)[:3]
     return ", ".join(f"`{n}` +{ms(d)} ms" for d, n in grown if d > 0) or "none"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b == b and b and a == a else "–"
+
+
+def _cold_and_switch_sections(
+    ok: list[dict[str, Any]], sizes: list[str], engines: list[str]
+) -> list[str]:
+    out = [
+        "## First visit, new session, page switch",
+        "",
+        "From opening a link in a new browser context (no cache, no cookie, a new Streamlit "
+        "session) to the Overview painted (connected, script done, nothing stale, every chart "
+        "drawn), counted by the page from its navigation start. *First visit*: the first "
+        "request after `streamlit run` started (both servers started afresh each round). "
+        "*New session*: a further tab on the running server whose link asks for three states "
+        "together, a filter no session asked for before. *Page switch*: a click in the "
+        "navigation to a page already visited with the same filters (a warm cache), to the "
+        "page drawn. Floor: benchmarks/floor_app.py, same action, same minutes. Medians, "
+        "milliseconds. Targets: first visit ≤ 1.5x, new session ≤ 1.3x, page switch ≤ 1.2x "
+        "the floor.",
+        "",
+    ]
+    rows = []
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            c = r.get("cold_starts") if r else None
+            if not c:
+                continue
+            for label, key, target in (
+                ("first visit", "first_visit", 1.5),
+                ("new session, new filter", "new_session", 1.3),
+            ):
+                real, floor = median(c[key]), median(c[f"{key}_floor"])
+                rows.append(
+                    [
+                        SIZES[size].name,
+                        ENGINE_LABEL[engine],
+                        label,
+                        len(c[key]),
+                        ms(real),
+                        ms(floor),
+                        _ratio(real, floor),
+                        f"≤ {target}x",
+                    ]
+                )
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            sw = (r or {}).get("browser", {}).get("page_switch")
+            if not sw:
+                continue
+            for title, runs in sw["real"].items():
+                real = median([x["seconds"] for x in runs])
+                floor = median([x["seconds"] for x in sw["floor"].get(title, [])])
+                rows.append(
+                    [
+                        SIZES[size].name,
+                        ENGINE_LABEL[engine],
+                        f"page switch to {title}",
+                        len(runs),
+                        ms(real),
+                        ms(floor),
+                        _ratio(real, floor),
+                        "≤ 1.2x",
+                    ]
+                )
+    out += table(["size", "engine", "action", "n", "real", "floor", "real / floor", "target"], rows)
+    errors = [e for r in ok for e in r.get("cold_starts", {}).get("errors", [])]
+    if errors:
+        out += ["Errors: " + "; ".join(sorted(set(errors))[:5]), ""]
+    return out
+
+
+def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[str]) -> list[str]:
+    out = [
+        "## User journeys",
+        "",
+        "Headless Chromium, each from a cold link (a new browser context), clicks counted "
+        "(typing is not a click; the mock provider's Authorize button is). 1: the TX partner "
+        "opens a shared link to Program outcomes for TX, signs in through the mock OpenID "
+        "provider and downloads the table (≤ 3 clicks, ≤ 5 s). 2: leadership (signed in "
+        "before, in the same browser) finds the state whose hot-spotting average length of "
+        "stay rose most in the last complete year, by the shortest path the pages offer "
+        "(≤ 4 clicks, ≤ 6 s). 3: with the Overview open, a newer admissions extract is "
+        "loaded (the load into a database holding the extract less every 10th admission); "
+        "seconds after the load until the open page shows the new figures (≤ 5 s).",
+        "",
+    ]
+    rows = []
+    for size in sizes:
+        for engine in engines:
+            r = _find(ok, size, engine)
+            j = (r or {}).get("journeys")
+            if not j:
+                continue
+            name = SIZES[size].name
+            if "partner" in j:
+                p = j["partner"]
+                rows.append(
+                    [
+                        name,
+                        ENGINE_LABEL[engine],
+                        "1 partner: shared link → download",
+                        p["clicks"],
+                        sec(p["seconds"]),
+                        "≤ 3 clicks, ≤ 5 s",
+                        f"landed on {p['landed_on']}; signed in after "
+                        f"{sec(p['signed_in_seconds'])} s; steps: {', '.join(p['steps'])}",
+                    ]
+                )
+            if "leadership" in j:
+                lead = j["leadership"]
+                top = lead.get("top_rises") or []
+                answer = (
+                    ", ".join(f"{n} {v:+.2f}" for n, v in top) if top else "no answer on the chart"
+                )
+                rows.append(
+                    [
+                        name,
+                        ENGINE_LABEL[engine],
+                        "2 leadership: largest ALOS rise",
+                        lead["clicks"],
+                        sec(lead["seconds"]),
+                        "≤ 4 clicks, ≤ 6 s",
+                        f"{lead['last_complete_year']} vs the year before: {answer}; "
+                        f"steps: {', '.join(lead['steps'])}",
+                    ]
+                )
+            if "analyst" in j:
+                a = j["analyst"]
+                rows.append(
+                    [
+                        name,
+                        ENGINE_LABEL[engine],
+                        "3 analyst: newer extract shown",
+                        a["clicks"],
+                        f"load {sec(a['load_seconds'])} + {sec(a['shown_after_load_seconds'])}",
+                        "load + ≤ 5 s",
+                        "clicks on the Overview link from the end of the load, one a second, "
+                        f"until the tiles changed: {a['clicks']} (no timer: the open page "
+                        "never changes by itself)",
+                    ]
+                )
+            for e in j.get("errors", []):
+                rows.append([name, ENGINE_LABEL[engine], "error", "–", "–", "", e[:200]])
+    out += table(["size", "engine", "journey", "clicks", "seconds", "target", "notes"], rows)
+    return out
 
 
 def targets(

@@ -170,7 +170,7 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
         # Each page starts from its own state and adds states no other page adds to it, so a
         # filter change is never served from the cache another page filled.
         per_page = max(1, min(repeats, 3, (len(states) - 1) // 2))
-        for index, page in enumerate(p for p in pages.present_pages() if p.name != "About"):
+        for index, page in enumerate(pages.filtered_pages()):
             base = states[index % len(states)]
             added = [states[(index + k) % len(states)] for k in range(1, per_page + 1)]
             log(f"browser {page.name}: start {base}, add {', '.join(added)} ...")
@@ -205,8 +205,191 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
                 real.close()
                 floor.close()
             out["pages"][page.name] = result
+        out["page_switch"] = page_switches(
+            chrome, port, floor_port, states[0], out["errors"], rounds=min(repeats, 3)
+        )
         out["peak_rss_kb"] = memory.peak_kb
         out["hwm_kb"] = tree_hwm_kb(proc.pid)
+    return out
+
+
+def page_switches(
+    chrome: Any, port: int, floor_port: int, state: str, errors: list[str], rounds: int = 1
+) -> dict[str, Any]:
+    """A warm page switch: one tab per app on the Overview; every page visited once through
+    the navigation (filling the caches), then the same round `rounds` times more, timed per
+    target page."""
+    from benchmarks import browser, pages
+
+    order = [p.name for p in pages.filtered_pages()]
+    round_trip = [*order[1:], order[0]]
+    out: dict[str, Any] = {"real": {}, "floor": {}}
+    for key, base, floor in (
+        ("real", f"http://127.0.0.1:{port}", False),
+        ("floor", f"http://127.0.0.1:{floor_port}", True),
+    ):
+        session = browser.Session(chrome, base, "", state, floor=floor)
+        try:
+            for timed in (False, *[True] * max(1, rounds)):
+                for title in round_trip:
+                    try:
+                        result = session.switch_to(title)
+                    except Exception as exc:
+                        errors.append(f"page switch {key} {title}: {exc}"[:300])
+                        continue
+                    if timed:
+                        out[key].setdefault(title, []).append(result)
+        finally:
+            errors.extend(f"page switch {key}: {e}" for e in session.errors)
+            session.close()
+    log(f"page switches: {len(out['real'])} pages timed")
+    return out
+
+
+def cold_starts_phase(
+    url: str, picks: dict[str, Any], repeats: int, skeletons: str, min_charts: int
+) -> dict[str, Any]:
+    """Both servers started afresh each round: the first visit to the Overview after the
+    start, then new sessions with a filter no session asked for before, real and floor."""
+    from benchmarks import browser
+    from benchmarks.common import ROOT
+
+    states = picks["states"]
+    out: dict[str, Any] = {
+        "first_visit": [],
+        "first_visit_floor": [],
+        "new_session": [],
+        "new_session_floor": [],
+        "errors": [],
+    }
+    work = WORK / "logs"
+    rounds = max(1, min(repeats, 3))
+    with browser.chromium() as chrome:
+        for r in range(rounds):
+            with (
+                browser.streamlit_server(
+                    ROOT / "dashboard" / "app.py",
+                    env={"DATABASE_URL": url},
+                    log=work / "app-cold.log",
+                ) as (_proc, port),
+                browser.streamlit_server(
+                    ROOT / "benchmarks" / "floor_app.py",
+                    env={},
+                    args=[skeletons],
+                    log=work / "floor-cold.log",
+                ) as (_floor_proc, floor_port),
+            ):
+                try:
+                    out["first_visit"].append(
+                        browser.cold_visit(chrome, f"http://127.0.0.1:{port}/", min_charts)
+                    )
+                    out["first_visit_floor"].append(
+                        browser.cold_visit(
+                            chrome, f"http://127.0.0.1:{floor_port}/", min_charts, floor=True
+                        )
+                    )
+                    # Three states together, a set no other part of the run asks for.
+                    for k in range(2):
+                        n = len(states)
+                        chosen = sorted({states[(3 * r + k + j * 7) % n] for j in range(3)})
+                        query = "?" + "&".join(f"state={c}" for c in chosen)
+                        out["new_session"].append(
+                            browser.cold_visit(
+                                chrome, f"http://127.0.0.1:{port}/{query}", min_charts
+                            )
+                        )
+                        out["new_session_floor"].append(
+                            browser.cold_visit(
+                                chrome,
+                                f"http://127.0.0.1:{floor_port}/{query}",
+                                min_charts,
+                                floor=True,
+                            )
+                        )
+                except Exception as exc:
+                    out["errors"].append(f"round {r}: {exc}"[:300])
+                    log(f"  cold start round {r} failed: {str(exc)[:200]}")
+            log(
+                f"cold start {r + 1}/{rounds}: first visit "
+                f"{out['first_visit'][-1:]} floor {out['first_visit_floor'][-1:]}"
+            )
+    return out
+
+
+def journeys_phase(url: str, size_name: str, engine_name: str) -> dict[str, Any]:
+    """The three user journeys (benchmarks/journeys.py)."""
+    from benchmarks import browser, journeys
+    from benchmarks.common import ROOT
+    from benchmarks.loading import load_once
+    from data_access import access, db, queries
+    from tests.oidc_helpers import dashboard_with_sign_in, oidc_provider, write_secrets
+
+    out: dict[str, Any] = {"errors": []}
+    logs = WORK / "logs" / "journeys"
+    logs.mkdir(parents=True, exist_ok=True)
+    engine = db.get_engine(url)
+    access.grant(
+        email=journeys.PARTNER,
+        role="state_partner",
+        states=["TX"],
+        granted_by="benchmark",
+        engine=engine,
+    )
+    access.grant(email=journeys.LEADER, role="leadership", granted_by="benchmark", engine=engine)
+    month = queries.last_complete_month(engine=engine) or "2025-12"
+    last_year = int(month[:4]) if month[5:7] == "12" else int(month[:4]) - 1
+    db.dispose_engines()
+    with oidc_provider(logs) as provider:
+        secrets_file = write_secrets(logs, provider)
+        with (
+            dashboard_with_sign_in(url, secrets_file, logs) as server,
+            browser.chromium() as chrome,
+        ):
+            for name, run in (
+                ("partner", lambda: journeys.partner_journey(chrome, server.url, logs)),
+                (
+                    "leadership",
+                    lambda: journeys.leadership_journey(
+                        journeys.sign_in_context(chrome, server.url, journeys.LEADER),
+                        server.url,
+                        last_year,
+                    ),
+                ),
+            ):
+                log(f"journey {name} ...")
+                try:
+                    out[name] = run()
+                    log(f"  {name}: {out[name]}")
+                except Exception as exc:
+                    out["errors"].append(f"{name}: {exc}"[:500])
+                    log(f"  {name} failed: {str(exc)[:300]}")
+
+    log("journey analyst: a fresh database with an older admissions extract ...")
+    older, newer = journeys.thinned_dataset(dataset_dir(SIZES[size_name]))
+    extra = new_database(engine_name, f"{size_name}_{engine_name[:2]}_j3")
+    try:
+        load_once(extra, older)
+        with (
+            browser.streamlit_server(
+                ROOT / "dashboard" / "app.py",
+                env={"DATABASE_URL": extra},
+                log=WORK / "logs" / "app-journey3.log",
+            ) as (_proc, port),
+            browser.chromium() as chrome,
+        ):
+
+            def load_newer() -> float:
+                return float(load_once(extra, newer)["seconds"])
+
+            out["analyst"] = journeys.analyst_journey(
+                chrome, f"http://127.0.0.1:{port}", load_newer
+            )
+            log(f"  analyst: {out['analyst']}")
+    except Exception as exc:
+        out["errors"].append(f"analyst: {exc}"[:500])
+        log(f"  analyst failed: {traceback.format_exc()[-600:]}")
+    finally:
+        drop_database(extra)
     return out
 
 
@@ -272,7 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         raw_repeats = args.repeat if size.members < 1_000_000 else 1
         result["baseline"] = baseline_phase(url, picks, raw_repeats)
         if not args.no_browser:
-            result["browser"] = browser_phase(url, picks, repeat, result["pages"]["skeletons_file"])
+            skeletons = result["pages"]["skeletons_file"]
+            overview = result["pages"]["pages"].get("Overview", {})
+            min_charts = min((len(v.get("figures", [])) for v in overview.values()), default=0)
+            log("first visits and new sessions (servers started afresh) ...")
+            result["cold_starts"] = cold_starts_phase(url, picks, repeat, skeletons, min_charts)
+            result["browser"] = browser_phase(url, picks, repeat, skeletons)
+            result["journeys"] = journeys_phase(url, args.size, args.engine)
     except Exception:
         result["error"] = traceback.format_exc()
         log(result["error"])
