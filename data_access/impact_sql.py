@@ -23,6 +23,7 @@ from data_access.vocabulary import (
     ID_LENGTH,
     POST_WINDOW_LAST_DAY,
     PRE_WINDOW_DAYS,
+    RECENT_DAYS,
     ROUTINE_INDEX_DAY_OF_MONTH,
     ROUTINE_MEMBERS_MIN,
     ROUTINE_MEMBERS_PER_ENROLLMENT,
@@ -96,6 +97,9 @@ contributions AS (
         CASE WHEN {pre} THEN a.paid_amount_cents ELSE 0 END AS paid_cents,
         CASE WHEN a.admit_date >= {first} AND a.setting = 'behavioral' THEN 1 ELSE 0 END
             AS behavioral_uses,
+        CASE WHEN a.admit_date >= {first}
+                  AND a.admit_date < {self.date_of(f"r.index_day - {RECENT_DAYS}")}
+             THEN 1 ELSE 0 END AS early_stays,
         CASE WHEN a.setting = 'behavioral' AND a.admit_date < r.index_date
                   AND a.discharge_date BETWEEN {first} AND r.index_date
              THEN {d.day("a.discharge_date")} END AS discharge_day
@@ -107,6 +111,7 @@ contributions AS (
     SELECT {prefixed}, 0, 0, 0,
         CASE WHEN s.service_date < r.index_date THEN s.paid_amount_cents ELSE 0 END,
         CASE WHEN s.behavioral THEN 1 ELSE 0 END,
+        0,
         NULL
     FROM index_rows r
     JOIN services s ON s.member_id = r.member_id AND {self._window("s.service_date")}
@@ -117,7 +122,8 @@ contributions AS (
         SUM(days) AS pre_inpatient_days,
         SUM(paid_cents) AS pre_paid_cents,
         SUM(behavioral_uses) AS behavioral_uses,
-        index_day - MAX(discharge_day) AS days_since_discharge
+        index_day - MAX(discharge_day) AS days_since_discharge,
+        SUM(early_stays) AS early_admissions
     FROM contributions
     GROUP BY {keys}
 )"""
@@ -147,7 +153,8 @@ SELECT o.enrollment_id, e.member_id, o.program_id, o.state_code, o.program_model
     COALESCE(f.pre_admissions_medical, 0) AS pre_admissions_medical,
     COALESCE(f.pre_inpatient_days, 0) AS pre_inpatient_days,
     COALESCE(f.pre_paid_cents, 0) AS pre_paid_cents,
-    f.days_since_discharge
+    f.days_since_discharge,
+    COALESCE(f.early_admissions, 0) AS early_admissions
 FROM enrollment_outcomes o
 JOIN enrollments e ON e.enrollment_id = o.enrollment_id
 JOIN members m ON m.member_id = e.member_id
@@ -345,7 +352,7 @@ WITH index_rows AS MATERIALIZED (
     ORDER BY u.member_id, u.index_day
 ), {self._features("member_id, index_day, cell_id").strip()}
 SELECT member_id, index_day, cell_id, pre_admissions_behavioral, pre_admissions_medical,
-    pre_inpatient_days, pre_paid_cents, days_since_discharge
+    pre_inpatient_days, pre_paid_cents, days_since_discharge, early_admissions
 FROM features
 WHERE behavioral_uses > 0
 """
