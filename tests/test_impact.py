@@ -177,6 +177,8 @@ def test_matches_are_the_nearest_eligible_dates_of_distinct_members(engine: Engi
             "pre_inpatient_days": [4, 40],
             "pre_paid_cents": [410_000, 4_510_000],
             "days_since_discharge": [5, 42],
+            # A's stay began 9 days before its index date; X's five, 50 to 171 days before.
+            "early_admissions": [0, 5],
         }
     )
     numbers = {name: "int64" for name in expected_enrollments.columns[1:]}

@@ -168,28 +168,32 @@ def test_band_is_the_normal_interval_of_the_mean() -> None:
 # -- balance ---------------------------------------------------------------------------------
 
 # The comparison candidates of EA's cell (TX, 2020-06, mental_health, 26-44), each with its
-# pre window's behavioral stays, medical stays, inpatient days, paid (cents) and days since
-# the latest behavioral discharge: the day after each June discharge of A (enrolled only
-# from 06-10), B, C and H; the 15th for B, C, H (matched: 9, 11, 12 days after), D (no stay)
-# and X (enrolled only from 06-20; five stays of 8 days, 37 days after the last).
+# pre window's behavioral stays, medical stays, inpatient days, paid (cents), days since
+# the latest behavioral discharge and early admissions (admitted more than RECENT_DAYS = 30
+# days before the index date): the day after each June discharge of A (enrolled only from
+# 06-10), B, C and H; the 15th for B, C, H (matched: 9, 11, 12 days after), D (no stay) and
+# X (enrolled only from 06-20; five stays of 8 days admitted 01-01 to 05-01, all before
+# 05-16, the last discharged 37 days before). Every June stay is recent (admitted 05-30 to
+# 06-02, within 30 days of any of these dates).
 CANDIDATES = [
-    ("A", 1, 0, 4, 410_000, 1),
-    ("B", 1, 0, 4, 410_000, 1),
-    ("B", 1, 0, 4, 410_000, 9),
-    ("C", 1, 0, 4, 410_000, 1),
-    ("C", 1, 0, 4, 410_000, 11),
-    ("H", 1, 0, 4, 410_000, 1),
-    ("H", 1, 0, 4, 410_000, 12),
-    ("D", 0, 0, 0, 10_000, NO_RECENT_DISCHARGE_DAYS),
-    ("X", 5, 0, 40, 4_510_000, 37),
+    ("A", 1, 0, 4, 410_000, 1, 0),
+    ("B", 1, 0, 4, 410_000, 1, 0),
+    ("B", 1, 0, 4, 410_000, 9, 0),
+    ("C", 1, 0, 4, 410_000, 1, 0),
+    ("C", 1, 0, 4, 410_000, 11, 0),
+    ("H", 1, 0, 4, 410_000, 1, 0),
+    ("H", 1, 0, 4, 410_000, 12, 0),
+    ("D", 0, 0, 0, 10_000, NO_RECENT_DISCHARGE_DAYS, 0),
+    ("X", 5, 0, 40, 4_510_000, 37, 5),
 ]
 MATCHES = [CANDIDATES[2], CANDIDATES[4], CANDIDATES[6]]
-EA = (1, 0, 4, 410_000, 5)
-EX = (5, 0, 40, 4_510_000, 42)
+EA = (1, 0, 4, 410_000, 5, 0)
+EX = (5, 0, 40, 4_510_000, 42, 5)
+VARIABLES = len(MATCHING_VARIABLES)
 
 
 def _scale(rows: list[tuple]) -> np.ndarray:
-    values = np.array([row[-5:] for row in rows], dtype="float64")
+    values = np.array([row[-VARIABLES:] for row in rows], dtype="float64")
     values[:, 3] /= 100.0  # paid in dollars
     return np.log1p(values)
 
@@ -232,14 +236,14 @@ def test_balance_worked_out_by_hand(engine: Engine) -> None:
     both, ea = _scale([EA, EX]), _scale([EA])
     # Before: EA and EX against their cell's nine candidates (one cell for both, so the
     # comparison is the cell's distribution). After: EA against its three matches.
-    before = [_smd(both[:, i], pool[:, i].mean(), pool[:, i].var()) for i in range(5)]
-    after = [_smd(ea[:, i], matches[:, i].mean(), matches[:, i].var()) for i in range(5)]
+    before = [_smd(both[:, i], pool[:, i].mean(), pool[:, i].var()) for i in range(VARIABLES)]
+    after = [_smd(ea[:, i], matches[:, i].mean(), matches[:, i].var()) for i in range(VARIABLES)]
     # Only the days since the discharge tell EA from its matches (5 days against 9, 11, 12).
-    assert after[:4] == [0.0] * 4 and after[4] > 1
+    assert after[:4] == [0.0] * 4 and after[4] > 1 and after[5] == 0.0
     units = [
-        ("program", "NY", "embedded", "P2", [math.nan] * 5, [math.nan] * 5),
+        ("program", "NY", "embedded", "P2", [math.nan] * VARIABLES, [math.nan] * VARIABLES),
         ("program", "TX", "hot_spotting", "P1", before, after),
-        ("program_model", None, "embedded", None, [math.nan] * 5, [math.nan] * 5),
+        ("program_model", None, "embedded", None, [math.nan] * VARIABLES, [math.nan] * VARIABLES),
         ("program_model", None, "hot_spotting", None, before, after),
         ("all", None, None, None, before, after),
     ]
