@@ -374,7 +374,9 @@ CELL = ("TX", 24245, "mental_health", "26_44")
 
 
 def _person(key: Any, member: str, admissions: int, paid: int, cell: tuple = CELL) -> tuple:
-    return (key, member, *cell, admissions, 0, 3 * admissions, paid, None)
+    # Matching variables: behavioral and medical stays, days, paid, days since discharge
+    # (none: NO_RECENT_DISCHARGE_DAYS), early admissions (none).
+    return (key, member, *cell, admissions, 0, 3 * admissions, paid, None, 0)
 
 
 def test_matching_takes_the_k_nearest_distinct_members_within_the_caliper() -> None:

@@ -26,6 +26,8 @@ TRUE_EFFECTS = {
     ("hot_spotting", "admissions_per_enrollment"): 0.0,
     ("hot_spotting", "total_paid_per_enrollment"): 1179.0,
 }
+
+
 def _random_programs(model: str) -> tuple[str, ...]:
     return tuple(
         p.program_id
@@ -36,9 +38,7 @@ def _random_programs(model: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize(
     ("model", "measure"),
-    [
-        pytest.param(*key, id="-".join(key)) for key in TRUE_EFFECTS
-    ],
+    [pytest.param(*key, id="-".join(key)) for key in TRUE_EFFECTS],
 )
 def test_the_sample_true_effects_lie_in_the_intervals(
     loaded_sample: str, model: str, measure: str
