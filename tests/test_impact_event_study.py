@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from data_access import db
 from data_access.access import LOCAL_VIEWER
@@ -26,7 +26,7 @@ from data_access.event_study import (
     event_study,
 )
 from data_access.filters import OutcomeFilter
-from data_access.models import impact_cells, impact_months
+from data_access.models import IMPACT_TABLES, impact_cells, impact_enrollments, impact_months
 from data_access.vocabulary import MATCHING_VARIABLES, NO_RECENT_DISCHARGE_DAYS
 from tests.test_impact import build
 
@@ -288,5 +288,30 @@ def test_a_database_loaded_before_these_tables_says_so_and_migrate_builds_them(
     db.create_schema(engine)
     assert db.schema_problem(engine) is None
     for table in (impact_months, impact_cells):
+        rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        assert_frame_equal(rebuilt, stored[table.name])
+
+
+def test_an_impact_table_without_a_new_matching_variable_is_rebuilt_by_migrate(
+    engine: Engine,
+) -> None:
+    # A database loaded before early_admissions was a matching variable: its
+    # impact_enrollments lacks the column (and its moments' columns).
+    build(engine)
+    stored = {
+        table.name: db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        for table in IMPACT_TABLES
+    }
+    old = [c.name for c in impact_enrollments.columns if not c.name.endswith("early_admissions")]
+    assert len(old) == len(impact_enrollments.columns) - 3  # the variable and its 2 moments
+    with engine.begin() as conn:
+        for name in impact_enrollments.columns.keys():
+            if name not in old:
+                conn.execute(text(f"ALTER TABLE impact_enrollments DROP COLUMN {name}"))
+    problem = db.schema_problem(engine)
+    assert problem is not None and "python -m data_access migrate" in problem
+    db.migrate(engine)
+    assert db.schema_problem(engine) is None
+    for table in IMPACT_TABLES:
         rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
         assert_frame_equal(rebuilt, stored[table.name])
