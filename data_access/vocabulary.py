@@ -122,8 +122,8 @@ ImpactMeasure = Literal[
 AgeBand = Literal["0_25", "26_44", "45_64", "65_plus"]
 # The matching variables, as stored (impact tables): the pre window's admissions by setting
 # (programs choose members by their behavioral history), inpatient days, total paid (cents),
-# and the days since the latest behavioral discharge in the pre window or on the index date
-# (NO_RECENT_DISCHARGE_DAYS when none).
+# the days since the latest behavioral discharge in the pre window or on the index date
+# (NO_RECENT_DISCHARGE_DAYS when none), and the stays admitted before its last RECENT_DAYS.
 MatchingVariable = Literal[
     "pre_admissions_behavioral",
     "pre_admissions_medical",
