@@ -196,6 +196,8 @@ def create_schema(engine: Engine) -> int | None:
 
 def migrate(engine: Engine) -> str:
     """The `migrate` command: bring the database to this version and say what was done."""
+    with translated_errors():
+        stale = has_schema(engine) and impact_tables_stale(inspect(engine))
     found = create_schema(engine)
     now = f"schema version {SCHEMA_VERSION}, data contract version {CONTRACT_VERSION}"
     if found is None:
@@ -206,6 +208,8 @@ def migrate(engine: Engine) -> str:
         return f"Rebuilt the summaries from the loaded data: schema version {found} -> {now}."
     if found < SCHEMA_VERSION:
         return f"Upgraded schema version {found} -> {now}."
+    if stale:
+        return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
     return f"The database is up to date ({now})."
 
 

@@ -305,13 +305,14 @@ def test_an_impact_table_without_a_new_matching_variable_is_rebuilt_by_migrate(
     old = [c.name for c in impact_enrollments.columns if not c.name.endswith("early_admissions")]
     assert len(old) == len(impact_enrollments.columns) - 3  # the variable and its 2 moments
     with engine.begin() as conn:
-        for name in impact_enrollments.columns.keys():
-            if name not in old:
-                conn.execute(text(f"ALTER TABLE impact_enrollments DROP COLUMN {name}"))
+        for column in impact_enrollments.columns:
+            if column.name not in old:
+                conn.execute(text(f"ALTER TABLE impact_enrollments DROP COLUMN {column.name}"))
     problem = db.schema_problem(engine)
     assert problem is not None and "python -m data_access migrate" in problem
-    db.migrate(engine)
+    assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
     assert db.schema_problem(engine) is None
+    assert db.migrate(engine).startswith("The database is up to date")
     for table in IMPACT_TABLES:
         rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
         assert_frame_equal(rebuilt, stored[table.name])
