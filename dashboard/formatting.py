@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS, RECENT_DAYS
 
 Kind = Literal["rate", "ratio", "money", "days", "share", "count"]
 
@@ -312,6 +312,9 @@ MATCHING_VARIABLE_LABELS: Final[Mapping[str, str]] = {
     "pre_inpatient_days": "Inpatient days in the 6 months before",
     "pre_paid_cents": "Total paid in the 6 months before",
     "days_since_discharge": "Days since the latest behavioral discharge",
+    "early_admissions": (
+        f"Stays admitted in the 6 months before, except the last {RECENT_DAYS} days"
+    ),
 }
 
 GROUP_LABELS: Final[Mapping[str, str]] = {

@@ -123,6 +123,18 @@ def _stored_versions(conn: Connection) -> dict[str, int]:
     return {row.key: int(row.value) for row in conn.execute(select(SchemaInfo))}
 
 
+def impact_tables_stale(inspector: Any) -> bool:
+    """Whether an impact table is missing or its columns are not the model's (a matching
+    variable added, say): the impact tables hold nothing but what a load derives."""
+    for table in IMPACT_TABLES:
+        if not inspector.has_table(table.name):
+            return True
+        stored = {column["name"] for column in inspector.get_columns(table.name)}
+        if stored != {column.name for column in table.columns}:
+            return True
+    return False
+
+
 def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     """Bring the database to SCHEMA_VERSION inside the caller's transaction (write lock
     taken), and return the schema version it had (None: a new database).
@@ -137,12 +149,14 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     found = _stored_versions(conn).get("schema_version")
     if found is not None and found > SCHEMA_VERSION:
         return found
-    # Impact tables added since the database was loaded are filled from what it holds (the
-    # matching is deterministic, so they agree with the tables already there).
-    present = set(inspect(conn).get_table_names())
-    impact_added = found is not None and any(t.name not in present for t in IMPACT_TABLES)
+    # Impact tables added or changed since the database was loaded are built again from
+    # what it holds (the matching is deterministic, so they agree with a fresh load).
+    stale = found is not None and impact_tables_stale(inspect(conn))
+    if stale:
+        for table in reversed(IMPACT_TABLES):
+            table.drop(conn, checkfirst=True)
     metadata.create_all(conn)
-    if impact_added and rebuild and found is not None and found >= SUMMARIES_SINCE_SCHEMA:
+    if stale and rebuild and found is not None and found >= SUMMARIES_SINCE_SCHEMA:
         from data_access.impact import rebuild_impact
 
         rebuild_impact(conn)
@@ -182,6 +196,8 @@ def create_schema(engine: Engine) -> int | None:
 
 def migrate(engine: Engine) -> str:
     """The `migrate` command: bring the database to this version and say what was done."""
+    with translated_errors():
+        stale = has_schema(engine) and impact_tables_stale(inspect(engine))
     found = create_schema(engine)
     now = f"schema version {SCHEMA_VERSION}, data contract version {CONTRACT_VERSION}"
     if found is None:
@@ -192,6 +208,8 @@ def migrate(engine: Engine) -> str:
         return f"Rebuilt the summaries from the loaded data: schema version {found} -> {now}."
     if found < SCHEMA_VERSION:
         return f"Upgraded schema version {found} -> {now}."
+    if stale:
+        return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
     return f"The database is up to date ({now})."
 
 
@@ -229,11 +247,10 @@ def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str |
         )
     if found > SCHEMA_VERSION:
         return newer_schema_message(found)
-    inspector = inspect(engine)
-    if any(not inspector.has_table(table.name) for table in IMPACT_TABLES):
+    if impact_tables_stale(inspect(engine)):
         return (
-            "This database was loaded before the matched comparison's event study and "
-            f"balance tables existed. Run `{MIGRATE_COMMAND}` to build them from the loaded "
+            "This database was loaded before the matched comparison's tables took their "
+            f"present form. Run `{MIGRATE_COMMAND}` to build them from the loaded "
             "data, or load the data again (`python -m data_access load DIR`)."
         )
     return None

@@ -29,7 +29,7 @@ from data_access.measures import (
 )
 from data_access.queries import monthly_outcomes, prepost_by_program
 from data_access.suppression import SUPPRESSED_COLUMN
-from data_access.vocabulary import Dataset, SmallCells, utc_timestamp
+from data_access.vocabulary import RECENT_DAYS, Dataset, SmallCells, utc_timestamp
 
 TEXT_COLUMNS = frozenset(
     {
@@ -181,7 +181,8 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "comparison_ci_high": "Upper end of the comparison's normal 95% interval.",
     "variable": "Matching variable (the 183 days before the index date): "
     "pre_admissions_behavioral, pre_admissions_medical, pre_inpatient_days, pre_paid_cents, "
-    "days_since_discharge.",
+    f"days_since_discharge, early_admissions (stays admitted before the last {RECENT_DAYS} days "
+    "of the window).",
     "std_diff_before": "Absolute standardized mean difference, on the matching scale (log1p), "
     "of the analysable enrollments against all comparison candidates of their exact-match "
     "cells (state, month, condition, age band).",

@@ -5,14 +5,17 @@ At load (`rebuild_impact`, inside the load's transaction, right after the summar
 1. Every analysable enrollment is an *index date* (its `enrolled_on`). Comparison
    candidates are index dates of members of the same state not enrolled in any program from
    the first day of the pre window through that date, analysable there as an enrollment
-   would be: the day after each behavioral discharge, the 15th of a month up to 30 days
+   would be (except the behavioral use in either window, which an enrollment meets through
+   its own peer support claims: asked of a candidate it would look at the outcome): the day
+   after each behavioral discharge, the 15th of a month up to 30 days
    after one, and the 15th of the month for a fixed sample of each state's members; only
    in the cells that have analysable enrollments (impact_sql.py).
 2. Matching, exact on state, calendar month of the index date, primary condition, age band
    and the number of behavioral stays in the pre window (3 or more pooled); then up to
    `MATCHES_PER_ENROLLMENT` nearest candidate dates of distinct members, with replacement,
    on the standardised log1p of the pre window's behavioral and medical stays, inpatient
-   days, total paid and the days since the latest behavioral discharge, within a caliper
+   days, total paid, the days since the latest behavioral discharge and the stays admitted
+   before the window's last RECENT_DAYS days, within a caliper
    (`match_enrollments`). An enrollment with none is left out of the matched enrollments.
 3. Both groups' window sums are stored per enrollment (impact_outcomes), and by month
    relative to the index date (impact_months); each exact-match cell's candidate moments

@@ -23,6 +23,7 @@ from data_access.vocabulary import (
     ID_LENGTH,
     POST_WINDOW_LAST_DAY,
     PRE_WINDOW_DAYS,
+    RECENT_DAYS,
     ROUTINE_INDEX_DAY_OF_MONTH,
     ROUTINE_MEMBERS_MIN,
     ROUTINE_MEMBERS_PER_ENROLLMENT,
@@ -78,14 +79,15 @@ class ImpactSql:
     # index_date and the `keys`), with the behavioral claims and stays of both windows.
 
     def _features(self, keys: str) -> str:
-        """A CTE `features`: one row per index date that has a stay or a claim in its windows
-        (or a behavioral discharge in its pre window), grouped by `keys`."""
+        """A CTE `features`: one row per index date that has a stay or a claim in its pre
+        window (or a behavioral discharge in it), grouped by `keys`. Nothing from the index
+        date on is read: the matching sees only what was known on the index date."""
         d = self.d
         first = self.date_of(f"r.index_day - {PRE_WINDOW_DAYS}")
         pre = f"a.admit_date >= {first} AND a.admit_date < r.index_date"
         prefixed = ", ".join(f"r.{key}" for key in keys.split(", "))
-        # The stays admitted in the windows, and those discharged in the pre window (the
-        # latest behavioral discharge may end a stay admitted before it).
+        # The stays admitted in the pre window, and those discharged in it (the latest
+        # behavioral discharge may end a stay admitted before it).
         return f"""
 contributions AS (
     SELECT {prefixed},
@@ -94,30 +96,31 @@ contributions AS (
         CASE WHEN {pre} AND a.discharge_date IS NOT NULL THEN {self._los()} ELSE 0 END
             AS days,
         CASE WHEN {pre} THEN a.paid_amount_cents ELSE 0 END AS paid_cents,
-        CASE WHEN a.admit_date >= {first} AND a.setting = 'behavioral' THEN 1 ELSE 0 END
-            AS behavioral_uses,
+        CASE WHEN a.admit_date >= {first}
+                  AND a.admit_date < {self.date_of(f"r.index_day - {RECENT_DAYS}")}
+             THEN 1 ELSE 0 END AS early_stays,
         CASE WHEN a.setting = 'behavioral' AND a.admit_date < r.index_date
                   AND a.discharge_date BETWEEN {first} AND r.index_date
              THEN {d.day("a.discharge_date")} END AS discharge_day
     FROM index_rows r
-    JOIN admissions a ON a.member_id = r.member_id
-        AND a.admit_date <= {self.date_of(f"r.index_day + {POST_WINDOW_LAST_DAY}")}
+    JOIN admissions a ON a.member_id = r.member_id AND a.admit_date < r.index_date
         AND (a.admit_date >= {first} OR a.discharge_date >= {first})
     UNION ALL
     SELECT {prefixed}, 0, 0, 0,
         CASE WHEN s.service_date < r.index_date THEN s.paid_amount_cents ELSE 0 END,
-        CASE WHEN s.behavioral THEN 1 ELSE 0 END,
+        0,
         NULL
     FROM index_rows r
-    JOIN services s ON s.member_id = r.member_id AND {self._window("s.service_date")}
+    JOIN services s ON s.member_id = r.member_id
+        AND s.service_date >= {first} AND s.service_date < r.index_date
 ), features AS (
     SELECT {keys},
         SUM(behavioral_stays) AS pre_admissions_behavioral,
         SUM(medical_stays) AS pre_admissions_medical,
         SUM(days) AS pre_inpatient_days,
         SUM(paid_cents) AS pre_paid_cents,
-        SUM(behavioral_uses) AS behavioral_uses,
-        index_day - MAX(discharge_day) AS days_since_discharge
+        index_day - MAX(discharge_day) AS days_since_discharge,
+        SUM(early_stays) AS early_admissions
     FROM contributions
     GROUP BY {keys}
 )"""
@@ -147,7 +150,8 @@ SELECT o.enrollment_id, e.member_id, o.program_id, o.state_code, o.program_model
     COALESCE(f.pre_admissions_medical, 0) AS pre_admissions_medical,
     COALESCE(f.pre_inpatient_days, 0) AS pre_inpatient_days,
     COALESCE(f.pre_paid_cents, 0) AS pre_paid_cents,
-    f.days_since_discharge
+    f.days_since_discharge,
+    COALESCE(f.early_admissions, 0) AS early_admissions
 FROM enrollment_outcomes o
 JOIN enrollments e ON e.enrollment_id = o.enrollment_id
 JOIN members m ON m.member_id = e.member_id
@@ -326,8 +330,11 @@ WHERE index_day + {POST_WINDOW_LAST_DAY} <= :through_day""",
     def candidate_features(self) -> str:
         """Comparison candidates: the dates of `impact_work_index` of members enrolled in
         no program on any day from the pre window's first day through the index date (a
-        member enrolled later stays a candidate), with a behavioral claim or stay in either
-        window; each once.
+        member enrolled later stays a candidate); each once. Unlike an enrollment, a
+        candidate needs no behavioral claim or stay in its windows: an enrollment meets that
+        rule through its own peer support claims, so asking it of the candidates would choose
+        them by their post window (the outcome), and those with no use before the index date
+        would be those with use after it.
 
         Columns: member_id, index_day, cell_id and the matching variables.
         """
@@ -344,10 +351,16 @@ WITH index_rows AS MATERIALIZED (
     -- In member order, so that each member's stays and claims are read together.
     ORDER BY u.member_id, u.index_day
 ), {self._features("member_id, index_day, cell_id").strip()}
-SELECT member_id, index_day, cell_id, pre_admissions_behavioral, pre_admissions_medical,
-    pre_inpatient_days, pre_paid_cents, days_since_discharge
-FROM features
-WHERE behavioral_uses > 0
+SELECT r.member_id, r.index_day, r.cell_id,
+    COALESCE(f.pre_admissions_behavioral, 0) AS pre_admissions_behavioral,
+    COALESCE(f.pre_admissions_medical, 0) AS pre_admissions_medical,
+    COALESCE(f.pre_inpatient_days, 0) AS pre_inpatient_days,
+    COALESCE(f.pre_paid_cents, 0) AS pre_paid_cents,
+    f.days_since_discharge,
+    COALESCE(f.early_admissions, 0) AS early_admissions
+FROM index_rows r
+LEFT JOIN features f ON f.member_id = r.member_id AND f.index_day = r.index_day
+    AND f.cell_id = r.cell_id
 """
 
     # -----------------------------------------------------------------------------------

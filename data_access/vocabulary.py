@@ -122,14 +122,15 @@ ImpactMeasure = Literal[
 AgeBand = Literal["0_25", "26_44", "45_64", "65_plus"]
 # The matching variables, as stored (impact tables): the pre window's admissions by setting
 # (programs choose members by their behavioral history), inpatient days, total paid (cents),
-# and the days since the latest behavioral discharge in the pre window or on the index date
-# (NO_RECENT_DISCHARGE_DAYS when none).
+# the days since the latest behavioral discharge in the pre window or on the index date
+# (NO_RECENT_DISCHARGE_DAYS when none), and the stays admitted before its last RECENT_DAYS.
 MatchingVariable = Literal[
     "pre_admissions_behavioral",
     "pre_admissions_medical",
     "pre_inpatient_days",
     "pre_paid_cents",
     "days_since_discharge",
+    "early_admissions",
 ]
 
 IMPACT_LEVELS: Final[tuple[ImpactLevel, ...]] = get_args(ImpactLevel)
@@ -152,6 +153,9 @@ ROUTINE_MEMBERS_PER_ENROLLMENT: Final = 30
 EXACT_BEHAVIORAL_STAYS: Final = 3
 # Days since the latest behavioral discharge when there was none in the pre window.
 NO_RECENT_DISCHARGE_DAYS: Final = PRE_WINDOW_DAYS + 1
+# The last days of the pre window, apart from the rest of it: a member's stays before them
+# show their usual use, the stays within them the crisis that brought them in.
+RECENT_DAYS: Final = 30
 # Nearest neighbours: up to this many comparison index dates (of distinct members) per
 # enrollment, with replacement, within the caliper (root mean square of the standardised
 # differences of the matching variables, in standard deviations).

@@ -222,10 +222,10 @@ MODEL_VOLUME = {"embedded": 1.0, "whole_health": 1.0, "hot_spotting": 1.5}
 # hospital); hot-spotting teams find members during a spike of use, some weeks after the
 # stay that marks it; whole-health programs enrol fewer members around a crisis.
 BEHAVIOUR = {
-    "embedded": ModelBehaviour(0.8, 0.60, (0, 3), 0.2, 200, 1.2, 0.85, 0.45),
-    "whole_health": ModelBehaviour(0.8, 0.35, (3, 30), 0.0, 210, 1.4, 0.70, 0.40),
-    "hot_spotting": ModelBehaviour(1.5, 0.80, (5, 45), 0.0, 260, 1.6, 0.75, 0.40),
-    "care_advocacy": ModelBehaviour(0.8, 0.85, (0, 3), 0.3, 180, 0.8, 0.85, 0.45),
+    "embedded": ModelBehaviour(0.0, 0.60, (0, 3), 0.2, 200, 1.2, 0.85, 0.45),
+    "whole_health": ModelBehaviour(0.0, 0.35, (3, 30), 0.0, 210, 1.4, 0.70, 0.40),
+    "hot_spotting": ModelBehaviour(0.0, 0.80, (5, 45), 0.0, 260, 1.6, 0.75, 0.40),
+    "care_advocacy": ModelBehaviour(0.0, 0.85, (0, 3), 0.3, 180, 0.8, 0.85, 0.45),
     # Pierce County: network members receive peer services for years (admissions by quota)
     "pierce": ModelBehaviour(0.5, 0.0, (0, 0), 0.0, 1500, 0.3, 0.60, 0.40),
 }

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
 from data_access import db
 from data_access.access import LOCAL_VIEWER, Viewer
@@ -28,6 +28,7 @@ from data_access.impact import (
     match_enrollments,
     rebuild_impact,
 )
+from data_access.impact_sql import ImpactSql
 from data_access.models import (
     Admission,
     Eligibility,
@@ -177,10 +178,68 @@ def test_matches_are_the_nearest_eligible_dates_of_distinct_members(engine: Engi
             "pre_inpatient_days": [4, 40],
             "pre_paid_cents": [410_000, 4_510_000],
             "days_since_discharge": [5, 42],
+            # A's stay began 9 days before its index date; X's five, 50 to 171 days before.
+            "early_admissions": [0, 5],
         }
     )
     numbers = {name: "int64" for name in expected_enrollments.columns[1:]}
     assert_frame_equal(enrollments.astype(numbers), expected_enrollments)
+
+
+def test_candidates_are_chosen_on_the_pre_window_alone(engine: Engine) -> None:
+    # K has no claim or stay at all; L only a behavioral stay in the post window of
+    # 2020-06-15. Both are sampled on 2020-06-15 in EA's cell (every TX member is: fewer
+    # members than the monthly sample). What happens from the index date on is the outcome:
+    # it must not decide who is a candidate, so both are, with the same (empty) pre window.
+    world = dict(WORLD)
+    world[Member] = [
+        *WORLD[Member],
+        *_rows(
+            "member_id state_code birth_year primary_condition",
+            ("K", "TX", 1980, "mental_health"),
+            ("L", "TX", 1980, "mental_health"),
+        ),
+    ]
+    world[Eligibility] = [
+        *WORLD[Eligibility],
+        *_rows(
+            "member_id start_date end_date",
+            ("K", d("2019-01-01"), d("2021-12-31")),
+            ("L", d("2019-01-01"), d("2021-12-31")),
+        ),
+    ]
+    world[Admission] = [
+        *WORLD[Admission],
+        *_rows(
+            "admission_id member_id setting admit_date discharge_date paid_amount_cents",
+            _stay("SL", "L", "2020-07-10", "2020-07-12", 2000),
+        ),
+    ]
+    build(engine, world)
+    sql = ImpactSql(engine.dialect.name)
+    with engine.begin() as conn:
+        for statement in sql.create_work_tables():
+            conn.execute(text(statement), {"through_day": _day("2021-12-31")})
+        candidates = pd.DataFrame(conn.execute(text(sql.candidate_features())).mappings().all())
+        for statement in sql.drop_work_tables():
+            conn.execute(text(statement))
+    got = candidates[candidates["member_id"].isin(["K", "L"])].sort_values("member_id")
+    expected = pd.DataFrame(
+        {
+            "member_id": ["K", "L"],
+            "index_day": [_day("2020-06-15")] * 2,
+            "cell_id": [1, 1],
+            **{name: [0, 0] for name in MATCHING_VARIABLES if name != "days_since_discharge"},
+        }
+    )
+    expected.insert(7, "days_since_discharge", [np.nan, np.nan])  # none
+    assert_frame_equal(
+        got.reset_index(drop=True).astype(
+            {c: "int64" for c in expected.columns[1:] if c != "days_since_discharge"}
+        ),
+        expected,
+        check_dtype=False,
+    )
 
 
 def _unit(frame: pd.DataFrame, level: str, measure: str) -> pd.Series:
@@ -372,7 +431,9 @@ CELL = ("TX", 24245, "mental_health", "26_44")
 
 
 def _person(key: Any, member: str, admissions: int, paid: int, cell: tuple = CELL) -> tuple:
-    return (key, member, *cell, admissions, 0, 3 * admissions, paid, None)
+    # Matching variables: behavioral and medical stays, days, paid, days since discharge
+    # (none: NO_RECENT_DISCHARGE_DAYS), early admissions (none).
+    return (key, member, *cell, admissions, 0, 3 * admissions, paid, None, 0)
 
 
 def test_matching_takes_the_k_nearest_distinct_members_within_the_caliper() -> None:

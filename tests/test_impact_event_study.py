@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from data_access import db
 from data_access.access import LOCAL_VIEWER
@@ -26,7 +26,7 @@ from data_access.event_study import (
     event_study,
 )
 from data_access.filters import OutcomeFilter
-from data_access.models import impact_cells, impact_months
+from data_access.models import IMPACT_TABLES, impact_cells, impact_enrollments, impact_months
 from data_access.vocabulary import MATCHING_VARIABLES, NO_RECENT_DISCHARGE_DAYS
 from tests.test_impact import build
 
@@ -168,28 +168,32 @@ def test_band_is_the_normal_interval_of_the_mean() -> None:
 # -- balance ---------------------------------------------------------------------------------
 
 # The comparison candidates of EA's cell (TX, 2020-06, mental_health, 26-44), each with its
-# pre window's behavioral stays, medical stays, inpatient days, paid (cents) and days since
-# the latest behavioral discharge: the day after each June discharge of A (enrolled only
-# from 06-10), B, C and H; the 15th for B, C, H (matched: 9, 11, 12 days after), D (no stay)
-# and X (enrolled only from 06-20; five stays of 8 days, 37 days after the last).
+# pre window's behavioral stays, medical stays, inpatient days, paid (cents), days since
+# the latest behavioral discharge and early admissions (admitted more than RECENT_DAYS = 30
+# days before the index date): the day after each June discharge of A (enrolled only from
+# 06-10), B, C and H; the 15th for B, C, H (matched: 9, 11, 12 days after), D (no stay) and
+# X (enrolled only from 06-20; five stays of 8 days admitted 01-01 to 05-01, all before
+# 05-16, the last discharged 37 days before). Every June stay is recent (admitted 05-30 to
+# 06-02, within 30 days of any of these dates).
 CANDIDATES = [
-    ("A", 1, 0, 4, 410_000, 1),
-    ("B", 1, 0, 4, 410_000, 1),
-    ("B", 1, 0, 4, 410_000, 9),
-    ("C", 1, 0, 4, 410_000, 1),
-    ("C", 1, 0, 4, 410_000, 11),
-    ("H", 1, 0, 4, 410_000, 1),
-    ("H", 1, 0, 4, 410_000, 12),
-    ("D", 0, 0, 0, 10_000, NO_RECENT_DISCHARGE_DAYS),
-    ("X", 5, 0, 40, 4_510_000, 37),
+    ("A", 1, 0, 4, 410_000, 1, 0),
+    ("B", 1, 0, 4, 410_000, 1, 0),
+    ("B", 1, 0, 4, 410_000, 9, 0),
+    ("C", 1, 0, 4, 410_000, 1, 0),
+    ("C", 1, 0, 4, 410_000, 11, 0),
+    ("H", 1, 0, 4, 410_000, 1, 0),
+    ("H", 1, 0, 4, 410_000, 12, 0),
+    ("D", 0, 0, 0, 10_000, NO_RECENT_DISCHARGE_DAYS, 0),
+    ("X", 5, 0, 40, 4_510_000, 37, 5),
 ]
 MATCHES = [CANDIDATES[2], CANDIDATES[4], CANDIDATES[6]]
-EA = (1, 0, 4, 410_000, 5)
-EX = (5, 0, 40, 4_510_000, 42)
+EA = (1, 0, 4, 410_000, 5, 0)
+EX = (5, 0, 40, 4_510_000, 42, 5)
+VARIABLES = len(MATCHING_VARIABLES)
 
 
 def _scale(rows: list[tuple]) -> np.ndarray:
-    values = np.array([row[-5:] for row in rows], dtype="float64")
+    values = np.array([row[-VARIABLES:] for row in rows], dtype="float64")
     values[:, 3] /= 100.0  # paid in dollars
     return np.log1p(values)
 
@@ -232,14 +236,14 @@ def test_balance_worked_out_by_hand(engine: Engine) -> None:
     both, ea = _scale([EA, EX]), _scale([EA])
     # Before: EA and EX against their cell's nine candidates (one cell for both, so the
     # comparison is the cell's distribution). After: EA against its three matches.
-    before = [_smd(both[:, i], pool[:, i].mean(), pool[:, i].var()) for i in range(5)]
-    after = [_smd(ea[:, i], matches[:, i].mean(), matches[:, i].var()) for i in range(5)]
+    before = [_smd(both[:, i], pool[:, i].mean(), pool[:, i].var()) for i in range(VARIABLES)]
+    after = [_smd(ea[:, i], matches[:, i].mean(), matches[:, i].var()) for i in range(VARIABLES)]
     # Only the days since the discharge tell EA from its matches (5 days against 9, 11, 12).
-    assert after[:4] == [0.0] * 4 and after[4] > 1
+    assert after[:4] == [0.0] * 4 and after[4] > 1 and after[5] == 0.0
     units = [
-        ("program", "NY", "embedded", "P2", [math.nan] * 5, [math.nan] * 5),
+        ("program", "NY", "embedded", "P2", [math.nan] * VARIABLES, [math.nan] * VARIABLES),
         ("program", "TX", "hot_spotting", "P1", before, after),
-        ("program_model", None, "embedded", None, [math.nan] * 5, [math.nan] * 5),
+        ("program_model", None, "embedded", None, [math.nan] * VARIABLES, [math.nan] * VARIABLES),
         ("program_model", None, "hot_spotting", None, before, after),
         ("all", None, None, None, before, after),
     ]
@@ -284,5 +288,31 @@ def test_a_database_loaded_before_these_tables_says_so_and_migrate_builds_them(
     db.create_schema(engine)
     assert db.schema_problem(engine) is None
     for table in (impact_months, impact_cells):
+        rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        assert_frame_equal(rebuilt, stored[table.name])
+
+
+def test_an_impact_table_without_a_new_matching_variable_is_rebuilt_by_migrate(
+    engine: Engine,
+) -> None:
+    # A database loaded before early_admissions was a matching variable: its
+    # impact_enrollments lacks the column (and its moments' columns).
+    build(engine)
+    stored = {
+        table.name: db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
+        for table in IMPACT_TABLES
+    }
+    old = [c.name for c in impact_enrollments.columns if not c.name.endswith("early_admissions")]
+    assert len(old) == len(impact_enrollments.columns) - 3  # the variable and its 2 moments
+    with engine.begin() as conn:
+        for column in impact_enrollments.columns:
+            if column.name not in old:
+                conn.execute(text(f"ALTER TABLE impact_enrollments DROP COLUMN {column.name}"))
+    problem = db.schema_problem(engine)
+    assert problem is not None and "python -m data_access migrate" in problem
+    assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
+    assert db.schema_problem(engine) is None
+    assert db.migrate(engine).startswith("The database is up to date")
+    for table in IMPACT_TABLES:
         rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
         assert_frame_equal(rebuilt, stored[table.name])

@@ -19,23 +19,12 @@ from sample_data.catalog import PROGRAMS
 # The true effect as realised in the shipped files, per enrollment, of each model's random
 # programs pooled (WA-PIERCE-ED, whose effect is on ED visits alone, left out): README table.
 TRUE_EFFECTS = {
-    ("embedded", "admissions_per_enrollment"): -0.13,
-    ("embedded", "total_paid_per_enrollment"): -199.0,
-    ("whole_health", "admissions_per_enrollment"): -0.05,
-    ("whole_health", "total_paid_per_enrollment"): 482.0,
-    ("hot_spotting", "admissions_per_enrollment"): -0.01,
-    ("hot_spotting", "total_paid_per_enrollment"): 1165.0,
-}
-# Measured on the shipped sample with this matching (effect, 95% interval): the matching
-# variables do not carry the intensity the generator enrols members on, so these three are
-# biased upwards, and four of the six miss the true effect (the two recovered are
-# wide-interval cost effects). Strict: once the estimate recovers, the mark must
-# go.
-NOT_RECOVERED = {
-    ("embedded", "admissions_per_enrollment"): "+0.072 (-0.018 to 0.160) against -0.13",
-    ("whole_health", "admissions_per_enrollment"): "+0.106 (-0.037 to 0.261) against -0.05",
-    ("hot_spotting", "admissions_per_enrollment"): "+0.263 (0.153 to 0.387) against -0.01",
-    ("hot_spotting", "total_paid_per_enrollment"): "+$3,397 ($2,116 to $4,721) against +$1,165",
+    ("embedded", "admissions_per_enrollment"): -0.11,
+    ("embedded", "total_paid_per_enrollment"): -30.0,
+    ("whole_health", "admissions_per_enrollment"): -0.02,
+    ("whole_health", "total_paid_per_enrollment"): 774.0,
+    ("hot_spotting", "admissions_per_enrollment"): 0.0,
+    ("hot_spotting", "total_paid_per_enrollment"): 1179.0,
 }
 
 
@@ -49,16 +38,7 @@ def _random_programs(model: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize(
     ("model", "measure"),
-    [
-        pytest.param(
-            *key,
-            marks=[pytest.mark.xfail(strict=True, reason=NOT_RECOVERED[key])]
-            if key in NOT_RECOVERED
-            else [],
-            id="-".join(key),
-        )
-        for key in TRUE_EFFECTS
-    ],
+    [pytest.param(*key, id="-".join(key)) for key in TRUE_EFFECTS],
 )
 def test_the_sample_true_effects_lie_in_the_intervals(
     loaded_sample: str, model: str, measure: str
