@@ -545,10 +545,31 @@ def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> 
     return db.read_frame(statement, engine=engine)
 
 
+def _analysable(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> dict[str, int]:
+    """Analysable enrollments of the filters, counted in the database per program
+    (`program|<id>`), per model (`program_model|<model>`) and in all (`all|`)."""
+    columns = impact_enrollments.c
+    statement = (
+        select(columns.program_id, columns.program_model, func.count().label("enrollments"))
+        .where(true(), *_conditions(filters, models))
+        .group_by(columns.program_id, columns.program_model)
+    )
+    frame = db.read_frame(statement, engine=engine)
+    counts: dict[str, int] = {"all|": 0}
+    for program_id, model, n in zip(
+        frame["program_id"], frame["program_model"], frame["enrollments"], strict=True
+    ):
+        counts[f"program|{program_id}"] = int(n)
+        counts[f"program_model|{model}"] = counts.get(f"program_model|{model}", 0) + int(n)
+        counts["all|"] += int(n)
+    return counts
+
+
 def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
-    """One row per analysable enrollment of the filters: its unit keys, member, matches,
-    matching variables, comparison moments, and per measure the four window sums
-    (`<measure>__enrolled_pre`, ...; comparison sums are over its matches)."""
+    """One row per matched enrollment of the filters (the unmatched ones only count, see
+    `_analysable`): its unit keys, member, matches, matching variables, comparison moments,
+    and per measure the four window sums (`<measure>__enrolled_pre`, ...; comparison sums
+    are over its matches)."""
     columns = impact_enrollments.c
     sums = [
         func.coalesce(_measure_sum(measure, group, window, filters.setting), 0).label(
@@ -568,7 +589,6 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
             columns.enrollment_id,
             columns.member_id,
             columns.program_id,
-            columns.state_code,
             columns.program_model,
             columns.matches,
             *[columns[name] for name in _MATCHING],
@@ -580,7 +600,7 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
                 impact_outcomes, impact_outcomes.c.enrollment_id == columns.enrollment_id
             )
         )
-        .where(true(), *_conditions(filters, models))
+        .where(columns.matches > 0, *_conditions(filters, models))
     )
     frame = db.read_frame(statement, engine=engine)
     for sum_column in sums:
@@ -879,15 +899,12 @@ def impact_by_unit(
     programs = _programs(filters, models, engine)
     if programs.empty:
         return _empty_impact()
+    analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
     comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     data = _Matched(rows)
-    analysable = {
-        level: rows[column].astype(str).value_counts().to_dict()
-        for level, column in (("program", "program_id"), ("program_model", "program_model"))
-    }
     # Each program's matched enrollments, in the rows' order: one stable sort, then slices.
     by_program = np.argsort(data.program, kind="stable")
     names, starts = np.unique(data.program[by_program], return_index=True)
@@ -918,23 +935,26 @@ def impact_by_unit(
         records += _unit_figures(
             "program",
             keys,
-            int(analysable["program"].get(program_id, 0)),
+            analysable.get(f"program|{program_id}", 0),
             data,
             at,
             members,
             filters.setting,
             replicates[program_id],
         )
-    present_models = sorted(set(programs["program_model"]))
+    model_programs: dict[str, list[str]] = {}
+    for program in programs.itertuples(index=False):
+        model_programs.setdefault(str(program.program_model), []).append(str(program.program_id))
+    present_models = sorted(model_programs)
     for model in present_models:
         keys = {"state_code": None, "program_model": model, "program_id": None}
         members = comparison_members.get(f"program_model|{model}", 0)
-        parts = [str(p) for p in programs.loc[programs["program_model"] == model, "program_id"]]
+        parts = model_programs[model]
         pooled = _pooled([replicates[p] for p in parts])
         records += _unit_figures(
             "program_model",
             keys,
-            int(analysable["program_model"].get(model, 0)),
+            analysable.get(f"program_model|{model}", 0),
             data,
             np.flatnonzero(data.model == model),
             members,
@@ -947,7 +967,7 @@ def impact_by_unit(
     records += _unit_figures(
         "all",
         keys,
-        len(rows),
+        analysable["all|"],
         data,
         np.arange(len(data.members)),
         comparison_members["all|"],
@@ -956,10 +976,9 @@ def impact_by_unit(
     )
     margins.append(("all|", [f"program_model|{m}" for m in present_models]))
 
-    frame = pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(_impact_order(records))
     for column in (*IMPACT_COUNT_COLUMNS, "unmatched_enrollments", "matched_basis"):
         frame[column] = frame[column].astype("int64")
-    frame = _impact_order(frame)
     if must_suppress(viewer, small_cells):
         label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
         position = {
@@ -984,11 +1003,18 @@ def impact_by_unit(
     return frame[list(IMPACT_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
 
 
-def _impact_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Level in the contract's order, then the keys and the measure as plain text."""
-    rank = frame["level"].map({level: i for i, level in enumerate(IMPACT_LEVELS)})
-    keys = frame[["state_code", "program_model", "program_id", "measure"]].fillna("").astype(str)
-    order = pd.concat([rank.rename("rank"), keys], axis=1).sort_values(
-        ["rank", "state_code", "program_model", "program_id", "measure"], kind="stable"
-    )
-    return frame.loc[order.index].reset_index(drop=True)
+def _impact_order(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Level in the contract's order, then the keys and the measure as plain text (code
+    point order, stable)."""
+    rank = {level: i for i, level in enumerate(IMPACT_LEVELS)}
+
+    def key(record: dict[str, object]) -> tuple[object, ...]:
+        return (
+            rank[str(record["level"])],
+            *(
+                "" if record[name] is None else str(record[name])
+                for name in ("state_code", "program_model", "program_id", "measure")
+            ),
+        )
+
+    return sorted(records, key=key)
