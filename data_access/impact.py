@@ -908,7 +908,7 @@ def impact_by_unit(
     # Each program's matched enrollments, in the rows' order: one stable sort, then slices.
     by_program = np.argsort(data.program, kind="stable")
     names, starts = np.unique(data.program[by_program], return_index=True)
-    ends = np.append(starts[1:], len(by_program))
+    ends = np.append(starts[1:], len(by_program))[: len(starts)]
     program_at = {
         str(name): by_program[start:end]
         for name, start, end in zip(names, starts, ends, strict=True)
