@@ -39,6 +39,8 @@ def variants(url: str) -> dict[str, tuple[Any, Any]]:
         "months": (LOCAL_VIEWER, OutcomeFilter(month_from="2022-01", month_to="2023-06")),
         "condition": (LOCAL_VIEWER, OutcomeFilter(conditions=("substance_use",))),
         "partner": (partner, OutcomeFilter()),
+        "late": (LOCAL_VIEWER, OutcomeFilter(month_from="2025-06")),
+        "no-months": (LOCAL_VIEWER, OutcomeFilter(month_from="2031-01")),
     }
 
 

@@ -1006,7 +1006,7 @@ def impact_by_unit(
 def _impact_order(records: list[dict[str, object]]) -> list[dict[str, object]]:
     """Level in the contract's order, then the keys and the measure as plain text (code
     point order, stable)."""
-    rank = {level: i for i, level in enumerate(IMPACT_LEVELS)}
+    rank: dict[str, int] = {level: i for i, level in enumerate(IMPACT_LEVELS)}
 
     def key(record: dict[str, object]) -> tuple[object, ...]:
         return (
