@@ -74,6 +74,9 @@ def compare(current: dict[str, pd.DataFrame], directory: Path) -> list[str]:
 
     problems = []
     for key, frame in current.items():
+        if not (directory / f"{key}.pickle").exists():
+            problems.append(f"{key}: not in the snapshot")
+            continue
         with open(directory / f"{key}.pickle", "rb") as f:
             expected = pickle.load(f)
         try:
