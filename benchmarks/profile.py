@@ -74,7 +74,13 @@ def impact_parts(url: str, repeats: int) -> dict[str, float]:
     parts: dict[str, list[float]] = {}
     originals = {
         name: getattr(impact, name)
-        for name in ("_enrollment_rows", "_comparison_members", "bootstrap_sums", "_programs")
+        for name in (
+            "_analysable",
+            "_enrollment_rows",
+            "_comparison_members",
+            "bootstrap_sums",
+            "_programs",
+        )
     }
 
     def wrap(name: str, fn: Any) -> Any:

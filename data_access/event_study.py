@@ -237,7 +237,10 @@ def event_study(
     counts = _unit_counts(filters, models, engine)
     sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
     members = _comparison_members(filters, models, engine)
-    names = list(sums.columns)
+    # Each summed column as an array, and the row of each (model, month): a span's total
+    # sums its rows in the frame's order, as a pandas sum over the picked rows would.
+    columns = {name: sums[name].to_numpy() for name in sums.columns}
+    row_of = {key: row for row, key in enumerate(sums.index)}
     units: list[tuple[str, str | None, list[str]]] = [
         ("program_model", model, [model]) for model in present
     ]
@@ -256,9 +259,14 @@ def event_study(
             scale = 100.0 if measure == "total_paid_per_enrollment" else 1.0
             spans = [(str(month), [month]) for month in RELATIVE_MONTHS] + list(windows.items())
             for label, span in spans:
-                keys = [(part, m) for part in parts for m in span if (part, m) in sums.index]
-                picked = sums[sums.index.isin(keys)]
-                total = {name: float(picked[name].sum()) for name in names}
+                picked = sorted(
+                    row_of[(part, m)] for part in parts for m in span if (part, m) in row_of
+                )
+                total = {
+                    name: float(columns[name][picked].sum())
+                    for name in columns
+                    if name.startswith(f"{measure}__")
+                }
                 enrolled = _band(
                     float(total[f"{measure}__enrolled_sum"]) / scale,
                     float(total[f"{measure}__enrolled_squares"]) / scale**2,
@@ -355,10 +363,16 @@ def standardized_difference(x: np.ndarray, mean_c: np.ndarray, square_c: np.ndar
     and mean square). 0 when neither varies nor differs, NaN when undefined."""
     if len(x) == 0:
         return float("nan")
-    comparison_mean = float(mean_c.mean())
-    comparison_var = max(float(square_c.mean()) - comparison_mean**2, 0.0)
-    difference = float(x.mean()) - comparison_mean
-    spread = np.sqrt((float(x.var()) + comparison_var) / 2)
+    return _standardized(x.mean(), x.var(), mean_c.mean(), square_c.mean())
+
+
+def _standardized(x_mean: float, x_var: float, mean_c: float, square_c: float) -> float:
+    """`standardized_difference` from the four means (enrolled mean and variance,
+    comparison mean and mean square)."""
+    comparison_mean = float(mean_c)
+    comparison_var = max(float(square_c) - comparison_mean**2, 0.0)
+    difference = float(x_mean) - comparison_mean
+    spread = np.sqrt((float(x_var) + comparison_var) / 2)
     if spread == 0:
         return 0.0 if difference == 0 else float("nan")
     return float(abs(difference) / spread)
@@ -401,35 +415,62 @@ def _balance_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine)
     return frame.sort_values("enrollment_id", kind="stable").reset_index(drop=True)
 
 
+class _BalanceRows:
+    """The balance rows as arrays, one column per enrollment in the rows' order: each unit
+    takes its columns by position and reduces them as it would reduce its own rows."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.matched = rows["matches"].astype("int64").to_numpy() > 0
+        self.pooled = rows[f"pool_mean_{MATCHING_VARIABLES[0]}"].notna().to_numpy()
+        self.scaled = np.ascontiguousarray(matching_scale(rows).T)
+        self.moments = {
+            f"{prefix}_{moment}": np.vstack(
+                [
+                    rows[f"{prefix}_{moment}_{name}"].to_numpy(dtype="float64")
+                    for name in MATCHING_VARIABLES
+                ]
+            )
+            for prefix in ("comparison", "pool")
+            for moment in ("mean", "meansq")
+        }
+        self.program = rows["program_id"].astype(str).to_numpy()
+        self.model = rows["program_model"].astype(str).to_numpy()
+
+
+def _differences(data: _BalanceRows, at: np.ndarray, prefix: str) -> list[float]:
+    """Each variable's standardized difference over the enrollments at `at`."""
+    if len(at) == 0:
+        return [float("nan")] * len(MATCHING_VARIABLES)
+    x = np.ascontiguousarray(data.scaled[:, at])
+    means = [np.ascontiguousarray(data.moments[f"{prefix}_{m}"][:, at]) for m in ("mean", "meansq")]
+    x_mean, x_var = x.mean(axis=1), x.var(axis=1)
+    mean_c, square_c = (values.mean(axis=1) for values in means)
+    return [
+        _standardized(x_mean[i], x_var[i], mean_c[i], square_c[i])
+        for i in range(len(MATCHING_VARIABLES))
+    ]
+
+
 def _unit_balance(
-    level: str, keys: dict[str, str | None], rows: pd.DataFrame
+    level: str, keys: dict[str, str | None], data: _BalanceRows, at: np.ndarray
 ) -> list[dict[str, object]]:
-    matched = rows[rows["matches"].astype("int64") > 0]
-    pooled = rows[rows[f"pool_mean_{MATCHING_VARIABLES[0]}"].notna()]
-    scaled_matched, scaled_pooled = matching_scale(matched), matching_scale(pooled)
-    out: list[dict[str, object]] = []
-    for position, name in enumerate(MATCHING_VARIABLES):
-        out.append(
-            {
-                "level": level,
-                **keys,
-                "variable": name,
-                "std_diff_before": standardized_difference(
-                    scaled_pooled[:, position],
-                    pooled[f"pool_mean_{name}"].to_numpy(dtype="float64"),
-                    pooled[f"pool_meansq_{name}"].to_numpy(dtype="float64"),
-                ),
-                "std_diff_after": standardized_difference(
-                    scaled_matched[:, position],
-                    matched[f"comparison_mean_{name}"].to_numpy(dtype="float64"),
-                    matched[f"comparison_meansq_{name}"].to_numpy(dtype="float64"),
-                ),
-                "enrollments": len(rows),
-                "matched_enrollments": len(matched),
-                "pooled_enrollments": len(pooled),
-            }
-        )
-    return out
+    """The balance rows of one unit, its enrollments at positions `at` of `data`."""
+    matched, pooled = at[data.matched[at]], at[data.pooled[at]]
+    before = _differences(data, pooled, "pool")
+    after = _differences(data, matched, "comparison")
+    return [
+        {
+            "level": level,
+            **keys,
+            "variable": name,
+            "std_diff_before": before[position],
+            "std_diff_after": after[position],
+            "enrollments": len(at),
+            "matched_enrollments": len(matched),
+            "pooled_enrollments": len(pooled),
+        }
+        for position, name in enumerate(MATCHING_VARIABLES)
+    ]
 
 
 def balance_by_unit(
@@ -463,7 +504,7 @@ def balance_by_unit(
     if programs.empty:
         return _empty(BALANCE_COLUMNS)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
-    rows = _balance_rows(filters, models, engine)
+    data = _BalanceRows(_balance_rows(filters, models, engine))
     records: list[dict[str, object]] = []
     margins: list[tuple[str, list[str]]] = []
     for program in programs.itertuples(index=False):
@@ -472,15 +513,16 @@ def balance_by_unit(
             "program_model": str(program.program_model),
             "program_id": str(program.program_id),
         }
-        records += _unit_balance("program", keys, rows[rows["program_id"] == program.program_id])
+        at = np.flatnonzero(data.program == str(program.program_id))
+        records += _unit_balance("program", keys, data, at)
     present = sorted(set(programs["program_model"]))
     for model in present:
         keys = {"state_code": None, "program_model": model, "program_id": None}
-        records += _unit_balance("program_model", keys, rows[rows["program_model"] == model])
+        records += _unit_balance("program_model", keys, data, np.flatnonzero(data.model == model))
         parts = programs.loc[programs["program_model"] == model, "program_id"]
         margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
     keys = {"state_code": None, "program_model": None, "program_id": None}
-    records += _unit_balance("all", keys, rows)
+    records += _unit_balance("all", keys, data, np.arange(len(data.program)))
     margins.append(("all|", [f"program_model|{m}" for m in present]))
     frame = pd.DataFrame.from_records(records)
     for column in ("enrollments", "matched_enrollments", "pooled_enrollments"):

@@ -548,10 +548,31 @@ def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> 
     return db.read_frame(statement, engine=engine)
 
 
+def _analysable(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> dict[str, int]:
+    """Analysable enrollments of the filters, counted in the database per program
+    (`program|<id>`), per model (`program_model|<model>`) and in all (`all|`)."""
+    columns = impact_enrollments.c
+    statement = (
+        select(columns.program_id, columns.program_model, func.count().label("enrollments"))
+        .where(true(), *_conditions(filters, models))
+        .group_by(columns.program_id, columns.program_model)
+    )
+    frame = db.read_frame(statement, engine=engine)
+    counts: dict[str, int] = {"all|": 0}
+    for program_id, model, n in zip(
+        frame["program_id"], frame["program_model"], frame["enrollments"], strict=True
+    ):
+        counts[f"program|{program_id}"] = int(n)
+        counts[f"program_model|{model}"] = counts.get(f"program_model|{model}", 0) + int(n)
+        counts["all|"] += int(n)
+    return counts
+
+
 def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
-    """One row per analysable enrollment of the filters: its unit keys, member, matches,
-    matching variables, comparison moments, and per measure the four window sums
-    (`<measure>__enrolled_pre`, ...; comparison sums are over its matches)."""
+    """One row per matched enrollment of the filters (the unmatched ones only count, see
+    `_analysable`): its unit keys, member, matches, matching variables, comparison moments,
+    and per measure the four window sums (`<measure>__enrolled_pre`, ...; comparison sums
+    are over its matches)."""
     columns = impact_enrollments.c
     sums = [
         func.coalesce(_measure_sum(measure, group, window, filters.setting), 0).label(
@@ -571,7 +592,6 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
             columns.enrollment_id,
             columns.member_id,
             columns.program_id,
-            columns.state_code,
             columns.program_model,
             columns.matches,
             *[columns[name] for name in _MATCHING],
@@ -583,7 +603,7 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
                 impact_outcomes, impact_outcomes.c.enrollment_id == columns.enrollment_id
             )
         )
-        .where(true(), *_conditions(filters, models))
+        .where(columns.matches > 0, *_conditions(filters, models))
     )
     frame = db.read_frame(statement, engine=engine)
     for sum_column in sums:
@@ -686,23 +706,18 @@ def _differences(matched: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
     return values, differences
 
 
-def _balance(rows: pd.DataFrame) -> float:
-    """The largest absolute standardized mean difference of the matching variables (on the
-    matching scale) between the matched enrollments and their weighted comparison: the
-    difference of the means over the root of the mean of the two variances; NaN when
-    undefined (no matched enrollment, or a variable with no spread that differs)."""
-    if rows.empty:
-        return float("nan")
-    enrolled = matching_scale(rows)
+def _worst_difference(
+    x_mean: np.ndarray, x_var: np.ndarray, comparison_mean: np.ndarray, square_mean: np.ndarray
+) -> float:
+    """The largest standardized mean difference over the matching variables from each
+    one's moments (enrolled mean and variance, comparison mean and mean square); NaN when a
+    variable with no spread differs."""
     worst = float("nan")
-    for position, name in enumerate(_MATCHING):
-        x = enrolled[:, position]
-        mean_c = rows[f"comparison_mean_{name}"].to_numpy(dtype="float64")
-        square_c = rows[f"comparison_meansq_{name}"].to_numpy(dtype="float64")
-        comparison_mean = mean_c.mean()
-        comparison_var = max(square_c.mean() - comparison_mean**2, 0.0)
-        difference = x.mean() - comparison_mean
-        spread = np.sqrt((x.var() + comparison_var) / 2)
+    for position in range(len(x_mean)):
+        # Scalars of numpy's float64, as the arrays' own reductions gave them.
+        comparison_var = max(square_mean[position] - comparison_mean[position] ** 2, 0.0)
+        difference = x_mean[position] - comparison_mean[position]
+        spread = np.sqrt((x_var[position] + comparison_var) / 2)
         if spread == 0:
             if difference != 0:
                 return float("nan")
@@ -713,40 +728,116 @@ def _balance(rows: pd.DataFrame) -> float:
     return worst
 
 
-def _unit_rows(
+def _balance(rows: pd.DataFrame) -> float:
+    """The largest absolute standardized mean difference of the matching variables (on the
+    matching scale) between the matched enrollments and their weighted comparison: the
+    difference of the means over the root of the mean of the two variances; NaN when
+    undefined (no matched enrollment, or a variable with no spread that differs)."""
+    if rows.empty:
+        return float("nan")
+    enrolled = matching_scale(rows).T.copy()
+    means, squares = (
+        np.vstack(
+            [rows[f"comparison_{moment}_{name}"].to_numpy(dtype="float64") for name in _MATCHING]
+        )
+        for moment in ("mean", "meansq")
+    )
+    return _worst_difference(
+        enrolled.mean(axis=1), enrolled.var(axis=1), means.mean(axis=1), squares.mean(axis=1)
+    )
+
+
+class _Matched:
+    """The matched enrollments of the filters as arrays, one column per enrollment in the
+    rows' order (members, then enrollments): each unit takes its columns by position, so
+    its figures are numpy's reductions over the same values in the same order as over the
+    unit's own rows, with no DataFrame per unit."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        matched = rows[rows["matches"].to_numpy() > 0]
+        values, differences = _differences(matched)
+        # (measures x events) rows, measure-major, each C-contiguous: a row's mean over a
+        # unit's columns is the mean of that unit's 1-D values.
+        self.values = np.vstack(
+            [values[f"{measure}|{part}"] for measure in IMPACT_MEASURES for part in _EVENTS]
+        ).reshape(len(IMPACT_MEASURES), len(_EVENTS), len(matched))
+        self.differences = np.ascontiguousarray(differences.T)
+        self.events = np.vstack(
+            [
+                matched[f"{measure}__{part}"].to_numpy(dtype="int64")
+                for measure in IMPACT_MEASURES
+                for part in _EVENTS
+            ]
+        ).reshape(len(IMPACT_MEASURES), len(_EVENTS), len(matched))
+        self.scaled = np.ascontiguousarray(matching_scale(matched).T)
+        self.comparison = {
+            moment: np.vstack(
+                [
+                    matched[f"comparison_{moment}_{name}"].to_numpy(dtype="float64")
+                    for name in _MATCHING
+                ]
+            )
+            for moment in ("mean", "meansq")
+        }
+        self.members = matched["member_id"].astype(str).to_numpy()
+        self.program = matched["program_id"].astype(str).to_numpy()
+        self.model = matched["program_model"].astype(str).to_numpy()
+
+
+def _take(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The columns `at` of the last axis, C-contiguous: numpy then reduces each row along
+    the last axis as it reduces a 1-D array (pairwise), whatever the layout indexing gave."""
+    return np.ascontiguousarray(values[..., at])
+
+
+def _unit_figures(
     level: str,
     keys: dict[str, str | None],
-    rows: pd.DataFrame,
+    enrollments: int,
+    data: _Matched,
+    at: np.ndarray,
     comparison_members: int,
     setting: Setting,
     replicate_sums: np.ndarray | None,
 ) -> list[dict[str, object]]:
-    """The seven measure rows of one unit, with the helper counts for suppression.
+    """The seven measure rows of one unit, with the helper counts for suppression: `at`,
+    the positions of its matched enrollments in `data`; `enrollments`, its analysable ones.
     `replicate_sums`: the unit's bootstrap replicates (see `bootstrap_sums`), None when it
     has no matched enrollment."""
-    matched = rows[rows["matches"] > 0]
-    n = len(matched)
-    values, differences = _differences(matched)
+    n = len(at)
+    measures, events = len(IMPACT_MEASURES), len(_EVENTS)
+    if n:
+        means = _take(data.values, at).mean(axis=2)
+        effects = _take(data.differences, at).mean(axis=1)
+        sums = _take(data.events, at).sum(axis=2)
+        scaled = _take(data.scaled, at)
+        balance = _worst_difference(
+            scaled.mean(axis=1),
+            scaled.var(axis=1),
+            _take(data.comparison["mean"], at).mean(axis=1),
+            _take(data.comparison["meansq"], at).mean(axis=1),
+        )
+    else:
+        means = np.full((measures, events), np.nan)
+        effects = np.full(measures, np.nan)
+        sums = np.zeros((measures, events), dtype="int64")
+        balance = float("nan")
     if n and replicate_sums is not None:
         replicates = replicate_sums[:, :-1] / replicate_sums[:, -1:]
         tail = (1 - CONFIDENCE_LEVEL) / 2
         low, high = np.quantile(replicates, [tail, 1 - tail], axis=0)
     else:
-        low = high = np.full(len(IMPACT_MEASURES), np.nan)
-    balance = _balance(matched)
+        low = high = np.full(measures, np.nan)
     out: list[dict[str, object]] = []
     for position, measure in enumerate(IMPACT_MEASURES):
-        mean = {
-            part: (float(values[f"{measure}|{part}"].mean()) if n else float("nan"))
-            for part in _EVENTS
-        }
+        mean = {part: float(means[position, i]) for i, part in enumerate(_EVENTS)}
         change = mean["enrolled_post"] - mean["enrolled_pre"]
-        effect = float(differences[:, position].mean()) if n else float("nan")
+        effect = float(effects[position])
         counterfactual = mean["enrolled_pre"] + mean["comparison_post"] - mean["comparison_pre"]
         counted = measure in _COUNTED_MEASURES
-        events = {
-            f"{part}_events": int(matched[f"{measure}__{part}"].sum()) if counted else 0
-            for part in _EVENTS
+        counts = {
+            f"{part}_events": int(sums[position, i]) if counted else 0
+            for i, part in enumerate(_EVENTS)
         }
         out.append(
             {
@@ -754,7 +845,7 @@ def _unit_rows(
                 **keys,
                 "setting": setting,
                 "measure": measure,
-                "enrollments": len(rows),
+                "enrollments": enrollments,
                 "matched_enrollments": n,
                 "comparison_members": comparison_members,
                 **mean,
@@ -764,9 +855,9 @@ def _unit_rows(
                 "effect_ci_high": float(high[position]),
                 "effect_pct": effect / counterfactual * 100 if counterfactual != 0 else np.nan,
                 "max_std_diff": balance,
-                "unmatched_enrollments": len(rows) - n,
+                "unmatched_enrollments": enrollments - n,
                 "matched_basis": n,
-                **events,
+                **counts,
             }
         )
     return out
@@ -811,9 +902,21 @@ def impact_by_unit(
     programs = _programs(filters, models, engine)
     if programs.empty:
         return _empty_impact()
+    analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
     comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
+
+    data = _Matched(rows)
+    # Each program's matched enrollments, in the rows' order: one stable sort, then slices.
+    by_program = np.argsort(data.program, kind="stable")
+    names, starts = np.unique(data.program[by_program], return_index=True)
+    ends = np.append(starts[1:], len(by_program))[: len(starts)]
+    program_at = {
+        str(name): by_program[start:end]
+        for name, start, end in zip(names, starts, ends, strict=True)
+    }
+    nothing = np.empty(0, dtype="int64")
 
     records: list[dict[str, object]] = []
     margins: list[tuple[str, list[str]]] = []  # (total unit, its parts), by unit label
@@ -826,38 +929,59 @@ def impact_by_unit(
             "program_id": program_id,
         }
         members = comparison_members.get(f"program|{program_id}", 0)
-        unit = rows[rows["program_id"] == program_id]
-        matched = unit[unit["matches"] > 0]
+        at = program_at.get(program_id, nothing)
         replicates[program_id] = (
-            bootstrap_sums(
-                matched["member_id"].astype(str).to_numpy(),
-                _differences(matched)[1],
-                seed=_unit_seed(program_id),
-            )
-            if len(matched)
+            bootstrap_sums(data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id))
+            if len(at)
             else None
         )
-        records += _unit_rows(
-            "program", keys, unit, members, filters.setting, replicates[program_id]
+        records += _unit_figures(
+            "program",
+            keys,
+            analysable.get(f"program|{program_id}", 0),
+            data,
+            at,
+            members,
+            filters.setting,
+            replicates[program_id],
         )
-    present_models = sorted(set(programs["program_model"]))
+    model_programs: dict[str, list[str]] = {}
+    for program in programs.itertuples(index=False):
+        model_programs.setdefault(str(program.program_model), []).append(str(program.program_id))
+    present_models = sorted(model_programs)
     for model in present_models:
         keys = {"state_code": None, "program_model": model, "program_id": None}
         members = comparison_members.get(f"program_model|{model}", 0)
-        unit = rows[rows["program_model"] == model]
-        parts = [str(p) for p in programs.loc[programs["program_model"] == model, "program_id"]]
+        parts = model_programs[model]
         pooled = _pooled([replicates[p] for p in parts])
-        records += _unit_rows("program_model", keys, unit, members, filters.setting, pooled)
+        records += _unit_figures(
+            "program_model",
+            keys,
+            analysable.get(f"program_model|{model}", 0),
+            data,
+            np.flatnonzero(data.model == model),
+            members,
+            filters.setting,
+            pooled,
+        )
         margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
     keys = {"state_code": None, "program_model": None, "program_id": None}
     pooled = _pooled(list(replicates.values()))
-    records += _unit_rows("all", keys, rows, comparison_members["all|"], filters.setting, pooled)
+    records += _unit_figures(
+        "all",
+        keys,
+        analysable["all|"],
+        data,
+        np.arange(len(data.members)),
+        comparison_members["all|"],
+        filters.setting,
+        pooled,
+    )
     margins.append(("all|", [f"program_model|{m}" for m in present_models]))
 
-    frame = pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(_impact_order(records))
     for column in (*IMPACT_COUNT_COLUMNS, "unmatched_enrollments", "matched_basis"):
         frame[column] = frame[column].astype("int64")
-    frame = _impact_order(frame)
     if must_suppress(viewer, small_cells):
         label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
         position = {
@@ -882,11 +1006,18 @@ def impact_by_unit(
     return frame[list(IMPACT_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
 
 
-def _impact_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Level in the contract's order, then the keys and the measure as plain text."""
-    rank = frame["level"].map({level: i for i, level in enumerate(IMPACT_LEVELS)})
-    keys = frame[["state_code", "program_model", "program_id", "measure"]].fillna("").astype(str)
-    order = pd.concat([rank.rename("rank"), keys], axis=1).sort_values(
-        ["rank", "state_code", "program_model", "program_id", "measure"], kind="stable"
-    )
-    return frame.loc[order.index].reset_index(drop=True)
+def _impact_order(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Level in the contract's order, then the keys and the measure as plain text (code
+    point order, stable)."""
+    rank: dict[str, int] = {level: i for i, level in enumerate(IMPACT_LEVELS)}
+
+    def key(record: dict[str, object]) -> tuple[object, ...]:
+        return (
+            rank[str(record["level"])],
+            *(
+                "" if record[name] is None else str(record[name])
+                for name in ("state_code", "program_model", "program_id", "measure")
+            ),
+        )
+
+    return sorted(records, key=key)
