@@ -680,7 +680,9 @@ def bootstrap_sums(
         draws = rng.integers(0, n, size=(reps, n))
         draws += (np.arange(reps) * n)[:, None]
         weights = np.bincount(draws.ravel(), minlength=reps * n).reshape(reps, n)
-        out[start : start + reps] = weights.astype("float64") @ totals
+        # einsum's own loops, not BLAS: a BLAS product's last bits follow its thread
+        # count, and the same database must give the same intervals on every machine.
+        out[start : start + reps] = np.einsum("rn,nm->rm", weights.astype("float64"), totals)
     return out
 
 

@@ -8,6 +8,10 @@ bootstrap and the balance figure directly.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -575,3 +579,28 @@ def test_impact_disclosure_rules(changes: dict[str, float], hidden: set[str]) ->
     out = apply_suppression(frame, IMPACT_RULES, threshold=11, shown=shown)
     assert {c for c in shown if pd.isna(out.loc[0, c])} == hidden
     assert set(filter(None, out.loc[0, "suppressed"].split(";"))) == hidden
+
+
+def test_the_bootstrap_gives_the_same_bits_whatever_the_blas_threads(tmp_path: Path) -> None:
+    # A BLAS matrix product sums in an order that follows its thread count, which moved the
+    # intervals' last bits between machines; the replicates must not depend on it.
+    script = (
+        "import sys, numpy as np\n"
+        "from data_access.impact import bootstrap_sums\n"
+        "rng = np.random.default_rng(5)\n"
+        "members = rng.integers(0, 3000, size=5000).astype(str)\n"
+        "differences = rng.normal(size=(5000, 7)) * 1000\n"
+        "np.save(sys.argv[1], bootstrap_sums(members, differences, seed=11, replicates=300))\n"
+    )
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"replicates-{threads}.npy"
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        subprocess.run(
+            [sys.executable, "-c", script, str(out)],
+            check=True,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        outputs.append(np.load(out))
+    assert outputs[0].tobytes() == outputs[1].tobytes()
