@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -280,24 +281,105 @@ def csv_text(frame: pd.DataFrame) -> str:
     return exports.to_csv_text(frame)
 
 
-def record_download(
+# -- downloads, prepared when clicked --------------------------------------------------------
+#
+# A download button gets a zero-argument callable that Streamlit runs only when the file is
+# asked for, in a thread of its own without the script's context (no session state, no
+# st.user, no st.* calls). So each `*_download` below captures the database key and the
+# viewer NOW, at render time, and calls the cached function with them explicitly: a page that
+# is only drawn computes nothing for its downloads, and a click shares the page's cache.
+
+Rows = Callable[[], pd.DataFrame]
+
+
+class DownloadFailed(RuntimeError):
+    """A download could not be prepared; the details (SQL included) are in the server log."""
+
+
+def derived(rows: Rows, then: Callable[[pd.DataFrame], pd.DataFrame]) -> Rows:
+    """`rows`, then `then` (pandas only: it runs outside the script, like `rows`)."""
+    return lambda: then(rows())
+
+
+def summary_download(
+    filters: OutcomeFilter,
+    *,
+    period: Period | None = "month",
+    by: tuple[Dimension, ...] = (),
+    scope: Scope = "filters",
+    with_total: bool = False,
+) -> Rows:
+    """`outcome_summary(..., for_download=True)`, computed when called."""
+    return partial(
+        _outcome_summary,
+        database_url(),
+        viewer(),
+        filters,
+        period,
+        tuple(by),
+        scope,
+        with_total,
+        "suppress",
+    )
+
+
+def impact_download(filters: OutcomeFilter) -> Rows:
+    """`impact_rows(filters, for_download=True)`, computed when called."""
+    return partial(_impact, database_url(), viewer(), filters, "suppress")
+
+
+def event_study_download(filters: OutcomeFilter) -> Rows:
+    """`event_study_rows(filters, for_download=True)`, computed when called."""
+    return partial(_event_study, database_url(), viewer(), filters, "suppress")
+
+
+def balance_download(filters: OutcomeFilter) -> Rows:
+    """`balance_rows(filters, for_download=True)`, computed when called."""
+    return partial(_balance, database_url(), viewer(), filters, "suppress")
+
+
+def export_download(
+    dataset: Dataset, filters: OutcomeFilter, *, unsuppressed: bool = False
+) -> Rows:
+    """`export_frame(...)`, computed when called: the CLI export's rows."""
+    small_cells: SmallCells = "show" if unsuppressed and viewer().may_unsuppress else "suppress"
+    return partial(_export_frame, database_url(), viewer(), dataset, filters, small_cells)
+
+
+def csv_file(
+    rows: Rows,
     *,
     dataset: str,
     filters: OutcomeFilter | None,
-    rows: int,
-    suppressed: bool,
+    suppressed: bool = True,
     detail: str | None = None,
-) -> None:
-    """Audit one download (the download button's on_click): who, what, which filters, rows."""
-    access.record_download(
-        viewer=viewer(),
-        dataset=dataset,
-        filters=filters,
-        rows=rows,
-        suppressed=suppressed,
-        detail=detail,
-        engine=_engine(database_url()),
-    )
+) -> Callable[[], str]:
+    """The download button's data: when clicked, the rows, written by the one CSV writer, and
+    one audit row (who, what, which filters, how many rows) for the file produced.
+
+    The viewer and the database are taken now; the callable touches no Streamlit state."""
+    url, who = database_url(), viewer()
+
+    def produce() -> str:
+        try:
+            frame = rows()
+            text = exports.to_csv_text(frame)
+            access.record_download(
+                viewer=who,
+                dataset=dataset,
+                filters=filters,
+                rows=len(frame),
+                suppressed=suppressed,
+                detail=detail,
+                engine=_engine(url),
+            )
+        except Exception:
+            log.exception("Could not prepare the download %s", dataset)
+            # Streamlit shows a failed download as an error; the SQL stays in the log.
+            raise DownloadFailed(f"The {dataset} download could not be prepared.") from None
+        return text
+
+    return produce
 
 
 def record_refused_states(states: list[str]) -> None:
