@@ -364,7 +364,7 @@ def measure_page(
 
 
 # The app shell (dashboard/app.py and the sidebar) makes these calls on every page.
-SHELL_CALLS = frozenset({"_database_status", "_states", "_programs", "_month_bounds"})
+SHELL_CALLS = frozenset({"_database_status", "_shell"})
 
 
 def payload_variants() -> list[tuple[str, str, dict[str, Any]]]:

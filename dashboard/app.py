@@ -67,6 +67,26 @@ def unavailable(message: str) -> None:
     retry()
 
 
+LOADS_SEEN_KEY = "_dashboard_load_seen"
+# How often an open dashboard asks whether a new load arrived; with data.VERSION_TTL, a new
+# load shows within about LOAD_CHECK_SECONDS + VERSION_TTL seconds, without a click.
+LOAD_CHECK_SECONDS = 3
+
+
+def watch_for_new_loads() -> None:
+    """Rerun the whole app when the database's load version changes (a cheap, shared cached
+    read): the caches are keyed by the version, so the rerun reads the new load's figures."""
+    st.session_state[LOADS_SEEN_KEY] = data.database_url()
+
+    @st.fragment(run_every=LOAD_CHECK_SECONDS)
+    def check() -> None:
+        if data.database_url() != st.session_state.get(LOADS_SEEN_KEY):
+            st.rerun(scope="app")
+
+    with st.sidebar:
+        check()
+
+
 def main() -> None:
     # Sign-in comes before the database check, so nobody sees database details before it.
     identity = auth.identify()
@@ -131,6 +151,7 @@ def main() -> None:
     auth.show_banner(viewer)
     filters.render_sidebar(options)
     filters.show_url_notices()
+    watch_for_new_loads()
     navigation.run()
 
 

@@ -19,6 +19,7 @@ on at all) and `admit()` (the viewer of that identity, from the grants).
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,15 @@ DEFAULT_PROVIDER: Final = "default"
 LOOPBACK_NAMES: Final = frozenset({"localhost"})
 SECRETS_EXAMPLE: Final = ".streamlit/secrets.toml.example"
 GRANT_COMMAND: Final = "python -m data_access access grant"
+# Every page's address (st.Page's url_path is its file's stem): the gate answers them all, so
+# a signed-out visitor's link to a page keeps its address instead of "Page not found".
+PAGE_PATHS: Final = tuple(
+    sorted(p.stem for p in (Path(__file__).parent.parent / "pages").glob("*.py"))
+)
+# The browser tab's sessionStorage key holding the link opened before sign-in: the provider
+# returns to the app's root, so the link's page and filters are restored after it.
+LINK_STORAGE_KEY: Final = "outcomes_dashboard_link_before_sign_in"
+LINK_RESTORED_KEY: Final = "link_restored"
 
 
 def current_viewer() -> Viewer:
@@ -207,7 +217,45 @@ def admit(identity: Identity) -> Viewer | None:
         return None
     st.session_state[VIEWER_KEY] = viewer
     _audit_once(viewer.email, "sign_in", None, role=viewer.role)
+    if not st.session_state.get(LINK_RESTORED_KEY):
+        st.session_state[LINK_RESTORED_KEY] = True
+        _restore_link()
     return viewer
+
+
+def _remember_link() -> None:
+    """Keep the address this tab opened for after the sign-in, when it names a page or
+    filters (the root alone is where the provider returns anyway: nothing kept)."""
+    st.html(
+        "<script>(() => { try {"
+        f" const key = {LINK_STORAGE_KEY!r}, pages = {json.dumps(PAGE_PATHS)};"
+        " const here = window.location;"
+        " const last = here.pathname.split('/').filter(Boolean).pop();"
+        " if (here.search || pages.includes(last))"
+        " window.sessionStorage.setItem(key, here.pathname + here.search);"
+        " else window.sessionStorage.removeItem(key);"
+        " } catch (e) {} })();</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def _restore_link() -> None:
+    """On a session's first signed-in run: if this tab opened a link before signing in, go
+    back to it (same origin only), once."""
+    st.sidebar.html(
+        "<script>(() => { try {"
+        f" const key = {LINK_STORAGE_KEY!r};"
+        " const link = window.sessionStorage.getItem(key);"
+        " if (!link) return;"
+        " window.sessionStorage.removeItem(key);"
+        " const target = new URL(link, window.location.origin);"
+        " if (target.origin !== window.location.origin) return;"
+        " const address = target.pathname + target.search;"
+        " if (address !== window.location.pathname + window.location.search)"
+        " window.location.replace(address);"
+        " } catch (e) {} })();</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _email_unverified() -> bool:
@@ -263,12 +311,15 @@ def show_banner(viewer: Viewer) -> None:
 
 
 def _only_page(draw: Any, title: str) -> None:
-    """Run `draw` as the app's only page, whatever page the URL asked for."""
-    page = st.Page(draw, title=title, url_path="sign_in", default=True)
-    st.navigation([page], position="hidden").run()
+    """Run `draw` as the app's only page, whatever page the URL asked for (each page's address
+    is answered by it too, so the address and its filters stay as the link gave them)."""
+    pages = [st.Page(draw, title=title, url_path="sign_in", default=True)]
+    pages += [st.Page(draw, title=title, url_path=path) for path in PAGE_PATHS]
+    st.navigation(pages, position="hidden").run()
 
 
 def _sign_in_page(providers: tuple[str, ...]) -> None:
+    _remember_link()
     st.title("Peer support outcomes dashboard")
     st.markdown(
         "Sign in with your organization's account. You will see the states your access "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -46,7 +48,7 @@ HASH_FUNCS: dict[str | type[Any], Callable[[Any], Any]] = {
 
 
 VERSION_MARK = "#load="
-VERSION_TTL = 5  # seconds a new load may go unnoticed
+VERSION_TTL = 2  # seconds a new load may go unnoticed by a read (app.py polls it too)
 
 
 @st.cache_data(ttl=VERSION_TTL, show_spinner=False)
@@ -80,47 +82,63 @@ def _screen() -> SmallCells:
     return "suppress" if viewer().is_partner else "show"
 
 
-# -- reference lists -------------------------------------------------------------------------
+# -- the app shell's reads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shell:
+    """What every page's shell reads (status, the viewer's states and programs, the month
+    range, the last complete month): one cached read per viewer and database load version
+    (the URL key holds the version), so a page run makes one cache lookup for all of it."""
+
+    status: status.DatabaseStatus
+    states: pd.DataFrame
+    programs: pd.DataFrame
+    month_bounds: tuple[str, str] | None
+    last_complete_month: str | None
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _states(url: str, who: Viewer) -> pd.DataFrame:
-    return queries.list_states(viewer=who, engine=_engine(url))
+def _shell(url: str, who: Viewer) -> Shell:
+    engine = _engine(url)
+    current = status.database_status(viewer=who, engine=engine)
+    if not current.ready:  # nothing else to read; the caller drops this answer
+        return Shell(current, pd.DataFrame(), pd.DataFrame(), None, None)
+    return Shell(
+        status=current,
+        states=queries.list_states(viewer=who, engine=engine),
+        programs=queries.list_programs(viewer=who, engine=engine),
+        month_bounds=queries.month_bounds(viewer=who, engine=engine),
+        last_complete_month=queries.last_complete_month(engine=engine),
+    )
+
+
+def shell() -> Shell:
+    """This viewer's shell reads for the current load (a not-ready answer is not kept)."""
+    answer = _shell(database_url(), viewer())
+    if not answer.status.ready:
+        _shell.clear()
+    return answer
 
 
 def states() -> pd.DataFrame:
     """state_code, state_name of every state the viewer may see."""
-    return _states(database_url(), viewer())
-
-
-@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _programs(url: str, who: Viewer) -> pd.DataFrame:
-    return queries.list_programs(viewer=who, engine=_engine(url))
+    return shell().states
 
 
 def programs() -> pd.DataFrame:
     """program_id, program_name, state_code, program_model, launched_on, of the viewer's
     states."""
-    return _programs(database_url(), viewer())
-
-
-@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _month_bounds(url: str, who: Viewer) -> tuple[str, str] | None:
-    return queries.month_bounds(viewer=who, engine=_engine(url))
+    return shell().programs
 
 
 def month_bounds() -> tuple[str, str] | None:
-    return _month_bounds(database_url(), viewer())
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _last_complete_month(url: str) -> str | None:
-    return queries.last_complete_month(engine=_engine(url))
+    return shell().month_bounds
 
 
 def last_complete_month() -> str | None:
     """The latest month whose claims are complete (YYYY-MM); later months are provisional."""
-    return _last_complete_month(database_url())
+    return shell().last_complete_month
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
@@ -131,9 +149,20 @@ def _database_status(url: str, who: Viewer | None) -> status.DatabaseStatus:
 def database_status() -> status.DatabaseStatus:
     """Whether the database is loaded (row counts only for leadership and admin viewers);
     a not-ready answer is never kept in the cache, so the app notices as soon as someone
-    runs the loader. Callable before sign-in: without a viewer it says only ready or not."""
+    runs the loader. Callable before sign-in: without a viewer it says only ready or not.
+    With a viewer it is the shell's read (one lookup for the whole shell)."""
     who = st.session_state.get(auth.VIEWER_KEY)
-    current = _database_status(database_url(), who if isinstance(who, Viewer) else None)
+    url = database_url()
+    if isinstance(who, Viewer):
+        try:
+            answer = _shell(url, who)
+        except OutcomesError:  # the lists failed: the status alone, the lists raise later
+            pass
+        else:
+            if not answer.status.ready:
+                _shell.clear()
+            return answer.status
+    current = _database_status(url, who if isinstance(who, Viewer) else None)
     if not current.ready:
         _database_status.clear()
     return current
@@ -280,24 +309,105 @@ def csv_text(frame: pd.DataFrame) -> str:
     return exports.to_csv_text(frame)
 
 
-def record_download(
+# -- downloads, prepared when clicked --------------------------------------------------------
+#
+# A download button gets a zero-argument callable that Streamlit runs only when the file is
+# asked for, in a thread of its own without the script's context (no session state, no
+# st.user, no st.* calls). So each `*_download` below captures the database key and the
+# viewer NOW, at render time, and calls the cached function with them explicitly: a page that
+# is only drawn computes nothing for its downloads, and a click shares the page's cache.
+
+Rows = Callable[[], pd.DataFrame]
+
+
+class DownloadFailed(RuntimeError):
+    """A download could not be prepared; the details (SQL included) are in the server log."""
+
+
+def derived(rows: Rows, then: Callable[[pd.DataFrame], pd.DataFrame]) -> Rows:
+    """`rows`, then `then` (pandas only: it runs outside the script, like `rows`)."""
+    return lambda: then(rows())
+
+
+def summary_download(
+    filters: OutcomeFilter,
+    *,
+    period: Period | None = "month",
+    by: tuple[Dimension, ...] = (),
+    scope: Scope = "filters",
+    with_total: bool = False,
+) -> Rows:
+    """`outcome_summary(..., for_download=True)`, computed when called."""
+    return partial(
+        _outcome_summary,
+        database_url(),
+        viewer(),
+        filters,
+        period,
+        tuple(by),
+        scope,
+        with_total,
+        "suppress",
+    )
+
+
+def impact_download(filters: OutcomeFilter) -> Rows:
+    """`impact_rows(filters, for_download=True)`, computed when called."""
+    return partial(_impact, database_url(), viewer(), filters, "suppress")
+
+
+def event_study_download(filters: OutcomeFilter) -> Rows:
+    """`event_study_rows(filters, for_download=True)`, computed when called."""
+    return partial(_event_study, database_url(), viewer(), filters, "suppress")
+
+
+def balance_download(filters: OutcomeFilter) -> Rows:
+    """`balance_rows(filters, for_download=True)`, computed when called."""
+    return partial(_balance, database_url(), viewer(), filters, "suppress")
+
+
+def export_download(
+    dataset: Dataset, filters: OutcomeFilter, *, unsuppressed: bool = False
+) -> Rows:
+    """`export_frame(...)`, computed when called: the CLI export's rows."""
+    small_cells: SmallCells = "show" if unsuppressed and viewer().may_unsuppress else "suppress"
+    return partial(_export_frame, database_url(), viewer(), dataset, filters, small_cells)
+
+
+def csv_file(
+    rows: Rows,
     *,
     dataset: str,
     filters: OutcomeFilter | None,
-    rows: int,
-    suppressed: bool,
+    suppressed: bool = True,
     detail: str | None = None,
-) -> None:
-    """Audit one download (the download button's on_click): who, what, which filters, rows."""
-    access.record_download(
-        viewer=viewer(),
-        dataset=dataset,
-        filters=filters,
-        rows=rows,
-        suppressed=suppressed,
-        detail=detail,
-        engine=_engine(database_url()),
-    )
+) -> Callable[[], str]:
+    """The download button's data: when clicked, the rows, written by the one CSV writer, and
+    one audit row (who, what, which filters, how many rows) for the file produced.
+
+    The viewer and the database are taken now; the callable touches no Streamlit state."""
+    url, who = database_url(), viewer()
+
+    def produce() -> str:
+        try:
+            frame = rows()
+            text = exports.to_csv_text(frame)
+            access.record_download(
+                viewer=who,
+                dataset=dataset,
+                filters=filters,
+                rows=len(frame),
+                suppressed=suppressed,
+                detail=detail,
+                engine=_engine(url),
+            )
+        except Exception:
+            log.exception("Could not prepare the download %s", dataset)
+            # Streamlit shows a failed download as an error; the SQL stays in the log.
+            raise DownloadFailed(f"The {dataset} download could not be prepared.") from None
+        return text
+
+    return produce
 
 
 def record_refused_states(states: list[str]) -> None:

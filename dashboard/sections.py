@@ -145,7 +145,7 @@ def display_table(
 
 
 def download_button(
-    download: pd.DataFrame,
+    rows: data.Rows,
     *,
     key: str,
     dataset: str,
@@ -157,21 +157,18 @@ def download_button(
     primary: bool = False,
     disabled: bool = False,
 ) -> None:
-    """A CSV download written by the one CSV writer; each click is audited."""
+    """A CSV download prepared when clicked (`rows` is called then, not now), written by the
+    one CSV writer and audited once for each file produced (dashboard/data.py csv_file)."""
     st.download_button(
         label,
-        data=data.csv_text(download),
+        data=data.csv_file(
+            rows, dataset=dataset, filters=filters, suppressed=suppressed, detail=detail
+        ),
         file_name=file_name,
         mime="text/csv",
         key=f"download_{key}",
-        on_click=data.record_download,
-        kwargs={
-            "dataset": dataset,
-            "filters": filters,
-            "rows": len(download),
-            "suppressed": suppressed,
-            "detail": detail,
-        },
+        # No rerun on the click: the page is as it was; the file is the callable's.
+        on_click="ignore",
         icon=":material/download:",
         type="primary" if primary else "secondary",
         disabled=disabled,
@@ -191,15 +188,17 @@ def chart_with_table(
     *,
     key: str,
     table: pd.DataFrame,
-    download: pd.DataFrame,
+    download: data.Rows,
     filters: OutcomeFilter,
     file_name: str,
     what: str,
     measures: Mapping[str, Measure] = SUMMARY_MEASURES,
     plotted: Sequence[str] = (),
+    rows: int | None = None,
 ) -> None:
     """The chart, then its rows in a tab beside it, and the download of those rows with small
-    cells suppressed (downloads are suppressed for every viewer).
+    cells suppressed (downloads are suppressed for every viewer), prepared when clicked. The
+    label gives the row count only when the caller knows it (`rows`) without building the file.
 
     Under the chart, its title and the one-sentence summary its builder wrote, as text: what
     a screen reader reads in place of the picture (and a quick reading for everyone)."""
@@ -217,7 +216,7 @@ def chart_with_table(
         dataset=key,
         filters=filters,
         file_name=file_name,
-        label=f"Download {what} (CSV, {len(download):,} rows)",
+        label=f"Download {what} (CSV{f', {rows:,} rows' if rows is not None else ''})",
     )
 
 
@@ -248,12 +247,7 @@ def trend_section(
         fig,
         key=key,
         table=trend,
-        download=data.outcome_summary(
-            compared,
-            period="month",
-            by=(group,),
-            for_download=True,
-        ),
+        download=data.summary_download(compared, period="month", by=(group,)),
         filters=compared,
         file_name=data.file_name(file_stub, compared),
         what=what,

@@ -45,19 +45,13 @@ def _unsuppressed(dataset: Dataset, name: str) -> None:
             help="Why small cells must be shown. Recorded with your name, the filters and the "
             "rows.",
         ).strip()
-        unsuppressed = (
-            data.export_frame(dataset, f, unsuppressed=True)
-            if purpose
-            else pd.DataFrame()
-        )
         download_button(
-            unsuppressed,
+            data.export_download(dataset, f, unsuppressed=True),
             key=f"unsuppressed_{dataset}",
             dataset=dataset,
             filters=f,
             file_name=name.replace(".csv", "_unsuppressed.csv"),
-            label=f"Download unsuppressed {dataset} CSV"
-            + (f" ({len(unsuppressed):,} rows)" if purpose else ""),
+            label=f"Download unsuppressed {dataset} CSV",
             suppressed=False,
             detail=f"purpose: {purpose}" if purpose else None,
             disabled=not purpose,
@@ -107,7 +101,8 @@ for dataset, (title, description, _columns) in DATASETS.items():
         frame = data.export_frame(dataset, f)
         name = data.file_name(dataset, f)
         download_button(
-            frame,
+            # The preview's rows: a click is answered from the same cached frame.
+            data.export_download(dataset, f),
             key=dataset,
             dataset=dataset,
             filters=f,

@@ -84,9 +84,7 @@ with data.guarded("the follow-up by state"):
                 fig,
                 key="followup_states",
                 table=by_state,
-                download=data.outcome_summary(
-                    enrolled, period=None, by=("state_code",), for_download=True
-                ),
+                download=data.summary_download(enrolled, period=None, by=("state_code",)),
                 filters=enrolled,
                 file_name=data.file_name("followup_by_state", enrolled),
                 what="the follow-up figures by state",

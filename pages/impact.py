@@ -89,7 +89,7 @@ with data.guarded("the months around the index date"):
             fig,
             key="impact_event_study",
             table=chosen.drop(columns=["level", "measure"]),
-            download=data.event_study_rows(f, for_download=True),
+            download=data.event_study_download(f),
             filters=f,
             file_name=data.file_name("impact_event_study", f),
             what="the months around the index date (all programs and models)",
@@ -170,14 +170,13 @@ with data.guarded("the balance table"):
                 words + f"No variable differs by more than {BALANCE_THRESHOLD} (a common "
                 "threshold) after matching: on what the claims hold, the groups are alike."
             )
-        download = data.balance_rows(f, for_download=True)
         download_button(
-            download,
+            data.balance_download(f),
             key="impact_balance",
             dataset="impact_balance",
             filters=f,
             file_name=data.file_name("impact_balance", f),
-            label=f"Download the balance of every program and model (CSV, {len(download):,} rows)",
+            label="Download the balance of every program and model (CSV)",
         )
 
 # -- the effects ------------------------------------------------------------------------------
@@ -283,14 +282,13 @@ with data.guarded("the effects"):
             "only when its interval excludes zero."
             + (f" A cell reading {suppressed_text()} is suppressed." if hidden.any() else "")
         )
-        download = data.impact_rows(f, for_download=True)
         download_button(
-            download,
+            data.impact_download(f),
             key="impact",
             dataset="impact",
             filters=f,
             file_name=data.file_name("impact", f),
-            label=f"Download the effects, every measure (CSV, {len(download):,} rows)",
+            label="Download the effects, every measure (CSV)",
         )
 
 # -- what it can and cannot tell -------------------------------------------------------------

@@ -264,10 +264,9 @@ with data.guarded("the map by state"):
             fig,
             key="overview_map",
             table=with_names(by_state),
-            download=with_names(
-                data.outcome_summary(
-                    f, period=None, by=("state_code", "population"), for_download=True
-                )
+            download=data.derived(
+                data.summary_download(f, period=None, by=("state_code", "population")),
+                with_names,
             ),
             filters=f,
             file_name=data.file_name("by_state", f),

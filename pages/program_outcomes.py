@@ -98,10 +98,12 @@ with data.guarded("the pre/post chart"):
                 fig,
                 key="prepost",
                 table=prepost,
-                download=data.export_frame("prepost", f),
+                download=data.export_download("prepost", f),
                 filters=f,
                 file_name=data.file_name("prepost", f),
                 what="the pre/post figures per program",
+                # The screen's rows are the file's (suppression blanks values, not rows).
+                rows=len(prepost),
                 measures={},
                 plotted=(pre, post),
             )
@@ -233,7 +235,7 @@ with data.guarded("the matched comparison"):
                 fig,
                 key="prepost_impact",
                 table=units.drop(columns=["measure"]),
-                download=data.impact_rows(f, for_download=True),
+                download=data.impact_download(f),
                 filters=f,
                 file_name=data.file_name("impact", f),
                 what="the matched comparison (all measures)",

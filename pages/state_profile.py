@@ -107,12 +107,16 @@ period = controls[1].radio(
 measure = summary_measure(measure_name, f.setting)
 
 
-def pooled(*, for_download: bool = False) -> pd.DataFrame:
+def pooled() -> pd.DataFrame:
     if national:
-        return data.outcome_summary(
-            f, period=period, by=(), scope="national", for_download=for_download
-        )
-    return data.outcome_summary(f, period=period, by=(), for_download=for_download)
+        return data.outcome_summary(f, period=period, by=(), scope="national")
+    return data.outcome_summary(f, period=period, by=())
+
+
+def pooled_download() -> data.Rows:
+    if national:
+        return data.summary_download(f, period=period, by=(), scope="national")
+    return data.summary_download(f, period=period, by=())
 
 
 def profile_table(
@@ -157,21 +161,26 @@ with data.guarded("the state trend"):
             f"its members not enrolled and {selection_label.lower()}",
             subtitle=describe_filter(f),
         )
-        state_download = data.outcome_summary(state_filter, period=period, by=(), for_download=True)
+        state_rows = data.summary_download(state_filter, period=period, by=())
+        comparison_rows = data.summary_download(
+            filters.not_enrolled_only(state_filter), period=period, by=()
+        )
+        pooled_rows = pooled_download() if len(pooled_trend) else None
+        no_pooled = pooled_trend.iloc[0:0]
+
+        def profile_download() -> pd.DataFrame:
+            # Runs when the file is asked for (outside the script): explicit rows only.
+            try:
+                pooled_frame = pooled_rows() if pooled_rows is not None else no_pooled
+            except DisclosureRefused:
+                pooled_frame = no_pooled
+            return profile_table(state_rows(), comparison_rows(), pooled_frame)
+
         chart_with_table(
             fig,
             key="profile_trend",
             table=profile_table(state_trend, comparison_trend, pooled_trend),
-            download=profile_table(
-                state_download,
-                data.outcome_summary(
-                    filters.not_enrolled_only(state_filter),
-                    period=period,
-                    by=(),
-                    for_download=True,
-                ),
-                pooled(for_download=True) if len(pooled_trend) else pooled_trend,
-            ),
+            download=profile_download,
             # The file holds the state's not-enrolled line too: its record names both.
             filters=filters.with_comparison(f),
             file_name=data.file_name(f"profile_{state}_{period}", f),
@@ -233,27 +242,30 @@ with data.guarded("the ranking"):
             subtitle=describe_filter(f),
         )
         # The download holds the pooled row too, so its states are suppressed against it.
-        download = data.outcome_summary(
-            f, period=None, by=("state_code",), with_total=True, for_download=True
-        )
-        download = download.assign(
-            state_name=download["state_code"].map(names).fillna(selection_name),
-            rank=download[measure.column]
-            .where(download["state_code"].notna())
-            .rank(method="min", na_option="keep"),
-        )[
-            [
-                "state_code",
-                "state_name",
-                "rank",
-                *download.columns.drop(["state_code", "state_name", "rank"], errors="ignore"),
+        def ranking_table(download: pd.DataFrame) -> pd.DataFrame:
+            download = download.assign(
+                state_name=download["state_code"].map(names).fillna(selection_name),
+                rank=download[measure.column]
+                .where(download["state_code"].notna())
+                .rank(method="min", na_option="keep"),
+            )[
+                [
+                    "state_code",
+                    "state_name",
+                    "rank",
+                    *download.columns.drop(["state_code", "state_name", "rank"], errors="ignore"),
+                ]
             ]
-        ]
+            return download.sort_values(["rank", "state_code"], na_position="first")
+
         chart_with_table(
             fig,
             key="profile_ranking",
             table=ranked.sort_values("rank"),
-            download=download.sort_values(["rank", "state_code"], na_position="first"),
+            download=data.derived(
+                data.summary_download(f, period=None, by=("state_code",), with_total=True),
+                ranking_table,
+            ),
             filters=f,
             file_name=data.file_name(f"ranking_{measure.column}", f),
             what="the ranking by state",

@@ -89,7 +89,7 @@ with data.guarded("the trend chart"):
             fig,
             key="trends",
             table=frame,
-            download=data.outcome_summary(compared, period=period, by=by, for_download=True),
+            download=data.summary_download(compared, period=period, by=by),
             filters=compared,
             file_name=data.file_name(f"trends_by_{split}_{period}", compared),
             what=f"the {period_words} figures by {split_words}",

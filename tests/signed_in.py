@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -95,10 +96,25 @@ class KeptMedia(MemoryMediaFileStorage):
         return file_id
 
 
+class KeptManager(MediaFileManager):
+    """The run's media file manager, remembered (AppTest makes one per run and forgets it), so
+    a deferred download (a callable Streamlit runs when the file is asked for) can be
+    executed after the run, as the browser's click has the server do."""
+
+    last: ClassVar[MediaFileManager | None] = None
+
+    def __init__(self, storage: Any) -> None:
+        super().__init__(storage)
+        KeptManager.last = self
+
+
 def keep_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """From now on in this test, keep download buttons' bytes by URL (a fixture calls it)."""
+    """From now on in this test, keep download buttons' bytes by URL, and the run's media file
+    manager for deferred downloads (a fixture calls it)."""
     monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", KeptMedia)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", KeptManager)
     KeptMedia.files.clear()
+    KeptManager.last = None
     return KeptMedia.files
 
 
@@ -108,8 +124,16 @@ def download_key(button: Any) -> str:
 
 
 def download_text(button: Any) -> str:
-    """The file behind a download button (needs keep_downloads)."""
-    return KeptMedia.files[button.proto.url].decode("utf-8")
+    """The file behind a download button (needs keep_downloads). A deferred download is
+    produced now, in this thread (no script context, as in the server), by the last run's
+    media file manager: each call produces (and audits) the file once, like one click."""
+    file_id = button.proto.deferred_file_id
+    if file_id:
+        assert KeptManager.last is not None, "keep_downloads before the run"
+        url = KeptManager.last.execute_deferred(file_id)
+    else:
+        url = button.proto.url
+    return KeptMedia.files[url].decode("utf-8")
 
 
 # -- what a page shows -----------------------------------------------------------------------
@@ -188,7 +212,8 @@ TEXT_ELEMENTS = (
 
 
 def collect(at: AppTest) -> Shown:
-    """What the last run of `at` shows (downloads need keep_downloads)."""
+    """What the last run of `at` shows (downloads need keep_downloads; a deferred one is
+    produced, and so audited, here)."""
     shown = Shown()
     for kind in TEXT_ELEMENTS:
         shown.texts += [str(element.value) for element in at.get(kind)]
@@ -210,7 +235,9 @@ def collect(at: AppTest) -> Shown:
     for button in at.get("download_button"):
         key = download_key(button)
         shown.download_labels[key] = str(button.proto.label)
-        if button.proto.url in KeptMedia.files:
+        if button.proto.url in KeptMedia.files or (
+            button.proto.deferred_file_id and KeptManager.last is not None
+        ):
             shown.downloads[key] = download_text(button)
     return shown
 

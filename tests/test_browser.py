@@ -405,3 +405,43 @@ def test_the_matched_comparison_on_the_overview_program_outcomes_and_impact(
     downloaded = Path(info.value.path()).read_text(encoding="utf-8")
     assert downloaded == exports.to_csv_text(download)
     assert problems_shown(page) == []
+
+
+# -- a new load shows by itself ---------------------------------------------------------------
+
+
+def test_a_new_load_shows_on_the_open_page_without_a_click(
+    page: Any, app_url: str, sample_url: str
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import delete, insert
+
+    from data_access.models import LoadRun
+
+    open_app(page, app_url, PAGES["about_the_data"][0])
+    source = "/loads/a-new-load-for-the-browser-test"
+    assert Path(source).name not in page.get_by_test_id("stMain").inner_text()
+    engine = db.get_engine(sample_url)
+    with engine.begin() as connection:
+        new_id = connection.execute(
+            insert(LoadRun)
+            .values(
+                loaded_at=dt.datetime.now(dt.UTC),
+                source=source,
+                rows_loaded="{}",
+                data_through=None,
+            )
+            .returning(LoadRun.load_id)
+        ).scalar_one()
+    try:
+        started = time.monotonic()
+        # No click, no reload: the page notices the new load version and runs again.
+        page.get_by_test_id("stMain").get_by_text(Path(source).name).wait_for(timeout=15_000)
+        noticed = time.monotonic() - started
+        assert noticed <= 8, f"the new load showed after {noticed:.1f} s"
+        assert problems_shown(page) == []
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(LoadRun).where(LoadRun.load_id == new_id))
+        db.dispose_engines()

@@ -30,6 +30,7 @@ from tests.browser_helpers import (
     browser_missing,
     chromium_context,
     go_to,
+    new_context,
     open_app,
     problems_shown,
     selected_values,
@@ -235,3 +236,35 @@ def test_partner_and_leadership_sign_in_through_the_provider(
 
     page.close()
     assert errors == [], f"JavaScript errors in the page: {errors}"
+
+
+def test_a_shared_link_to_a_page_with_filters_survives_the_sign_in(
+    context: Any, app_url: str
+) -> None:
+    # A new browser context: nobody signed in (the module's context may hold a sign-in).
+    fresh = new_context(context.browser)
+    try:
+        page = fresh.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        open_app(page, app_url, "program_outcomes?state=TX")
+        # The gate answers the link's address: no "Page not found", the address kept.
+        _assert_gate_page(page, "Sign in")
+        assert "Page not found" not in page.locator("body").inner_text()
+        assert page.url.endswith("/program_outcomes?state=TX"), page.url
+
+        page.get_by_role("button", name=re.compile("Sign in")).click()
+        page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=WAIT_MS)
+        page.locator("input[name='sub']").fill(PARTNER)
+        page.get_by_role("button", name="Authorize").click()
+        # The provider returns to the root; the tab goes back to the link, once.
+        page.wait_for_url(re.compile(r"/program_outcomes\?state=TX$"), timeout=WAIT_MS)
+        wait_for_app(page)
+        assert problems_shown(page) == []
+        assert f"Signed in as {PARTNER}" in _banner(page)
+        assert page.get_by_role("heading", name="Program outcomes").count() >= 1
+        chips = selected_values(page, "States")
+        assert len(chips) == 1 and "TX" in chips[0], chips
+        assert errors == [], f"JavaScript errors in the page: {errors}"
+    finally:
+        fresh.close()

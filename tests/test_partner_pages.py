@@ -649,11 +649,10 @@ def test_each_download_the_partner_presses_is_audited(outcomes: Engine, page: st
     assert not [key for key in buttons if "unsuppressed" in key]
     for key in buttons:
         button = at.download_button(key=key)
+        before = _audit(PARTNER, outcomes, ["download"])
+        # The file is produced, and audited, when it is asked for (a deferred download).
         text = download_text(button)
         assert not csv_problems(key, text), csv_problems(key, text)
-        before = _audit(PARTNER, outcomes, ["download"])
-        button.click().run(timeout=TIMEOUT)
-        assert not at.exception
         after = _audit(PARTNER, outcomes, ["download"])
         assert len(after) == len(before) + 1, f"one audit row for {key}"
         row = after[0]
@@ -668,6 +667,25 @@ def test_each_download_the_partner_presses_is_audited(outcomes: Engine, page: st
             models = tuple(m for m in recorded.program_models if m != NOT_ENROLLED)
             recorded = recorded.model_copy(update={"program_models": models})
         assert row["filters"] == recorded.model_dump_json()
+
+
+def test_a_drawn_page_audits_no_download_and_each_file_produced_is_audited_once(
+    outcomes: Engine,
+) -> None:
+    before = len(_audit(PARTNER, outcomes, ["download"]))
+    at, _ = open_as(PARTNER, "overview")
+    assert not at.exception
+    at.run(timeout=TIMEOUT)
+    # Drawn twice, and the button pressed: nothing produced, nothing audited (the browser
+    # asks the server for the file, which AppTest's click does not).
+    at.download_button(key="download_overview_map").click().run(timeout=TIMEOUT)
+    assert not at.exception
+    assert len(_audit(PARTNER, outcomes, ["download"])) == before
+    button = at.download_button(key="download_overview_map")
+    first = download_text(button)
+    assert len(_audit(PARTNER, outcomes, ["download"])) == before + 1
+    assert download_text(button) == first
+    assert len(_audit(PARTNER, outcomes, ["download"])) == before + 2
 
 
 # -- the Impact page --------------------------------------------------------------------------
@@ -765,6 +783,8 @@ def test_leadership_gets_the_unsuppressed_file_only_after_a_purpose(outcomes: En
     link = {"state": ["RI", "TX"], "from": ["2016-06"], "to": ["2016-12"]}
     at, _ = open_as(LEADER, "downloads", link)
     assert not at.exception and not at.error
+    # (Opening the link read the landing page's files, each audited: they are counted here.)
+    produced = len(_audit(LEADER, outcomes, ["download"]))
     assert [expander.label for expander in at.expander] == [UNSUPPRESSED_LABEL] * 3
     button = at.download_button(key="download_unsuppressed_monthly")
     assert button.disabled and button.proto.label == "Download unsuppressed monthly CSV"
@@ -778,7 +798,8 @@ def test_leadership_gets_the_unsuppressed_file_only_after_a_purpose(outcomes: En
     )
     button = at.download_button(key="download_unsuppressed_monthly")
     assert not button.disabled
-    assert button.proto.label == f"Download unsuppressed monthly CSV ({len(expected):,} rows)"
+    assert button.proto.label == "Download unsuppressed monthly CSV"
+    assert len(_audit(LEADER, outcomes, ["download"])) == produced
     text = download_text(button)
     assert text == exports.to_csv_text(expected)
     assert any(_small(v) for c in COUNT_COLUMNS & set(expected) for v in expected[c])
@@ -787,8 +808,9 @@ def test_leadership_gets_the_unsuppressed_file_only_after_a_purpose(outcomes: En
     assert not [v for c in COUNT_COLUMNS & set(ordinary) for v in ordinary[c] if _small(v)]
     assert at.download_button(key="download_unsuppressed_prepost").disabled
 
-    button.click().run(timeout=TIMEOUT)
-    [row] = _audit(LEADER, outcomes, ["download"])[:1]
+    # Both files were produced (each audited); the latest row is the ordinary one.
+    [ordinary_row, row] = _audit(LEADER, outcomes, ["download"])[:2]
+    assert (ordinary_row["dataset"], bool(ordinary_row["suppressed"])) == ("monthly", True)
     assert (row["dataset"], row["rows"], bool(row["suppressed"])) == (
         "monthly",
         len(expected),

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from dashboard import auth
 from dashboard.auth import SignIn, is_loopback, sign_in_configuration
 from data_access import access, db
 from data_access.access import Viewer
@@ -161,7 +162,8 @@ def _only_gate_page(at: AppTest) -> None:
     assert not at.sidebar.multiselect
     assert not at.metric
     assert not at.get("download_button")
-    assert len(_navigation(at)) == 1, "the gate's page is the only page"
+    # Every address (each page's, so a link keeps its page) is answered by the gate's page.
+    assert len(set(_navigation(at).values())) == 1, "the gate's page is the only page"
 
 
 # -- pure rules ------------------------------------------------------------------------------
@@ -266,6 +268,10 @@ def test_visitor_not_signed_in_sees_only_the_sign_in_page(
         at.run(timeout=TIMEOUT)
         _only_gate_page(at)
         assert [button.label for button in at.button] == ["Sign in"]
+        # A link to any page opens the gate there (not "Page not found"), and the page keeps
+        # the link in the browser for after the sign-in.
+        assert set(_navigation(at)) == {"", *(p.stem for p in Path("pages").glob("*.py"))}
+        assert any(auth.LINK_STORAGE_KEY in str(element.proto.body) for element in at.get("html"))
         assert not at.warning, "no setup page (database details) before sign-in"
         assert "viewer" not in at.session_state
     assert not (tmp_path / "never-loaded.sqlite").exists()
