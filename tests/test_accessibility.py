@@ -388,11 +388,13 @@ ADMIN = "admin@example.org"
 VIEWERS = {LEADER: "leadership", PARTNER: "state_partner", ADMIN: "admin"}
 
 # URL path and the charts it draws, for leadership and for a partner granted TX alone (who
-# has no ranking: one state has nothing to rank).
+# has no ranking: one state has nothing to rank; and on Program outcomes no before/after
+# chart: over the default months every TX program's after-figures are fewer than 11, so the
+# page says so and draws only the matched comparison's effects).
 PAGES: dict[str, tuple[str, int, int]] = {
     "overview": ("", 2, 2),
     "trends": ("trends", 1, 1),
-    "program_outcomes": ("program_outcomes", 2, 2),
+    "program_outcomes": ("program_outcomes", 2, 1),
     "impact": ("impact", 1, 1),
     "state_profile": ("state_profile", 2, 1),
     "downloads": ("downloads", 0, 0),
