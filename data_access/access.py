@@ -10,6 +10,7 @@ narrow the states granted, whatever the page, the URL or the command line asked 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -19,11 +20,15 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from data_access import db
-from data_access.errors import InputError
+from data_access.errors import DisclosureRefused, InputError
 from data_access.filters import OutcomeFilter
 from data_access.models import ACCESS_TABLES, AuditEvent, State, ViewerGrant, ViewerState
 from data_access.vocabulary import (
     AUDIT_EVENTS,
+    NOT_ENROLLED,
+    PRIMARY_CONDITIONS,
+    PROGRAM_GROUPS,
+    PROGRAM_MODELS,
     ROLES,
     AuditEventName,
     Role,
@@ -117,16 +122,125 @@ def scope_filter(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter,
 
     A partner's "all states" (None) becomes the granted states; an asked-for state outside the
     grant is dropped. Programs need no check of their own: every query restricts programs by
-    state as well.
+    state as well. A partner's combination outside the choices of `partner_choice_problem`
+    raises DisclosureRefused with the reason.
     """
     if viewer.states is None:
         return filters, ()
     granted = viewer.states
     if filters.states is None:
-        return filters.model_copy(update={"states": granted}), ()
-    kept = tuple(s for s in filters.states if s in granted)
-    dropped = tuple(s for s in filters.states if s not in granted)
-    return filters.model_copy(update={"states": kept}), dropped
+        scoped, dropped = filters.model_copy(update={"states": granted}), ()
+    else:
+        kept = tuple(s for s in filters.states if s in granted)
+        dropped = tuple(s for s in filters.states if s not in granted)
+        scoped = filters.model_copy(update={"states": kept})
+    if scoped.conditions is not None and set(scoped.conditions) == set(PRIMARY_CONDITIONS):
+        scoped = scoped.model_copy(update={"conditions": None})
+    problem = partner_choice_problem(scoped, viewer)
+    if problem:
+        raise DisclosureRefused(problem)
+    return scoped, dropped
+
+
+PARTNER_CHOICES: Final = (
+    "a state partner chooses, in each filter, everything or exactly one value (one of the "
+    "states of the grant or all of them; one program model or all; one program or all; one "
+    "primary condition or all), an inpatient setting, and whole calendar years"
+)
+
+
+def _models_allowed(models: tuple[str, ...]) -> bool:
+    enrolled = [m for m in models if m != NOT_ENROLLED]
+    return len(enrolled) <= 1 or set(enrolled) == set(PROGRAM_MODELS)
+
+
+def partner_choice_problem(filters: OutcomeFilter, viewer: Viewer) -> str | None:
+    """Why a state partner may not ask for these filters, in plain words; None if they may.
+
+    Partners choose from a lattice (PARTNER_CHOICES): with everything-or-one choices, two
+    views differ by whole values of a filter, and the differencing rule of `queries` checks
+    each view against every wider one a partner can ask for (docs/disclosure.md). Any
+    other viewer may ask for anything.
+    """
+    if not viewer.is_partner:
+        return None
+    problems = []
+    granted = viewer.states or ()
+    if (
+        filters.states is not None
+        and len(filters.states) > 1
+        and set(filters.states) != set(granted)
+    ):
+        problems.append("one of your states or all of them")
+    if not _models_allowed(filters.program_models):
+        problems.append("one program model or all of them")
+    if filters.program_ids is not None and len(filters.program_ids) > 1:
+        problems.append("one program or all of them")
+    if (
+        filters.conditions is not None
+        and len(filters.conditions) > 1
+        and set(filters.conditions) != set(PRIMARY_CONDITIONS)
+    ):
+        problems.append("one primary condition or all of them")
+    if (filters.month_from is not None and not filters.month_from.endswith("-01")) or (
+        filters.month_to is not None and not filters.month_to.endswith("-12")
+    ):
+        problems.append("whole calendar years (January to December)")
+    if not problems:
+        return None
+    return (
+        "This combination of filters is not available to state partners: choose "
+        + "; ".join(problems)
+        + ". Two views that differ by part of a filter could be subtracted to reveal a "
+        "count that small-cell suppression hides (see About the data)."
+    )
+
+
+def wider_choices(filters: OutcomeFilter, viewer: Viewer) -> list[OutcomeFilter]:
+    """Every other filter a partner may ask for whose selection holds all of this one's,
+    over the same months: the views the differencing rule compares a partner's view with.
+    `filters` is scoped (states written out). Months are compared by `queries`' rule on the
+    nearest years with data, not here.
+    """
+    if not viewer.is_partner:
+        return []
+    granted = viewer.states or ()
+    states_options: list[tuple[str, ...] | None] = [filters.states]
+    if filters.states is not None and len(filters.states) == 1 and len(granted) > 1:
+        states_options.append(granted)
+    chosen = set(filters.program_models)
+    candidates = [
+        chosen,
+        chosen | {NOT_ENROLLED},
+        set(PROGRAM_MODELS) | (chosen & {NOT_ENROLLED}),
+        set(PROGRAM_MODELS),
+        set(PROGRAM_GROUPS),
+    ]
+    model_options: list[tuple[str, ...]] = []
+    for candidate in candidates:
+        option = tuple(g for g in PROGRAM_GROUPS if g in candidate)
+        if candidate >= chosen and option not in model_options:
+            model_options.append(option)
+    program_options = [filters.program_ids] + ([None] if filters.program_ids else [])
+    condition_options = [filters.conditions] + ([None] if filters.conditions else [])
+    setting_options = [filters.setting] + (["all"] if filters.setting != "all" else [])
+    wider = []
+    for states, models, programs, conditions, setting in itertools.product(
+        states_options, model_options, program_options, condition_options, setting_options
+    ):
+        option = OutcomeFilter.model_validate(
+            {
+                **filters.model_dump(),
+                "states": states,
+                "program_models": models,
+                "program_ids": programs,
+                "conditions": conditions,
+                "setting": setting,
+            }
+        )
+        if option != filters:
+            wider.append(option)
+    return wider
 
 
 def national_filter(filters: OutcomeFilter) -> OutcomeFilter:
@@ -490,9 +604,11 @@ __all__ = [
     "must_suppress",
     "national_filter",
     "normalise_email",
+    "partner_choice_problem",
     "record_download",
     "record_event",
     "revoke",
     "scope_filter",
     "viewer_for",
+    "wider_choices",
 ]
