@@ -209,6 +209,11 @@ def _consistent_hidden(
     )
 
 
+# The differencing rule of docs/disclosure.md for state partners; a switch only so that a
+# test can show what a partner could work out without it.
+DIFFERENCING_RULE = True
+
+
 def _threshold() -> int:
     return get_settings().small_cell_threshold
 
