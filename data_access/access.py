@@ -128,8 +128,9 @@ def scope_filter(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter,
     if viewer.states is None:
         return filters, ()
     granted = viewer.states
+    dropped: tuple[str, ...] = ()
     if filters.states is None:
-        scoped, dropped = filters.model_copy(update={"states": granted}), ()
+        scoped = filters.model_copy(update={"states": granted})
     else:
         kept = tuple(s for s in filters.states if s in granted)
         dropped = tuple(s for s in filters.states if s not in granted)
@@ -208,8 +209,8 @@ def wider_choices(filters: OutcomeFilter, viewer: Viewer) -> list[OutcomeFilter]
     states_options: list[tuple[str, ...] | None] = [filters.states]
     if filters.states is not None and len(filters.states) == 1 and len(granted) > 1:
         states_options.append(granted)
-    chosen = set(filters.program_models)
-    candidates = [
+    chosen: set[str] = set(filters.program_models)
+    candidates: list[set[str]] = [
         chosen,
         chosen | {NOT_ENROLLED},
         set(PROGRAM_MODELS) | (chosen & {NOT_ENROLLED}),
@@ -218,13 +219,13 @@ def wider_choices(filters: OutcomeFilter, viewer: Viewer) -> list[OutcomeFilter]
     ]
     model_options: list[tuple[str, ...]] = []
     for candidate in candidates:
-        option = tuple(g for g in PROGRAM_GROUPS if g in candidate)
-        if candidate >= chosen and option not in model_options:
-            model_options.append(option)
+        groups = tuple(g for g in PROGRAM_GROUPS if g in candidate)
+        if candidate >= chosen and groups not in model_options:
+            model_options.append(groups)
     program_options = [filters.program_ids] + ([None] if filters.program_ids else [])
     condition_options = [filters.conditions] + ([None] if filters.conditions else [])
     setting_options = [filters.setting] + (["all"] if filters.setting != "all" else [])
-    wider = []
+    wider: list[OutcomeFilter] = []
     for states, models, programs, conditions, setting in itertools.product(
         states_options, model_options, program_options, condition_options, setting_options
     ):

@@ -71,4 +71,3 @@ class OutcomeFilter(BaseModel):
             selection is not None and len(selection) == 0
             for selection in (self.states, self.program_models, self.conditions)
         )
-

@@ -27,8 +27,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import Label
 
-from data_access import db
-from data_access.access import Viewer, must_suppress, national_filter, scope_filter
+from data_access import db, differencing
+from data_access.access import (
+    Viewer,
+    must_suppress,
+    national_filter,
+    scope_filter,
+    wider_choices,
+)
+from data_access.differencing import ATOM_KEYS, atom_column
 from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
 from data_access.measures import (
@@ -60,14 +67,21 @@ from data_access.suppression import (
     Margin,
     apply_suppression,
     consistent_hidden,
+    place_status,
     rest_of_nation_hidden,
 )
-from data_access.vocabulary import NOT_ENROLLED, Dimension, Period, Setting, SmallCells
+from data_access.vocabulary import (
+    NOT_ENROLLED,
+    SETTINGS,
+    Dimension,
+    Period,
+    Setting,
+    SmallCells,
+)
 
 # "filters": the viewer's states within the filters; "national": every state pooled into
 # one line, the only figure beyond their states a state partner may see.
 Scope = Literal["filters", "national"]
-
 
 
 def _plain_text_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -214,6 +228,49 @@ def _consistent_hidden(
 DIFFERENCING_RULE = True
 
 
+def _partner_hidden(
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    frame: pd.DataFrame,
+    is_total: pd.Series,
+    engine: Engine,
+) -> pd.DataFrame:
+    """The differencing rule (differencing.py) over this output's cuts, for a partner; the
+    pooled rows of `with_total` get the cells of the view without `by`, which they are."""
+    if "program_id" in by:
+        raise DisclosureRefused(
+            "Figures by program are shown to state partners one program at a time: choose "
+            "the program in the filters."
+        )
+    atoms = _partner_atoms(viewer, engine)
+    wider = wider_choices(filters, viewer)
+    pooled = len(viewer.states or ()) > 1
+
+    def status(keys: tuple[Dimension, ...]) -> differencing.View:
+        return differencing.partner_status(
+            atoms,
+            filters,
+            wider,
+            period=period,
+            by=keys,
+            threshold=_threshold(),
+            pooled_states=pooled,
+        )
+
+    view = status(by)
+    mask = place_status(
+        view.status, period=period, by=by, frame=frame, rows=~is_total, states=view.states
+    )
+    if is_total.any():
+        total = status(())
+        mask |= place_status(
+            total.status, period=period, by=(), frame=frame, rows=is_total, states=[]
+        )
+    return mask
+
+
 def _threshold() -> int:
     return get_settings().small_cell_threshold
 
@@ -231,33 +288,30 @@ def last_complete_month(*, engine: Engine | None = None) -> str | None:
     return _month_of(day.year * 12 + day.month - 1 - get_settings().runout_months)
 
 
-def _summed_months(
-    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
-) -> pd.DataFrame:
-    """Integer sums by period and `by`, with `members_lower_bound` for suppression."""
+def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:
+    """The sums behind every monthly figure, limited to `setting`, named with `suffix`."""
     columns = monthly_summary.c
-    setting = filters.setting
     behavioral_cents = (
         columns.admission_paid_cents_behavioral + columns.service_paid_cents_behavioral
     )
     medical_cents = columns.admission_paid_cents_medical + columns.service_paid_cents_medical
-    keys: list[str] = ([period] if period else []) + list(by)
-    key_columns = ([columns[period].label(period)] if period else []) + [_dimension(d) for d in by]
-    sums = [
-        func.sum(columns.member_months).label("member_months"),
-        func.sum(_setting_total("admissions", setting)).label("admissions"),
-        func.sum(_setting_total("discharges", setting)).label("discharges"),
-        func.sum(_setting_total("inpatient_days", setting)).label("inpatient_days"),
-        func.sum(_setting_total("followed_discharges", setting)).label("followed_discharges"),
+    return [
+        func.sum(columns.member_months).label(f"member_months{suffix}"),
+        func.sum(_setting_total("admissions", setting)).label(f"admissions{suffix}"),
+        func.sum(_setting_total("discharges", setting)).label(f"discharges{suffix}"),
+        func.sum(_setting_total("inpatient_days", setting)).label(f"inpatient_days{suffix}"),
+        func.sum(_setting_total("followed_discharges", setting)).label(
+            f"followed_discharges{suffix}"
+        ),
         # All-cause under `all` (a stay of either setting after it), same-setting when limited.
         func.sum(
             _setting_total("readmissions_any_30d", setting)
             if setting == "all"
             else _setting_total("readmissions_30d", setting)
-        ).label("readmissions_30d"),
-        func.sum(_setting_total("ed_visits", setting)).label("ed_visits"),
+        ).label(f"readmissions_30d{suffix}"),
+        func.sum(_setting_total("ed_visits", setting)).label(f"ed_visits{suffix}"),
         *[
-            func.sum(columns[name]).label(name)
+            func.sum(columns[name]).label(f"{name}{suffix}")
             for name in (
                 "followed_behavioral_discharges",
                 "followups_7d",
@@ -265,10 +319,41 @@ def _summed_months(
                 "peer_contacts_1d",
             )
         ],
-        func.sum(behavioral_cents + medical_cents).label("paid_cents"),
-        func.sum(behavioral_cents).label("behavioral_paid_cents"),
-        func.sum(medical_cents).label("medical_paid_cents"),
+        func.sum(behavioral_cents + medical_cents).label(f"paid_cents{suffix}"),
+        func.sum(behavioral_cents).label(f"behavioral_paid_cents{suffix}"),
+        func.sum(medical_cents).label(f"medical_paid_cents{suffix}"),
     ]
+
+
+def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
+    """The partner's monthly sums by month, state, program model, program and condition, in
+    every setting (differencing.ATOM_KEYS, then differencing.atom_column names): every view
+    the partner may ask for is a sum of these rows."""
+    columns = monthly_summary.c
+    keys = [columns[name].label(name) for name in ATOM_KEYS]
+    sums = [
+        label
+        for setting in SETTINGS
+        for label in _monthly_sums(setting, suffix=atom_column("", setting))
+    ]
+    statement = (
+        select(*keys, *sums).where(columns.state_code.in_(viewer.states or ())).group_by(*keys)
+    )
+    atoms = db.read_frame(statement, engine=engine)
+    numbers = [label.name for label in sums]
+    atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
+    atoms["program_id"] = atoms["program_id"].astype("object").where(atoms["program_id"].notna())
+    return atoms
+
+
+def _summed_months(
+    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
+) -> pd.DataFrame:
+    """Integer sums by period and `by`, with `members_lower_bound` for suppression."""
+    columns = monthly_summary.c
+    keys: list[str] = ([period] if period else []) + list(by)
+    key_columns = ([columns[period].label(period)] if period else []) + [_dimension(d) for d in by]
+    sums = _monthly_sums(filters.setting)
     where = and_(true(), *_monthly_conditions(filters))
     if period == "month":
         statement = (
@@ -369,11 +454,13 @@ def outcome_summary(
         frame[LAST_MONTH] > complete_through if complete_through is not None else False
     )
     if must_suppress(viewer, small_cells):
-        also_hidden = (
-            _rest_of_nation_hidden(outside, filters, period, by, frame, engine)
-            if outside
-            else _consistent_hidden(filters, period, by, frame, is_total, engine)
-        )
+        also_hidden: pd.DataFrame | None
+        if outside:
+            also_hidden = _rest_of_nation_hidden(outside, filters, period, by, frame, engine)
+        elif viewer.is_partner and DIFFERENCING_RULE:
+            also_hidden = _partner_hidden(viewer, filters, period, by, frame, is_total, engine)
+        else:
+            also_hidden = _consistent_hidden(filters, period, by, frame, is_total, engine)
         frame = apply_suppression(
             frame,
             MONTHLY_RULES,
@@ -416,7 +503,7 @@ def monthly_outcomes(
 # Pre/post analysis
 
 
-def _window_sums(window: str, setting: Setting) -> list[Label[int]]:
+def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[int]]:
     columns = enrollment_outcomes.c
 
     def limited(measure: str) -> ColumnElement[int]:
@@ -429,22 +516,22 @@ def _window_sums(window: str, setting: Setting) -> list[Label[int]]:
 
     admissions = limited("admissions")
     return [
-        func.sum(case((admissions > 0, 1), else_=0)).label(f"{window}_with_admission"),
-        func.sum(admissions).label(f"{window}_admissions"),
-        func.sum(limited("discharges")).label(f"{window}_discharges"),
-        func.sum(limited("inpatient_days")).label(f"{window}_inpatient_days"),
-        func.sum(limited("admission_paid_cents")).label(f"{window}_admission_cents"),
+        func.sum(case((admissions > 0, 1), else_=0)).label(f"{window}_with_admission{suffix}"),
+        func.sum(admissions).label(f"{window}_admissions{suffix}"),
+        func.sum(limited("discharges")).label(f"{window}_discharges{suffix}"),
+        func.sum(limited("inpatient_days")).label(f"{window}_inpatient_days{suffix}"),
+        func.sum(limited("admission_paid_cents")).label(f"{window}_admission_cents{suffix}"),
         func.sum(
             columns[f"{window}_admission_paid_cents_behavioral"]
             + columns[f"{window}_service_paid_cents_behavioral"]
-        ).label(f"{window}_behavioral_cents"),
+        ).label(f"{window}_behavioral_cents{suffix}"),
         func.sum(
             columns[f"{window}_admission_paid_cents_medical"]
             + columns[f"{window}_service_paid_cents_medical"]
-        ).label(f"{window}_medical_cents"),
-        func.sum(limited("ed_visits")).label(f"{window}_ed_visits"),
-        func.sum(limited("visits")).label(f"{window}_visits"),
-        func.sum(limited("visit_paid_cents")).label(f"{window}_visit_cents"),
+        ).label(f"{window}_medical_cents{suffix}"),
+        func.sum(limited("ed_visits")).label(f"{window}_ed_visits{suffix}"),
+        func.sum(limited("visits")).label(f"{window}_visits{suffix}"),
+        func.sum(limited("visit_paid_cents")).label(f"{window}_visit_cents{suffix}"),
     ]
 
 
@@ -517,15 +604,56 @@ def prepost_by_program(
         out[f"pct_change_{measure}"] = ratio((post[measure] - pre[measure]) * 100, pre[measure])
     if must_suppress(viewer, small_cells):
         helpers = sums[[name for name in PREPOST_RULES.counts]]
+        with_helpers = pd.concat([out, helpers], axis=1)
+        also_hidden = (
+            _partner_prepost_hidden(viewer, filters, with_helpers, db.resolve_engine(engine))
+            if viewer.is_partner and DIFFERENCING_RULE
+            else None
+        )
         out = apply_suppression(
-            pd.concat([out, helpers], axis=1),
+            with_helpers,
             PREPOST_RULES,
             threshold=_threshold(),
             shown=PREPOST_COLUMNS,
+            also_hidden=also_hidden,
         )
     else:
         out = out[list(PREPOST_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
     return _plain_text_order(out, ["state_code", "program_id"])
+
+
+def _partner_prepost_hidden(
+    viewer: Viewer, filters: OutcomeFilter, frame: pd.DataFrame, engine: Engine
+) -> pd.DataFrame:
+    """The differencing rule over the pre/post rows of a partner (differencing.py): each
+    program's counts against the wider conditions and setting, and the nearest years."""
+    outcomes = enrollment_outcomes.c
+    year = func.substr(outcomes.enrolled_month, 1, 4).label("year")
+    keys = [outcomes.program_id, year, outcomes.primary_condition]
+    sums = [
+        label
+        for setting in SETTINGS
+        for label in _window_sums("pre", setting, atom_column("", setting))
+        + _window_sums("post", setting, atom_column("", setting))
+    ]
+    statement = (
+        select(*keys, func.count().label("enrollments"), *sums)
+        .join(Program, Program.program_id == outcomes.program_id)
+        .where(outcomes.analysable == true(), Program.state_code.in_(viewer.states or ()))
+        .group_by(*keys)
+    )
+    atoms = db.read_frame(statement, engine=engine)
+    numbers = ["enrollments", *(label.name for label in sums)]
+    atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
+    atoms["year"] = atoms["year"].astype(int)
+    return differencing.prepost_hidden(
+        atoms,
+        filters,
+        wider_choices(filters, viewer),
+        frame=frame,
+        counts=("enrollments", *PREPOST_RULES.counts),
+        threshold=_threshold(),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -599,16 +727,7 @@ def previous_period(
     )
 
 
-def enrolled_members(
-    *,
-    viewer: Viewer,
-    filters: OutcomeFilter,
-    small_cells: SmallCells = "suppress",
-    engine: Engine | None = None,
-) -> int | None:
-    """Distinct members enrolled in a selected program on at least one day of the range;
-    None when the count is suppressed (from 1 to the threshold - 1)."""
-    filters = scope_filter(filters, viewer)[0]
+def _members(filters: OutcomeFilter, engine: Engine) -> int:
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return 0
@@ -631,9 +750,58 @@ def enrolled_members(
         statement = statement.join(Member, Member.member_id == Enrollment.member_id).where(
             Member.primary_condition.in_(filters.conditions)
         )
-    members = int(db.read_frame(statement, engine=db.resolve_engine(engine))["members"].iloc[0])
-    if must_suppress(viewer, small_cells) and 0 < members < _threshold():
-        return None
+    return int(db.read_frame(statement, engine=engine)["members"].iloc[0])
+
+
+def _members_differ(viewer: Viewer, filters: OutcomeFilter, members: int, engine: Engine) -> bool:
+    """The differencing rule over a partner's count of members: a wider view, or the same
+    views over the range widened to the nearest year that adds members, differs by a small
+    count."""
+    threshold = _threshold()
+    bounds = month_bounds(viewer=viewer, engine=engine)
+    same = [filters]
+    for wider in wider_choices(filters, viewer):
+        more = _members(wider, engine) - members
+        if 1 <= more < threshold:
+            return True
+        if more == 0:
+            same.append(wider)
+    if bounds is None:
+        return False
+    first_year, last_year = int(bounds[0][:4]), int(bounds[1][:4])
+    for view in same:
+        start = int(view.month_from[:4]) if view.month_from else first_year
+        end = int(view.month_to[:4]) if view.month_to else last_year
+        for years in (range(start - 1, first_year - 1, -1), range(end + 1, last_year + 1)):
+            for year in years:
+                bound = {"month_from": f"{year}-01"} if year < start else {"month_to": f"{year}-12"}
+                more = _members(view.model_copy(update=bound), engine) - members
+                if 1 <= more < threshold:
+                    return True
+                if more:
+                    break
+    return False
+
+
+def enrolled_members(
+    *,
+    viewer: Viewer,
+    filters: OutcomeFilter,
+    small_cells: SmallCells = "suppress",
+    engine: Engine | None = None,
+) -> int | None:
+    """Distinct members enrolled in a selected program on at least one day of the range;
+    None when the count is suppressed (from 1 to the threshold - 1, or, for a partner, when
+    a wider view they may ask for differs from it by such a count)."""
+    filters = scope_filter(filters, viewer)[0]
+    engine = db.resolve_engine(engine)
+    members = _members(filters, engine)
+    if must_suppress(viewer, small_cells):
+        if 0 < members < _threshold():
+            return None
+        partner_rule = viewer.is_partner and DIFFERENCING_RULE and members > 0
+        if partner_rule and _members_differ(viewer, filters, members, engine):
+            return None
     return members
 
 

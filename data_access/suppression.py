@@ -19,7 +19,7 @@ Hidden cells become NaN and the column `suppressed` lists, per row, the hidden c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -319,7 +319,7 @@ _FINER_TIME = {"month": None, "quarter": "month", "year": "quarter", "range": "m
 _FINER_GROUP = {"program_model": None, "population": "program_model", "all": "population"}
 
 
-def _cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> pd.DataFrame:
+def cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> pd.DataFrame:
     month = finest["month"].astype(str)
     keys = pd.DataFrame(index=finest.index)
     if time == "quarter":
@@ -355,6 +355,125 @@ def _cut(finest: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     return add_monthly_rates(sums.reset_index())
 
 
+LevelStatus = dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]]
+# Cells a caller adds at one level of the cuts: (time, group, the cut, its key columns) to a
+# mask over the cut's rows and MONTHLY_RULES' additive columns, or None.
+LevelExtra = Callable[[str, str, pd.DataFrame, list[str]], "pd.DataFrame | None"]
+
+
+def _levels(period: Period | None, by: tuple[str, ...]) -> tuple[str, str, list[tuple[str, str]]]:
+    target_time = period or "range"
+    target_group = (
+        "program_model" if "program_model" in by else "population" if "population" in by else "all"
+    )
+    times = TIME_LEVELS[: TIME_LEVELS.index(target_time) + 1]
+    if target_time == "range":
+        times = ("month", "range")
+    levels = [
+        (time, group)
+        for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]
+        for time in times
+    ]
+    return target_time, target_group, levels
+
+
+def level_status(
+    finest: pd.DataFrame,
+    *,
+    period: Period | None,
+    by: tuple[str, ...],
+    threshold: int,
+    states: list[str],
+    whole_sums: bool = False,
+    extra: LevelExtra | None = None,
+) -> LevelStatus:
+    """Every cut from the finest to the output's, each with its hidden mask.
+
+    A cut's cell is hidden when it is small itself, when exactly one of its parts in a finer
+    cut is hidden, or (`whole_sums`, the partners' rule) when its hidden parts add up to a
+    count from 1 to threshold - 1: shown, the cell less its shown parts would give that sum.
+    `extra` adds cells of each cut before the cut is checked (the differencing rule).
+    """
+    _, _, levels = _levels(period, by)
+    status: LevelStatus = {}
+    for time, group in levels:
+        parent = cut_keys(finest, time, group, states)
+        cut = _cut(finest, parent)
+        names = list(parent.columns)
+        additive = list(MONTHLY_RULES.additive)
+        lonely = pd.DataFrame(False, index=cut.index, columns=additive)
+        for finer in (
+            (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
+            (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
+        ):
+            if finer is None or finer not in status:
+                continue
+            part_cut, part_hidden = status[finer]
+            child = cut_keys(finest, *finer, states)
+            link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
+            child_names = [f"child_{n}" for n in names]
+            hidden_parts = part_hidden[additive].astype(bool)
+            hidden_values = part_cut[additive].where(hidden_parts, 0).add_prefix("value_")
+            flags = pd.concat(
+                [part_cut[names].add_prefix("child_"), hidden_parts, hidden_values], axis=1
+            )
+            counted = link.merge(flags, on=child_names, how="inner").groupby(names)
+            per_parent = counted[additive].sum() == 1
+            if whole_sums:
+                sums = counted[[f"value_{c}" for c in additive]].sum()
+                sums.columns = additive
+                per_parent = per_parent | ((sums >= 1) & (sums < threshold))
+            placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
+            lonely = lonely | placed[additive].fillna(False).astype(bool).to_numpy()
+        if extra is not None:
+            added = extra(time, group, cut, names)
+            if added is not None:
+                lonely = lonely | added[additive].to_numpy()
+        hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
+        status[(time, group)] = (cut, hidden)
+    return status
+
+
+def place_status(
+    status: LevelStatus,
+    *,
+    period: Period | None,
+    by: tuple[str, ...],
+    frame: pd.DataFrame,
+    rows: pd.Series,
+    states: list[str],
+    group: str | None = None,
+) -> pd.DataFrame:
+    """The mask of one cut of `status` on the `rows` of an output `frame` (False elsewhere);
+    `group` names another group level than the output's (the pooled rows of a total)."""
+    target_time, target_group, _ = _levels(period, by)
+    level_group = group or target_group
+    cut, hidden = status[(target_time, level_group)]
+    rename: dict[str, str] = {"time": period} if period else {}
+    if level_group != "all":
+        rename["group"] = level_group
+    table = pd.concat([cut[["time", "group", *states]], hidden], axis=1)
+    table = table.rename(columns=rename)
+    if "population" in by and "population" not in table.columns and level_group != "all":
+        models = table["program_model"]
+        table["population"] = models.where(models == NOT_ENROLLED, "enrolled")
+    out_keys: list[str] = ([period] if period else []) + (
+        [d for d in by if d in table.columns] if group is None else list(states)
+    )
+    columns = list(hidden.columns)
+    out = pd.DataFrame(False, index=frame.index, columns=columns)
+    if not rows.any():
+        return out
+    if out_keys:
+        placed = frame.loc[rows, out_keys].merge(table, on=out_keys, how="left")[columns]
+    else:
+        placed = pd.DataFrame(
+            [table[columns].iloc[0].to_numpy()] * int(rows.sum()), columns=columns
+        )
+    out.loc[rows, columns] = placed.fillna(False).astype(bool).to_numpy()
+    return out
+
+
 def consistent_hidden(
     finest: pd.DataFrame,
     *,
@@ -375,57 +494,5 @@ def consistent_hidden(
     left to their own rules.
     """
     states = ["state_code"] if "state_code" in by else []
-    target_time = period or "range"
-    target_group = (
-        "program_model" if "program_model" in by else "population" if "population" in by else "all"
-    )
-    status: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
-    times = TIME_LEVELS[: TIME_LEVELS.index(target_time) + 1]
-    if target_time == "range":
-        times = ("month", "range")
-    for group in GROUP_LEVELS[: GROUP_LEVELS.index(target_group) + 1]:
-        for time in times:
-            parent = _cut_keys(finest, time, group, states)
-            cut = _cut(finest, parent)
-            names = list(parent.columns)
-            lonely = pd.DataFrame(False, index=cut.index, columns=list(MONTHLY_RULES.additive))
-            for finer in (
-                (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
-                (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
-            ):
-                if finer is None or finer not in status:
-                    continue
-                part_cut, part_hidden = status[finer]
-                child = _cut_keys(finest, *finer, states)
-                link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
-                child_names = [f"child_{n}" for n in names]
-                flags = pd.concat(
-                    [part_cut[names].add_prefix("child_"), part_hidden[lonely.columns]], axis=1
-                )
-                counted = link.merge(flags, on=child_names, how="inner")
-                per_parent = counted.groupby(names)[list(lonely.columns)].sum() == 1
-                placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
-                lonely = lonely | placed[lonely.columns].fillna(False).astype(bool).to_numpy()
-            hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
-            status[(time, group)] = (cut, hidden)
-    cut, hidden = status[(target_time, target_group)]
-    rename: dict[str, str] = {"time": period} if period else {}
-    if target_group != "all":
-        rename["group"] = target_group
-    table = pd.concat([cut[["time", "group", *states]], hidden], axis=1)
-    table = table.rename(columns=rename)
-    if "population" in by and "population" not in table.columns:  # by model and population
-        models = table["program_model"]
-        table["population"] = models.where(models == NOT_ENROLLED, "enrolled")
-    out_keys: list[str] = ([period] if period else []) + list(by)
-    columns = list(hidden.columns)
-    out = pd.DataFrame(False, index=frame.index, columns=columns)
-    rows = ~is_total
-    if out_keys:
-        placed = frame.loc[rows, out_keys].merge(table, on=out_keys, how="left")[columns]
-    else:
-        placed = pd.DataFrame(
-            [table[columns].iloc[0].to_numpy()] * int(rows.sum()), columns=columns
-        )
-    out.loc[rows, columns] = placed.fillna(False).astype(bool).to_numpy()
-    return out
+    status = level_status(finest, period=period, by=by, threshold=threshold, states=states)
+    return place_status(status, period=period, by=by, frame=frame, rows=~is_total, states=states)

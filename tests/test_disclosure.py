@@ -613,7 +613,7 @@ def test_no_national_line_when_it_would_reveal_the_states_outside_the_grant(samp
 
 def test_a_partner_asking_for_other_states_gets_nothing_of_them(sample: Sample) -> None:
     others = tuple(s for s in sample.states if s != "TX")
-    ny_programs = tuple(sorted(sample.program_ids(("NY",))))
+    ny_programs = tuple(sorted(sample.program_ids(("NY",))))[:1]  # a partner asks for one
     filters = OutcomeFilter(states=others, program_ids=ny_programs)
     frame = queries.outcome_summary(
         viewer=TX, filters=filters, by=("state_code", "program_id"), engine=sample.engine

@@ -1,0 +1,325 @@
+"""The differencing rule: what a state partner may see, given every other view they may ask for.
+
+Small-cell suppression holds within each output; a partner who sets two of their own views
+side by side (programs A+B against A, all conditions against one, 2023-2024 against 2023)
+could subtract them. Partners choose filters from a lattice (`access.partner_choice_problem`),
+so the views that hold a view are few (`access.wider_choices`), and a count cell of a view is
+hidden, at every cut from the finest up, when
+
+1. a wider view's cell at the same keys is larger by 1 to threshold - 1 (the difference would
+   be a small count), or equal to it and hidden there (the same figure is hidden everywhere);
+2. (year and whole-range cells) the nearest year with data outside the cell's years, in the
+   view or in a wider view equal to it, holds 1 to threshold - 1: the cell against the
+   longer range would give that year's count;
+
+and cells adding up within a view follow the partners' whole-sum rule of
+`suppression.level_status`. docs/disclosure.md states the guarantee and its cost.
+
+Plain pandas over the partner's monthly sums by month, state, program model, program and
+condition in every setting (`atoms`), read once by `queries`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from data_access.filters import OutcomeFilter
+from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
+from data_access.suppression import MONTHLY_RULES, LevelStatus, cut_keys, level_status
+from data_access.vocabulary import Period
+
+ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
+SETTING_SEPARATOR = "__"
+
+
+def atom_column(column: str, setting: str) -> str:
+    return f"{column}{SETTING_SEPARATOR}{setting}"
+
+
+def view_finest(atoms: pd.DataFrame, filters: OutcomeFilter, *, by_state: bool) -> pd.DataFrame:
+    """A view's monthly sums by month and program model (and state), over every month."""
+    keep = atoms["program_model"].isin(filters.program_models)
+    if filters.states is not None:
+        keep &= atoms["state_code"].isin(filters.states)
+    if filters.program_ids is not None:
+        keep &= atoms["program_id"].isna() | atoms["program_id"].isin(filters.program_ids)
+    if filters.conditions is not None:
+        keep &= atoms["primary_condition"].isin(filters.conditions)
+    names = {atom_column(c, filters.setting): c for c in SUMMED_COLUMNS}
+    keys = ["month", "program_model", *(["state_code"] if by_state else [])]
+    chosen = atoms.loc[keep, [*keys, *names]].rename(columns=names)
+    finest = chosen.groupby(keys, as_index=False)[list(SUMMED_COLUMNS)].sum()
+    finest[MEMBERS_LOWER_BOUND] = finest["member_months"]
+    return finest
+
+
+def in_months(finest: pd.DataFrame, filters: OutcomeFilter) -> pd.DataFrame:
+    month = finest["month"].astype(str)
+    keep = pd.Series(True, index=finest.index)
+    if filters.month_from:
+        keep &= month >= filters.month_from
+    if filters.month_to:
+        keep &= month <= filters.month_to
+    return finest.loc[keep].reset_index(drop=True)
+
+
+def _yearly(finest: pd.DataFrame, group: str, states: list[str]) -> pd.DataFrame:
+    """Sums by year and the cut's group (and state), for the nearest-year check."""
+    keys = cut_keys(finest, "year", group, states)
+    frame = pd.concat([keys, finest[list(COUNT_COLUMNS)]], axis=1)
+    sums = frame.groupby(list(keys.columns), as_index=False)[list(COUNT_COLUMNS)].sum()
+    sums["year"] = sums.pop("time").astype(int)
+    return sums
+
+
+@dataclass
+class View:
+    """One view a partner may ask for: its monthly sums over every month and its cuts."""
+
+    every_month: pd.DataFrame
+    status: LevelStatus
+    states: list[str]
+
+
+# Views already worked out, by the atoms' digest and the view: the same wider views serve
+# many of a partner's views (and every output of a page), and each costs a pass over all cuts.
+_VIEWS: dict[tuple[object, ...], View] = {}
+_VIEWS_KEPT = 512
+
+
+def atoms_digest(atoms: pd.DataFrame) -> int:
+    return int(pd.util.hash_pandas_object(atoms, index=False).sum())
+
+
+def build_view(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    *,
+    period: Period | None,
+    by: tuple[str, ...],
+    states: list[str],
+    threshold: int,
+    digest: int,
+    extra: Differencing | None = None,
+) -> View:
+    key = (digest, filters, period, by, tuple(states), threshold, extra is not None)
+    if key not in _VIEWS:
+        if len(_VIEWS) >= _VIEWS_KEPT:
+            _VIEWS.pop(next(iter(_VIEWS)))
+        _VIEWS[key] = _build_view(
+            atoms, filters, period=period, by=by, states=states, threshold=threshold, extra=extra
+        )
+    return _VIEWS[key]
+
+
+def _build_view(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    *,
+    period: Period | None,
+    by: tuple[str, ...],
+    states: list[str],
+    threshold: int,
+    extra: Differencing | None,
+) -> View:
+    every_month = view_finest(atoms, filters, by_state=bool(states))
+    finest = in_months(every_month, filters)
+    status = level_status(
+        finest,
+        period=period,
+        by=by,
+        threshold=threshold,
+        states=states,
+        whole_sums=True,
+        extra=extra,
+    )
+    return View(every_month, status, states)
+
+
+@dataclass
+class Differencing:
+    """The extra cells of a partner's view at each cut (`suppression.LevelExtra`)."""
+
+    own: pd.DataFrame  # the view's monthly sums over every month
+    wider: list[View]
+    threshold: int
+    years: tuple[int, int]  # the first and last year of the view's months
+    states: list[str]
+
+    def _small(self, values: pd.DataFrame) -> pd.DataFrame:
+        return (values >= 1) & (values < self.threshold)
+
+    def __call__(self, time: str, group: str, cut: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+        additive = list(MONTHLY_RULES.additive)
+        counts = list(COUNT_COLUMNS)
+        hidden = pd.DataFrame(False, index=cut.index, columns=additive)
+        equal_views: list[tuple[pd.DataFrame, pd.DataFrame]] = [
+            (self.own, pd.DataFrame(True, index=cut.index, columns=counts))
+        ]
+        for view in self.wider:
+            wide_cut, wide_hidden = view.status[(time, group)]
+            on = [n for n in names if n in wide_cut.columns]
+            values = cut[on].merge(
+                pd.concat([wide_cut[on], wide_cut[additive].add_prefix("w_")], axis=1),
+                on=on,
+                how="left",
+            )
+            flags = cut[on].merge(
+                pd.concat([wide_cut[on], wide_hidden[additive].add_prefix("h_")], axis=1),
+                on=on,
+                how="left",
+            )
+            wide = values[[f"w_{c}" for c in additive]].fillna(0).to_numpy()
+            difference = pd.DataFrame(
+                wide - cut[additive].fillna(0).to_numpy(), index=cut.index, columns=additive
+            )
+            wide_is_hidden = pd.DataFrame(
+                flags[[f"h_{c}" for c in additive]].fillna(False).astype(bool).to_numpy(),
+                index=cut.index,
+                columns=additive,
+            )
+            hidden[counts] |= self._small(difference[counts].round(6))
+            equal = difference.abs() < 1e-6
+            hidden |= equal & wide_is_hidden
+            if time in ("year", "range") and view.states == self.states:
+                equal_views.append((view.every_month, equal[counts]))
+        if time in ("year", "range"):
+            for every_month, equal in equal_views:
+                hidden[counts] |= self._nearest_years(time, group, cut, every_month) & equal
+        return hidden
+
+    def _nearest_years(
+        self, time: str, group: str, cut: pd.DataFrame, every_month: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Cells whose nearest year with data before or after their own years holds a small
+        count, in the view `every_month`."""
+        counts = list(COUNT_COLUMNS)
+        out = pd.DataFrame(False, index=cut.index, columns=counts)
+        if every_month.empty:
+            return out
+        yearly = _yearly(every_month, group, self.states)
+        keys = ["group", *self.states]
+        by_key = {
+            key if isinstance(key, tuple) else (key,): rows.set_index("year").sort_index()
+            for key, rows in yearly.groupby(keys)
+        }
+        for row in cut.index:
+            years = by_key.get(tuple(cut.loc[row, keys]))
+            if years is None:
+                continue
+            first, last = (int(cut.loc[row, "time"]),) * 2 if time == "year" else self.years
+            for column in counts:
+                values = years[column]
+                before = values[(values.index < first) & (values != 0)]
+                after = values[(values.index > last) & (values != 0)]
+                for nearest in (before.iloc[-1:], after.iloc[:1]):
+                    if len(nearest) and 1 <= nearest.iloc[0] < self.threshold:
+                        out.loc[row, column] = True
+        return out
+
+
+def partner_status(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    wider: list[OutcomeFilter],
+    *,
+    period: Period | None,
+    by: tuple[str, ...],
+    threshold: int,
+    pooled_states: bool,
+) -> View:
+    """The cuts of a partner's view with the differencing rule applied at each."""
+    states = ["state_code"] if "state_code" in by else []
+    digest = atoms_digest(atoms)
+
+    def view(of: OutcomeFilter, keys: list[str], extra: Differencing | None = None) -> View:
+        return build_view(
+            atoms,
+            of,
+            period=period,
+            by=by,
+            states=keys,
+            threshold=threshold,
+            digest=digest,
+            extra=extra,
+        )
+
+    views = [view(w, states) for w in wider]
+    if states and pooled_states:  # each state's rows against the states pooled
+        views.append(view(filters, []))
+    every_month = view_finest(atoms, filters, by_state=bool(states))
+    months = pd.to_datetime(atoms["month"].astype(str)).dt.year
+    first = int(filters.month_from[:4]) if filters.month_from else int(months.min())
+    last = int(filters.month_to[:4]) if filters.month_to else int(months.max())
+    return view(filters, states, Differencing(every_month, views, threshold, (first, last), states))
+
+
+def _prepost_sums(
+    atoms: pd.DataFrame, filters: OutcomeFilter, counts: tuple[str, ...]
+) -> pd.DataFrame:
+    """A view's pre/post counts by program and enrollment year."""
+    keep = pd.Series(True, index=atoms.index)
+    if filters.conditions is not None:
+        keep &= atoms["primary_condition"].isin(filters.conditions)
+    names = {atom_column(c, filters.setting): c for c in counts if c != "enrollments"}
+    chosen = atoms.loc[keep, ["program_id", "year", "enrollments", *names]].rename(columns=names)
+    return chosen.groupby(["program_id", "year"], as_index=False)[list(counts)].sum()
+
+
+def prepost_hidden(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    wider: list[OutcomeFilter],
+    *,
+    frame: pd.DataFrame,
+    counts: tuple[str, ...],
+    threshold: int,
+) -> pd.DataFrame:
+    """Count cells of a partner's pre/post rows (`frame`, one per program) to hide: a wider
+    view's count of the same program (all conditions, every setting) larger by 1 to
+    threshold - 1, or the nearest enrollment year with data outside the range, in the view
+    or a wider view equal to it, holding such a count. `atoms` holds the sums by program,
+    enrollment year and condition in every setting."""
+    hidden = pd.DataFrame(False, index=frame.index, columns=list(counts))
+    if atoms.empty or frame.empty:
+        return hidden
+    years = atoms["year"]
+    first = int(filters.month_from[:4]) if filters.month_from else int(years.min())
+    last = int(filters.month_to[:4]) if filters.month_to else int(years.max())
+    options: dict[tuple[object, str], OutcomeFilter] = {
+        (w.conditions, w.setting): w
+        for w in wider
+        if (w.conditions, w.setting) != (filters.conditions, filters.setting)
+    }
+
+    def per_program(view: OutcomeFilter, in_range: bool) -> pd.DataFrame:
+        sums = _prepost_sums(atoms, view, counts)
+        if in_range:
+            sums = sums[(sums["year"] >= first) & (sums["year"] <= last)]
+        totals = sums.groupby("program_id")[list(counts)].sum()
+        return totals.reindex(frame["program_id"]).fillna(0).set_axis(frame.index)
+
+    own = per_program(filters, in_range=True)
+    same: list[tuple[OutcomeFilter, pd.DataFrame]] = [
+        (filters, pd.DataFrame(True, index=frame.index, columns=list(counts)))
+    ]
+    for view in options.values():
+        difference = per_program(view, in_range=True) - own
+        hidden |= (difference >= 1) & (difference < threshold)
+        same.append((view, difference == 0))
+    for view, equal in same:
+        by_year = _prepost_sums(atoms, view, counts).set_index(["program_id", "year"])
+        for row, program in zip(frame.index, frame["program_id"], strict=True):
+            if program not in by_year.index.get_level_values(0):
+                continue
+            values = by_year.loc[program]
+            for column in counts:
+                series = values[column]
+                before = series[(series.index < first) & (series != 0)]
+                after = series[(series.index > last) & (series != 0)]
+                for nearest in (before.iloc[-1:], after.iloc[:1]):
+                    if len(nearest) and 1 <= nearest.iloc[0] < threshold and equal.loc[row, column]:
+                        hidden.loc[row, column] = True
+    return hidden
