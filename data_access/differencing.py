@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from data_access.filters import OutcomeFilter
@@ -63,15 +64,6 @@ def in_months(finest: pd.DataFrame, filters: OutcomeFilter) -> pd.DataFrame:
     if filters.month_to:
         keep &= month <= filters.month_to
     return finest.loc[keep].reset_index(drop=True)
-
-
-def _yearly(finest: pd.DataFrame, group: str, states: list[str]) -> pd.DataFrame:
-    """Sums by year and the cut's group (and state), for the nearest-year check."""
-    keys = cut_keys(finest, "year", group, states)
-    frame = pd.concat([keys, finest[list(COUNT_COLUMNS)]], axis=1)
-    sums = frame.groupby(list(keys.columns), as_index=False)[list(COUNT_COLUMNS)].sum()
-    sums["year"] = sums.pop("time").astype(int)
-    return sums
 
 
 @dataclass
@@ -138,6 +130,10 @@ def _build_view(
     return View(every_month, status, states)
 
 
+def _rows_of(frame: pd.DataFrame, on: list[str]) -> list[tuple[object, ...]]:
+    return list(frame[on].astype(str).itertuples(index=False, name=None))
+
+
 @dataclass
 class Differencing:
     """The extra cells of a partner's view at each cut (`suppression.LevelExtra`)."""
@@ -148,75 +144,68 @@ class Differencing:
     years: tuple[int, int]  # the first and last year of the view's months
     states: list[str]
 
-    def _small(self, values: pd.DataFrame) -> pd.DataFrame:
+    def _small(self, values: np.ndarray) -> np.ndarray:
         return (values >= 1) & (values < self.threshold)
 
     def __call__(self, time: str, group: str, cut: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         additive = list(MONTHLY_RULES.additive)
-        counts = list(COUNT_COLUMNS)
-        hidden = pd.DataFrame(False, index=cut.index, columns=additive)
-        equal_views: list[tuple[pd.DataFrame, pd.DataFrame]] = [
-            (self.own, pd.DataFrame(True, index=cut.index, columns=counts))
-        ]
+        count_at = [additive.index(c) for c in COUNT_COLUMNS]
+        own = cut[additive].fillna(0).to_numpy(dtype="float64")
+        hidden = np.zeros(own.shape, dtype=bool)
+        everywhere = np.ones((len(cut), len(count_at)), dtype=bool)
+        equal_views: list[tuple[pd.DataFrame, np.ndarray]] = [(self.own, everywhere)]
         for view in self.wider:
             wide_cut, wide_hidden = view.status[(time, group)]
             on = [n for n in names if n in wide_cut.columns]
-            values = cut[on].merge(
-                pd.concat([wide_cut[on], wide_cut[additive].add_prefix("w_")], axis=1),
-                on=on,
-                how="left",
-            )
-            flags = cut[on].merge(
-                pd.concat([wide_cut[on], wide_hidden[additive].add_prefix("h_")], axis=1),
-                on=on,
-                how="left",
-            )
-            wide = values[[f"w_{c}" for c in additive]].fillna(0).to_numpy()
-            difference = pd.DataFrame(
-                wide - cut[additive].fillna(0).to_numpy(), index=cut.index, columns=additive
-            )
-            wide_is_hidden = pd.DataFrame(
-                flags[[f"h_{c}" for c in additive]].fillna(False).astype(bool).to_numpy(),
-                index=cut.index,
-                columns=additive,
-            )
-            hidden[counts] |= self._small(difference[counts].round(6))
-            equal = difference.abs() < 1e-6
+            position = {key: i for i, key in enumerate(_rows_of(wide_cut, on))}
+            at = np.array([position.get(key, -1) for key in _rows_of(cut, on)], dtype="int64")
+            found = at >= 0
+            wide = np.zeros(own.shape)
+            wide[found] = wide_cut[additive].fillna(0).to_numpy(dtype="float64")[at[found]]
+            wide_is_hidden = np.zeros(own.shape, dtype=bool)
+            wide_is_hidden[found] = wide_hidden[additive].to_numpy(dtype=bool)[at[found]]
+            difference = np.round(wide - own, 6)
+            hidden[:, count_at] |= self._small(difference[:, count_at])
+            equal = difference == 0
             hidden |= equal & wide_is_hidden
             if time in ("year", "range") and view.states == self.states:
-                equal_views.append((view.every_month, equal[counts]))
+                equal_views.append((view.every_month, equal[:, count_at]))
         if time in ("year", "range"):
             for every_month, equal in equal_views:
-                hidden[counts] |= self._nearest_years(time, group, cut, every_month) & equal
-        return hidden
+                hidden[:, count_at] |= self._nearest_years(time, group, cut, every_month) & equal
+        return pd.DataFrame(hidden, index=cut.index, columns=additive)
 
     def _nearest_years(
         self, time: str, group: str, cut: pd.DataFrame, every_month: pd.DataFrame
-    ) -> pd.DataFrame:
+    ) -> np.ndarray:
         """Cells whose nearest year with data before or after their own years holds a small
         count, in the view `every_month`."""
         counts = list(COUNT_COLUMNS)
-        out = pd.DataFrame(False, index=cut.index, columns=counts)
-        if every_month.empty:
+        out = np.zeros((len(cut), len(counts)), dtype=bool)
+        if every_month.empty or cut.empty:
             return out
-        yearly = _yearly(every_month, group, self.states)
-        keys = ["group", *self.states]
-        by_key = {
-            key if isinstance(key, tuple) else (key,): rows.set_index("year").sort_index()
-            for key, rows in yearly.groupby(keys)
-        }
-        for row in cut.index:
-            years = by_key.get(tuple(cut.loc[row, keys]))
-            if years is None:
+        keys = cut_keys(every_month, "year", group, self.states)
+        year = keys["time"].astype(int).to_numpy()
+        first_year = int(year.min())
+        row_keys = _rows_of(keys, ["group", *self.states])
+        codes, uniques = pd.factorize(pd.Series(row_keys, dtype="object"))
+        table = np.zeros((len(uniques), int(year.max()) - first_year + 1, len(counts)))
+        np.add.at(table, (codes, year - first_year), every_month[counts].to_numpy(dtype="float64"))
+        code_of = {key: i for i, key in enumerate(uniques)}
+        columns = np.arange(len(counts))
+        for row, key in enumerate(_rows_of(cut, ["group", *self.states])):
+            k = code_of.get(key)
+            if k is None:
                 continue
-            first, last = (int(cut.loc[row, "time"]),) * 2 if time == "year" else self.years
-            for column in counts:
-                values = years[column]
-                before = values[(values.index < first) & (values != 0)]
-                after = values[(values.index > last) & (values != 0)]
-                for nearest in (before.iloc[-1:], after.iloc[:1]):
-                    if len(nearest) and 1 <= nearest.iloc[0] < self.threshold:
-                        out.loc[row, column] = True
+            first, last = (int(cut["time"].iloc[row]),) * 2 if time == "year" else self.years
+            before = table[k, : max(first - first_year, 0)]
+            after = table[k, max(last - first_year + 1, 0) :]
+            for side in (before[::-1], after):  # nearest year first
+                if not len(side):
+                    continue
+                nonzero = side != 0
+                value = side[nonzero.argmax(axis=0), columns]
+                out[row] |= nonzero.any(axis=0) & self._small(value)
         return out
 
 

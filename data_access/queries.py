@@ -72,6 +72,8 @@ from data_access.suppression import (
 )
 from data_access.vocabulary import (
     NOT_ENROLLED,
+    PROGRAM_GROUPS,
+    PROGRAM_MODELS,
     SETTINGS,
     Dimension,
     Period,
@@ -79,6 +81,8 @@ from data_access.vocabulary import (
     SmallCells,
 )
 
+# The program models of a partner's national line: all, the enrolled ones, the comparison.
+NATIONAL_MODELS = (set(PROGRAM_GROUPS), set(PROGRAM_MODELS), {NOT_ENROLLED})
 # "filters": the viewer's states within the filters; "national": every state pooled into
 # one line, the only figure beyond their states a state partner may see.
 Scope = Literal["filters", "national"]
@@ -163,11 +167,26 @@ def _scoped(filters: OutcomeFilter, viewer: Viewer, scope: Scope) -> OutcomeFilt
     return scope_filter(filters, viewer)[0]
 
 
-def _check_national(viewer: Viewer, by: tuple[Dimension, ...], engine: Engine) -> tuple[str, ...]:
+def _check_national(
+    viewer: Viewer, filters: OutcomeFilter, by: tuple[Dimension, ...], engine: Engine
+) -> tuple[str, ...]:
     """A partner's national line is one pooled line that cannot be taken apart; the states
     outside the grant (none for other viewers)."""
     if not viewer.is_partner:
         return ()
+    narrowed = (
+        filters.conditions is not None
+        or filters.program_ids is not None
+        or filters.setting != "all"
+        or set(filters.program_models) not in NATIONAL_MODELS
+    )
+    if narrowed:
+        # Two national lines that differ by part of a filter, less the partner's own lines,
+        # would give the rest of the nation's difference: one line, over everything.
+        raise DisclosureRefused(
+            "The national figure is shown to state partners over every program, condition "
+            "and setting only; clear those filters to see it."
+        )
     if by:
         # One line only: two national breakdowns minus the partner's own lines would give
         # the rest of the nation's cells that each line alone keeps hidden.
@@ -429,7 +448,7 @@ def outcome_summary(
     engine = db.resolve_engine(engine)
     keys: list[str] = ([period] if period else []) + list(by)
     shown = [*keys, *MEASURE_COLUMNS, PROVISIONAL]
-    outside = _check_national(viewer, by, engine) if scope == "national" else ()
+    outside = _check_national(viewer, filters, by, engine) if scope == "national" else ()
     filters = _scoped(filters, viewer, scope)
     if filters.selects_nothing:
         return _empty([*shown, SUPPRESSED_COLUMN])

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from data_access.measures import (
@@ -30,10 +31,11 @@ from data_access.measures import (
     MEMBERS_LOWER_BOUND,
     MONEY_COLUMNS,
     PREPOST_MEASURES,
+    RATE_COLUMNS,
     SUMMED_COLUMNS,
     add_monthly_rates,
 )
-from data_access.vocabulary import NOT_ENROLLED, Dimension, Period
+from data_access.vocabulary import ENROLLED, NOT_ENROLLED, Dimension, Period
 
 SUPPRESSED_COLUMN: Final = "suppressed"
 
@@ -74,25 +76,36 @@ class Margin:
 
 def _propagate(hidden: pd.DataFrame, rules: DisclosureRules) -> bool:
     """Hide what derives from hidden cells, until nothing changes; True if anything did."""
+    mask = hidden.to_numpy(dtype=bool, copy=True)
+    changed = _propagate_array(mask, list(hidden.columns), rules)
+    if changed:
+        hidden.iloc[:, :] = mask
+    return changed
+
+
+def _propagate_array(mask: np.ndarray, columns: list[str], rules: DisclosureRules) -> bool:
+    at = {c: i for i, c in enumerate(columns)}
+    derived = [
+        (at[figure], [at[s] for s in sources if s in at])
+        for figure, sources in rules.derived.items()
+        if figure in at
+    ]
+    derived = [(figure, sources) for figure, sources in derived if sources]
+    linked = [[at[c] for c in group if c in at] for group in rules.linked]
+    linked = [group for group in linked if group]
     changed_any = False
     while True:
         changed = False
-        for figure, sources in rules.derived.items():
-            present = [s for s in sources if s in hidden.columns]
-            if figure not in hidden.columns or not present:
-                continue
-            newly = hidden[present].any(axis=1) & ~hidden[figure]
+        for figure, sources in derived:
+            newly = mask[:, sources].any(axis=1) & ~mask[:, figure]
             if newly.any():
-                hidden.loc[newly, figure] = True
+                mask[newly, figure] = True
                 changed = True
-        for group in rules.linked:
-            present = [c for c in group if c in hidden.columns]
-            if not present:
-                continue
-            any_hidden = hidden[present].any(axis=1)
-            newly = any_hidden & ~hidden[present].all(axis=1)
+        for group in linked:
+            part = mask[:, group]
+            newly = part.any(axis=1) & ~part.all(axis=1)
             if newly.any():
-                hidden.loc[newly, present] = True
+                mask[np.ix_(newly, np.asarray(group, dtype="int64"))] = True
                 changed = True
         if not changed:
             return changed_any
@@ -138,13 +151,14 @@ def hidden_cells(
     would be small; they are propagated like the others.
     """
     columns = [c for c in rules.columns if c in frame.columns]
-    hidden = pd.DataFrame(False, index=frame.index, columns=columns)
+    at = {c: i for i, c in enumerate(columns)}
+    mask = np.zeros((len(frame), len(columns)), dtype=bool)
     if also_hidden is not None:
         extra = also_hidden.reindex(index=frame.index, columns=columns, fill_value=False)
-        hidden = hidden | extra.astype(bool)
-    basis = frame[rules.basis].fillna(0).astype("float64")
+        mask |= extra.to_numpy(dtype=bool)
+    basis = frame[rules.basis].fillna(0).to_numpy(dtype="float64")
     counted = [c for c in rules.counts if c in frame.columns]
-    counts = frame[counted].fillna(0).astype("float64")
+    counts = frame[counted].fillna(0).to_numpy(dtype="float64")
     any_value = (counts != 0).any(axis=1) | (basis != 0)
     money_or_other = [
         c
@@ -152,15 +166,16 @@ def hidden_cells(
         if c in frame.columns and c not in counted
     ]
     if money_or_other:
-        any_value |= (frame[money_or_other].fillna(0).astype("float64") != 0).any(axis=1)
-    few = any_value & (basis < threshold)
-    hidden.loc[few, :] = True
-    small = (counts >= 1) & (counts < threshold)
-    hidden[counted] = hidden[counted] | small
-    values = frame[columns]
-    _propagate(hidden, rules)
-    while _complement(values, hidden, rules, margins):
-        _propagate(hidden, rules)
+        others = frame[money_or_other].fillna(0).to_numpy(dtype="float64")
+        any_value |= (others != 0).any(axis=1)
+    mask[any_value & (basis < threshold), :] = True
+    mask[:, [at[c] for c in counted]] |= (counts >= 1) & (counts < threshold)
+    _propagate_array(mask, columns, rules)
+    hidden = pd.DataFrame(mask, index=frame.index, columns=columns)
+    if margins:
+        values = frame[columns]
+        while _complement(values, hidden, rules, margins):
+            _propagate(hidden, rules)
     return hidden
 
 
@@ -343,18 +358,6 @@ def cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> 
     return keys
 
 
-def _cut(finest: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """The finest rows summed to one cut; members bounded by the busiest month."""
-    names = list(keys.columns)
-    by_month = pd.concat([keys, finest[["month", *SUMMED_COLUMNS]]], axis=1)
-    by_month = by_month.groupby([*names, "month"], as_index=False)[list(SUMMED_COLUMNS)].sum()
-    sums = by_month.groupby(names).agg(
-        **{c: (c, "sum") for c in SUMMED_COLUMNS},
-        **{MEMBERS_LOWER_BOUND: ("member_months", "max")},
-    )
-    return add_monthly_rates(sums.reset_index())
-
-
 LevelStatus = dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]]
 # Cells a caller adds at one level of the cuts: (time, group, the cut, its key columns) to a
 # mask over the cut's rows and MONTHLY_RULES' additive columns, or None.
@@ -377,6 +380,130 @@ def _levels(period: Period | None, by: tuple[str, ...]) -> tuple[str, str, list[
     return target_time, target_group, levels
 
 
+class _Cuts:
+    """The finest monthly rows as integer codes, summed to any cut without string keys.
+
+    A month is its index from January of the first year, so a quarter is month // 3 and a
+    year month // 12; a group is a program model's code, its population (not enrolled or
+    not) or one code for all; a state its code. Cuts are sorted as their text keys would be.
+    """
+
+    def __init__(self, finest: pd.DataFrame, states: list[str]) -> None:
+        month = finest["month"].astype(str)
+        years = month.str[:4].astype(int).to_numpy()
+        self.first_year = int(years.min()) if len(years) else 0
+        self.month = (years - self.first_year) * 12 + month.str[5:7].astype(int).to_numpy() - 1
+        model_codes, models = pd.factorize(finest["program_model"].astype(str), sort=True)
+        self.models = [str(m) for m in models]
+        self.model = np.asarray(model_codes, dtype="int64")
+        self.not_enrolled = np.array([m == NOT_ENROLLED for m in self.models], dtype=bool)
+        if states:
+            state_codes, state_names = pd.factorize(finest["state_code"].astype(str), sort=True)
+            self.state = np.asarray(state_codes, dtype="int64")
+            self.state_names = [str(x) for x in state_names]
+        else:
+            self.state = np.zeros(len(finest), dtype="int64")
+            self.state_names = []
+        self.has_states = bool(states)
+        self.values = finest[list(SUMMED_COLUMNS)].to_numpy(dtype="float64")
+
+    def time_code(self, month: np.ndarray, time: str) -> np.ndarray:
+        if time == "month":
+            return month
+        if time in ("quarter", "year"):
+            return month // (3 if time == "quarter" else 12)
+        return np.zeros_like(month)
+
+    def group_code(self, model: np.ndarray, group: str) -> np.ndarray:
+        if group == "program_model":
+            return model
+        if group == "population":
+            return np.asarray(self.not_enrolled[model], dtype="int64")
+        return np.zeros_like(model)
+
+    def time_text(self, code: int, time: str) -> str:
+        if time == "month":
+            return f"{self.first_year + code // 12:04d}-{code % 12 + 1:02d}"
+        if time == "quarter":
+            return f"{self.first_year + code // 4:04d}-Q{code % 4 + 1}"
+        if time == "year":
+            return f"{self.first_year + code:04d}"
+        return "range"
+
+    def group_text(self, code: int, group: str) -> str:
+        if group == "program_model":
+            return self.models[code]
+        if group == "population":
+            return NOT_ENROLLED if code else ENROLLED
+        return "all"
+
+    def cut(self, time: str, group: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The cut's sums (text keys, money in dollars, rate columns empty) and its rows'
+        integer keys (time, group, state)."""
+        t = self.time_code(self.month, time)
+        g = self.group_code(self.model, group)
+        rows = np.stack([t, g, self.state], axis=1)
+        keys, inverse = np.unique(rows, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        sums = np.zeros((len(keys), self.values.shape[1]))
+        np.add.at(sums, inverse, self.values)
+        # The busiest month's member-months: months summed over the cut's groups first.
+        by_month = np.stack([self.month, g, self.state], axis=1)
+        month_keys, month_inverse = np.unique(by_month, axis=0, return_inverse=True)
+        month_members = np.zeros(len(month_keys))
+        np.add.at(month_members, month_inverse.reshape(-1), self.values[:, 0])
+        month_cut = np.unique(
+            np.stack(
+                [self.time_code(month_keys[:, 0], time), month_keys[:, 1], month_keys[:, 2]], 1
+            ),
+            axis=0,
+            return_inverse=True,
+        )[1].reshape(-1)
+        bound = np.zeros(len(keys))
+        np.maximum.at(bound, month_cut, month_members)
+        texts = {
+            "time": [self.time_text(int(c), time) for c in keys[:, 0]],
+            "group": [self.group_text(int(c), group) for c in keys[:, 1]],
+        }
+        if self.has_states:
+            texts["state_code"] = [self.state_names[int(c)] for c in keys[:, 2]]
+        # Sorted as the text keys: time, then group, then state (lexsort's last key first).
+        order = np.lexsort(
+            [
+                np.asarray(texts.get("state_code", [""] * len(keys))),
+                np.asarray(texts["group"]),
+                np.asarray(texts["time"]),
+            ]
+        )
+        columns: dict[str, object] = {name: np.asarray(text)[order] for name, text in texts.items()}
+        sums = sums[order].round()
+        for j, name in enumerate(SUMMED_COLUMNS):
+            if name.endswith("_cents"):
+                columns[name.removesuffix("_cents")] = sums[:, j] / 100
+            else:
+                columns[name] = sums[:, j].astype("int64")
+        columns[MEMBERS_LOWER_BOUND] = bound[order].round().astype("int64")
+        # The masks need every figure's column; the values of the rates are never read here.
+        empty = np.full(len(keys), np.nan)
+        columns.update({rate: empty for rate in RATE_COLUMNS})
+        return pd.DataFrame(columns), keys[order]
+
+    def parents(
+        self, keys: np.ndarray, finer: tuple[str, str], level: tuple[str, str]
+    ) -> np.ndarray:
+        """The integer keys of the cells of `level` holding rows of a cut of `finer`."""
+        out = keys.copy()
+        if finer[0] != level[0]:
+            months = {"month": 1, "quarter": 3, "year": 12}[finer[0]] * keys[:, 0]
+            out[:, 0] = self.time_code(months, level[0])
+        if finer[1] != level[1]:
+            if level[1] == "population":
+                out[:, 1] = self.not_enrolled[keys[:, 1]].astype("int64")
+            else:
+                out[:, 1] = 0
+        return out
+
+
 def level_status(
     finest: pd.DataFrame,
     *,
@@ -395,13 +522,15 @@ def level_status(
     `extra` adds cells of each cut before the cut is checked (the differencing rule).
     """
     _, _, levels = _levels(period, by)
+    cuts = _Cuts(finest, states)
+    additive = list(MONTHLY_RULES.additive)
     status: LevelStatus = {}
+    codes: dict[tuple[str, str], np.ndarray] = {}
     for time, group in levels:
-        parent = cut_keys(finest, time, group, states)
-        cut = _cut(finest, parent)
-        names = list(parent.columns)
-        additive = list(MONTHLY_RULES.additive)
-        lonely = pd.DataFrame(False, index=cut.index, columns=additive)
+        cut, keys = cuts.cut(time, group)
+        names = ["time", "group", *states]
+        lonely = np.zeros((len(cut), len(additive)), dtype=bool)
+        position = {tuple(k): i for i, k in enumerate(keys.tolist())}
         for finer in (
             (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
             (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
@@ -409,28 +538,30 @@ def level_status(
             if finer is None or finer not in status:
                 continue
             part_cut, part_hidden = status[finer]
-            child = cut_keys(finest, *finer, states)
-            link = pd.concat([parent, child.add_prefix("child_")], axis=1).drop_duplicates()
-            child_names = [f"child_{n}" for n in names]
-            hidden_parts = part_hidden[additive].astype(bool)
-            hidden_values = part_cut[additive].where(hidden_parts, 0).add_prefix("value_")
-            flags = pd.concat(
-                [part_cut[names].add_prefix("child_"), hidden_parts, hidden_values], axis=1
+            hidden_parts = part_hidden[additive].to_numpy(dtype=bool)
+            values = np.where(hidden_parts, part_cut[additive].to_numpy(dtype="float64"), 0.0)
+            at = np.array(
+                [
+                    position[tuple(k)]
+                    for k in cuts.parents(codes[finer], finer, (time, group)).tolist()
+                ],
+                dtype="int64",
             )
-            counted = link.merge(flags, on=child_names, how="inner").groupby(names)
-            per_parent = counted[additive].sum() == 1
+            hidden_count = np.zeros(lonely.shape)
+            np.add.at(hidden_count, at, hidden_parts.astype("float64"))
+            lonely |= hidden_count == 1
             if whole_sums:
-                sums = counted[[f"value_{c}" for c in additive]].sum()
-                sums.columns = additive
-                per_parent = per_parent | ((sums >= 1) & (sums < threshold))
-            placed = cut[names].merge(per_parent, left_on=names, right_index=True, how="left")
-            lonely = lonely | placed[additive].fillna(False).astype(bool).to_numpy()
+                hidden_sum = np.zeros(lonely.shape)
+                np.add.at(hidden_sum, at, values)
+                lonely |= (hidden_sum >= 1) & (hidden_sum < threshold)
+        also = pd.DataFrame(lonely, columns=additive)
         if extra is not None:
             added = extra(time, group, cut, names)
             if added is not None:
-                lonely = lonely | added[additive].to_numpy()
-        hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=lonely)
+                also = also | added[additive].to_numpy()
+        hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=also)
         status[(time, group)] = (cut, hidden)
+        codes[(time, group)] = keys
     return status
 
 
