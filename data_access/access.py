@@ -197,6 +197,15 @@ def partner_choice_problem(filters: OutcomeFilter, viewer: Viewer) -> str | None
     )
 
 
+def impact_scope(filters: OutcomeFilter, viewer: Viewer) -> OutcomeFilter:
+    """The impact evaluation a viewer gets: a state partner one evaluation, over every
+    program, condition, enrollment month and setting of the grant, whatever the filters
+    (two evaluations of overlapping enrollments could be subtracted; docs/disclosure.md)."""
+    if not viewer.is_partner:
+        return filters
+    return OutcomeFilter(states=viewer.states)
+
+
 def wider_choices(filters: OutcomeFilter, viewer: Viewer) -> list[OutcomeFilter]:
     """Every other filter a partner may ask for whose selection holds all of this one's,
     over the same months: the views the differencing rule compares a partner's view with.
@@ -601,6 +610,7 @@ __all__ = [
     "audit_log",
     "ensure_access_tables",
     "grant",
+    "impact_scope",
     "list_grants",
     "must_suppress",
     "national_filter",

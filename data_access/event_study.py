@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Double, Engine, and_, case, cast, func, literal_column, select, true
 
 from data_access import db
-from data_access.access import SmallCells, Viewer, must_suppress, scope_filter
+from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
 from data_access.filters import OutcomeFilter
 from data_access.impact import _comparison_members, _conditions, _programs, matching_scale
 from data_access.models import impact_cells, impact_enrollments, impact_months
@@ -227,7 +227,7 @@ def event_study(
     Suppressed as `EVENT_STUDY_RULES` say, the all rows being the totals of the model rows.
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(filters, viewer)[0]
+    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return _empty(EVENT_STUDY_COLUMNS)
@@ -496,7 +496,7 @@ def balance_by_unit(
     program_model, all), then state_code, program_id, program_model, variable order.
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(filters, viewer)[0]
+    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return _empty(BALANCE_COLUMNS)

@@ -39,7 +39,7 @@ import pandas as pd
 from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select, text, true
 
 from data_access import db
-from data_access.access import SmallCells, Viewer, must_suppress, scope_filter
+from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
 from data_access.filters import OutcomeFilter
 from data_access.impact_sql import ImpactSql
 from data_access.models import (
@@ -897,7 +897,7 @@ def impact_by_unit(
     the rows they pool.
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(filters, viewer)[0]
+    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return _empty_impact()

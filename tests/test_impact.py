@@ -604,3 +604,20 @@ def test_the_bootstrap_gives_the_same_bits_whatever_the_blas_threads(tmp_path: P
         )
         outputs.append(np.load(out))
     assert outputs[0].tobytes() == outputs[1].tobytes()
+
+
+def test_a_partner_gets_one_evaluation_over_the_whole_grant(engine: Engine) -> None:
+    """Two evaluations of overlapping enrollments could be subtracted: a partner's filters
+    (conditions, months, programs, setting) leave the evaluation as it is."""
+    build(engine)
+    partner = Viewer(email="p@example.org", role="state_partner", states=("TX",))
+    whole = impact_by_unit(viewer=partner, filters=OutcomeFilter(), engine=engine)
+    assert not whole.empty
+    narrowed = OutcomeFilter(
+        conditions=("substance_use",), month_from="2020-01", month_to="2020-12", setting="medical"
+    )
+    assert_frame_equal(impact_by_unit(viewer=partner, filters=narrowed, engine=engine), whole)
+    shown = {"viewer": LEADERSHIP, "small_cells": "show", "engine": engine}
+    medical = impact_by_unit(filters=OutcomeFilter(setting="medical"), **shown)
+    assert set(medical["setting"]) == {"medical"}
+    assert set(impact_by_unit(filters=OutcomeFilter(), **shown)["setting"]) == {"all"}
