@@ -29,7 +29,7 @@ import pandas as pd
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
 from data_access.suppression import MONTHLY_RULES, LevelStatus, cut_keys, level_status
-from data_access.vocabulary import Period
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, Period
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
 SETTING_SEPARATOR = "__"
@@ -73,6 +73,7 @@ class View:
     every_month: pd.DataFrame
     status: LevelStatus
     states: list[str]
+    filters: OutcomeFilter
 
 
 # Views already worked out, by the atoms' digest and the view: the same wider views serve
@@ -127,19 +128,39 @@ def _build_view(
         whole_sums=True,
         extra=extra,
     )
-    return View(every_month, status, states)
+    return View(every_month, status, states, filters)
 
 
 def _rows_of(frame: pd.DataFrame, on: list[str]) -> list[tuple[object, ...]]:
     return list(frame[on].astype(str).itertuples(index=False, name=None))
 
 
+def _group_sets(cut: pd.DataFrame, group: str, models: tuple[str, ...]) -> list[frozenset[str]]:
+    """The program groups each row of a cut holds: its model, its population or all."""
+    enrolled = frozenset(m for m in models if m != NOT_ENROLLED)
+    if group == "program_model":
+        return [frozenset({str(g)}) for g in cut["group"]]
+    if group == "population":
+        return [frozenset({NOT_ENROLLED}) if g == NOT_ENROLLED else enrolled for g in cut["group"]]
+    return [frozenset(models)] * len(cut)
+
+
+@dataclass
+class Family:
+    """One-value views of one filter that add up to a total: the view is one of `parts`."""
+
+    total: View
+    parts: list[View]
+    me: int
+
+
 @dataclass
 class Differencing:
     """The extra cells of a partner's view at each cut (`suppression.LevelExtra`)."""
 
-    own: pd.DataFrame  # the view's monthly sums over every month
+    own: View  # the view itself, without the extra cells (its monthly sums and filters)
     wider: list[View]
+    families: list[Family]
     threshold: int
     years: tuple[int, int]  # the first and last year of the view's months
     states: list[str]
@@ -147,33 +168,94 @@ class Differencing:
     def _small(self, values: np.ndarray) -> np.ndarray:
         return (values >= 1) & (values < self.threshold)
 
+    def _aligned(
+        self, cut: pd.DataFrame, other: pd.DataFrame, flags: pd.DataFrame, on: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`other`'s additive values and hidden flags at the keys of `cut`'s rows (0, False
+        where it has no such row)."""
+        additive = list(MONTHLY_RULES.additive)
+        position = {key: i for i, key in enumerate(_rows_of(other, on))}
+        at = np.array([position.get(key, -1) for key in _rows_of(cut, on)], dtype="int64")
+        found = at >= 0
+        values = np.zeros((len(cut), len(additive)))
+        values[found] = other[additive].fillna(0).to_numpy(dtype="float64")[at[found]]
+        hidden = np.zeros(values.shape, dtype=bool)
+        hidden[found] = flags[additive].to_numpy(dtype=bool)[at[found]]
+        return values, hidden
+
     def __call__(self, time: str, group: str, cut: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         additive = list(MONTHLY_RULES.additive)
         count_at = [additive.index(c) for c in COUNT_COLUMNS]
         own = cut[additive].fillna(0).to_numpy(dtype="float64")
         hidden = np.zeros(own.shape, dtype=bool)
         everywhere = np.ones((len(cut), len(count_at)), dtype=bool)
-        equal_views: list[tuple[pd.DataFrame, np.ndarray]] = [(self.own, everywhere)]
+        equal_views: list[tuple[pd.DataFrame, np.ndarray]] = [(self.own.every_month, everywhere)]
+        mine = _group_sets(cut, group, self.own.filters.program_models)
         for view in self.wider:
-            wide_cut, wide_hidden = view.status[(time, group)]
-            on = [n for n in names if n in wide_cut.columns]
-            position = {key: i for i, key in enumerate(_rows_of(wide_cut, on))}
-            at = np.array([position.get(key, -1) for key in _rows_of(cut, on)], dtype="int64")
-            found = at >= 0
-            wide = np.zeros(own.shape)
-            wide[found] = wide_cut[additive].fillna(0).to_numpy(dtype="float64")[at[found]]
-            wide_is_hidden = np.zeros(own.shape, dtype=bool)
-            wide_is_hidden[found] = wide_hidden[additive].to_numpy(dtype=bool)[at[found]]
-            difference = np.round(wide - own, 6)
-            hidden[:, count_at] |= self._small(difference[:, count_at])
-            equal = difference == 0
-            hidden |= equal & wide_is_hidden
+            on = [n for n in names if n != "group" and n in view.status[(time, group)][0].columns]
+            theirs_by_level = [
+                (wide_cut, wide_hidden, _group_sets(wide_cut, level, view.filters.program_models))
+                for (level_time, level), (wide_cut, wide_hidden) in view.status.items()
+                if level_time == time
+            ]
+            same_level = np.zeros((len(cut), len(count_at)), dtype=bool)
+            for wide_cut, wide_hidden, theirs in theirs_by_level:
+                # Every row of the wider view holding the same groups or more, at any level.
+                for groups in set(theirs):
+                    rows = [i for i, g in enumerate(mine) if g <= groups]
+                    if not rows:
+                        continue
+                    chosen = [j for j, g in enumerate(theirs) if g == groups]
+                    sub = wide_cut.iloc[chosen].reset_index(drop=True)
+                    flags = wide_hidden.iloc[chosen].reset_index(drop=True)
+                    mine_cut = cut.iloc[rows].reset_index(drop=True)
+                    wide, wide_is_hidden = self._aligned(mine_cut, sub, flags, on)
+                    present = set(_rows_of(sub, on))
+                    found = np.array([key in present for key in _rows_of(mine_cut, on)], dtype=bool)
+                    difference = np.round(wide - own[rows], 6)
+                    small = self._small(difference[:, count_at]) & found[:, None]
+                    equal = (difference == 0) & found[:, None]
+                    hidden[np.ix_(rows, count_at)] |= small
+                    hidden[rows] |= equal & wide_is_hidden
+                    if groups == mine[rows[0]] and all(mine[i] == groups for i in rows):
+                        same_level[rows] |= equal[:, count_at]
             if time in ("year", "range") and view.states == self.states:
-                equal_views.append((view.every_month, equal[:, count_at]))
+                equal_views.append((view.every_month, same_level))
+        for family in self.families:
+            hidden[:, count_at] |= self._complement(family, time, group, cut, names)
         if time in ("year", "range"):
             for every_month, equal in equal_views:
                 hidden[:, count_at] |= self._nearest_years(time, group, cut, every_month) & equal
         return pd.DataFrame(hidden, index=cut.index, columns=additive)
+
+    def _complement(
+        self, family: Family, time: str, group: str, cut: pd.DataFrame, names: list[str]
+    ) -> np.ndarray:
+        """Cells to hide so that the total less its shown one-value parts never leaves one
+        hidden part or hidden parts adding up to a small count: where it would, the part
+        with the smallest non-zero count among the shown ones is hidden too (so the view
+        hides its cell when it is that part)."""
+        counts = list(COUNT_COLUMNS)
+        on = [n for n in names if n in family.total.status[(time, group)][0].columns]
+        values, flags = [], []
+        for part in family.parts:
+            part_cut, part_flags = part.status[(time, group)]
+            value, flag = self._aligned(cut, part_cut, part_flags, on)
+            values.append(value)
+            flags.append(flag)
+        total_cut, total_hidden = family.total.status[(time, group)]
+        _, total_flag = self._aligned(cut, total_cut, total_hidden, on)
+        additive = list(MONTHLY_RULES.additive)
+        count_at = [additive.index(c) for c in counts]
+        part_values = np.stack(values)[:, :, count_at]
+        part_hidden = np.stack(flags)[:, :, count_at]
+        hidden_sum = (part_values * part_hidden).sum(axis=0)
+        lonely = (part_hidden.sum(axis=0) == 1) | self._small(hidden_sum)
+        exposed = lonely & ~total_flag[:, count_at]
+        candidates = np.where(~part_hidden & (part_values > 0), part_values, np.inf)
+        smallest = candidates.argmin(axis=0)
+        chosen: np.ndarray = exposed & np.isfinite(candidates.min(axis=0)) & (smallest == family.me)
+        return chosen
 
     def _nearest_years(
         self, time: str, group: str, cut: pd.DataFrame, every_month: pd.DataFrame
@@ -217,9 +299,10 @@ def partner_status(
     period: Period | None,
     by: tuple[str, ...],
     threshold: int,
-    pooled_states: bool,
+    granted: tuple[str, ...],
 ) -> View:
     """The cuts of a partner's view with the differencing rule applied at each."""
+    pooled_states = len(granted) > 1
     states = ["state_code"] if "state_code" in by else []
     digest = atoms_digest(atoms)
 
@@ -238,11 +321,48 @@ def partner_status(
     views = [view(w, states) for w in wider]
     if states and pooled_states:  # each state's rows against the states pooled
         views.append(view(filters, []))
-    every_month = view_finest(atoms, filters, by_state=bool(states))
+    families = [
+        Family(view(total, states), [view(part, states) for part in parts], me)
+        for total, parts, me in _families(atoms, filters, granted)
+    ]
     months = pd.to_datetime(atoms["month"].astype(str)).dt.year
     first = int(filters.month_from[:4]) if filters.month_from else int(months.min())
     last = int(filters.month_to[:4]) if filters.month_to else int(months.max())
-    return view(filters, states, Differencing(every_month, views, threshold, (first, last), states))
+    extra = Differencing(view(filters, states), views, families, threshold, (first, last), states)
+    return view(filters, states, extra)
+
+
+def _families(
+    atoms: pd.DataFrame, filters: OutcomeFilter, granted: tuple[str, ...]
+) -> list[tuple[OutcomeFilter, list[OutcomeFilter], int]]:
+    """The one-value choices of this view's filters, each with its siblings and total: one
+    condition among all conditions, one program among the programs of its states (the
+    enrolled rows only: every program's view holds the same not-enrolled rows), one state
+    among the grant."""
+
+    def changed(base: OutcomeFilter, **update: object) -> OutcomeFilter:
+        return OutcomeFilter.model_validate({**base.model_dump(), **update})
+
+    families = []
+    if filters.conditions is not None and len(filters.conditions) == 1:
+        parts = [changed(filters, conditions=(c,)) for c in PRIMARY_CONDITIONS]
+        me = PRIMARY_CONDITIONS.index(filters.conditions[0])
+        families.append((changed(filters, conditions=None), parts, me))
+    if filters.program_ids is not None and len(filters.program_ids) == 1:
+        enrolled = tuple(m for m in filters.program_models if m != NOT_ENROLLED)
+        within = atoms["program_model"].isin(enrolled) & atoms["program_id"].notna()
+        if filters.states is not None:
+            within &= atoms["state_code"].isin(filters.states)
+        programs = sorted(set(atoms.loc[within, "program_id"]) | set(filters.program_ids))
+        base = changed(filters, program_models=enrolled)
+        parts = [changed(base, program_ids=(p,)) for p in programs]
+        families.append(
+            (changed(base, program_ids=None), parts, programs.index(filters.program_ids[0]))
+        )
+    if filters.states is not None and len(filters.states) == 1 and len(granted) > 1:
+        parts = [changed(filters, states=(s,)) for s in granted]
+        families.append((changed(filters, states=granted), parts, granted.index(filters.states[0])))
+    return families
 
 
 def _prepost_sums(

@@ -265,7 +265,6 @@ def _partner_hidden(
         )
     atoms = _partner_atoms(viewer, engine)
     wider = wider_choices(filters, viewer)
-    pooled = len(viewer.states or ()) > 1
 
     def status(keys: tuple[Dimension, ...]) -> differencing.View:
         return differencing.partner_status(
@@ -275,7 +274,7 @@ def _partner_hidden(
             period=period,
             by=keys,
             threshold=_threshold(),
-            pooled_states=pooled,
+            granted=viewer.states or (),
         )
 
     view = status(by)
