@@ -213,7 +213,12 @@ class Differencing:
                     present = set(_rows_of(sub, on))
                     found = np.array([key in present for key in _rows_of(mine_cut, on)], dtype=bool)
                     difference = np.round(wide - own[rows], 6)
-                    small = self._small(difference[:, count_at]) & found[:, None]
+                    # A wider figure that is hidden cannot be subtracted from.
+                    small = (
+                        self._small(difference[:, count_at])
+                        & found[:, None]
+                        & ~wide_is_hidden[:, count_at]
+                    )
                     equal = (difference == 0) & found[:, None]
                     hidden[np.ix_(rows, count_at)] |= small
                     hidden[rows] |= equal & wide_is_hidden

@@ -523,9 +523,73 @@ def level_status(
     """
     _, _, levels = _levels(period, by)
     cuts = _Cuts(finest, states)
+    forced: dict[tuple[str, str], np.ndarray] = {}
+    extras: dict[tuple[str, str], pd.DataFrame] = {}
+    while True:
+        status, relations = _pass(
+            cuts, levels, threshold, states, whole_sums, extra, forced, extras
+        )
+        if not whole_sums:
+            return status
+        # A hidden cell must not be the sum of shown parts: where all its non-zero parts are
+        # shown, the smallest is hidden too (and its own parts in the next pass).
+        more = False
+        additive = list(MONTHLY_RULES.additive)
+        flags = {
+            level: hidden[additive].to_numpy(dtype=bool, copy=True)
+            for level, (_, hidden) in status.items()
+        }
+        for (level, finer), at in reversed(relations.items()):  # coarsest first
+            cut = status[level][0]
+            part_cut = status[finer][0]
+            values = part_cut[additive].fillna(0).to_numpy(dtype="float64")
+            part_flags = flags[finer]
+            nonzero = values != 0
+            hidden_nonzero = np.zeros((len(cut), len(additive)))
+            # A hidden part is unknown to the viewer even when it is zero.
+            np.add.at(hidden_nonzero, at, part_flags.astype("float64"))
+            parent_value = cut[additive].fillna(0).to_numpy(dtype="float64")
+            exposed = flags[level] & (parent_value != 0) & (hidden_nonzero == 0)
+            if not exposed.any():
+                continue
+            candidate = np.where(nonzero & ~part_flags, values, np.inf)
+            smallest = np.full(exposed.shape, np.inf)
+            np.minimum.at(smallest, at, candidate)
+            pick = exposed[at] & (candidate == smallest[at]) & np.isfinite(candidate)
+            # One part per parent and column: the first of equal smallest ones.
+            seen = np.zeros(exposed.shape, dtype=bool)
+            for row in np.flatnonzero(pick.any(axis=1)):
+                for column in np.flatnonzero(pick[row]):
+                    if not seen[at[row], column]:
+                        seen[at[row], column] = True
+                    else:
+                        pick[row, column] = False
+            mask = forced.setdefault(finer, np.zeros(values.shape, dtype=bool))
+            new = pick & ~mask
+            if new.any():
+                mask |= new
+                part_flags |= new  # seen by the finer cuts' own parts below, this pass
+                more = True
+        if not more:
+            return status
+
+
+def _pass(
+    cuts: _Cuts,
+    levels: list[tuple[str, str]],
+    threshold: int,
+    states: list[str],
+    whole_sums: bool,
+    extra: LevelExtra | None,
+    forced: dict[tuple[str, str], np.ndarray],
+    extras: dict[tuple[str, str], pd.DataFrame],
+) -> tuple[LevelStatus, dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray]]:
+    """One pass over the cuts, finest first; `forced` cells are hidden as given, `extras`
+    keeps what `extra` said of each cut (it depends on the cut's values only)."""
     additive = list(MONTHLY_RULES.additive)
     status: LevelStatus = {}
     codes: dict[tuple[str, str], np.ndarray] = {}
+    relations: dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray] = {}
     for time, group in levels:
         cut, keys = cuts.cut(time, group)
         names = ["time", "group", *states]
@@ -547,6 +611,7 @@ def level_status(
                 ],
                 dtype="int64",
             )
+            relations[((time, group), finer)] = at
             hidden_count = np.zeros(lonely.shape)
             np.add.at(hidden_count, at, hidden_parts.astype("float64"))
             lonely |= hidden_count == 1
@@ -554,15 +619,20 @@ def level_status(
                 hidden_sum = np.zeros(lonely.shape)
                 np.add.at(hidden_sum, at, values)
                 lonely |= (hidden_sum >= 1) & (hidden_sum < threshold)
+        if (time, group) in forced:
+            lonely |= forced[(time, group)]
         also = pd.DataFrame(lonely, columns=additive)
         if extra is not None:
-            added = extra(time, group, cut, names)
-            if added is not None:
-                also = also | added[additive].to_numpy()
+            if (time, group) not in extras:
+                added = extra(time, group, cut, names)
+                extras[(time, group)] = (
+                    added[additive] if added is not None else also.astype(bool) & False
+                )
+            also = also | extras[(time, group)].to_numpy()
         hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=also)
         status[(time, group)] = (cut, hidden)
         codes[(time, group)] = keys
-    return status
+    return status, relations
 
 
 def place_status(
