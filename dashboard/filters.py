@@ -248,9 +248,7 @@ def _one_or_all(
     becomes all of them, said in a notice."""
     if len(chosen) == 1 or set(chosen) == set(everything):
         return chosen
-    asked = (
-        f"asked for {', '.join(labels.get(v, v) for v in chosen)}" if chosen else "none chosen"
-    )
+    asked = f"asked for {', '.join(labels.get(v, v) for v in chosen)}" if chosen else "none chosen"
     notices.append(f"`{name}`: {asked}; showing {all_words} instead. {NARROWED_WHY}")
     return list(everything)
 
@@ -608,9 +606,11 @@ def _partner_filters(options: Options) -> Choices:
             "States",
             [ALL, *codes],
             key=K_STATES,
-            format_func=lambda code: f"All your states ({', '.join(codes)})"
-            if code == ALL
-            else f"{code} · {options.states.get(code, code)}",
+            format_func=lambda code: (
+                f"All your states ({', '.join(codes)})"
+                if code == ALL
+                else f"{code} · {options.states.get(code, code)}"
+            ),
         )
         states = codes if state == ALL else [state]
     else:
@@ -624,11 +624,13 @@ def _partner_filters(options: Options) -> Choices:
         "Program model",
         [ALL, *PROGRAM_GROUPS],
         key=K_MODELS,
-        format_func=lambda code: "All program models"
-        if code == ALL
-        else "Not enrolled only (the comparison population)"
-        if code == NOT_ENROLLED
-        else GROUP_LABELS[code],
+        format_func=lambda code: (
+            "All program models"
+            if code == ALL
+            else "Not enrolled only (the comparison population)"
+            if code == NOT_ENROLLED
+            else GROUP_LABELS[code]
+        ),
     )
     if model == NOT_ENROLLED:
         st.session_state[K_COMPARISON] = True  # shown, as it is: the only rows chosen
@@ -640,7 +642,9 @@ def _partner_filters(options: Options) -> Choices:
         "in no program that month.",
     )
     enrolled = list(PROGRAM_MODELS) if model == ALL else [] if model == NOT_ENROLLED else [model]
-    models = [g for g in PROGRAM_GROUPS if g in enrolled or (g == NOT_ENROLLED and comparison)]
+    models: list[str] = [
+        g for g in PROGRAM_GROUPS if g in enrolled or (g == NOT_ENROLLED and comparison)
+    ]
     within = options.programs_within(states, enrolled)
     _keep_choice(K_PROGRAMS, within)
     program: str = sidebar.selectbox(
@@ -656,9 +660,9 @@ def _partner_filters(options: Options) -> Choices:
         "Primary condition",
         [ALL, *PRIMARY_CONDITIONS],
         key=K_CONDITIONS,
-        format_func=lambda code: "All primary conditions"
-        if code == ALL
-        else CONDITION_LABELS[code],
+        format_func=lambda code: (
+            "All primary conditions" if code == ALL else CONDITION_LABELS[code]
+        ),
     )
     return (
         states,
@@ -732,8 +736,7 @@ def show_url_notices() -> None:
     if notices:
         st.warning(
             "Some filters in the link were not recognised or are not available to you, and "
-            "were changed:\n\n"
-            + "\n".join(f"- {notice}" for notice in notices),
+            "were changed:\n\n" + "\n".join(f"- {notice}" for notice in notices),
             icon=":material/link_off:",
         )
 

@@ -181,13 +181,14 @@ with data.guarded("the headline figures"):
     if NOT_ENROLLED in f.program_models:
         st.subheader("Not enrolled (comparison population)")
         _tiles(NOT_ENROLLED, current, previous, None, since)
-    unit = "years" if PARTNER else "months"
+    one_year = PARTNER and str(tiled.month_from)[:4] == str(tiled.month_to)[:4]
+    unit = ("year" if one_year else "years") if PARTNER else "months"
+    before = "the year just before" if one_year else f"the {unit} of equal length just before"
     compared_with = (
         f"Changes compare with {_span(previous_filter.month_from, previous_filter.month_to)}, "
-        f"the {unit} of equal length just before."
+        f"{before}."
         if previous_filter is not None
-        else f"No change shown: the data has no {unit} of equal length before the selected "
-        "range."
+        else f"No change shown: the data has no {unit} of equal length before the selected range."
     )
     if tiled.month_to != f.month_to:
         if PARTNER:
@@ -204,8 +205,8 @@ with data.guarded("the headline figures"):
             )
     elif current.get("provisional", pd.Series(dtype=bool)).any():
         left_out = (
-            "The selected years are not complete yet (claims of their latest months are still "
-            "arriving): their figures will still change. "
+            f"The selected {unit} {'is' if one_year else 'are'} not complete yet (claims of the "
+            "latest months are still arriving): the figures will still change. "
             if PARTNER
             else "The selected months are all provisional (claims still arriving): their "
             "figures will still change. "
