@@ -32,6 +32,7 @@ from dashboard.filters import default_years, months_between, whole_years
 from dashboard.formatting import GROUP_LABELS, PREPOST_MEASURES, SUMMARY_MEASURES
 from data_access import access, db, event_study, exports, impact, queries
 from data_access.access import LOCAL_VIEWER, Viewer
+from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
 from data_access.vocabulary import (
@@ -103,6 +104,7 @@ OTHER_CODE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(OTHER_STATES)) + r")
 OTHER_NAME = re.compile(r"\b(" + "|".join(sorted(OTHER_STATES.values())) + r")\b")
 NOTICE_START = "Some filters in the link were not recognised"
 SIDEBAR_STATE = f"**State:** {GRANTED} · {GRANTED_NAME}"
+LATTICE_REFUSAL = "not available to state partners"
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -268,6 +270,10 @@ def csv_problems(key: str, text: str) -> list[str]:
 def partner_problems(shown: Shown, where: str) -> list[str]:
     """Everything on a partner's page that issue #4 forbids."""
     problems = [f"{where}: uncaught exception {text[:300]!r}" for text in shown.exceptions]
+    # Every filter a page builds from the partner's sidebar stays within the partner's choices.
+    problems += [
+        f"{where}: refused {text[:200]!r}" for text in shown.texts if LATTICE_REFUSAL in text
+    ]
     for text in [*shown.texts, *shown.errors] + [
         w for w in shown.warnings if not w.startswith(NOTICE_START)
     ]:
@@ -840,6 +846,46 @@ def test_the_partner_tiles_end_with_the_last_complete_year(outcomes: Engine) -> 
         "arriving): the figures will still change. Changes compare with 2024, the year just "
         "before."
     ) in [element.value for element in at.caption]
+
+
+NARROW_CHOICES = {
+    "model": ["embedded"],
+    "program": ["TX-RR-EMBEDDED"],
+    "condition": ["substance_use"],
+    "from": ["2019-01"],
+    "to": ["2020-12"],
+    "setting": ["behavioral"],
+}
+
+
+def test_no_page_builds_a_filter_outside_the_partner_choices(outcomes: Engine) -> None:
+    """Each page derives filters from the sidebar's (the comparison added or left out, one
+    state, the years before, the tiles' complete years): none is refused as outside the
+    partner's choices, for one value in every filter."""
+    at, _ = open_as(PARTNER, "overview", NARROW_CHOICES)
+    problems: list[str] = []
+    for page in PAGES:
+        if page != "overview":
+            at.switch_page(PAGES[page]).run(timeout=TIMEOUT)
+        shown = collect(at)
+        problems += [f"{page}: {e}" for e in shown.errors]
+        problems += [p for p in partner_problems(shown, page) if "refused" in p or "uncaught" in p]
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        program_models=("embedded",),
+        program_ids=("TX-RR-EMBEDDED",),
+        conditions=("substance_use",),
+        month_from="2019-01",
+        month_to="2020-12",
+        setting="behavioral",
+    )
+    assert not problems, "\n".join(problems)
+    # The check sees a refusal: a filter outside the choices, asked of the data directly.
+    with pytest.raises(DisclosureRefused, match=LATTICE_REFUSAL):
+        queries.outcome_summary(
+            viewer=PARTNER_VIEWER,
+            filters=OutcomeFilter(conditions=("substance_use", "co_occurring")),
+            engine=outcomes,
+        )
 
 
 @pytest.mark.parametrize(
