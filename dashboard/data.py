@@ -31,7 +31,6 @@ from data_access.vocabulary import Dataset, Dimension, Period, SmallCells
 log = logging.getLogger(__name__)
 
 
-
 def _ttl() -> int:
     try:
         return get_settings().cache_ttl_seconds
@@ -401,6 +400,11 @@ def csv_file(
                 detail=detail,
                 engine=_engine(url),
             )
+        except DisclosureRefused as exc:
+            # A refusal is no failure: its plain reason is what the viewer reads.
+            raise DownloadFailed(
+                f"The {dataset} download is withheld. {exc.viewer_message}"
+            ) from None
         except Exception:
             log.exception("Could not prepare the download %s", dataset)
             # Streamlit shows a failed download as an error; the SQL stays in the log.

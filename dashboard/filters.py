@@ -8,6 +8,11 @@ Query parameters (repeated or comma-separated lists):
     state=TX&state=NY   model=whole_health   program=<program_id>   condition=substance_use
     from=YYYY-MM   to=YYYY-MM   setting=all|behavioral|medical
 A list parameter left out means "all"; present but blank (`state=`) means "none selected".
+
+A state partner chooses from the lattice of `access.partner_choice_problem`: in each filter
+everything or one value, and whole calendar years (docs/disclosure.md). Their sidebar offers
+single choices and a range of years, and a link asking for more is narrowed to "all" of that
+filter (months widened to whole years), each change said in the link's notice.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from data_access.vocabulary import (
     NOT_ENROLLED,
     PRIMARY_CONDITIONS,
     PROGRAM_GROUPS,
+    PROGRAM_MODELS,
     SETTINGS,
 )
 
@@ -49,11 +55,28 @@ K_PROGRAMS: Final = "filter_programs"
 K_CONDITIONS: Final = "filter_conditions"
 K_MONTHS: Final = "filter_months"
 K_SETTING: Final = "filter_setting"
+K_COMPARISON: Final = "filter_comparison"  # a partner's: the not-enrolled rows in or out
+K_YEARS: Final = "filter_years"  # a partner's range of whole calendar years
 K_FILTER: Final = "outcome_filter"  # the OutcomeFilter the pages read
 K_NOTICES: Final = "url_notices"
 K_STARTED: Final = "filters_started"
 
 DEFAULT_MONTHS: Final = 36
+# The first option of a partner's single-choice filter: every value of it.
+ALL: Final = "all"
+PARTNER_NOTE: Final = (
+    "As a state partner you choose everything or one value in each filter, and whole "
+    "calendar years, so that no two views can be subtracted to reveal a count that "
+    "small-cell suppression hides (see About the data)."
+)
+NARROWED_WHY: Final = (
+    "State partners choose everything or one value in each filter, so that no two views can "
+    "be subtracted to reveal a small count."
+)
+WIDENED_WHY: Final = (
+    "State partners choose whole calendar years, so that no two views can be subtracted to "
+    "reveal a small count."
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +149,47 @@ def default_months(months: Sequence[str], last_complete: str | None) -> tuple[st
     return months[max(0, last + 1 - DEFAULT_MONTHS)], months[last]
 
 
+def years_of(months: Sequence[str]) -> list[str]:
+    """The calendar years (YYYY) of these months, in order."""
+    return list(dict.fromkeys(month[:4] for month in months))
+
+
+def whole_years(first_year: str, last_year: str) -> tuple[str, str]:
+    """The months of a range of whole calendar years: (first_year-01, last_year-12)."""
+    return f"{first_year}-01", f"{last_year}-12"
+
+
+def complete_year_end(last_complete: str) -> str:
+    """The December of the last calendar year whose months are all complete (YYYY-12)."""
+    year = int(last_complete[:4])
+    return f"{year if last_complete.endswith('-12') else year - 1}-12"
+
+
+def default_years(months: Sequence[str], last_complete: str | None) -> tuple[str, str]:
+    """A partner's opening years: the latest complete calendar years, up to
+    DEFAULT_MONTHS / 12, ending with the last year whose December is complete; with no
+    complete year in the data, the latest year with data."""
+    years = years_of(months)
+    if not years:
+        return "", ""
+    end = months[-1] if last_complete is None else min(last_complete, months[-1])
+    last = complete_year_end(end)[:4]
+    if last < years[0]:
+        last = years[-1]
+    return max(years[0], str(int(last) - DEFAULT_MONTHS // 12 + 1)), last
+
+
+def default_range(options: Options) -> tuple[str, str]:
+    """The months the sidebar opens on: whole years for a partner, else the latest
+    DEFAULT_MONTHS complete months."""
+    if options.granted_only:
+        years = default_years(options.months, options.last_complete)
+        return whole_years(*years) if years[0] else ("", "")
+    return default_months(options.months, options.last_complete)
+
+
 def default_selection(options: Options) -> Selection:
-    months = default_months(options.months, options.last_complete)
+    months = default_range(options)
     return Selection(
         states=list(options.states),
         models=list(PROGRAM_GROUPS),
@@ -174,15 +236,49 @@ def _known(
     return [v for v in allowed if v in kept]  # the options' order
 
 
+def _one_or_all(
+    name: str,
+    chosen: list[str],
+    everything: Sequence[str],
+    all_words: str,
+    labels: Mapping[str, str],
+    notices: list[str],
+) -> list[str]:
+    """A state partner's list: one value or all of them; more than one but not all, or none,
+    becomes all of them, said in a notice."""
+    if len(chosen) == 1 or set(chosen) == set(everything):
+        return chosen
+    asked = f"asked for {', '.join(labels.get(v, v) for v in chosen)}" if chosen else "none chosen"
+    notices.append(f"`{name}`: {asked}; showing {all_words} instead. {NARROWED_WHY}")
+    return list(everything)
+
+
+def _partner_models(chosen: list[str], notices: list[str]) -> list[str]:
+    """A state partner's program models: one or all four, the not-enrolled rows in or out."""
+    enrolled = [m for m in chosen if m != NOT_ENROLLED]
+    if not chosen:
+        notices.append(f"`{P_MODEL}`: none chosen; showing all program models. {NARROWED_WHY}")
+        return list(PROGRAM_GROUPS)
+    if len(enrolled) <= 1 or set(enrolled) == set(PROGRAM_MODELS):
+        return chosen
+    notices.append(
+        f"`{P_MODEL}`: asked for {', '.join(GROUP_LABELS[m] for m in enrolled)}; showing all "
+        f"program models instead. {NARROWED_WHY}"
+    )
+    return [g for g in PROGRAM_GROUPS if g in PROGRAM_MODELS or g in chosen]
+
+
 def selection_from_query(params: Mapping[str, Sequence[str]], options: Options) -> Selection:
-    """The selection a URL asks for; anything unknown or malformed is dropped with a notice."""
+    """The selection a URL asks for; anything unknown or malformed is dropped with a notice,
+    and a state partner's link is brought into the partner's choices with a notice."""
+    partner = options.granted_only
     selection = default_selection(options)
     notices = selection.notices
     for name in params:
         if name not in QUERY_PARAMS and name.lower() not in IGNORED_PARAMS:
             notices.append(f"`{name}`: not a filter of this dashboard; ignored.")
     if P_STATE in params:
-        if options.granted_only:
+        if partner:
             # Whether a state outside the grant exists is itself not the partner's to learn.
             asked = [v.upper() for v in _values(params[P_STATE])]
             selection.refused_states = [v for v in asked if v not in options.states]
@@ -192,17 +288,32 @@ def selection_from_query(params: Mapping[str, Sequence[str]], options: Options) 
                     f"covers {', '.join(options.states)} only."
                 )
             kept = [v for v in options.states if v in asked]
-            selection.states = kept or list(options.states)
+            selection.states = (
+                _one_or_all(P_STATE, kept, list(options.states), "all your states", {}, notices)
+                if kept
+                else list(options.states)
+            )
         else:
             selection.states = _known(
                 P_STATE, params[P_STATE], list(options.states), notices, upper=True
             )
     if P_MODEL in params:
         selection.models = _known(P_MODEL, params[P_MODEL], list(PROGRAM_GROUPS), notices)
+        if partner:
+            selection.models = _partner_models(selection.models, notices)
     if P_CONDITION in params:
         selection.conditions = _known(
             P_CONDITION, params[P_CONDITION], list(PRIMARY_CONDITIONS), notices
         )
+        if partner:
+            selection.conditions = _one_or_all(
+                P_CONDITION,
+                selection.conditions,
+                PRIMARY_CONDITIONS,
+                "all primary conditions",
+                CONDITION_LABELS,
+                notices,
+            )
     if P_PROGRAM in params:
         within = options.programs_within(selection.states, selection.models)
         wanted = _values(params[P_PROGRAM])
@@ -218,6 +329,12 @@ def selection_from_query(params: Mapping[str, Sequence[str]], options: Options) 
                 "states and program models."
             )
         selection.programs = [p for p in within if p in wanted]
+        if partner and len(selection.programs) > 1:
+            notices.append(
+                f"`{P_PROGRAM}`: asked for {', '.join(selection.programs)}; showing all "
+                f"programs instead. {NARROWED_WHY}"
+            )
+            selection.programs = []
     if P_SETTING in params:
         setting = (_values(params[P_SETTING]) or [""])[-1]
         if setting in SETTINGS:
@@ -234,7 +351,11 @@ def _months_from_query(
     if not options.months or (P_FROM not in params and P_TO not in params):
         return None
     first, last = options.months[0], options.months[-1]
-    defaults = default_months(options.months, options.last_complete)
+    if options.granted_only:
+        # A partner's own link ends in December, which may be after the data's last month.
+        years = years_of(options.months)
+        first, last = whole_years(years[0], years[-1])
+    defaults = default_range(options)
     chosen = dict(zip((P_FROM, P_TO), defaults, strict=True))
     for name in (P_FROM, P_TO):
         if name not in params:
@@ -248,8 +369,17 @@ def _months_from_query(
             chosen[name] = value
     if chosen[P_FROM] > chosen[P_TO]:
         notices.append(f"`from` {chosen[P_FROM]} is after `to` {chosen[P_TO]}; ignored both.")
-        return default_months(options.months, options.last_complete)
-    return chosen[P_FROM], chosen[P_TO]
+        return defaults
+    months = chosen[P_FROM], chosen[P_TO]
+    if options.granted_only:
+        widened = whole_years(months[0][:4], months[1][:4])
+        if widened != months:
+            notices.append(
+                f"`{P_FROM}`, `{P_TO}`: widened {months[0]} to {months[1]} to whole calendar "
+                f"years, {widened[0]} to {widened[1]}. {WIDENED_WHY}"
+            )
+        return widened
+    return months
 
 
 def query_from_selection(selection: Selection, options: Options) -> dict[str, list[str]]:
@@ -314,7 +444,10 @@ def for_state(filters: OutcomeFilter, state_code: str) -> OutcomeFilter:
 # -- the sidebar -----------------------------------------------------------------------------
 
 
-def _seed_session(selection: Selection) -> None:
+def _seed_session(selection: Selection, options: Options) -> None:
+    if options.granted_only:
+        _seed_partner(selection, options)
+        return
     st.session_state[K_STATES] = selection.states
     st.session_state[K_MODELS] = selection.models
     st.session_state[K_PROGRAMS] = selection.programs
@@ -323,8 +456,28 @@ def _seed_session(selection: Selection) -> None:
     st.session_state[K_SETTING] = selection.setting
 
 
+def _one(chosen: Sequence[str]) -> str:
+    """A partner's single-choice value of a list already narrowed to one value or all."""
+    return chosen[0] if len(chosen) == 1 else ALL
+
+
+def _seed_partner(selection: Selection, options: Options) -> None:
+    """The single-choice widgets' values of a selection within the partner's choices."""
+    st.session_state[K_STATES] = _one(selection.states) if len(options.states) > 1 else ALL
+    enrolled = [m for m in selection.models if m != NOT_ENROLLED]
+    st.session_state[K_MODELS] = (
+        _one(enrolled) if enrolled else NOT_ENROLLED if selection.models else ALL
+    )
+    st.session_state[K_COMPARISON] = NOT_ENROLLED in selection.models or not enrolled
+    st.session_state[K_PROGRAMS] = _one(selection.programs)
+    st.session_state[K_CONDITIONS] = _one(selection.conditions)
+    if selection.months[0]:
+        st.session_state[K_YEARS] = (selection.months[0][:4], selection.months[1][:4])
+    st.session_state[K_SETTING] = selection.setting
+
+
 def _reset(options: Options) -> None:
-    _seed_session(default_selection(options))
+    _seed_session(default_selection(options), options)
 
 
 def _keep_valid(key: str, allowed: Sequence[str]) -> None:
@@ -332,6 +485,12 @@ def _keep_valid(key: str, allowed: Sequence[str]) -> None:
     whose state holds a value outside its options would raise."""
     current = st.session_state.get(key, [])
     st.session_state[key] = [v for v in current if v in set(allowed)]
+
+
+def _keep_choice(key: str, allowed: Sequence[str]) -> None:
+    """A single-choice widget's value no longer offered becomes "all"."""
+    if st.session_state.get(key) not in set(allowed):
+        st.session_state[key] = ALL
 
 
 def _current_query() -> dict[str, list[str]]:
@@ -355,7 +514,7 @@ def render_sidebar(options: Options) -> OutcomeFilter:
     """Draw the filters, keep the URL in step, and store the OutcomeFilter for the pages."""
     if not st.session_state.get(K_STARTED):
         selection = selection_from_query(_current_query(), options)
-        _seed_session(selection)
+        _seed_session(selection, options)
         st.session_state[K_NOTICES] = selection.notices
         st.session_state[K_STARTED] = True
         if selection.refused_states:
@@ -365,6 +524,38 @@ def render_sidebar(options: Options) -> OutcomeFilter:
 
     sidebar = st.sidebar
     sidebar.header("Filters")
+    if options.granted_only:
+        states, models, programs, conditions, months = _partner_filters(options)
+    else:
+        states, models, programs, conditions, months = _filters(options)
+    setting: str = sidebar.radio(
+        "Inpatient setting",
+        list(SETTINGS),
+        key=K_SETTING,
+        format_func=lambda code: SETTING_LABELS[code],
+        help="Limits the admission measures (admissions, inpatient days, length of stay, "
+        "readmissions, paid per admission) to behavioral or medical stays. Costs per member "
+        "always count every admission and claim.",
+    )
+    if options.granted_only:
+        sidebar.caption(PARTNER_NOTE)
+    sidebar.button("Reset filters", on_click=_reset, args=(options,), key="filter_reset")
+    sidebar.caption("The address bar holds these filters: copy it to share this view.")
+
+    selection = Selection(states, models, programs, conditions, months, setting)
+    _write_query(query_from_selection(selection, options))
+    filters = outcome_filter(selection, options)
+    st.session_state[K_FILTER] = filters
+    return filters
+
+
+Choices = tuple[list[str], list[str], list[str], list[str], tuple[str, str]]
+
+
+def _filters(options: Options) -> Choices:
+    """Leadership's and admins' filters: any states, models, programs and conditions, and any
+    range of months."""
+    sidebar = st.sidebar
     _keep_valid(K_STATES, list(options.states))
     states: list[str] = sidebar.multiselect(
         "States",
@@ -401,24 +592,115 @@ def render_sidebar(options: Options) -> OutcomeFilter:
         format_func=lambda code: CONDITION_LABELS[code],
         placeholder="Choose one or more conditions",
     )
-    months = _month_range(options)
-    setting: str = sidebar.radio(
-        "Inpatient setting",
-        list(SETTINGS),
-        key=K_SETTING,
-        format_func=lambda code: SETTING_LABELS[code],
-        help="Limits the admission measures (admissions, inpatient days, length of stay, "
-        "readmissions, paid per admission) to behavioral or medical stays. Costs per member "
-        "always count every admission and claim.",
-    )
-    sidebar.button("Reset filters", on_click=_reset, args=(options,), key="filter_reset")
-    sidebar.caption("The address bar holds these filters: copy it to share this view.")
+    return states, models, programs, conditions, _month_range(options)
 
-    selection = Selection(states, models, programs, conditions, months, setting)
-    _write_query(query_from_selection(selection, options))
-    filters = outcome_filter(selection, options)
-    st.session_state[K_FILTER] = filters
-    return filters
+
+def _partner_filters(options: Options) -> Choices:
+    """A state partner's filters: everything or one value in each, and whole calendar years
+    (the choices of `access.partner_choice_problem`)."""
+    sidebar = st.sidebar
+    codes = list(options.states)
+    if len(codes) > 1:
+        _keep_choice(K_STATES, codes)
+        state: str = sidebar.selectbox(
+            "States",
+            [ALL, *codes],
+            key=K_STATES,
+            format_func=lambda code: (
+                f"All your states ({', '.join(codes)})"
+                if code == ALL
+                else f"{code} · {options.states.get(code, code)}"
+            ),
+        )
+        states = codes if state == ALL else [state]
+    else:
+        states = codes
+        sidebar.markdown(
+            "**State:** "
+            + ", ".join(f"{code} · {options.states.get(code, code)}" for code in codes)
+        )
+    _keep_choice(K_MODELS, list(PROGRAM_GROUPS))
+    model: str = sidebar.selectbox(
+        "Program model",
+        [ALL, *PROGRAM_GROUPS],
+        key=K_MODELS,
+        format_func=lambda code: (
+            "All program models"
+            if code == ALL
+            else "Not enrolled only (the comparison population)"
+            if code == NOT_ENROLLED
+            else GROUP_LABELS[code]
+        ),
+    )
+    if model == NOT_ENROLLED:
+        st.session_state[K_COMPARISON] = True  # shown, as it is: the only rows chosen
+    comparison: bool = sidebar.checkbox(
+        "With members not enrolled",
+        key=K_COMPARISON,
+        disabled=model == NOT_ENROLLED,
+        help="Not enrolled is the comparison population: members of the same states who were "
+        "in no program that month.",
+    )
+    enrolled = list(PROGRAM_MODELS) if model == ALL else [] if model == NOT_ENROLLED else [model]
+    models: list[str] = [
+        g for g in PROGRAM_GROUPS if g in enrolled or (g == NOT_ENROLLED and comparison)
+    ]
+    within = options.programs_within(states, enrolled)
+    _keep_choice(K_PROGRAMS, within)
+    program: str = sidebar.selectbox(
+        "Program",
+        [ALL, *within],
+        key=K_PROGRAMS,
+        format_func=lambda code: "All programs" if code == ALL else options.program_label(code),
+        disabled=not within,
+        help="Programs never restrict the not-enrolled rows.",
+    )
+    _keep_choice(K_CONDITIONS, list(PRIMARY_CONDITIONS))
+    condition: str = sidebar.selectbox(
+        "Primary condition",
+        [ALL, *PRIMARY_CONDITIONS],
+        key=K_CONDITIONS,
+        format_func=lambda code: (
+            "All primary conditions" if code == ALL else CONDITION_LABELS[code]
+        ),
+    )
+    return (
+        states,
+        models,
+        [] if program == ALL else [program],
+        list(PRIMARY_CONDITIONS) if condition == ALL else [condition],
+        _year_range(options),
+    )
+
+
+def _year_range(options: Options) -> tuple[str, str]:
+    """A partner's range of whole calendar years, as its first and last months."""
+    years = years_of(options.months)
+    if not years:
+        return "", ""
+    if len(years) == 1:
+        st.sidebar.caption(f"Year: {years[0]} (the only year with data)")
+        return whole_years(years[0], years[0])
+    opening = default_years(options.months, options.last_complete)
+    current = st.session_state.get(K_YEARS)
+    if (
+        not isinstance(current, (tuple, list))
+        or len(current) != 2
+        or not set(current) <= set(years)
+    ):
+        st.session_state[K_YEARS] = opening
+    chosen: Any = st.sidebar.select_slider(
+        "Years",
+        years,
+        # A two-year default makes it a range slider; the session state set above wins.
+        value=opening,
+        key=K_YEARS,
+        help=f"First and last calendar year, inclusive. Opens on the latest "
+        f"{DEFAULT_MONTHS // 12} complete years (the newest months are provisional: their "
+        "claims are still arriving); the overview compares them with the years of equal "
+        "length just before.",
+    )
+    return whole_years(str(chosen[0]), str(chosen[1]))
 
 
 def _month_range(options: Options) -> tuple[str, str]:
@@ -448,12 +730,13 @@ def _month_range(options: Options) -> tuple[str, str]:
 
 
 def show_url_notices() -> None:
-    """Tell the user which parts of the link were not understood (on the run that read it)."""
+    """Tell the user which parts of the link were not understood, or were changed to fit a
+    state partner's choices (on the run that read it)."""
     notices: list[str] = st.session_state.get(K_NOTICES, [])
     if notices:
         st.warning(
-            "Some filters in the link were not recognised and were left out:\n\n"
-            + "\n".join(f"- {notice}" for notice in notices),
+            "Some filters in the link were not recognised or are not available to you, and "
+            "were changed:\n\n" + "\n".join(f"- {notice}" for notice in notices),
             icon=":material/link_off:",
         )
 

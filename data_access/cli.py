@@ -640,7 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--as",
         dest="as_viewer",
         metavar="EMAIL",
-        help="export for this granted viewer: a state partner gets only the granted states",
+        help="export for this granted viewer: a state partner gets only the granted states, "
+        "and may ask for everything or one value per filter and whole calendar years",
     )
     export.add_argument(
         "--unsuppressed",

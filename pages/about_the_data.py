@@ -131,5 +131,11 @@ st.markdown(
 - **Access.** Leadership sees every state; a state partner sees only the states granted,
   and the nation as one pooled line. Every sign-in, download and refused request is
   recorded in the audit log.
+- **A state partner's choices.** In each filter a state partner chooses everything or one
+  value (one of their states or all, one program model or all, one program or all, one
+  primary condition or all), and whole calendar years. Two views that differ by part of a
+  filter, such as two conditions beside one of them, could be subtracted to give back a
+  count that suppression hides; a shared link asking for more is widened to all of that
+  filter, or to whole years, and says so.
 """
 )

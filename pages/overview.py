@@ -134,17 +134,34 @@ def _tiles(
         )
 
 
-def complete_months(filters: OutcomeFilter) -> OutcomeFilter:
+PARTNER = data.viewer().is_partner
+
+
+def complete_months(chosen: OutcomeFilter) -> OutcomeFilter:
     """The filters without the provisional months: tiles never set months whose claims are
-    still arriving against complete ones."""
+    still arriving against complete ones. A state partner's tiles end with the last complete
+    calendar year, so that their months stay whole years."""
     last = data.last_complete_month()
-    if last is None or (filters.month_to is not None and filters.month_to <= last):
-        return filters
-    if filters.month_from is not None and filters.month_from > last:
-        return filters  # only provisional months chosen: shown as they are, and said so
-    return filters.model_copy(update={"month_to": last})
+    if last is None:
+        return chosen
+    if PARTNER:
+        last = filters.complete_year_end(last)
+    if chosen.month_to is not None and chosen.month_to <= last:
+        return chosen
+    if chosen.month_from is not None and chosen.month_from > last:
+        return chosen  # only provisional months chosen: shown as they are, and said so
+    return chosen.model_copy(update={"month_to": last})
 
 
+def _span(first: str | None, last: str | None) -> str:
+    """A range of months in words; a partner's as the whole years it covers."""
+    if PARTNER and first and last:
+        return first[:4] if first[:4] == last[:4] else f"{first[:4]} to {last[:4]}"
+    return f"{first} to {last}"
+
+
+# Outside the guarded block: the sections below need them whatever happens in it.
+enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
 with data.guarded("the headline figures"):
     tiled = complete_months(f)
     current = data.outcome_summary(tiled, period=None, by=("population",))
@@ -156,7 +173,6 @@ with data.guarded("the headline figures"):
     )
     # No delta suffix: it truncated the tiles, and the caption below names the months.
     since = ""
-    enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
     if enrolled_models:
         st.subheader("Members enrolled in a program")
         members_now = data.enrolled_members(tiled)
@@ -165,21 +181,38 @@ with data.guarded("the headline figures"):
     if NOT_ENROLLED in f.program_models:
         st.subheader("Not enrolled (comparison population)")
         _tiles(NOT_ENROLLED, current, previous, None, since)
+    one_year = PARTNER and str(tiled.month_from)[:4] == str(tiled.month_to)[:4]
+    unit = ("year" if one_year else "years") if PARTNER else "months"
+    before = "the year just before" if one_year else f"the {unit} of equal length just before"
     compared_with = (
-        f"Changes compare with {previous_filter.month_from} to {previous_filter.month_to}, "
-        "the months of equal length just before."
+        f"Changes compare with {_span(previous_filter.month_from, previous_filter.month_to)}, "
+        f"{before}."
         if previous_filter is not None
-        else "No change shown: the data has no months of equal length before the selected range."
+        else f"No change shown: the data has no {unit} of equal length before the selected range."
     )
-    left_out = (
-        f"The tiles cover the months to {tiled.month_to}: the later months of the range are "
-        "provisional (their claims are still arriving). "
-        if tiled.month_to != f.month_to
-        else "The selected months are all provisional (claims still arriving): their figures "
-        "will still change. "
-        if current.get("provisional", pd.Series(dtype=bool)).any()
-        else ""
-    )
+    if tiled.month_to != f.month_to:
+        if PARTNER:
+            later = int(str(f.month_to)[:4]) - int(str(tiled.month_to)[:4])
+            left_out = (
+                f"The tiles cover the whole years to {str(tiled.month_to)[:4]}: the "
+                + ("last year of the range is" if later == 1 else f"last {later} years are")
+                + " not complete yet (claims of the latest months are still arriving). "
+            )
+        else:
+            left_out = (
+                f"The tiles cover the months to {tiled.month_to}: the later months of the range "
+                "are provisional (their claims are still arriving). "
+            )
+    elif current.get("provisional", pd.Series(dtype=bool)).any():
+        left_out = (
+            f"The selected {unit} {'is' if one_year else 'are'} not complete yet (claims of the "
+            "latest months are still arriving): the figures will still change. "
+            if PARTNER
+            else "The selected months are all provisional (claims still arriving): their "
+            "figures will still change. "
+        )
+    else:
+        left_out = ""
     st.caption(left_out + compared_with)
     if enrolled_models and NOT_ENROLLED in f.program_models:
         st.caption(SELECTION_NOTE)

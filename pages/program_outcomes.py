@@ -50,6 +50,9 @@ measure = PREPOST_MEASURES[measure_name]
 st.caption(f"Admission measures count {SETTING_LABELS[f.setting].lower()} (sidebar setting).")
 
 bounds = data.month_bounds()
+if bounds is not None and data.viewer().is_partner:
+    # A state partner's months are whole calendar years: the years that hold the extract.
+    bounds = filters.whole_years(bounds[0][:4], bounds[1][:4])
 if bounds is not None and (f.month_from, f.month_to) != bounds:
     # The month range picks enrollments that START in it; the app opens on the latest months,
     # which leaves out programs that enrolled earlier. A link (opening a new session, which

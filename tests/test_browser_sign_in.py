@@ -2,10 +2,11 @@
 a temporary secrets.toml) signs people in through a local OpenID Connect provider
 (oidc-provider-mock), and what they see follows their grant.
 
-A state partner for TX signs in through the provider's form: the banner names TX, the state
-filter offers TX alone, a link asking for another state does not show it (a notice says it was
-dropped), and a download is audited under their address. They sign out through the provider;
-leadership signs in and is offered every state.
+A state partner for TX signs in through the provider's form: the banner names TX, the sidebar
+names TX and offers no other state, a link asking for another state does not show it (a notice
+says it was dropped), a link asking for two conditions (half of a differencing attempt) is
+narrowed to all conditions with a notice saying why, and a download is audited under their
+address. They sign out through the provider; leadership signs in and is offered every state.
 
 Needs the playwright package, Chromium at /usr/bin/chromium and oidc-provider-mock
 (requirements.txt). Without them the tests skip, and fail under CI=true.
@@ -33,6 +34,7 @@ from tests.browser_helpers import (
     new_context,
     open_app,
     problems_shown,
+    query,
     selected_values,
     sign_in,
     wait_for_app,
@@ -129,6 +131,24 @@ def _banner(page: Any) -> str:
     return page.locator(".st-key-viewer_banner").inner_text()
 
 
+def _sidebar_text(page: Any) -> str:
+    return page.get_by_test_id("stSidebar").inner_text()
+
+
+def _sidebar_choice(page: Any, label: str) -> str:
+    """The option shown in a sidebar selectbox (a partner's single-choice filter): the value
+    of its combobox input."""
+    sidebar = page.get_by_test_id("stSidebar")
+    return str(sidebar.get_by_role("combobox", name=label, exact=True).input_value())
+
+
+def _assert_partner_sidebar(page: Any, states: dict[str, str]) -> None:
+    """The TX partner's sidebar: TX named, no state to choose, no multi-select anywhere."""
+    assert f"State: TX · {states['TX']}" in _sidebar_text(page)
+    assert page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").count() == 0
+    assert page.get_by_role("combobox", name="States", exact=True).count() == 0
+
+
 def _states_offered(page: Any) -> set[str]:
     """Every option of the sidebar's state filter: the chips selected and the ones listed."""
     offered = set(selected_values(page, "States"))
@@ -179,7 +199,7 @@ def test_partner_and_leadership_sign_in_through_the_provider(
     sign_in(page, app_url, PARTNER)
     assert problems_shown(page) == []
     assert f"Signed in as {PARTNER} · state partner for TX" in _banner(page)
-    assert _states_offered(page) == {f"TX · {states['TX']}"}
+    _assert_partner_sidebar(page, states)
     assert [row["role"] for row in _audit(database_url, PARTNER, "sign_in")] == ["state_partner"]
 
     # A link asking for another state: not shown, and a notice says it was dropped.
@@ -188,11 +208,30 @@ def test_partner_and_leadership_sign_in_through_the_provider(
     assert f"Signed in as {PARTNER}" in _banner(linked), "the sign-in cookie opens new tabs"
     notices = linked.get_by_test_id("stAlert").all_inner_texts()
     assert any(other in notice for notice in notices), notices
-    assert not any(other in chip for chip in selected_values(linked, "States"))
-    assert _states_offered(linked) == {f"TX · {states['TX']}"}
+    assert other not in _sidebar_text(linked) and states[other] not in _sidebar_text(linked)
+    _assert_partner_sidebar(linked, states)
     linked.close()
     dropped = _audit(database_url, PARTNER, "states_dropped")
     assert [row["detail"] for row in dropped] == [other]
+
+    # A differencing attempt: mental health and substance use together, beside either alone,
+    # would give away the other by subtraction. The link is narrowed to all conditions, and
+    # the notice says what changed and why.
+    differencing = context.new_page()
+    open_app(differencing, app_url, "?condition=mental_health&condition=substance_use")
+    assert problems_shown(differencing) == []
+    notices = differencing.get_by_test_id("stAlert").all_inner_texts()
+    narrowed = [notice for notice in notices if "`condition`" in notice or "condition:" in notice]
+    assert len(narrowed) == 1, notices
+    assert (
+        "asked for Mental health, Substance use; showing all primary conditions instead."
+        in narrowed[0]
+    ), narrowed
+    assert "no two views can be subtracted to reveal a small count" in narrowed[0]
+    assert _sidebar_choice(differencing, "Primary condition") == "All primary conditions"
+    assert "condition" not in query(differencing)
+    assert query(differencing)["from"] == ["2022-01"] and query(differencing)["to"] == ["2024-12"]
+    differencing.close()
 
     # A download is audited under the partner's address.
     go_to(page, "Downloads")
@@ -263,8 +302,8 @@ def test_a_shared_link_to_a_page_with_filters_survives_the_sign_in(
         assert problems_shown(page) == []
         assert f"Signed in as {PARTNER}" in _banner(page)
         assert page.get_by_role("heading", name="Program outcomes").count() >= 1
-        chips = selected_values(page, "States")
-        assert len(chips) == 1 and "TX" in chips[0], chips
+        assert "State: TX ·" in _sidebar_text(page)
+        assert page.get_by_role("combobox", name="States", exact=True).count() == 0
         assert errors == [], f"JavaScript errors in the page: {errors}"
     finally:
         fresh.close()

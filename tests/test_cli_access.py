@@ -12,6 +12,7 @@ from data_access import access, cli, db
 from data_access.filters import OutcomeFilter
 from data_access.models import State
 from tests.test_access import Clock
+from tests.test_loader import GOOD, write
 
 PROG = "python -m data_access access"
 HEADER = "occurred_at,email,role,event,dataset,filters,rows,suppressed,detail"
@@ -336,3 +337,58 @@ def test_usage_without_an_action_or_a_role(capsys: pytest.CaptureFixture[str]) -
         cli.main(["access", "grant", "a@example.org"])
     assert info.value.code == 2
     assert "the following arguments are required: --role" in capsys.readouterr().err
+
+
+# -- a state partner's export: everything or one value per filter, whole years ---------------
+
+REFUSAL = (
+    "This combination of filters is not available to state partners: choose {}. Two views "
+    "that differ by part of a filter could be subtracted to reveal a count that small-cell "
+    "suppression hides (see About the data).\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "choices"),
+    [
+        (
+            ["--condition", "mental_health,substance_use"],
+            "one primary condition or all of them",
+        ),
+        (["--model", "embedded", "--model", "whole_health"], "one program model or all of them"),
+        (["--from", "2019-03", "--to", "2020-12"], "whole calendar years (January to December)"),
+        (
+            ["--condition", "mental_health,co_occurring", "--to", "2020-06"],
+            "one primary condition or all of them; whole calendar years (January to December)",
+        ),
+    ],
+    ids=["two-conditions", "two-models", "months", "both"],
+)
+def test_a_partner_export_outside_the_partner_choices_exits_1_with_the_reason(
+    configured: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    choices: str,
+) -> None:
+    assert cli.main(["load", str(write(tmp_path / "in", dict(GOOD)))]) == 0
+    access.grant(email="tx@example.org", role="state_partner", states=["TX"], granted_by="test")
+    capsys.readouterr()
+    export = ["export", "monthly", "--as", "tx@example.org", *flags]
+    target = tmp_path / "monthly.csv"
+
+    assert cli.main([*export, "--out", str(target)]) == 1
+    assert capsys.readouterr() == ("", REFUSAL.format(choices))
+    assert not target.exists()
+    assert cli.main(export) == 1  # to standard output: not a line of it written
+    assert capsys.readouterr() == ("", REFUSAL.format(choices))
+    admin = access.Viewer(email="admin@example.org", role="admin")
+    assert access.audit_log(viewer=admin, events=["download"]).empty
+
+    # Leadership may ask for the same; the partner for everything or one value, whole years.
+    assert cli.main(["export", "monthly", *flags, "--out", str(target)]) == 0
+    allowed = ["--condition", "mental_health", "--model", "whole_health"]
+    years = ["--from", "2019-01", "--to", "2020-12"]
+    assert cli.main(["export", "monthly", "--as", "tx@example.org", *allowed, *years]) == 0
+    rows = access.audit_log(viewer=admin, events=["download"])
+    assert list(rows["email"]) == ["tx@example.org", f"cli:{getpass.getuser()}"]

@@ -28,10 +28,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as hs
 from sqlalchemy import Engine
 
-from dashboard.filters import months_between
-from dashboard.formatting import PREPOST_MEASURES, SUMMARY_MEASURES
+from dashboard.filters import default_years, months_between, whole_years
+from dashboard.formatting import GROUP_LABELS, PREPOST_MEASURES, SUMMARY_MEASURES
 from data_access import access, db, event_study, exports, impact, queries
 from data_access.access import LOCAL_VIEWER, Viewer
+from data_access.errors import DisclosureRefused
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
 from data_access.vocabulary import (
@@ -102,6 +103,8 @@ COUNT_HOVER = re.compile(
 OTHER_CODE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(OTHER_STATES)) + r")(?![A-Za-z])")
 OTHER_NAME = re.compile(r"\b(" + "|".join(sorted(OTHER_STATES.values())) + r")\b")
 NOTICE_START = "Some filters in the link were not recognised"
+SIDEBAR_STATE = f"**State:** {GRANTED} · {GRANTED_NAME}"
+LATTICE_REFUSAL = "not available to state partners"
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -267,6 +270,10 @@ def csv_problems(key: str, text: str) -> list[str]:
 def partner_problems(shown: Shown, where: str) -> list[str]:
     """Everything on a partner's page that issue #4 forbids."""
     problems = [f"{where}: uncaught exception {text[:300]!r}" for text in shown.exceptions]
+    # Every filter a page builds from the partner's sidebar stays within the partner's choices.
+    problems += [
+        f"{where}: refused {text[:200]!r}" for text in shown.texts if LATTICE_REFUSAL in text
+    ]
     for text in [*shown.texts, *shown.errors] + [
         w for w in shown.warnings if not w.startswith(NOTICE_START)
     ]:
@@ -281,10 +288,19 @@ def partner_problems(shown: Shown, where: str) -> list[str]:
         for option in options:
             if found := other_states_in(option):
                 problems.append(f"{where}: {label} offers {option!r} ({sorted(found)})")
-    if (states := shown.options.get("multiselect:States")) != [f"{GRANTED} · {GRANTED_NAME}"]:
+    # A grant of one state: nothing to choose, the sidebar names the state; every other
+    # filter is a single choice (everything or one value).
+    states = shown.options.get("multiselect:States", shown.options.get("selectbox:States"))
+    if states or SIDEBAR_STATE not in shown.texts:
         problems.append(f"{where}: the sidebar's states are {states}")
-    for label in ("multiselect:Programs",):
-        bad = [o for o in shown.options.get(label, []) if f"({GRANTED}, " not in o]
+    if multiple := [label for label in shown.options if label.startswith("multiselect:")]:
+        problems.append(f"{where}: the partner is offered several values in {multiple}")
+    for label in ("selectbox:Program",):
+        bad = [
+            o
+            for o in shown.options.get(label, [])
+            if o != "All programs" and f"({GRANTED}, " not in o
+        ]
         if bad:
             problems.append(f"{where}: {label} offers {bad}")
     for key, figure in shown.figures.items():
@@ -470,8 +486,11 @@ def test_a_link_naming_other_states_drops_them_with_a_notice(outcomes: Engine) -
     assert [trace["locations"] for trace in traces] == [["TX"]]
     assert [trace["text"] for trace in traces] == [["Texas"]]
     assert set(_table_with(shown, "state_code")["state_code"]) == {"TX"}
-    assert at.session_state["filter_states"] == ["TX"]
-    assert at.session_state["filter_programs"] == ["TX-COACHING"]
+    # One state granted: no state to choose; the one program asked for is chosen.
+    assert at.session_state["filter_programs"] == "TX-COACHING"
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        program_ids=("TX-COACHING",), month_from="2022-01", month_to="2024-12"
+    )
     # The refused states are audited, once for the session.
     at.run(timeout=TIMEOUT)
     assert not [w for w in collect(at).warnings if w.startswith(NOTICE_START)]
@@ -494,20 +513,20 @@ def test_a_link_naming_only_another_state_shows_texas_not_that_state(outcomes: E
 
 
 def test_a_small_enrolled_count_reads_fewer_than_11(outcomes: Engine) -> None:
-    # TX's whole-health programme had one enrolled member from March to June 2017.
-    query = {"model": ["whole_health"], "from": ["2017-03"], "to": ["2017-06"]}
+    # TX's whole-health programme had one enrolled member in 2020.
+    query = {"model": ["whole_health"], "from": ["2020-01"], "to": ["2020-12"]}
     true_count = queries.enrolled_members(
         viewer=LOCAL_VIEWER,
         small_cells="show",
         filters=OutcomeFilter(
             states=("TX",),
             program_models=("whole_health",),
-            month_from="2017-03",
-            month_to="2017-06",
+            month_from="2020-01",
+            month_to="2020-12",
         ),
         engine=outcomes,
     )
-    assert true_count is not None and 1 <= true_count < THRESHOLD
+    assert true_count == 1
     at, _ = open_as(PARTNER, "overview", query)
     shown = collect(at)
     tiles = {label: value for label, value, _ in shown.metrics}
@@ -517,7 +536,7 @@ def test_a_small_enrolled_count_reads_fewer_than_11(outcomes: Engine) -> None:
     assert {m.label: m.value for m in leader.metric}["Enrolled members"] == f"{true_count:,}"
 
 
-NATIONAL_LINK = {"model": ["care_advocacy", "whole_health"], "from": ["2016-01"], "to": ["2017-12"]}
+NATIONAL_LINK = {"model": ["care_advocacy"], "from": ["2016-01"], "to": ["2017-12"]}
 
 
 def test_the_national_line_is_one_pooled_suppressed_line(outcomes: Engine) -> None:
@@ -525,7 +544,7 @@ def test_the_national_line_is_one_pooled_suppressed_line(outcomes: Engine) -> No
     shown = collect(at)
     assert not partner_problems(shown, "state_profile"), partner_problems(shown, "state_profile")
     filters = OutcomeFilter(
-        program_models=("care_advocacy", "whole_health"), month_from="2016-01", month_to="2017-12"
+        program_models=("care_advocacy",), month_from="2016-01", month_to="2017-12"
     )
     expected = queries.outcome_summary(
         viewer=PARTNER_VIEWER, filters=filters, period="quarter", scope="national", engine=outcomes
@@ -566,7 +585,7 @@ def test_the_national_line_minus_texas_is_no_single_other_state(outcomes: Engine
     """The national line and Texas's line side by side: their difference is the other
     states pooled, which must be no one state's figures and no count from 1 to 10 (the
     reason `_check_national` refuses the national line with one state outside the grant)."""
-    link = {"model": ["care_advocacy", "whole_health"], "from": ["2017-01"], "to": ["2017-12"]}
+    link = {"model": ["care_advocacy"], "from": ["2017-01"], "to": ["2017-12"]}
     at, _ = open_as(PARTNER, "state_profile", link, {"profile_period": "month"})
     shown = collect(at)
     table = _table_with(shown, "month")
@@ -578,9 +597,7 @@ def test_the_national_line_minus_texas_is_no_single_other_state(outcomes: Engine
         viewer=LOCAL_VIEWER,
         small_cells="show",
         filters=OutcomeFilter(
-            program_models=("care_advocacy", "whole_health"),
-            month_from="2017-01",
-            month_to="2017-12",
+            program_models=("care_advocacy",), month_from="2017-01", month_to="2017-12"
         ),
         by=("state_code",),
         engine=outcomes,
@@ -603,6 +620,291 @@ def test_the_national_line_minus_texas_is_no_single_other_state(outcomes: Engine
     assert not problems, (
         "On the state profile (monthly) at ?" + str(link) + ":\n" + "\n".join(problems)
     )
+
+
+# -- the partner's sidebar: everything or one value in each filter, whole calendar years ----
+
+ALL_MODELS = [
+    "All program models",
+    "Embedded",
+    "Care advocacy",
+    "Whole health",
+    "Hot spotting",
+    "Not enrolled only (the comparison population)",
+]
+TX_PROGRAMS = [
+    "All programs",
+    "Peer support and coaching (members hospitalized or in hospital) (TX, Care advocacy)",
+    "Peer support for recurrent admissions (TX, Hot spotting)",
+    "Recovery and Resiliency peer services (TX, Embedded)",
+    "Whole-health peer support for older adults (TX, Whole health)",
+]
+ALL_CONDITIONS = ["All primary conditions", "Mental health", "Substance use", "Co-occurring"]
+# The sample's claims are complete to 2025-09: the partner opens on 2022 to 2024.
+PARTNER_DEFAULT = OutcomeFilter(month_from="2022-01", month_to="2024-12")
+NARROWED = (
+    "State partners choose everything or one value in each filter, so that no two views can "
+    "be subtracted to reveal a small count."
+)
+WIDENED = (
+    "State partners choose whole calendar years, so that no two views can be subtracted to "
+    "reveal a small count."
+)
+
+
+def _sidebar_choices(at: Any) -> dict[str, tuple[list[str], str]]:
+    return {box.label: (list(box.options), box.value) for box in at.sidebar.selectbox}
+
+
+def _notice_lines(shown: Shown) -> list[str]:
+    notices = [w for w in shown.warnings if w.startswith(NOTICE_START)]
+    assert len(notices) <= 1, notices
+    return [line for w in notices for line in w.splitlines() if line.startswith("- ")]
+
+
+def test_the_partner_sidebar_offers_everything_or_one_value_and_whole_years(
+    outcomes: Engine,
+) -> None:
+    at, _ = open_as(PARTNER, "overview")
+    assert not at.exception and not at.error
+    assert not at.sidebar.multiselect
+    assert _sidebar_choices(at) == {
+        "Program model": (ALL_MODELS, "all"),
+        "Program": (TX_PROGRAMS, "all"),
+        "Primary condition": (ALL_CONDITIONS, "all"),
+    }
+    assert SIDEBAR_STATE in [element.value for element in at.sidebar.markdown]
+    comparison = at.checkbox(key="filter_comparison")
+    assert (comparison.label, comparison.value) == ("With members not enrolled", True)
+    years = at.select_slider(key="filter_years")
+    assert years.label == "Years"
+    assert list(years.options) == [str(year) for year in range(2015, 2026)]
+    assert years.value == ("2022", "2024")
+    assert [element.value for element in at.sidebar.caption][:1] == [
+        "As a state partner you choose everything or one value in each filter, and whole "
+        "calendar years, so that no two views can be subtracted to reveal a count that "
+        "small-cell suppression hides (see About the data)."
+    ]
+    assert at.session_state["outcome_filter"] == PARTNER_DEFAULT
+    assert dict(at.query_params) == {"from": "2022-01", "to": "2024-12"}
+    assert not at.warning  # no notice: nothing in the link to change
+
+    # One model, one of its programs, one condition, no comparison, two years.
+    at.selectbox(key="filter_models").set_value("embedded").run(timeout=TIMEOUT)
+    assert at.selectbox(key="filter_programs").options == [TX_PROGRAMS[0], TX_PROGRAMS[3]]
+    at.selectbox(key="filter_programs").set_value("TX-RR-EMBEDDED")
+    at.selectbox(key="filter_conditions").set_value("substance_use")
+    at.checkbox(key="filter_comparison").uncheck()
+    at.select_slider(key="filter_years").set_range("2019", "2020").run(timeout=TIMEOUT)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        program_models=("embedded",),
+        program_ids=("TX-RR-EMBEDDED",),
+        conditions=("substance_use",),
+        month_from="2019-01",
+        month_to="2020-12",
+    )
+    assert dict(at.query_params) == {
+        "model": "embedded",
+        "program": "TX-RR-EMBEDDED",
+        "condition": "substance_use",
+        "from": "2019-01",
+        "to": "2020-12",
+    }
+    assert not partner_problems(collect(at), "overview"), partner_problems(collect(at), "overview")
+
+    # The comparison population alone: no program to choose, the comparison shown.
+    at.selectbox(key="filter_models").set_value(NOT_ENROLLED).run(timeout=TIMEOUT)
+    assert at.selectbox(key="filter_programs").disabled
+    assert at.checkbox(key="filter_comparison").disabled
+    assert at.checkbox(key="filter_comparison").value is True
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        program_models=(NOT_ENROLLED,),
+        conditions=("substance_use",),
+        month_from="2019-01",
+        month_to="2020-12",
+    )
+    at.button(key="filter_reset").click().run(timeout=TIMEOUT)
+    assert at.session_state["outcome_filter"] == PARTNER_DEFAULT
+    assert not at.exception and not at.error
+
+
+def test_a_partner_link_asking_for_two_conditions_shows_all_conditions_with_a_notice(
+    outcomes: Engine,
+) -> None:
+    """The differencing attempt of issue #14: conditions X+Y beside X. The link is narrowed
+    to all conditions, and the notice says so and why."""
+    query = {"condition": ["mental_health", "substance_use"]}
+    at, _ = open_as(PARTNER, "overview", query)
+    assert not at.exception and not at.error
+    [notice] = [w for w in collect(at).warnings if w.startswith(NOTICE_START)]
+    assert notice == (
+        "Some filters in the link were not recognised or are not available to you, and were "
+        "changed:\n\n"
+        "- `condition`: asked for Mental health, Substance use; showing all primary conditions "
+        f"instead. {NARROWED}"
+    )
+    assert at.selectbox(key="filter_conditions").value == "all"
+    assert at.session_state["outcome_filter"] == PARTNER_DEFAULT
+    assert "condition" not in at.query_params
+    # Leadership's link is the link: two conditions, no notice.
+    leader, _ = open_as(LEADER, "overview", query)
+    assert not leader.warning
+    assert leader.session_state["outcome_filter"].conditions == ("mental_health", "substance_use")
+
+
+def test_a_partner_link_is_brought_into_the_partner_choices_with_a_notice(
+    outcomes: Engine,
+) -> None:
+    query = {
+        "model": ["embedded", "hot_spotting", NOT_ENROLLED],
+        "program": ["TX-RR-EMBEDDED", "TX-HOT-SPOTTING"],
+        "condition": ["co_occurring"],
+        "from": ["2016-03"],
+        "to": ["2017-05"],
+    }
+    at, _ = open_as(PARTNER, "overview", query)
+    assert not at.exception and not at.error
+    assert _notice_lines(collect(at)) == [
+        f"- `model`: asked for Embedded, Hot spotting; showing all program models instead. "
+        f"{NARROWED}",
+        f"- `program`: asked for TX-HOT-SPOTTING, TX-RR-EMBEDDED; showing all programs instead. "
+        f"{NARROWED}",
+        "- `from`, `to`: widened 2016-03 to 2017-05 to whole calendar years, 2016-01 to "
+        f"2017-12. {WIDENED}",
+    ]
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        conditions=("co_occurring",), month_from="2016-01", month_to="2017-12"
+    )
+    assert dict(at.query_params) == {
+        "condition": "co_occurring",
+        "from": "2016-01",
+        "to": "2017-12",
+    }
+    # The same link for leadership is taken as it is.
+    leader, _ = open_as(LEADER, "overview", query)
+    assert not leader.warning
+    assert leader.session_state["outcome_filter"] == OutcomeFilter(
+        program_models=("embedded", "hot_spotting", NOT_ENROLLED),
+        program_ids=("TX-HOT-SPOTTING", "TX-RR-EMBEDDED"),
+        conditions=("co_occurring",),
+        month_from="2016-03",
+        month_to="2017-05",
+    )
+
+
+def test_a_partner_of_three_states_chooses_one_or_all_of_them(outcomes: Engine) -> None:
+    email = "three.states@example.org"
+    access.grant(
+        email=email,
+        role="state_partner",
+        states=["TX", "NY", "RI"],
+        granted_by="test",
+        engine=outcomes,
+    )
+    at, _ = open_as(email, "overview", {"state": ["TX", "NY", "MI"]})
+    assert not at.exception and not at.error
+    assert _notice_lines(collect(at)) == [
+        "- `state`: left out MI: your access covers NY, RI, TX only.",
+        f"- `state`: asked for NY, TX; showing all your states instead. {NARROWED}",
+    ]
+    assert _sidebar_choices(at)["States"] == (
+        ["All your states (NY, RI, TX)", "NY · New York", "RI · Rhode Island", "TX · Texas"],
+        "all",
+    )
+    assert at.session_state["outcome_filter"] == PARTNER_DEFAULT
+    at.selectbox(key="filter_states").set_value("RI").run(timeout=TIMEOUT)
+    assert not at.exception and not at.error
+    assert at.session_state["outcome_filter"].states == ("RI",)
+    assert at.selectbox(key="filter_programs").options == [
+        "All programs",
+        *(
+            f"{row.program_name} (RI, {GROUP_LABELS[row.program_model]})"
+            for row in PROGRAMS[PROGRAMS["state_code"] == "RI"]
+            .sort_values("program_name")
+            .itertuples()
+        ),
+    ]
+    assert at.query_params["state"] == "RI"
+
+
+def test_the_partner_tiles_end_with_the_last_complete_year(outcomes: Engine) -> None:
+    """Claims are complete to 2025-09: 2023 to 2025 is tiled as 2023 to 2024 and compared
+    with 2021 to 2022, whole years both; 2025 alone is shown as it is, and said so."""
+    at, _ = open_as(PARTNER, "overview", {"from": ["2023-01"], "to": ["2025-12"]})
+    assert not at.exception and not at.error
+    captions = [element.value for element in at.caption]
+    assert (
+        "The tiles cover the whole years to 2024: the last year of the range is not complete "
+        "yet (claims of the latest months are still arriving). Changes compare with 2021 to "
+        "2022, the years of equal length just before."
+    ) in captions
+    at, _ = open_as(PARTNER, "overview", {"from": ["2025-01"], "to": ["2025-12"]})
+    assert not at.exception and not at.error
+    assert (
+        "The selected year is not complete yet (claims of the latest months are still "
+        "arriving): the figures will still change. Changes compare with 2024, the year just "
+        "before."
+    ) in [element.value for element in at.caption]
+
+
+NARROW_CHOICES = {
+    "model": ["embedded"],
+    "program": ["TX-RR-EMBEDDED"],
+    "condition": ["substance_use"],
+    "from": ["2019-01"],
+    "to": ["2020-12"],
+    "setting": ["behavioral"],
+}
+
+
+def test_no_page_builds_a_filter_outside_the_partner_choices(outcomes: Engine) -> None:
+    """Each page derives filters from the sidebar's (the comparison added or left out, one
+    state, the years before, the tiles' complete years): none is refused as outside the
+    partner's choices, for one value in every filter."""
+    at, _ = open_as(PARTNER, "overview", NARROW_CHOICES)
+    problems: list[str] = []
+    for page in PAGES:
+        if page != "overview":
+            at.switch_page(PAGES[page]).run(timeout=TIMEOUT)
+        shown = collect(at)
+        problems += [f"{page}: {e}" for e in shown.errors]
+        problems += [p for p in partner_problems(shown, page) if "refused" in p or "uncaught" in p]
+    assert at.session_state["outcome_filter"] == OutcomeFilter(
+        program_models=("embedded",),
+        program_ids=("TX-RR-EMBEDDED",),
+        conditions=("substance_use",),
+        month_from="2019-01",
+        month_to="2020-12",
+        setting="behavioral",
+    )
+    assert not problems, "\n".join(problems)
+    # The check sees a refusal: a filter outside the choices, asked of the data directly.
+    with pytest.raises(DisclosureRefused, match=LATTICE_REFUSAL):
+        queries.outcome_summary(
+            viewer=PARTNER_VIEWER,
+            filters=OutcomeFilter(conditions=("substance_use", "co_occurring")),
+            engine=outcomes,
+        )
+
+
+@pytest.mark.parametrize(
+    ("last_month", "last_complete", "expected"),
+    [
+        ("2025-12", "2025-09", ("2022", "2024")),
+        ("2025-12", "2025-12", ("2023", "2025")),
+        ("2025-12", None, ("2023", "2025")),
+        ("2025-06", None, ("2022", "2024")),
+        ("2016-12", "2016-11", ("2015", "2015")),
+        ("2015-12", "2015-11", ("2015", "2015")),  # no complete year: the latest with data
+        ("2015-12", "2014-12", ("2015", "2015")),
+    ],
+)
+def test_default_years_are_the_latest_complete_calendar_years(
+    last_month: str, last_complete: str | None, expected: tuple[str, str]
+) -> None:
+    assert default_years(months_between("2015-01", last_month), last_complete) == expected
+    assert whole_years(*expected) == (f"{expected[0]}-01", f"{expected[1]}-12")
 
 
 # -- no grant --------------------------------------------------------------------------------
