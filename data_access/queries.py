@@ -72,8 +72,6 @@ from data_access.suppression import (
 )
 from data_access.vocabulary import (
     NOT_ENROLLED,
-    PROGRAM_GROUPS,
-    PROGRAM_MODELS,
     SETTINGS,
     Dimension,
     Period,
@@ -81,8 +79,6 @@ from data_access.vocabulary import (
     SmallCells,
 )
 
-# The program models of a partner's national line: all, the enrolled ones, the comparison.
-NATIONAL_MODELS = (set(PROGRAM_GROUPS), set(PROGRAM_MODELS), {NOT_ENROLLED})
 # "filters": the viewer's states within the filters; "national": every state pooled into
 # one line, the only figure beyond their states a state partner may see.
 Scope = Literal["filters", "national"]
@@ -174,15 +170,14 @@ def _check_national(
     outside the grant (none for other viewers)."""
     if not viewer.is_partner:
         return ()
-    narrowed = (
+    if (
         filters.conditions is not None
         or filters.program_ids is not None
         or filters.setting != "all"
-        or set(filters.program_models) not in NATIONAL_MODELS
-    )
-    if narrowed:
+    ):
         # Two national lines that differ by part of a filter, less the partner's own lines,
-        # would give the rest of the nation's difference: one line, over everything.
+        # would give the rest of the nation's difference: over every condition, program and
+        # setting only (program models are checked line against line).
         raise DisclosureRefused(
             "The national figure is shown to state partners over every program, condition "
             "and setting only; clear those filters to see it."
@@ -202,6 +197,7 @@ def _check_national(
 
 
 def _rest_of_nation_hidden(
+    viewer: Viewer,
     outside: tuple[str, ...],
     national: OutcomeFilter,
     period: Period | None,
@@ -216,7 +212,68 @@ def _rest_of_nation_hidden(
         rest if rest.empty else _summed_months(rest_filter, period, (*by, "state_code"), engine)
     )
     keys: list[str] = ([period] if period else []) + list(by)
-    return rest_of_nation_hidden(rest, per_state, keys=keys, frame=frame, threshold=_threshold())
+    hidden = rest_of_nation_hidden(rest, per_state, keys=keys, frame=frame, threshold=_threshold())
+    if viewer.is_partner and DIFFERENCING_RULE and not rest.empty:
+        hidden = hidden | _national_differencing_hidden(
+            viewer, rest_filter, rest, period, frame, engine
+        ).reindex(columns=hidden.columns, fill_value=False)
+    return hidden
+
+
+def _national_differencing_hidden(
+    viewer: Viewer,
+    rest_filter: OutcomeFilter,
+    rest: pd.DataFrame,
+    period: Period | None,
+    frame: pd.DataFrame,
+    engine: Engine,
+) -> pd.DataFrame:
+    """A partner's national line less their own lines is the rest of the nation: it must not
+    differ by a small count from the rest of the nation over more program models (the
+    national line over them), nor from the longer ranges by the nearest year with data."""
+    threshold = _threshold()
+    counts = list(COUNT_COLUMNS)
+    keys = [period] if period else []
+    hidden = pd.DataFrame(False, index=frame.index, columns=counts)
+
+    def placed(sums: pd.DataFrame) -> pd.DataFrame:
+        if not keys:
+            row = sums[counts].sum() if len(sums) else pd.Series(0, index=counts)
+            return pd.DataFrame([row.to_numpy()] * len(frame), index=frame.index, columns=counts)
+        aligned = frame[keys].merge(sums[[*keys, *counts]], on=keys, how="left")
+        return aligned[counts].fillna(0).set_axis(frame.index)
+
+    own = placed(rest)
+    for wider in wider_choices(rest_filter.model_copy(update={"states": viewer.states}), viewer):
+        more = (
+            placed(
+                _summed_months(
+                    wider.model_copy(update={"states": rest_filter.states}), period, (), engine
+                )
+            )
+            - own
+        )
+        hidden |= (more >= 1) & (more < threshold)
+    yearly = _summed_months(
+        rest_filter.model_copy(update={"month_from": None, "month_to": None}), "year", (), engine
+    )
+    if yearly.empty or period not in ("year", None):
+        return hidden
+    years = yearly.assign(year=yearly["year"].astype(int)).set_index("year").sort_index()
+    for row in frame.index:
+        if period == "year":
+            first = last = int(frame.loc[row, "year"])
+        else:
+            first = int(rest_filter.month_from[:4]) if rest_filter.month_from else years.index.min()
+            last = int(rest_filter.month_to[:4]) if rest_filter.month_to else years.index.max()
+        for column in counts:
+            values = years[column]
+            before = values[(values.index < first) & (values != 0)].iloc[-1:]
+            after = values[(values.index > last) & (values != 0)].iloc[:1]
+            for nearest in (before, after):
+                if len(nearest) and 1 <= nearest.iloc[0] < threshold:
+                    hidden.loc[row, column] = True
+    return hidden
 
 
 def _consistent_hidden(
@@ -474,7 +531,9 @@ def outcome_summary(
     if must_suppress(viewer, small_cells):
         also_hidden: pd.DataFrame | None
         if outside:
-            also_hidden = _rest_of_nation_hidden(outside, filters, period, by, frame, engine)
+            also_hidden = _rest_of_nation_hidden(
+                viewer, outside, filters, period, by, frame, engine
+            )
         elif viewer.is_partner and DIFFERENCING_RULE:
             also_hidden = _partner_hidden(viewer, filters, period, by, frame, is_total, engine)
         else:

@@ -420,8 +420,6 @@ def refused_nationally(
         filters.conditions is not None
         or filters.program_ids is not None
         or filters.setting != "all"
-        or set(filters.program_models)
-        not in (set(PROGRAM_GROUPS), set(PROGRAM_MODELS), {NOT_ENROLLED})
     )
     return viewer.is_partner and (bool(by) or len(outside) < 2 or narrowed)
 
