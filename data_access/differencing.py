@@ -29,7 +29,7 @@ import pandas as pd
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
 from data_access.suppression import MONTHLY_RULES, LevelStatus, cut_keys, level_status
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, Period
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
 SETTING_SEPARATOR = "__"
@@ -90,45 +90,30 @@ def build_view(
     atoms: pd.DataFrame,
     filters: OutcomeFilter,
     *,
-    period: Period | None,
-    by: tuple[str, ...],
     states: list[str],
     threshold: int,
     digest: int,
     extra: Differencing | None = None,
 ) -> View:
-    key = (digest, filters, period, by, tuple(states), threshold, extra is not None)
+    """A view's every cut with its hidden mask, once per view: every output of the view (by
+    month or year, by model or pooled) reads its cells from the same masks."""
+    key = (digest, filters, tuple(states), threshold, extra is not None)
     if key not in _VIEWS:
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.pop(next(iter(_VIEWS)))
-        _VIEWS[key] = _build_view(
-            atoms, filters, period=period, by=by, states=states, threshold=threshold, extra=extra
+        every_month = view_finest(atoms, filters, by_state=bool(states))
+        status = level_status(
+            in_months(every_month, filters),
+            period=None,
+            by=(),
+            threshold=threshold,
+            states=states,
+            whole_sums=True,
+            extra=extra,
+            every_level=True,
         )
+        _VIEWS[key] = View(every_month, status, states, filters)
     return _VIEWS[key]
-
-
-def _build_view(
-    atoms: pd.DataFrame,
-    filters: OutcomeFilter,
-    *,
-    period: Period | None,
-    by: tuple[str, ...],
-    states: list[str],
-    threshold: int,
-    extra: Differencing | None,
-) -> View:
-    every_month = view_finest(atoms, filters, by_state=bool(states))
-    finest = in_months(every_month, filters)
-    status = level_status(
-        finest,
-        period=period,
-        by=by,
-        threshold=threshold,
-        states=states,
-        whole_sums=True,
-        extra=extra,
-    )
-    return View(every_month, status, states, filters)
 
 
 def _rows_of(frame: pd.DataFrame, on: list[str]) -> list[tuple[object, ...]]:
@@ -301,27 +286,18 @@ def partner_status(
     filters: OutcomeFilter,
     wider: list[OutcomeFilter],
     *,
-    period: Period | None,
     by: tuple[str, ...],
     threshold: int,
     granted: tuple[str, ...],
 ) -> View:
-    """The cuts of a partner's view with the differencing rule applied at each."""
+    """The cuts of a partner's view with the differencing rule applied at each (by state
+    when `by` has it)."""
     pooled_states = len(granted) > 1
     states = ["state_code"] if "state_code" in by else []
     digest = atoms_digest(atoms)
 
     def view(of: OutcomeFilter, keys: list[str], extra: Differencing | None = None) -> View:
-        return build_view(
-            atoms,
-            of,
-            period=period,
-            by=by,
-            states=keys,
-            threshold=threshold,
-            digest=digest,
-            extra=extra,
-        )
+        return build_view(atoms, of, states=keys, threshold=threshold, digest=digest, extra=extra)
 
     views = [view(w, states) for w in wider]
     if states and pooled_states:  # each state's rows against the states pooled

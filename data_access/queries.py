@@ -325,13 +325,7 @@ def _partner_hidden(
 
     def status(keys: tuple[Dimension, ...]) -> differencing.View:
         return differencing.partner_status(
-            atoms,
-            filters,
-            wider,
-            period=period,
-            by=keys,
-            threshold=_threshold(),
-            granted=viewer.states or (),
+            atoms, filters, wider, by=keys, threshold=_threshold(), granted=viewer.states or ()
         )
 
     view = status(by)
@@ -339,9 +333,10 @@ def _partner_hidden(
         view.status, period=period, by=by, frame=frame, rows=~is_total, states=view.states
     )
     if is_total.any():
-        total = status(())
+        # The pooled rows are the view's total: over the states too when `by` has them.
+        pooled = status(()) if view.states else view
         mask |= place_status(
-            total.status, period=period, by=(), frame=frame, rows=is_total, states=[]
+            pooled.status, period=period, by=(), frame=frame, rows=is_total, states=[]
         )
     return mask
 

@@ -513,8 +513,10 @@ def level_status(
     states: list[str],
     whole_sums: bool = False,
     extra: LevelExtra | None = None,
+    every_level: bool = False,
 ) -> LevelStatus:
-    """Every cut from the finest to the output's, each with its hidden mask.
+    """Every cut from the finest to the output's (`every_level`: every cut the dashboard
+    serves, so that every output of a view hides the same cells), each with its hidden mask.
 
     A cut's cell is hidden when it is small itself, when exactly one of its parts in a finer
     cut is hidden, or (`whole_sums`, the partners' rule) when its hidden parts add up to a
@@ -522,6 +524,8 @@ def level_status(
     `extra` adds cells of each cut before the cut is checked (the differencing rule).
     """
     _, _, levels = _levels(period, by)
+    if every_level:
+        levels = [(time, group) for group in GROUP_LEVELS for time in TIME_LEVELS]
     cuts = _Cuts(finest, states)
     forced: dict[tuple[str, str], np.ndarray] = {}
     extras: dict[tuple[str, str], pd.DataFrame] = {}
