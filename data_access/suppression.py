@@ -74,15 +74,6 @@ class Margin:
     parts: tuple[int, ...]
 
 
-def _propagate(hidden: pd.DataFrame, rules: DisclosureRules) -> bool:
-    """Hide what derives from hidden cells, until nothing changes; True if anything did."""
-    mask = hidden.to_numpy(dtype=bool, copy=True)
-    changed = _propagate_array(mask, list(hidden.columns), rules)
-    if changed:
-        hidden.iloc[:, :] = mask
-    return changed
-
-
 def _propagate_array(mask: np.ndarray, columns: list[str], rules: DisclosureRules) -> bool:
     at = {c: i for i, c in enumerate(columns)}
     derived = [
@@ -113,26 +104,28 @@ def _propagate_array(mask: np.ndarray, columns: list[str], rules: DisclosureRule
 
 
 def _complement(
-    values: pd.DataFrame, hidden: pd.DataFrame, rules: DisclosureRules, margins: Sequence[Margin]
+    values: np.ndarray,
+    mask: np.ndarray,
+    additive: np.ndarray,
+    margins: list[tuple[int, np.ndarray]],
 ) -> bool:
+    """Where a shown total has exactly one hidden part in a column, hide the part with the
+    smallest non-zero value among the shown ones (the first of equals), or else the total.
+    Rows are positions; `additive` the positions of the columns that add up."""
     changed = False
-    for margin in margins:
-        parts = [p for p in margin.parts if p in hidden.index]
-        if margin.total not in hidden.index or not parts:
+    for total, parts in margins:
+        part_hidden = mask[np.ix_(parts, additive)]
+        lonely = (part_hidden.sum(axis=0) == 1) & ~mask[total, additive]
+        if not lonely.any():
             continue
-        for column in rules.additive:
-            if column not in hidden.columns or hidden.loc[margin.total, column]:
-                continue
-            lonely = [p for p in parts if hidden.loc[p, column]]
-            if len(lonely) != 1:
-                continue
-            shown = values.loc[parts, column][~hidden.loc[parts, column]]
-            shown = shown[shown.fillna(0) > 0]
-            if shown.empty:
-                hidden.loc[margin.total, column] = True
-            else:
-                hidden.loc[shown.astype("float64").idxmin(), column] = True
-            changed = True
+        part_values = np.nan_to_num(values[np.ix_(parts, additive)])
+        candidates = np.where(~part_hidden & (part_values > 0), part_values, np.inf)
+        best = candidates.argmin(axis=0)
+        found = np.isfinite(candidates.min(axis=0))
+        for column in np.flatnonzero(lonely):
+            row = parts[best[column]] if found[column] else total
+            mask[row, additive[column]] = True
+        changed = True
     return changed
 
 
@@ -171,12 +164,18 @@ def hidden_cells(
     mask[any_value & (basis < threshold), :] = True
     mask[:, [at[c] for c in counted]] |= (counts >= 1) & (counts < threshold)
     _propagate_array(mask, columns, rules)
-    hidden = pd.DataFrame(mask, index=frame.index, columns=columns)
     if margins:
-        values = frame[columns]
-        while _complement(values, hidden, rules, margins):
-            _propagate(hidden, rules)
-    return hidden
+        values = frame[columns].to_numpy(dtype="float64", na_value=np.nan)
+        additive = np.array([at[c] for c in rules.additive if c in at], dtype="int64")
+        row_of = {label: i for i, label in enumerate(frame.index)}
+        positions = []
+        for margin in margins:
+            parts = np.array([row_of[p] for p in margin.parts if p in row_of], dtype="int64")
+            if margin.total in row_of and len(parts):
+                positions.append((row_of[margin.total], parts))
+        while _complement(values, mask, additive, positions):
+            _propagate_array(mask, columns, rules)
+    return pd.DataFrame(mask, index=frame.index, columns=columns)
 
 
 def apply_suppression(
