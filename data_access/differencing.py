@@ -29,7 +29,7 @@ import pandas as pd
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
 from data_access.suppression import MONTHLY_RULES, LevelStatus, cut_keys, level_status
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
 SETTING_SEPARATOR = "__"
@@ -116,8 +116,21 @@ def build_view(
     return _VIEWS[key]
 
 
-def _rows_of(frame: pd.DataFrame, on: list[str]) -> list[tuple[object, ...]]:
-    return list(frame[on].astype(str).itertuples(index=False, name=None))
+def _keys(frame: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """Each row's values of `on` as one text (a key to match rows of two cuts by)."""
+    if not on:
+        return np.full(len(frame), "", dtype=object)
+    joined = frame[on[0]].astype(str)
+    for name in on[1:]:
+        joined = joined + "|" + frame[name].astype(str)
+    return joined.to_numpy(dtype=object)
+
+
+GROUP_BITS: dict[str, int] = {group: 1 << i for i, group in enumerate(PROGRAM_GROUPS)}
+
+
+def _group_bits(groups: list[frozenset[str]]) -> np.ndarray:
+    return np.array([sum(GROUP_BITS[g] for g in held) for held in groups], dtype="int64")
 
 
 def _group_sets(cut: pd.DataFrame, group: str, models: tuple[str, ...]) -> list[frozenset[str]]:
@@ -159,8 +172,7 @@ class Differencing:
         """`other`'s additive values and hidden flags at the keys of `cut`'s rows (0, False
         where it has no such row)."""
         additive = list(MONTHLY_RULES.additive)
-        position = {key: i for i, key in enumerate(_rows_of(other, on))}
-        at = np.array([position.get(key, -1) for key in _rows_of(cut, on)], dtype="int64")
+        at = pd.Index(_keys(other, on)).get_indexer(_keys(cut, on))
         found = at >= 0
         values = np.zeros((len(cut), len(additive)))
         values[found] = other[additive].fillna(0).to_numpy(dtype="float64")[at[found]]
@@ -175,40 +187,38 @@ class Differencing:
         hidden = np.zeros(own.shape, dtype=bool)
         everywhere = np.ones((len(cut), len(count_at)), dtype=bool)
         equal_views: list[tuple[pd.DataFrame, np.ndarray]] = [(self.own.every_month, everywhere)]
-        mine = _group_sets(cut, group, self.own.filters.program_models)
+        mine = _group_bits(_group_sets(cut, group, self.own.filters.program_models))
         for view in self.wider:
             on = [n for n in names if n != "group" and n in view.status[(time, group)][0].columns]
-            theirs_by_level = [
-                (wide_cut, wide_hidden, _group_sets(wide_cut, level, view.filters.program_models))
-                for (level_time, level), (wide_cut, wide_hidden) in view.status.items()
-                if level_time == time
-            ]
+            mine_keys = _keys(cut, on)
             same_level = np.zeros((len(cut), len(count_at)), dtype=bool)
-            for wide_cut, wide_hidden, theirs in theirs_by_level:
-                # Every row of the wider view holding the same groups or more, at any level.
-                for groups in set(theirs):
-                    rows = [i for i, g in enumerate(mine) if g <= groups]
-                    if not rows:
-                        continue
-                    chosen = [j for j, g in enumerate(theirs) if g == groups]
-                    sub = wide_cut.iloc[chosen].reset_index(drop=True)
-                    flags = wide_hidden.iloc[chosen].reset_index(drop=True)
-                    mine_cut = cut.iloc[rows].reset_index(drop=True)
-                    wide, wide_is_hidden = self._aligned(mine_cut, sub, flags, on)
-                    present = set(_rows_of(sub, on))
-                    found = np.array([key in present for key in _rows_of(mine_cut, on)], dtype=bool)
-                    difference = np.round(wide - own[rows], 6)
-                    # A wider figure that is hidden cannot be subtracted from.
-                    small = (
-                        self._small(difference[:, count_at])
-                        & found[:, None]
-                        & ~wide_is_hidden[:, count_at]
-                    )
-                    equal = (difference == 0) & found[:, None]
-                    hidden[np.ix_(rows, count_at)] |= small
-                    hidden[rows] |= equal & wide_is_hidden
-                    if groups == mine[rows[0]] and all(mine[i] == groups for i in rows):
-                        same_level[rows] |= equal[:, count_at]
+            for (level_time, level), (wide_cut, wide_hidden) in view.status.items():
+                if level_time != time or wide_cut.empty:
+                    continue
+                theirs = _group_bits(_group_sets(wide_cut, level, view.filters.program_models))
+                codes = pd.factorize(np.concatenate([mine_keys, _keys(wide_cut, on)]))[0]
+                # Every row of the wider view holding the same groups or more, at any cut.
+                match = (codes[: len(cut), None] == codes[None, len(cut) :]) & (
+                    (mine[:, None] & ~theirs[None, :]) == 0
+                )
+                rows, wide_rows = np.nonzero(match)
+                if not len(rows):
+                    continue
+                wide = wide_cut[additive].fillna(0).to_numpy(dtype="float64")[wide_rows]
+                wide_is_hidden = wide_hidden[additive].to_numpy(dtype=bool)[wide_rows]
+                difference = np.round(wide - own[rows], 6)
+                # A wider figure that is hidden cannot be subtracted from.
+                small = self._small(difference[:, count_at]) & ~wide_is_hidden[:, count_at]
+                equal = difference == 0
+                found = np.zeros(hidden.shape, dtype=bool)
+                np.logical_or.at(found, rows, equal & wide_is_hidden)
+                small_rows = np.zeros((len(cut), len(count_at)), dtype=bool)
+                np.logical_or.at(small_rows, rows, small)
+                hidden |= found
+                hidden[:, count_at] |= small_rows
+                if level == group:
+                    same = theirs[wide_rows] == mine[rows]
+                    np.logical_or.at(same_level, rows[same], equal[same][:, count_at])
             if time in ("year", "range") and view.states == self.states:
                 equal_views.append((view.every_month, same_level))
         for family in self.families:
@@ -259,13 +269,12 @@ class Differencing:
         keys = cut_keys(every_month, "year", group, self.states)
         year = keys["time"].astype(int).to_numpy()
         first_year = int(year.min())
-        row_keys = _rows_of(keys, ["group", *self.states])
-        codes, uniques = pd.factorize(pd.Series(row_keys, dtype="object"))
+        codes, uniques = pd.factorize(_keys(keys, ["group", *self.states]))
         table = np.zeros((len(uniques), int(year.max()) - first_year + 1, len(counts)))
         np.add.at(table, (codes, year - first_year), every_month[counts].to_numpy(dtype="float64"))
         code_of = {key: i for i, key in enumerate(uniques)}
         columns = np.arange(len(counts))
-        for row, key in enumerate(_rows_of(cut, ["group", *self.states])):
+        for row, key in enumerate(_keys(cut, ["group", *self.states])):
             k = code_of.get(key)
             if k is None:
                 continue
