@@ -60,6 +60,7 @@ from data_access.models import (
     summary_info,
 )
 from data_access.settings import get_settings
+from data_access.status import load_version
 from data_access.suppression import (
     MONTHLY_RULES,
     PREPOST_RULES,
@@ -395,10 +396,39 @@ def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:
     ]
 
 
+# The partners' monthly sums by load: (database, states, load) -> the rows; a new load is
+# a new key, so nothing stale is read.
+_ATOMS: dict[tuple[object, ...], pd.DataFrame] = {}
+
+
 def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
     """The partner's monthly sums by month, state, program model, program and condition, in
     every setting (differencing.ATOM_KEYS, then differencing.atom_column names): every view
-    the partner may ask for is a sum of these rows."""
+    the partner may ask for is a sum of these rows. Read once per load."""
+    columns = monthly_summary.c
+    # The load and a fingerprint of the rows: tests change rows without a load.
+    fingerprint = db.read_frame(
+        select(
+            func.count().label("rows"),
+            func.sum(columns.member_months).label("member_months"),
+            func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
+        ).where(columns.state_code.in_(viewer.states or ())),
+        engine=engine,
+    ).iloc[0]
+    key = (
+        engine.url.render_as_string(),
+        viewer.states or (),
+        load_version(engine=engine),
+        tuple(str(v) for v in fingerprint),
+    )
+    if key not in _ATOMS:
+        if len(_ATOMS) >= 32:
+            _ATOMS.pop(next(iter(_ATOMS)))
+        _ATOMS[key] = _read_partner_atoms(viewer, engine)
+    return _ATOMS[key]
+
+
+def _read_partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
     columns = monthly_summary.c
     keys = [columns[name].label(name) for name in ATOM_KEYS]
     sums = [

@@ -23,7 +23,7 @@ PAGES = {
     "downloads": "../pages/downloads.py",
     "about_the_data": "../pages/about_the_data.py",
 }
-TIMEOUT = 30
+TIMEOUT = 60  # a partner's first view of a filter works out its wider views too
 
 
 def open_page(page: str = "overview", query: dict[str, Any] | None = None) -> AppTest:
