@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed-requirements
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-PYTEST_FAST := -m "not browser and not postgres and not slow"
+PYTEST_FAST := -m "not browser and not postgres and not slow and not audit"
 
-.PHONY: run test test-fast lint bench sample chromium postgres clean
+.PHONY: run test test-fast audit lint bench sample chromium postgres clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || { \
@@ -34,6 +34,11 @@ test: $(STAMP) chromium postgres lint
 ## PostgreSQL and slow tests (they are deselected, not skipped); no lint, see `make lint`
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_FAST)
+
+## audit: the differencing audit of docs/disclosure.md over every view a partner may ask for
+## on the hand-built world and on generated worlds, both engines (about an hour)
+audit: $(STAMP) postgres
+	$(BIN)/python -m pytest -m audit
 
 ## lint: ruff and mypy
 lint: $(STAMP)

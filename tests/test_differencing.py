@@ -96,13 +96,15 @@ def test_without_the_rule_a_partner_recovers_the_planted_counts(
     assert all(1 <= f.value <= 10 for f in findings)
 
 
+@pytest.mark.slow  # 48 views, about 400 calls
+@pytest.mark.timeout(1200)
 def test_with_the_rule_the_planted_views_give_nothing_away(world: Engine) -> None:
     stats: dict[str, object] = {}
     findings = differencing_findings(world, TX, filters=PLANTED_VIEWS, stats=stats)
     assert findings == [], listed(findings, stats)
 
 
-@pytest.mark.slow  # every view of the lattice: 2,016 filters, 15 outputs each
+@pytest.mark.audit  # every view of the lattice: 2,016 filters, 15 outputs each
 @pytest.mark.timeout(3600)
 def test_with_the_rule_no_two_views_of_the_lattice_give_a_small_count_away(world: Engine) -> None:
     # Each cell is asked about in up to 6 of the outputs that hold it (spread over the
@@ -161,7 +163,7 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
     return WorldSpec(programs=programs, groups=tuple(groups))
 
 
-@pytest.mark.slow  # a world per example, each checked over a sample of the lattice
+@pytest.mark.audit  # a world per example, each checked over a sample of the lattice
 @pytest.mark.timeout(3600)
 @settings(
     max_examples=3,
