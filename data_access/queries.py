@@ -32,6 +32,7 @@ from data_access.access import (
     Viewer,
     must_suppress,
     national_filter,
+    partner_choice_problem,
     scope_filter,
     wider_choices,
 )
@@ -171,6 +172,9 @@ def _check_national(
     outside the grant (none for other viewers)."""
     if not viewer.is_partner:
         return ()
+    problem = partner_choice_problem(filters, viewer)  # the same choices as any other view
+    if problem:
+        raise DisclosureRefused(problem)
     if (
         filters.conditions is not None
         or filters.program_ids is not None
