@@ -269,25 +269,36 @@ class Differencing:
         keys = cut_keys(every_month, "year", group, self.states)
         year = keys["time"].astype(int).to_numpy()
         first_year = int(year.min())
+        years = np.arange(first_year, int(year.max()) + 1)
         codes, uniques = pd.factorize(_keys(keys, ["group", *self.states]))
-        table = np.zeros((len(uniques), int(year.max()) - first_year + 1, len(counts)))
+        table = np.zeros((len(uniques), len(years), len(counts)))
         np.add.at(table, (codes, year - first_year), every_month[counts].to_numpy(dtype="float64"))
         code_of = {key: i for i, key in enumerate(uniques)}
-        columns = np.arange(len(counts))
         for row, key in enumerate(_keys(cut, ["group", *self.states])):
             k = code_of.get(key)
             if k is None:
                 continue
             first, last = (int(cut["time"].iloc[row]),) * 2 if time == "year" else self.years
-            before = table[k, : max(first - first_year, 0)]
-            after = table[k, max(last - first_year + 1, 0) :]
-            for side in (before[::-1], after):  # nearest year first
-                if not len(side):
-                    continue
-                nonzero = side != 0
-                value = side[nonzero.argmax(axis=0), columns]
-                out[row] |= nonzero.any(axis=0) & self._small(value)
+            out[row] = nearest_year_small(table[k], years, first, last, self.threshold)
         return out
+
+
+def nearest_year_small(
+    by_year: np.ndarray, years: np.ndarray, first: int, last: int, threshold: int
+) -> np.ndarray:
+    """For each column of `by_year` (counts, one row per year of `years`, ascending), whether
+    the nearest year with a non-zero count before `first` or after `last` holds 1 to
+    threshold - 1: the same view over the range widened to that year would give its count.
+    The one rule for years, used by every output a partner sees."""
+    out = np.zeros(by_year.shape[1], dtype=bool)
+    columns = np.arange(by_year.shape[1])
+    for side in (by_year[years < first][::-1], by_year[years > last]):  # nearest year first
+        if not len(side):
+            continue
+        nonzero = side != 0
+        nearest = side[nonzero.argmax(axis=0), columns]
+        out |= nonzero.any(axis=0) & (nearest >= 1) & (nearest < threshold)
+    return out
 
 
 def partner_status(
@@ -410,15 +421,19 @@ def prepost_hidden(
         same.append((view, difference == 0))
     for view, equal in same:
         by_year = _prepost_sums(atoms, view, counts).set_index(["program_id", "year"])
+        programs = set(by_year.index.get_level_values(0))
         for row, program in zip(frame.index, frame["program_id"], strict=True):
-            if program not in by_year.index.get_level_values(0):
+            if program not in programs:
                 continue
-            values = by_year.loc[program]
-            for column in counts:
-                series = values[column]
-                before = series[(series.index < first) & (series != 0)]
-                after = series[(series.index > last) & (series != 0)]
-                for nearest in (before.iloc[-1:], after.iloc[:1]):
-                    if len(nearest) and 1 <= nearest.iloc[0] < threshold and equal.loc[row, column]:
-                        hidden.loc[row, column] = True
+            values = by_year.loc[program].sort_index()
+            small = nearest_year_small(
+                values[list(counts)].to_numpy(dtype="float64"),
+                values.index.to_numpy(),
+                first,
+                last,
+                threshold,
+            )
+            hidden.loc[row] = hidden.loc[row].to_numpy(dtype=bool) | (
+                small & equal.loc[row].to_numpy(dtype=bool)
+            )
     return hidden

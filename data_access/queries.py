@@ -265,19 +265,17 @@ def _national_differencing_hidden(
     if yearly.empty or period not in ("year", None):
         return hidden
     years = yearly.assign(year=yearly["year"].astype(int)).set_index("year").sort_index()
+    by_year = years[counts].to_numpy(dtype="float64")
     for row in frame.index:
         if period == "year":
             first = last = int(frame.loc[row, "year"])
         else:
             first = int(rest_filter.month_from[:4]) if rest_filter.month_from else years.index.min()
             last = int(rest_filter.month_to[:4]) if rest_filter.month_to else years.index.max()
-        for column in counts:
-            values = years[column]
-            before = values[(values.index < first) & (values != 0)].iloc[-1:]
-            after = values[(values.index > last) & (values != 0)].iloc[:1]
-            for nearest in (before, after):
-                if len(nearest) and 1 <= nearest.iloc[0] < threshold:
-                    hidden.loc[row, column] = True
+        small = differencing.nearest_year_small(
+            by_year, years.index.to_numpy(), first, last, threshold
+        )
+        hidden.loc[row] = hidden.loc[row].to_numpy(dtype=bool) | small
     return hidden
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 
 from data_access import queries
 from data_access.access import Viewer
+from data_access.differencing import nearest_year_small
 from data_access.filters import OutcomeFilter
 from data_access.models import metadata
 from data_access.settings import get_settings
@@ -69,6 +71,32 @@ PLANTED = {
     # enrolled members of whole_health (19) minus TX-WH-1 (14)
     ("enrolled_members", 5, "TX · TX-WH-2 · mental_health · 5 members"),
 }
+
+
+# Counts by year 2019-2024 in two columns; the view covers `first`..`last`.
+BY_YEAR = np.array([[4, 0], [0, 30], [12, 0], [50, 7], [0, 0], [9, 11]], dtype="float64")
+YEARS = np.arange(2019, 2025)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        # nearest year before with data: 2021 (12, shown) and 2020 (30); after: 2024 (9, 11)
+        (2022, 2023, [True, False]),
+        # before: 2019 (4) and none; after: 2021 (12) and 2022 (7; 2021's 0 skipped)
+        (2020, 2020, [True, True]),
+        # before: 2022 (50, 7): the second column's 7 is small; nothing after
+        (2024, 2024, [False, True]),
+        # the whole range: no year outside it
+        (2019, 2024, [False, False]),
+        # after 2019: 2021 (12; 2020's 0 skipped) and 2020 (30)
+        (2019, 2019, [False, False]),
+    ],
+)
+def test_the_nearest_year_with_data_outside_a_range_decides(
+    first: int, last: int, expected: list[bool]
+) -> None:
+    assert nearest_year_small(BY_YEAR, YEARS, first, last, 11).tolist() == expected
 
 
 @pytest.fixture
