@@ -3,24 +3,23 @@
 Small-cell suppression holds within each output; a partner who sets two of their own views
 side by side (programs A+B against A, all conditions against one, 2023-2024 against 2023)
 could subtract them. Partners choose filters from a lattice (`access.partner_choice_problem`),
-so the views that hold a view are few (`access.wider_choices`), and a count cell of a view is
-hidden, at every cut from the finest up, when
+so every cell they can be shown is one of a known, finite set: a selection of the atoms'
+state, model, program and condition keys, a setting and a span of months (`Lattice`). A
+count cell is hidden when any of those cells that holds it (its keys or more, its setting or
+every setting, its months or more) is larger by 1 to threshold - 1, whether or not that cell
+is shown anywhere: then no two cells a partner sees, one holding the other, differ by a
+small count. A one-value view is also kept from leaving one hidden sibling (`Family`), and
+cells adding up within a view follow the partners' whole-sum rule of
+`suppression.level_status`. Pre/post rows and the count of members follow the same rule over
+their own cells. docs/disclosure.md states the guarantee and its cost.
 
-1. a wider view's cell at the same keys is larger by 1 to threshold - 1 (the difference would
-   be a small count), or equal to it and hidden there (the same figure is hidden everywhere);
-2. (year and whole-range cells) the nearest year with data outside the cell's years, in the
-   view or in a wider view equal to it, holds 1 to threshold - 1: the cell against the
-   longer range would give that year's count;
-
-and cells adding up within a view follow the partners' whole-sum rule of
-`suppression.level_status`. docs/disclosure.md states the guarantee and its cost.
-
-Plain pandas over the partner's monthly sums by month, state, program model, program and
-condition in every setting (`atoms`), read once by `queries`.
+Plain pandas and numpy over the partner's monthly sums by month, state, program model,
+program and condition in every setting (`atoms`), read once per load by `queries`.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +27,8 @@ import pandas as pd
 
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
-from data_access.suppression import MONTHLY_RULES, LevelStatus, cut_keys, level_status
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS
+from data_access.suppression import MONTHLY_RULES, LevelStatus, level_status
+from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS, SETTINGS
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
 SETTING_SEPARATOR = "__"
@@ -126,23 +125,6 @@ def _keys(frame: pd.DataFrame, on: list[str]) -> np.ndarray:
     return joined.to_numpy(dtype=object)
 
 
-GROUP_BITS: dict[str, int] = {group: 1 << i for i, group in enumerate(PROGRAM_GROUPS)}
-
-
-def _group_bits(groups: list[frozenset[str]]) -> np.ndarray:
-    return np.array([sum(GROUP_BITS[g] for g in held) for held in groups], dtype="int64")
-
-
-def _group_sets(cut: pd.DataFrame, group: str, models: tuple[str, ...]) -> list[frozenset[str]]:
-    """The program groups each row of a cut holds: its model, its population or all."""
-    enrolled = frozenset(m for m in models if m != NOT_ENROLLED)
-    if group == "program_model":
-        return [frozenset({str(g)}) for g in cut["group"]]
-    if group == "population":
-        return [frozenset({NOT_ENROLLED}) if g == NOT_ENROLLED else enrolled for g in cut["group"]]
-    return [frozenset(models)] * len(cut)
-
-
 @dataclass
 class Family:
     """One-value views of one filter that add up to a total: the view is one of `parts`."""
@@ -154,14 +136,15 @@ class Family:
 
 @dataclass
 class Differencing:
-    """The extra cells of a partner's view at each cut (`suppression.LevelExtra`)."""
+    """The extra cells of a partner's view at each cut (`suppression.LevelExtra`): a cell
+    that a cell of any view holds by 1 to threshold - 1 (`Lattice`), and a one-value view's
+    part among its siblings (`Family`)."""
 
     own: View  # the view itself, without the extra cells (its monthly sums and filters)
-    wider: list[View]
     families: list[Family]
     threshold: int
-    years: tuple[int, int]  # the first and last year of the view's months
     states: list[str]
+    lattice: Lattice
 
     def _small(self, values: np.ndarray) -> np.ndarray:
         return (values >= 1) & (values < self.threshold)
@@ -183,50 +166,43 @@ class Differencing:
     def __call__(self, time: str, group: str, cut: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         additive = list(MONTHLY_RULES.additive)
         count_at = [additive.index(c) for c in COUNT_COLUMNS]
-        own = cut[additive].fillna(0).to_numpy(dtype="float64")
-        hidden = np.zeros(own.shape, dtype=bool)
-        everywhere = np.ones((len(cut), len(count_at)), dtype=bool)
-        equal_views: list[tuple[pd.DataFrame, np.ndarray]] = [(self.own.every_month, everywhere)]
-        mine = _group_bits(_group_sets(cut, group, self.own.filters.program_models))
-        for view in self.wider:
-            on = [n for n in names if n != "group" and n in view.status[(time, group)][0].columns]
-            mine_keys = _keys(cut, on)
-            same_level = np.zeros((len(cut), len(count_at)), dtype=bool)
-            for (level_time, level), (wide_cut, wide_hidden) in view.status.items():
-                if level_time != time or wide_cut.empty:
-                    continue
-                theirs = _group_bits(_group_sets(wide_cut, level, view.filters.program_models))
-                codes = pd.factorize(np.concatenate([mine_keys, _keys(wide_cut, on)]))[0]
-                # Every row of the wider view holding the same groups or more, at any cut.
-                match = (codes[: len(cut), None] == codes[None, len(cut) :]) & (
-                    (mine[:, None] & ~theirs[None, :]) == 0
-                )
-                rows, wide_rows = np.nonzero(match)
-                if not len(rows):
-                    continue
-                wide = wide_cut[additive].fillna(0).to_numpy(dtype="float64")[wide_rows]
-                wide_is_hidden = wide_hidden[additive].to_numpy(dtype=bool)[wide_rows]
-                difference = np.round(wide - own[rows], 6)
-                # A wider figure that is hidden cannot be subtracted from.
-                small = self._small(difference[:, count_at]) & ~wide_is_hidden[:, count_at]
-                equal = difference == 0
-                found = np.zeros(hidden.shape, dtype=bool)
-                np.logical_or.at(found, rows, equal & wide_is_hidden)
-                small_rows = np.zeros((len(cut), len(count_at)), dtype=bool)
-                np.logical_or.at(small_rows, rows, small)
-                hidden |= found
-                hidden[:, count_at] |= small_rows
-                if level == group:
-                    same = theirs[wide_rows] == mine[rows]
-                    np.logical_or.at(same_level, rows[same], equal[same][:, count_at])
-            if time in ("year", "range") and view.states == self.states:
-                equal_views.append((view.every_month, same_level))
+        hidden = np.zeros((len(cut), len(additive)), dtype=bool)
+        hidden[:, count_at] = self._held_by_more(time, group, cut)
         for family in self.families:
             hidden[:, count_at] |= self._complement(family, time, group, cut, names)
-        if time in ("year", "range"):
-            for every_month, equal in equal_views:
-                hidden[:, count_at] |= self._nearest_years(time, group, cut, every_month) & equal
         return pd.DataFrame(hidden, index=cut.index, columns=additive)
+
+    def _held_by_more(self, time: str, group: str, cut: pd.DataFrame) -> np.ndarray:
+        """Per row and count column: a cell holding this one is larger by a small count."""
+        lattice, filters = self.lattice, self.own.filters
+        keys = lattice.keys
+        base = selection_mask(
+            keys,
+            states=filters.states,
+            models=filters.program_models,
+            programs=filters.program_ids,
+            conditions=filters.conditions,
+        )
+        out = np.zeros((len(cut), len(COUNT_COLUMNS)), dtype=bool)
+        model = keys["program_model"].to_numpy()
+        state = keys["state_code"].to_numpy()
+        for row, (period, held) in enumerate(zip(cut["time"], cut["group"], strict=True)):
+            mask = base.copy()
+            if group == "program_model":
+                mask &= model == held
+            elif group == "population":
+                mask &= (model == NOT_ENROLLED) == (held == NOT_ENROLLED)
+            for name in self.states:
+                mask &= state == cut[name].iloc[row]
+            selection = lattice.selection(mask)
+            span = lattice.span(*_months_of(time, str(period), filters))
+            if span is None:
+                continue
+            if selection is None:  # not a partner's choice: nothing to compare it with
+                out[row] = True
+                continue
+            out[row] = lattice.small_differences(selection, filters.setting, span)
+        return out
 
     def _complement(
         self, family: Family, time: str, group: str, cut: pd.DataFrame, names: list[str]
@@ -257,30 +233,17 @@ class Differencing:
         chosen: np.ndarray = exposed & np.isfinite(candidates.min(axis=0)) & (smallest == family.me)
         return chosen
 
-    def _nearest_years(
-        self, time: str, group: str, cut: pd.DataFrame, every_month: pd.DataFrame
-    ) -> np.ndarray:
-        """Cells whose nearest year with data before or after their own years holds a small
-        count, in the view `every_month`."""
-        counts = list(COUNT_COLUMNS)
-        out = np.zeros((len(cut), len(counts)), dtype=bool)
-        if every_month.empty or cut.empty:
-            return out
-        keys = cut_keys(every_month, "year", group, self.states)
-        year = keys["time"].astype(int).to_numpy()
-        first_year = int(year.min())
-        years = np.arange(first_year, int(year.max()) + 1)
-        codes, uniques = pd.factorize(_keys(keys, ["group", *self.states]))
-        table = np.zeros((len(uniques), len(years), len(counts)))
-        np.add.at(table, (codes, year - first_year), every_month[counts].to_numpy(dtype="float64"))
-        code_of = {key: i for i, key in enumerate(uniques)}
-        for row, key in enumerate(_keys(cut, ["group", *self.states])):
-            k = code_of.get(key)
-            if k is None:
-                continue
-            first, last = (int(cut["time"].iloc[row]),) * 2 if time == "year" else self.years
-            out[row] = nearest_year_small(table[k], years, first, last, self.threshold)
-        return out
+
+def _months_of(time: str, period: str, filters: OutcomeFilter) -> tuple[str | None, str | None]:
+    """The first and last month (YYYY-MM; None: the data's edge) a cut's cell covers."""
+    if time == "month":
+        return period[:7], period[:7]
+    if time == "quarter":
+        year, quarter = period[:4], int(period[-1])
+        return f"{year}-{3 * quarter - 2:02d}", f"{year}-{3 * quarter:02d}"
+    if time == "year":
+        return f"{period[:4]}-01", f"{period[:4]}-12"
+    return filters.month_from, filters.month_to
 
 
 def nearest_year_small(
@@ -301,10 +264,24 @@ def nearest_year_small(
     return out
 
 
+# The lattice of each partner's atoms, by their digest, grant and threshold.
+_LATTICES: dict[tuple[object, ...], Lattice] = {}
+
+
+def partner_lattice(
+    atoms: pd.DataFrame, granted: tuple[str, ...], threshold: int, digest: int
+) -> Lattice:
+    key = (digest, granted, threshold)
+    if key not in _LATTICES:
+        if len(_LATTICES) >= 8:
+            _LATTICES.pop(next(iter(_LATTICES)))
+        _LATTICES[key] = Lattice.build(atoms, granted, threshold)
+    return _LATTICES[key]
+
+
 def partner_status(
     atoms: pd.DataFrame,
     filters: OutcomeFilter,
-    wider: list[OutcomeFilter],
     *,
     by: tuple[str, ...],
     threshold: int,
@@ -312,24 +289,18 @@ def partner_status(
 ) -> View:
     """The cuts of a partner's view with the differencing rule applied at each (by state
     when `by` has it)."""
-    pooled_states = len(granted) > 1
     states = ["state_code"] if "state_code" in by else []
     digest = atoms_digest(atoms)
 
     def view(of: OutcomeFilter, keys: list[str], extra: Differencing | None = None) -> View:
         return build_view(atoms, of, states=keys, threshold=threshold, digest=digest, extra=extra)
 
-    views = [view(w, states) for w in wider]
-    if states and pooled_states:  # each state's rows against the states pooled
-        views.append(view(filters, []))
     families = [
         Family(view(total, states), [view(part, states) for part in parts], me)
         for total, parts, me in _families(atoms, filters, granted)
     ]
-    months = pd.to_datetime(atoms["month"].astype(str)).dt.year
-    first = int(filters.month_from[:4]) if filters.month_from else int(months.min())
-    last = int(filters.month_to[:4]) if filters.month_to else int(months.max())
-    extra = Differencing(view(filters, states), views, families, threshold, (first, last), states)
+    lattice = partner_lattice(atoms, granted, threshold, digest)
+    extra = Differencing(view(filters, states), families, threshold, states, lattice)
     return view(filters, states, extra)
 
 
@@ -381,59 +352,286 @@ def _prepost_sums(
 def prepost_hidden(
     atoms: pd.DataFrame,
     filters: OutcomeFilter,
-    wider: list[OutcomeFilter],
     *,
     frame: pd.DataFrame,
     counts: tuple[str, ...],
     threshold: int,
 ) -> pd.DataFrame:
-    """Count cells of a partner's pre/post rows (`frame`, one per program) to hide: a wider
-    view's count of the same program (all conditions, every setting) larger by 1 to
-    threshold - 1, or the nearest enrollment year with data outside the range, in the view
-    or a wider view equal to it, holding such a count. `atoms` holds the sums by program,
-    enrollment year and condition in every setting."""
+    """Count cells of a partner's pre/post rows (`frame`, one per program) to hide: the same
+    program's count over every condition or this one, every setting or this one, and whole
+    years holding the view's, is larger by 1 to threshold - 1. `atoms` holds the sums by
+    program, enrollment year and condition in every setting."""
     hidden = pd.DataFrame(False, index=frame.index, columns=list(counts))
     if atoms.empty or frame.empty:
         return hidden
-    years = atoms["year"]
-    first = int(filters.month_from[:4]) if filters.month_from else int(years.min())
-    last = int(filters.month_to[:4]) if filters.month_to else int(years.max())
-    options: dict[tuple[object, str], OutcomeFilter] = {
-        (w.conditions, w.setting): w
-        for w in wider
-        if (w.conditions, w.setting) != (filters.conditions, filters.setting)
-    }
+    years = sorted(int(y) for y in atoms["year"].unique())
+    first = _month_number(filters.month_from) if filters.month_from else None
+    last = _month_number(filters.month_to) if filters.month_to else None
 
-    def per_program(view: OutcomeFilter, in_range: bool) -> pd.DataFrame:
+    def per_program(view: OutcomeFilter, start: int | None, end: int | None) -> pd.DataFrame:
         sums = _prepost_sums(atoms, view, counts)
-        if in_range:
-            sums = sums[(sums["year"] >= first) & (sums["year"] <= last)]
+        if start is not None:
+            sums = sums[sums["year"] >= start // 12]
+        if end is not None:
+            sums = sums[sums["year"] <= end // 12]
         totals = sums.groupby("program_id")[list(counts)].sum()
         return totals.reindex(frame["program_id"]).fillna(0).set_axis(frame.index)
 
-    own = per_program(filters, in_range=True)
-    same: list[tuple[OutcomeFilter, pd.DataFrame]] = [
-        (filters, pd.DataFrame(True, index=frame.index, columns=list(counts)))
-    ]
-    for view in options.values():
-        difference = per_program(view, in_range=True) - own
-        hidden |= (difference >= 1) & (difference < threshold)
-        same.append((view, difference == 0))
-    for view, equal in same:
-        by_year = _prepost_sums(atoms, view, counts).set_index(["program_id", "year"])
-        programs = set(by_year.index.get_level_values(0))
-        for row, program in zip(frame.index, frame["program_id"], strict=True):
-            if program not in programs:
-                continue
-            values = by_year.loc[program].sort_index()
-            small = nearest_year_small(
-                values[list(counts)].to_numpy(dtype="float64"),
-                values.index.to_numpy(),
-                first,
-                last,
-                threshold,
-            )
-            hidden.loc[row] = hidden.loc[row].to_numpy(dtype=bool) | (
-                small & equal.loc[row].to_numpy(dtype=bool)
-            )
+    own = per_program(filters, first, last)
+    for conditions, setting in {
+        (c, s) for c in (filters.conditions, None) for s in (filters.setting, "all")
+    }:
+        view = filters.model_copy(update={"conditions": conditions, "setting": setting})
+        for start, end in _whole_year_ranges(first, last, years):
+            holding = per_program(view, start, end)
+            more = holding - own
+            hidden |= (more >= 1) & (more < threshold) & (holding >= threshold)
     return hidden
+
+
+# ---------------------------------------------------------------------------------------
+# Every cell a partner may be shown: the rule against pairs
+
+
+def _month_number(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def _selection_options(
+    keys: pd.DataFrame, granted: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], tuple[str, ...], str | None, str | None]]:
+    """Every (states, program models, program, condition) a partner may choose
+    (`access.partner_choice_problem`): each of the grant's states or all of them; one program
+    model with or without the members not enrolled, those alone, every enrolled model, or
+    all; one program or all; one condition or all."""
+    enrolled = tuple(g for g in PROGRAM_GROUPS if g != NOT_ENROLLED)
+    states = [(s,) for s in granted] + ([granted] if len(granted) > 1 else [])
+    models = (
+        [(m,) for m in enrolled]
+        + [(m, NOT_ENROLLED) for m in enrolled]
+        + [(NOT_ENROLLED,), enrolled, tuple(PROGRAM_GROUPS)]
+    )
+    programs: list[str | None] = [None, *sorted(set(keys["program_id"].dropna()))]
+    conditions: list[str | None] = [None, *PRIMARY_CONDITIONS]
+    return list(itertools.product(states, models, programs, conditions))
+
+
+def selection_mask(
+    keys: pd.DataFrame,
+    *,
+    states: tuple[str, ...] | None,
+    models: tuple[str, ...],
+    programs: tuple[str, ...] | None,
+    conditions: tuple[str, ...] | None,
+) -> np.ndarray:
+    """The atoms' keys a filter selects, as `view_finest` selects them."""
+    keep = keys["program_model"].isin(models).to_numpy(dtype=bool, copy=True)
+    if states is not None:
+        keep &= keys["state_code"].isin(states).to_numpy()
+    if programs is not None:
+        keep &= (keys["program_id"].isna() | keys["program_id"].isin(programs)).to_numpy()
+    if conditions is not None:
+        keep &= keys["primary_condition"].isin(conditions).to_numpy()
+    return np.asarray(keep, dtype=bool)
+
+
+@dataclass
+class Lattice:
+    """Every count cell a state partner may be shown, whatever view shows it: the sums of
+    each count column over every selection of the partner's choices (a set of the atoms'
+    state, model, program and condition keys), every setting and every span of months a
+    cell can cover (a month, a quarter, a year, any run of whole years), clipped to the
+    months with data. A cell is hidden when a cell holding it (a selection holding its
+    keys, the setting or every setting, a span holding its months) is larger by 1 to
+    threshold - 1: no two cells a partner sees, in any two views, differ by a small count
+    when one holds the other (docs/disclosure.md)."""
+
+    keys: pd.DataFrame
+    masks: np.ndarray  # [selection, key]
+    holds: np.ndarray  # [i, j]: selection j holds every key of selection i
+    first_month: int
+    spans: np.ndarray  # [span, 2]: first and last month (relative, inclusive)
+    values: np.ndarray  # [selection, setting, span, count column], int64
+    threshold: int
+    _selection: dict[bytes, int]
+    _span: dict[tuple[int, int], int]
+    _flags: dict[tuple[int, int, int], np.ndarray]
+
+    @classmethod
+    def build(cls, atoms: pd.DataFrame, granted: tuple[str, ...], threshold: int) -> Lattice:
+        key_names = ["state_code", "program_model", "program_id", "primary_condition"]
+        month = atoms["month"].astype(str).map(_month_number).to_numpy()
+        first, last = (int(month.min()), int(month.max())) if len(month) else (0, -1)
+        named = atoms[key_names].astype(object)
+        codes = named.groupby(key_names, dropna=False, sort=False).ngroup().to_numpy()
+        # In order of first appearance, as ngroup numbers them; no program: not enrolled.
+        keys = named.drop_duplicates().reset_index(drop=True)
+        keys = keys.where(keys.notna(), None)
+        seen: dict[bytes, int] = {}
+        masks: list[np.ndarray] = []
+        for states, models, program, condition in _selection_options(keys, granted):
+            mask = selection_mask(
+                keys,
+                states=states,
+                models=models,
+                programs=(program,) if program else None,
+                conditions=(condition,) if condition else None,
+            )
+            if mask.tobytes() not in seen:
+                seen[mask.tobytes()] = len(masks)
+                masks.append(mask)
+        mask_array = np.array(masks, dtype=bool).reshape(len(masks), len(keys))
+        n_months = last - first + 1
+        spans = _spans(first, last)
+        counts = list(COUNT_COLUMNS)
+        values = np.zeros((len(masks), len(SETTINGS), len(spans), len(counts)), dtype="int64")
+        for s, setting in enumerate(SETTINGS):
+            by_key = np.zeros((len(keys), n_months, len(counts)), dtype="int64")
+            sums = atoms[[atom_column(c, setting) for c in counts]].to_numpy(dtype="int64")
+            np.add.at(by_key, (codes, month - first), sums)
+            chosen = (mask_array.astype("int64") @ by_key.reshape(len(keys), -1)).reshape(
+                len(masks), n_months, len(counts)
+            )
+            running = np.concatenate(
+                [np.zeros((len(masks), 1, len(counts)), dtype="int64"), chosen.cumsum(axis=1)],
+                axis=1,
+            )
+            values[:, s] = running[:, spans[:, 1] + 1] - running[:, spans[:, 0]]
+        overlap = mask_array.astype("int64") @ mask_array.T.astype("int64")
+        holds = overlap == mask_array.sum(axis=1)[:, None]
+        return cls(
+            keys,
+            mask_array,
+            holds,
+            first,
+            spans,
+            values,
+            threshold,
+            seen,
+            {(int(a), int(b)): i for i, (a, b) in enumerate(spans)},
+            {},
+        )
+
+    def selection(self, mask: np.ndarray) -> int | None:
+        return self._selection.get(np.asarray(mask, dtype=bool).tobytes())
+
+    def span(self, first_month: str | None, last_month: str | None) -> int | None:
+        """The span of these months (YYYY-MM, None for the data's first or last), clipped to
+        the months with data; None when it holds no month with data."""
+        end = self.first_month + int(self.spans[:, 1].max(initial=-1))
+        a = max(_month_number(first_month) if first_month else self.first_month, self.first_month)
+        b = min(_month_number(last_month) if last_month else end, end)
+        if a > b:
+            return None
+        return self._span.get((a - self.first_month, b - self.first_month))
+
+    def small_differences(self, selection: int, setting: str, span: int) -> np.ndarray:
+        """Per count column: whether a cell holding this one is larger by 1 to threshold - 1."""
+        s = SETTINGS.index(setting)
+        key = (selection, s, span)
+        if key not in self._flags:
+            wider = np.flatnonzero(self.holds[selection])
+            settings = np.array(sorted({s, SETTINGS.index("all")}), dtype="int64")
+            a, b = self.spans[span]
+            longer = np.flatnonzero((self.spans[:, 0] <= a) & (self.spans[:, 1] >= b))
+            around = self.values[np.ix_(wider, settings, longer)]
+            difference = around - self.values[selection, s, span]
+            # A holding cell under the threshold is hidden wherever it is shown.
+            small = (difference >= 1) & (difference < self.threshold) & (around >= self.threshold)
+            self._flags[key] = small.any(axis=(0, 1, 2))
+        return self._flags[key]
+
+
+def _spans(first: int, last: int) -> np.ndarray:
+    """Every month, quarter, year and run of whole years between two months (absolute
+    month numbers), clipped to them, relative to `first`."""
+    if last < first:
+        return np.zeros((0, 2), dtype="int64")
+    spans: set[tuple[int, int]] = {(m, m) for m in range(first, last + 1)}
+    for q in range(first // 3, last // 3 + 1):
+        spans.add((max(q * 3, first), min(q * 3 + 2, last)))
+    years = range(first // 12, last // 12 + 1)
+    for y1 in years:
+        for y2 in years:
+            if y2 >= y1:
+                spans.add((max(y1 * 12, first), min(y2 * 12 + 11, last)))
+    return np.array(sorted(spans), dtype="int64") - first
+
+
+# ---------------------------------------------------------------------------------------
+# Enrolled members and pre/post rows: the same rule over their own cells
+
+ENROLLMENT_KEYS = ("state_code", "program_model", "program_id", "primary_condition")
+
+
+def _whole_year_ranges(
+    first: int | None, last: int | None, years: list[int]
+) -> list[tuple[int | None, int | None]]:
+    """Every run of whole years a partner may choose that holds months `first`..`last`
+    (month numbers; None: open), as month numbers (None: open)."""
+    starts: list[int | None] = [None, *(y * 12 for y in years if first is None or y * 12 <= first)]
+    ends: list[int | None] = [
+        None,
+        *(y * 12 + 11 for y in years if last is None or y * 12 + 11 >= last),
+    ]
+    if first is not None:
+        starts = [s for s in starts if s is None or s <= first]
+    return [(s, e) for s in starts for e in ends]
+
+
+def members_held_by_more(
+    enrollments: pd.DataFrame,
+    filters: OutcomeFilter,
+    *,
+    members: int,
+    granted: tuple[str, ...],
+    years: list[int],
+    threshold: int,
+) -> bool:
+    """Whether a count of members a partner may ask for, holding this view's members (a
+    selection holding its programs and conditions, whole years holding its months), is
+    larger by 1 to threshold - 1. `enrollments`: the partner's enrollments with
+    ENROLLMENT_KEYS, `member_id` and `first_month`/`last_month` (month numbers; the last
+    None while open)."""
+    enrolled = enrollments.drop_duplicates(list(ENROLLMENT_KEYS))[list(ENROLLMENT_KEYS)]
+    keys = enrolled.reset_index(drop=True)
+    codes = (
+        enrollments[list(ENROLLMENT_KEYS)]
+        .merge(keys.reset_index(), on=list(ENROLLMENT_KEYS), how="left")["index"]
+        .to_numpy()
+    )
+    own = selection_mask(
+        keys,
+        states=filters.states,
+        models=filters.program_models,
+        programs=filters.program_ids,
+        conditions=filters.conditions,
+    )
+    holding: list[np.ndarray] = []
+    for states, models, program, condition in _selection_options(keys, granted):
+        mask = selection_mask(
+            keys,
+            states=states,
+            models=models,
+            programs=(program,) if program else None,
+            conditions=(condition,) if condition else None,
+        )
+        if not (own & ~mask).any() and not any((mask == m).all() for m in holding):
+            holding.append(mask)
+    first = _month_number(filters.month_from) if filters.month_from else None
+    last = _month_number(filters.month_to) if filters.month_to else None
+    starts = enrollments["first_month"].to_numpy()
+    ends = enrollments["last_month"].to_numpy(dtype="float64", na_value=np.inf)
+    member = enrollments["member_id"].to_numpy()
+    for mask in holding:
+        chosen = mask[codes]
+        for start, end in _whole_year_ranges(first, last, years):
+            keep = chosen.copy()
+            if end is not None:
+                keep &= starts <= end
+            if start is not None:
+                keep &= ends >= start
+            more = len(np.unique(member[keep])) - members
+            if 1 <= more < threshold <= members + more:
+                return True
+    return False

@@ -324,11 +324,10 @@ def _partner_hidden(
             "the program in the filters."
         )
     atoms = _partner_atoms(viewer, engine)
-    wider = wider_choices(filters, viewer)
 
     def status(keys: tuple[Dimension, ...]) -> differencing.View:
         return differencing.partner_status(
-            atoms, filters, wider, by=keys, threshold=_threshold(), granted=viewer.states or ()
+            atoms, filters, by=keys, threshold=_threshold(), granted=viewer.states or ()
         )
 
     view = status(by)
@@ -407,8 +406,18 @@ def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
     """The partner's monthly sums by month, state, program model, program and condition, in
     every setting (differencing.ATOM_KEYS, then differencing.atom_column names): every view
     the partner may ask for is a sum of these rows. Read once per load."""
+    key = _partner_key(viewer, engine)
+    if key not in _ATOMS:
+        if len(_ATOMS) >= 32:
+            _ATOMS.pop(next(iter(_ATOMS)))
+        _ATOMS[key] = _read_partner_atoms(viewer, engine)
+    return _ATOMS[key]
+
+
+def _partner_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
+    """The database, the grant, the load and a fingerprint of the rows (tests change rows
+    without a load)."""
     columns = monthly_summary.c
-    # The load and a fingerprint of the rows: tests change rows without a load.
     fingerprint = db.read_frame(
         select(
             func.count().label("rows"),
@@ -417,17 +426,12 @@ def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
         ).where(columns.state_code.in_(viewer.states or ())),
         engine=engine,
     ).iloc[0]
-    key = (
+    return (
         engine.url.render_as_string(),
         viewer.states or (),
         load_version(engine=engine),
         tuple(str(v) for v in fingerprint),
     )
-    if key not in _ATOMS:
-        if len(_ATOMS) >= 32:
-            _ATOMS.pop(next(iter(_ATOMS)))
-        _ATOMS[key] = _read_partner_atoms(viewer, engine)
-    return _ATOMS[key]
 
 
 def _read_partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
@@ -753,7 +757,6 @@ def _partner_prepost_hidden(
     return differencing.prepost_hidden(
         atoms,
         filters,
-        wider_choices(filters, viewer),
         frame=frame,
         counts=("enrollments", *PREPOST_RULES.counts),
         threshold=_threshold(),
@@ -858,33 +861,44 @@ def _members(filters: OutcomeFilter, engine: Engine) -> int:
 
 
 def _members_differ(viewer: Viewer, filters: OutcomeFilter, members: int, engine: Engine) -> bool:
-    """The differencing rule over a partner's count of members: a wider view, or the same
-    views over the range widened to the nearest year that adds members, differs by a small
-    count."""
-    threshold = _threshold()
+    """The differencing rule over a partner's count of members (differencing.py): a count
+    of members they may ask for that holds this one differs by a small count."""
+    key = (*_partner_key(viewer, engine), "enrollments")
+    if key not in _ATOMS:
+        _ATOMS[key] = _read_partner_enrollments(viewer, engine)
     bounds = month_bounds(viewer=viewer, engine=engine)
-    same = [filters]
-    for wider in wider_choices(filters, viewer):
-        more = _members(wider, engine) - members
-        if 1 <= more < threshold:
-            return True
-        if more == 0:
-            same.append(wider)
-    if bounds is None:
-        return False
-    first_year, last_year = int(bounds[0][:4]), int(bounds[1][:4])
-    for view in same:
-        start = int(view.month_from[:4]) if view.month_from else first_year
-        end = int(view.month_to[:4]) if view.month_to else last_year
-        for years in (range(start - 1, first_year - 1, -1), range(end + 1, last_year + 1)):
-            for year in years:
-                bound = {"month_from": f"{year}-01"} if year < start else {"month_to": f"{year}-12"}
-                more = _members(view.model_copy(update=bound), engine) - members
-                if 1 <= more < threshold:
-                    return True
-                if more:
-                    break
-    return False
+    years = list(range(int(bounds[0][:4]), int(bounds[1][:4]) + 1)) if bounds else []
+    return differencing.members_held_by_more(
+        _ATOMS[key],
+        filters,
+        members=members,
+        granted=viewer.states or (),
+        years=years,
+        threshold=_threshold(),
+    )
+
+
+def _read_partner_enrollments(viewer: Viewer, engine: Engine) -> pd.DataFrame:
+    statement = (
+        select(
+            Enrollment.member_id,
+            Program.state_code,
+            Program.program_model,
+            Program.program_id,
+            Member.primary_condition,
+            Enrollment.enrolled_on,
+            Enrollment.ended_on,
+        )
+        .join(Program, Program.program_id == Enrollment.program_id)
+        .join(Member, Member.member_id == Enrollment.member_id)
+        .where(Program.state_code.in_(viewer.states or ()))
+    )
+    frame = db.read_frame(statement, engine=engine)
+    started = pd.to_datetime(frame["enrolled_on"])
+    ended = pd.to_datetime(frame["ended_on"])
+    frame["first_month"] = started.dt.year * 12 + started.dt.month - 1
+    frame["last_month"] = (ended.dt.year * 12 + ended.dt.month - 1).astype("Float64")
+    return frame.drop(columns=["enrolled_on", "ended_on"])
 
 
 def enrolled_members(

@@ -16,10 +16,13 @@ cell of these counts some set of things, its *elements*:
   the counts come back from the rates (admissions per enrollment x enrollments, ...);
 - enrolled members: the members themselves.
 
-Only elements with a non-zero count are kept, so when the elements of one shown cell hold
-those of another of the same column, the difference of the two values is the count of the
-elements in one and not the other: a partner knows it. A difference from 1 to threshold - 1
-is a finding, as is a shown count from 1 to threshold - 1.
+A cell's elements are what its selection holds (`zeros_known=False`, the default): when the
+elements of one shown cell hold those of another of the same column, the partner knows the
+one view holds the other, and the difference of the two values is the count of the
+elements in one and not the other. With `zeros_known=True` only elements with a non-zero
+count are kept: two cells nest more often, as for a partner who also reads the zeros that
+further views show (a pair and its zeros). A difference from 1 to threshold - 1 is a
+finding, as is a shown count from 1 to threshold - 1.
 
 Which cells are shown is the product's answer, and a product call takes a good part of a
 second, so the checker works the other way round (`mode="candidates"`): it lists every cell
@@ -257,6 +260,10 @@ class AtomFamily:
     name: Family
     atoms: pd.DataFrame
     columns: dict[str, list[Slot]]
+    # False: an element is in a cell when its atom is selected (two cells nest when one's
+    # selection holds the other's: pairs of views). True: only atoms with a non-zero count
+    # are elements, as for a partner who also reads the zeros other views show.
+    zeros_known: bool = False
     nonzero: dict[tuple[str, int, str], int] = field(default_factory=dict)
     _matrix_rows: dict[tuple[str, int, str], int] = field(default_factory=dict)
     _matrix: np.ndarray | None = None
@@ -274,7 +281,8 @@ class AtomFamily:
                 for setting, weights in slot.weights.items():
                     if (weights < 0).any():
                         raise AssertionError(f"negative weight: {column} {slot.name} {setting}")
-                    self.nonzero[(column, i, setting)] = _mask(weights != 0)
+                    counted = weights != 0 if self.zeros_known else np.ones(self.n, dtype=bool)
+                    self.nonzero[(column, i, setting)] = _mask(counted)
                     self._matrix_rows[(column, i, setting)] = len(rows)
                     rows.append(weights.astype("float64"))
         self._matrix = np.vstack(rows) if rows else np.zeros((0, self.n))
@@ -332,7 +340,7 @@ def _atom_frame(engine: Engine, statement: Any) -> pd.DataFrame:
     return db.read_frame(statement, engine=engine)
 
 
-def monthly_family(engine: Engine) -> AtomFamily:
+def monthly_family(engine: Engine, zeros_known: bool = False) -> AtomFamily:
     c = monthly_summary.c
     keys = [c.state_code, c.program_model, c.program_id, c.primary_condition, c.month]
     measures = [
@@ -414,10 +422,10 @@ def monthly_family(engine: Engine) -> AtomFamily:
         },
     }
     assert set(columns) == set(COUNT_COLUMNS)
-    return AtomFamily("monthly", atoms, columns)
+    return AtomFamily("monthly", atoms, columns, zeros_known)
 
 
-def prepost_family(engine: Engine) -> AtomFamily:
+def prepost_family(engine: Engine, zeros_known: bool = False) -> AtomFamily:
     o = enrollment_outcomes.c
     measures = [
         f"{w}_{m}_{s}"
@@ -466,10 +474,10 @@ def prepost_family(engine: Engine) -> AtomFamily:
                 for s in ADMISSION_SETTINGS
             ]
     assert set(columns) == set(PREPOST_COUNT_COLUMNS)
-    return AtomFamily("prepost", atoms, columns)
+    return AtomFamily("prepost", atoms, columns, zeros_known)
 
 
-def members_family(engine: Engine) -> tuple[AtomFamily, pd.DataFrame]:
+def members_family(engine: Engine, zeros_known: bool = False) -> tuple[AtomFamily, pd.DataFrame]:
     """Atoms are members (the elements of enrolled_members); the enrollments come along to
     work out which members a filter counts."""
     enrollments = _atom_frame(
@@ -502,7 +510,7 @@ def members_family(engine: Engine) -> tuple[AtomFamily, pd.DataFrame]:
     enrollments["member_index"] = enrollments["member_id"].map(index)
     ones = np.ones(len(members), dtype="int64")
     family = AtomFamily(
-        "members", members, {MEMBERS_COLUMN: [Slot("", {s: ones for s in SETTINGS})]}
+        "members", members, {MEMBERS_COLUMN: [Slot("", {s: ones for s in SETTINGS})]}, zeros_known
     )
     return family, enrollments
 
@@ -655,10 +663,11 @@ def build_universe(
     periods: Sequence[Period | None] = PERIODS,
     filters: Sequence[OutcomeFilter] | None = None,
     years: Sequence[int] | None = None,
+    zeros_known: bool = False,
 ) -> Universe:
-    monthly = monthly_family(engine)
-    prepost = prepost_family(engine)
-    members, enrollments = members_family(engine)
+    monthly = monthly_family(engine, zeros_known)
+    prepost = prepost_family(engine, zeros_known)
+    members, enrollments = members_family(engine, zeros_known)
     national = national and _national_given(engine, viewer)
     universe = Universe(
         filters=list(filters) if filters is not None else partner_filters(engine, viewer, years),
@@ -1124,6 +1133,7 @@ def differencing_findings(
     filters: Sequence[OutcomeFilter] | None = None,
     years: Sequence[int] | None = None,
     stats: dict[str, Any] | None = None,
+    zeros_known: bool = False,
 ) -> list[Finding]:
     """Every count from 1 to threshold - 1 a partner can work out as the difference of two
     cells they are shown, or sees shown (see the module docstring).
@@ -1134,11 +1144,18 @@ def differencing_findings(
     `max_findings` stops at that many findings: a finding is then still certain, but a pair
     may be left undecided (stats["open_pairs"]) or called safe on the places asked only
     (stats["cells_cut"]). `stats` gets the numbers of filters, cells, pairs, product calls
-    and seconds.
+    and seconds. `zeros_known` counts only non-zero parts as a cell's elements: pairs nest
+    more often, as for a partner who combines a pair with the zeros of further views.
     """
     started = time.perf_counter()
     universe = build_universe(
-        engine, viewer, national=national, periods=periods, filters=filters, years=years
+        engine,
+        viewer,
+        national=national,
+        periods=periods,
+        filters=filters,
+        years=years,
+        zeros_known=zeros_known,
     )
     checker = Checker(engine, viewer, universe)
     built = time.perf_counter() - started
@@ -1283,6 +1300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--show", type=int, default=20, help="findings to print in full")
     parser.add_argument("--share", action="store_true", help="also the share of cells lost")
+    parser.add_argument(
+        "--zeros-known",
+        action="store_true",
+        help="nest cells by their non-zero parts (a pair with the zeros of further views)",
+    )
     args = parser.parse_args(argv)
     periods: tuple[Any, ...] = tuple(None if p == "range" else p for p in args.periods.split(","))
     with tempfile.TemporaryDirectory() as folder:
@@ -1309,6 +1331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             periods=periods,
             years=[int(y) for y in args.years.split(",")] if args.years else None,
             stats=stats,
+            zeros_known=args.zeros_known,
         )
         print(f"rule {'off' if args.no_rule else 'on'}: {len(findings)} findings; {stats}")
         print("\n".join(summary_lines(findings)))
