@@ -451,7 +451,7 @@ class Lattice:
     holds: np.ndarray  # [i, j]: selection j holds every key of selection i
     first_month: int
     spans: np.ndarray  # [span, 2]: first and last month (relative, inclusive)
-    values: np.ndarray  # [selection, setting, span, count column], int64
+    sums: np.ndarray  # [selection, setting, span, count column], int64
     threshold: int
     _selection: dict[bytes, int]
     _span: dict[tuple[int, int], int]
@@ -534,8 +534,8 @@ class Lattice:
             settings = np.array(sorted({s, SETTINGS.index("all")}), dtype="int64")
             a, b = self.spans[span]
             longer = np.flatnonzero((self.spans[:, 0] <= a) & (self.spans[:, 1] >= b))
-            around = self.values[np.ix_(wider, settings, longer)]
-            difference = around - self.values[selection, s, span]
+            around = self.sums[np.ix_(wider, settings, longer)]
+            difference = around - self.sums[selection, s, span]
             # A holding cell under the threshold is hidden wherever it is shown.
             small = (difference >= 1) & (difference < self.threshold) & (around >= self.threshold)
             self._flags[key] = small.any(axis=(0, 1, 2))

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -20,10 +21,12 @@ from sqlalchemy import Engine
 
 from data_access import queries
 from data_access.access import Viewer
-from data_access.differencing import nearest_year_small
+from data_access.differencing import Lattice, atom_column, nearest_year_small, selection_mask
 from data_access.filters import OutcomeFilter
+from data_access.measures import COUNT_COLUMNS
 from data_access.models import metadata
 from data_access.settings import get_settings
+from data_access.vocabulary import PROGRAM_GROUPS, PROGRAM_MODELS, SETTINGS
 from tests.differencing_checks import Finding, differencing_findings, share_lost
 from tests.differencing_world import DIFFERENCING_SPEC, MH, SU, B, Group, M, WorldSpec, build
 
@@ -252,3 +255,76 @@ def test_with_the_rule_no_generated_world_of_many_gives_a_small_count_away(
     engine: Engine, spec: WorldSpec, data: st.DataObject
 ) -> None:
     _check_generated_world(engine, spec, data)
+
+
+# ---------------------------------------------------------------------------------------
+# The lattice of a partner's cells, by hand
+
+# Admissions (every setting behavioral) of Texas: members not enrolled with mental health,
+# program P1 (whole health) by condition, in December 2021 and January 2022.
+LATTICE_ROWS = [
+    ("2021-12", "not_enrolled", None, MH, 20),
+    ("2021-12", "whole_health", "P1", MH, 15),
+    ("2021-12", "whole_health", "P1", SU, 4),
+    ("2022-01", "whole_health", "P1", MH, 12),
+]
+
+
+def _lattice() -> Lattice:
+    columns = {atom_column(c, s): [0] * len(LATTICE_ROWS) for c in COUNT_COLUMNS for s in SETTINGS}
+    for setting in ("all", "behavioral"):
+        columns[atom_column("admissions", setting)] = [row[-1] for row in LATTICE_ROWS]
+    atoms = pd.DataFrame(
+        {
+            "month": [row[0] for row in LATTICE_ROWS],
+            "state_code": "TX",
+            "program_model": [row[1] for row in LATTICE_ROWS],
+            "program_id": [row[2] for row in LATTICE_ROWS],
+            "primary_condition": [row[3] for row in LATTICE_ROWS],
+            **columns,
+        }
+    )
+    return Lattice.build(atoms, ("TX",), threshold=11)
+
+
+@pytest.mark.parametrize(
+    ("models", "program", "condition", "months", "admissions", "hidden"),
+    [
+        # 15 against P1's 19 over every condition: 4 apart
+        (("whole_health",), "P1", MH, ("2021-12", "2021-12"), 15, True),
+        # the same keys named by every enrolled model and the program: the same cell
+        (PROGRAM_MODELS, "P1", MH, ("2021-12", "2021-12"), 15, True),
+        # with the members not enrolled: 35 against every condition's 39
+        (None, "P1", MH, ("2021-12", "2021-12"), 35, True),
+        (("whole_health",), "P1", MH, ("2022-01", "2022-01"), 12, False),
+        # 0 against the range's 4: a holding cell under 11 is hidden wherever it is shown
+        (("whole_health",), "P1", SU, ("2022-01", "2022-12"), 0, False),
+        # 20 against everyone's 39 in the month, 20 over both years: never 1 to 10 apart
+        (("not_enrolled",), None, MH, ("2021-12", "2021-12"), 20, False),
+        (("not_enrolled",), None, None, (None, None), 20, False),
+        (("whole_health",), None, None, (None, None), 31, False),
+    ],
+)
+def test_a_cell_is_hidden_when_a_cell_holding_it_is_larger_by_a_small_count(
+    models: tuple[str, ...] | None,
+    program: str | None,
+    condition: str | None,
+    months: tuple[str | None, str | None],
+    admissions: int,
+    hidden: bool,
+) -> None:
+    lattice = _lattice()
+    mask = selection_mask(
+        lattice.keys,
+        states=("TX",),
+        models=models or PROGRAM_GROUPS,
+        programs=(program,) if program else None,
+        conditions=(condition,) if condition else None,
+    )
+    selection, span = lattice.selection(mask), lattice.span(*months)
+    assert selection is not None and span is not None
+    at = list(COUNT_COLUMNS).index("admissions")
+    assert lattice.sums[selection, SETTINGS.index("behavioral"), span, at] == admissions
+    flags = lattice.small_differences(selection, "behavioral", span)
+    assert flags[at] == hidden
+    assert not flags[np.arange(len(COUNT_COLUMNS)) != at].any()  # every other count is 0
