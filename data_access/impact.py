@@ -25,7 +25,9 @@ At query time (`impact_by_unit`): the effect is a difference in differences over
 matched enrollments of a unit (a program, a program model pooled, all programs), each
 enrollment weighing the same, its comparison being the mean of its matches; its 95%
 interval is a percentile bootstrap over enrolled members with a fixed seed, so the same
-database always gives the same figures. docs/methods.md explains the design and its limits.
+database always gives the same figures. The load stores each program's replicates over all
+its matched enrollments per setting (impact_replicates), read for the programs the filters
+keep whole. docs/methods.md explains the design and its limits.
 """
 
 from __future__ import annotations
