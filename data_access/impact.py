@@ -25,18 +25,30 @@ At query time (`impact_by_unit`): the effect is a difference in differences over
 matched enrollments of a unit (a program, a program model pooled, all programs), each
 enrollment weighing the same, its comparison being the mean of its matches; its 95%
 interval is a percentile bootstrap over enrolled members with a fixed seed, so the same
-database always gives the same figures. docs/methods.md explains the design and its limits.
+database always gives the same figures. The load stores each program's replicates over all
+its matched enrollments per setting (impact_replicates), read for the programs the filters
+keep whole. docs/methods.md explains the design and its limits.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, ColumnElement, Connection, Engine, func, select, text, true
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    func,
+    select,
+    text,
+    true,
+)
 
 from data_access import db
 from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
@@ -51,6 +63,7 @@ from data_access.models import (
     impact_enrollments,
     impact_matches,
     impact_outcomes,
+    impact_replicates,
     impact_sum_columns,
     summary_info,
 )
@@ -70,6 +83,8 @@ from data_access.vocabulary import (
     MATCHING_VARIABLES,
     NO_RECENT_DISCHARGE_DAYS,
     NOT_ENROLLED,
+    PROGRAM_MODELS,
+    SETTINGS,
     ImpactMeasure,
     Setting,
 )
@@ -155,6 +170,13 @@ IMPACT_RULES: Final = DisclosureRules(
 _MATCH_COLUMNS = ("enrollment_id", "match_rank", "member_id", "index_day", "distance")
 _KEYS = ("state_code", "month_index", "primary_condition", "age_band")
 _MATCHING = MATCHING_VARIABLES
+# The window sums of each matched enrollment the query reads: (measure, group, window).
+_WINDOW_SUMS: Final = tuple(
+    (measure, group, window)
+    for measure in IMPACT_MEASURES
+    for group in ("enrolled", "comparison")
+    for window in ("pre", "post")
+)
 # Distance matrices are built in blocks of at most this many cells (memory bound).
 _BLOCK_CELLS = 2_000_000
 
@@ -480,6 +502,7 @@ def rebuild_impact(conn: Connection) -> None:
     cells = cell_moments(enrollees, candidates)
     if not cells.empty:
         db.write_rows(conn, impact_cells, cells)
+    _store_replicates(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
 
@@ -573,21 +596,24 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
     `_analysable`): its unit keys, member, matches, matching variables, comparison moments,
     and per measure the four window sums (`<measure>__enrolled_pre`, ...; comparison sums
     are over its matches)."""
+    return _ordered_rows(db.read_frame(_enrollment_statement(filters, models), engine=engine))
+
+
+def _enrollment_statement(filters: OutcomeFilter, models: Sequence[str]) -> Select[Any]:
+    """The query of `_enrollment_rows`."""
     columns = impact_enrollments.c
     sums = [
         func.coalesce(_measure_sum(measure, group, window, filters.setting), 0).label(
             f"{measure}__{group}_{window}"
         )
-        for measure in IMPACT_MEASURES
-        for group in ("enrolled", "comparison")
-        for window in ("pre", "post")
+        for measure, group, window in _WINDOW_SUMS
     ]
     moment_columns: list[Column[float]] = [
         columns[f"comparison_{moment}_{name}"]
         for moment in ("mean", "meansq")
         for name in _MATCHING
     ]
-    statement = (
+    return (
         select(
             columns.enrollment_id,
             columns.member_id,
@@ -605,9 +631,13 @@ def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engi
         )
         .where(columns.matches > 0, *_conditions(filters, models))
     )
-    frame = db.read_frame(statement, engine=engine)
-    for sum_column in sums:
-        frame[sum_column.name] = frame[sum_column.name].astype("int64")
+
+
+def _ordered_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """`_enrollment_statement`'s rows typed and in a fixed order."""
+    for measure, group, window in _WINDOW_SUMS:
+        name = f"{measure}__{group}_{window}"
+        frame[name] = frame[name].astype("int64")
     frame["matches"] = frame["matches"].astype("int64")
     # A fixed order (members, then enrollments, by code point) so that every sum and the
     # bootstrap see the rows in the same order on every engine.
@@ -865,6 +895,86 @@ def _unit_figures(
     return out
 
 
+def _program_positions(data: _Matched) -> dict[str, np.ndarray]:
+    """Each program's matched enrollments (positions in `data`), in the rows' order: one
+    stable sort, then slices."""
+    by_program = np.argsort(data.program, kind="stable")
+    names, starts = np.unique(data.program[by_program], return_index=True)
+    ends = np.append(starts[1:], len(by_program))[: len(starts)]
+    return {
+        str(name): by_program[start:end]
+        for name, start, end in zip(names, starts, ends, strict=True)
+    }
+
+
+def _program_replicates(
+    data: _Matched, at: np.ndarray, program_id: str, stored: tuple[int, bytes] | None
+) -> np.ndarray | None:
+    """A program's bootstrap replicates over its matched enrollments `at`: the stored ones
+    (`stored`: the matched enrollments they were drawn over and their sums) when the filters
+    kept all of them, which are then the same rows in the same order; else drawn now."""
+    if not len(at):
+        return None
+    shape = (BOOTSTRAP_REPLICATES, len(IMPACT_MEASURES) + 1)
+    if stored is not None and stored[0] == len(at) and len(stored[1]) == 8 * shape[0] * shape[1]:
+        return np.frombuffer(stored[1], dtype="<f8").reshape(shape)
+    return bootstrap_sums(data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id))
+
+
+def _stored_replicates(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine
+) -> dict[str, tuple[int, bytes]]:
+    """The stored replicates of the filters' programs in their setting, by program: the
+    matched enrollments they were drawn over and their sums (see impact_replicates)."""
+    columns = impact_replicates.c
+    conditions = filter_conditions(
+        filters.model_copy(update={"program_models": tuple(models)}),
+        model=Program.program_model,
+        state=Program.state_code,
+        program=Program.program_id,
+    )
+    statement = (
+        select(columns.program_id, columns.matched_enrollments, columns.sums)
+        .select_from(impact_replicates.join(Program, Program.program_id == columns.program_id))
+        .where(columns.setting == filters.setting, *conditions)
+    )
+    frame = db.read_frame(statement, engine=engine)
+    return {
+        str(program_id): (int(n), bytes(sums))
+        for program_id, n, sums in zip(
+            frame["program_id"], frame["matched_enrollments"], frame["sums"], strict=True
+        )
+    }
+
+
+def _store_replicates(conn: Connection) -> None:
+    """Draw each program's bootstrap replicates over all its matched enrollments, per setting,
+    and store them (impact_replicates), in the caller's transaction: the query's own rows
+    and code, so that reading them gives the bits drawing them would."""
+    records: list[dict[str, object]] = []
+    for setting in SETTINGS:
+        statement = _enrollment_statement(OutcomeFilter(setting=setting), PROGRAM_MODELS)
+        result = conn.execute(statement)
+        frame = pd.DataFrame.from_records(
+            [tuple(row) for row in result], columns=list(result.keys())
+        )
+        data = _Matched(_ordered_rows(frame))
+        for program_id, at in _program_positions(data).items():
+            sums = bootstrap_sums(
+                data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id)
+            )
+            records.append(
+                {
+                    "program_id": program_id,
+                    "setting": setting,
+                    "matched_enrollments": len(at),
+                    "sums": np.ascontiguousarray(sums, dtype="<f8").tobytes(),
+                }
+            )
+    if records:
+        conn.execute(impact_replicates.insert(), records)
+
+
 def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
     present = [p for p in parts if p is not None]
     return None if not present else np.sum(present, axis=0)
@@ -882,6 +992,7 @@ def impact_by_unit(
     filters: OutcomeFilter,
     small_cells: SmallCells = "suppress",
     engine: Engine | None = None,
+    stored_replicates: bool = True,
 ) -> pd.DataFrame:
     """The contract's impact export rows: each program, each program model (its selected
     programs pooled) and all selected programs, one row per measure, then `suppressed`.
@@ -895,6 +1006,10 @@ def impact_by_unit(
     (program, program_model, all), then state_code, program_model, program_id and measure
     as plain text. Suppressed as `IMPACT_RULES` say, the pooled rows being the totals of
     the rows they pool.
+
+    A program's bootstrap replicates are read from impact_replicates when the filters keep
+    all its matched enrollments (any filter but the months and conditions, and those when
+    they cut none of its); `stored_replicates=False` draws them all again (the same bits).
     """
     engine = db.resolve_engine(engine)
     filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
@@ -910,15 +1025,9 @@ def impact_by_unit(
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     data = _Matched(rows)
-    # Each program's matched enrollments, in the rows' order: one stable sort, then slices.
-    by_program = np.argsort(data.program, kind="stable")
-    names, starts = np.unique(data.program[by_program], return_index=True)
-    ends = np.append(starts[1:], len(by_program))[: len(starts)]
-    program_at = {
-        str(name): by_program[start:end]
-        for name, start, end in zip(names, starts, ends, strict=True)
-    }
+    program_at = _program_positions(data)
     nothing = np.empty(0, dtype="int64")
+    stored = _stored_replicates(filters, models, engine) if stored_replicates else {}
 
     records: list[dict[str, object]] = []
     margins: list[tuple[str, list[str]]] = []  # (total unit, its parts), by unit label
@@ -932,11 +1041,7 @@ def impact_by_unit(
         }
         members = comparison_members.get(f"program|{program_id}", 0)
         at = program_at.get(program_id, nothing)
-        replicates[program_id] = (
-            bootstrap_sums(data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id))
-            if len(at)
-            else None
-        )
+        replicates[program_id] = _program_replicates(data, at, program_id, stored.get(program_id))
         records += _unit_figures(
             "program",
             keys,

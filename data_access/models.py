@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -37,6 +38,7 @@ from data_access.vocabulary import (
     PROGRAM_MODELS,
     ROLES,
     SERVICE_CATEGORIES,
+    SETTINGS,
     WINDOWS,
 )
 
@@ -490,10 +492,25 @@ impact_cells = Table(
     ],
 )
 
+# Each program's bootstrap replicates (impact.bootstrap_sums) over all its matched
+# enrollments, per setting: the query reads them for a program whose matched enrollments
+# the filters keep whole, instead of drawing them again (the same bits: the same rows,
+# seed and code). `sums`: float64 little-endian, replicates x (measures + 1), row-major.
+impact_replicates = Table(
+    "impact_replicates",
+    metadata,
+    Column("program_id", String(ID_LENGTH), primary_key=True),
+    Column("setting", String(16), primary_key=True),
+    Column("matched_enrollments", Integer, nullable=False),
+    Column("sums", LargeBinary, nullable=False),
+    CheckConstraint(_in("setting", SETTINGS), name="setting"),
+)
+
 IMPACT_TABLES: Final = (
     impact_enrollments,
     impact_matches,
     impact_outcomes,
     impact_months,
     impact_cells,
+    impact_replicates,
 )
