@@ -35,7 +35,7 @@ test: $(STAMP) chromium postgres lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_FAST)
 
-## audit: the differencing audit of docs/disclosure.md over 60 generated worlds, both engines
+## audit: the differencing audit of docs/disclosure.md over 30 generated worlds, both engines
 ## (make test runs it over the whole lattice of the hand-built world and 4 generated worlds)
 audit: $(STAMP) postgres
 	$(BIN)/python -m pytest -m audit

@@ -249,7 +249,7 @@ def test_with_the_rule_no_generated_world_gives_a_small_count_away(
 
 @pytest.mark.audit  # make audit: many more worlds
 @pytest.mark.timeout(7200)
-@settings(GENERATED, max_examples=60)
+@settings(GENERATED, max_examples=30)
 @given(spec=worlds(), data=st.data())
 def test_with_the_rule_no_generated_world_of_many_gives_a_small_count_away(
     engine: Engine, spec: WorldSpec, data: st.DataObject
