@@ -136,6 +136,9 @@ st.markdown(
   primary condition or all), and whole calendar years. Two views that differ by part of a
   filter, such as two conditions beside one of them, could be subtracted to give back a
   count that suppression hides; a shared link asking for more is widened to all of that
-  filter, or to whole years, and says so.
+  filter, or to whole years, and says so. A partner's figure is also hidden where a figure
+  holding it that they could see elsewhere (every condition, every program model, the
+  quarter, year or years around it) is larger by 1 to {threshold - 1}, so that no two of
+  their views, set side by side, give a small count away.
 """
 )
