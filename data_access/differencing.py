@@ -176,13 +176,7 @@ class Differencing:
         """Per row and count column: a cell holding this one is larger by a small count."""
         lattice, filters = self.lattice, self.own.filters
         keys = lattice.keys
-        base = selection_mask(
-            keys,
-            states=filters.states,
-            models=filters.program_models,
-            programs=filters.program_ids,
-            conditions=filters.conditions,
-        )
+        base = filter_mask(keys, filters)
         out = np.zeros((len(cut), len(COUNT_COLUMNS)), dtype=bool)
         model = keys["program_model"].to_numpy()
         state = keys["state_code"].to_numpy()
@@ -435,6 +429,31 @@ def selection_mask(
     return np.asarray(keep, dtype=bool)
 
 
+def filter_mask(keys: pd.DataFrame, filters: OutcomeFilter) -> np.ndarray:
+    return selection_mask(
+        keys,
+        states=filters.states,
+        models=filters.program_models,
+        programs=filters.program_ids,
+        conditions=filters.conditions,
+    )
+
+
+def option_masks(keys: pd.DataFrame, granted: tuple[str, ...]) -> list[np.ndarray]:
+    """The distinct selections of `_selection_options`, in their order."""
+    masks: dict[bytes, np.ndarray] = {}
+    for states, models, program, condition in _selection_options(keys, granted):
+        mask = selection_mask(
+            keys,
+            states=states,
+            models=models,
+            programs=(program,) if program else None,
+            conditions=(condition,) if condition else None,
+        )
+        masks.setdefault(mask.tobytes(), mask)
+    return list(masks.values())
+
+
 @dataclass
 class Lattice:
     """Every count cell a state partner may be shown, whatever view shows it: the sums of
@@ -467,19 +486,8 @@ class Lattice:
         # In order of first appearance, as ngroup numbers them; no program: not enrolled.
         keys = named.drop_duplicates().reset_index(drop=True)
         keys = keys.where(keys.notna(), None)
-        seen: dict[bytes, int] = {}
-        masks: list[np.ndarray] = []
-        for states, models, program, condition in _selection_options(keys, granted):
-            mask = selection_mask(
-                keys,
-                states=states,
-                models=models,
-                programs=(program,) if program else None,
-                conditions=(condition,) if condition else None,
-            )
-            if mask.tobytes() not in seen:
-                seen[mask.tobytes()] = len(masks)
-                masks.append(mask)
+        masks = option_masks(keys, granted)
+        seen = {mask.tobytes(): i for i, mask in enumerate(masks)}
         mask_array = np.array(masks, dtype=bool).reshape(len(masks), len(keys))
         n_months = last - first + 1
         spans = _spans(first, last)
@@ -569,13 +577,12 @@ def _whole_year_ranges(
 ) -> list[tuple[int | None, int | None]]:
     """Every run of whole years a partner may choose that holds months `first`..`last`
     (month numbers; None: open), as month numbers (None: open)."""
-    starts: list[int | None] = [None, *(y * 12 for y in years if first is None or y * 12 <= first)]
-    ends: list[int | None] = [
-        None,
-        *(y * 12 + 11 for y in years if last is None or y * 12 + 11 >= last),
-    ]
+    starts: list[int | None] = [None]
+    ends: list[int | None] = [None]
     if first is not None:
-        starts = [s for s in starts if s is None or s <= first]
+        starts += [y * 12 for y in years if y * 12 <= first]
+    if last is not None:
+        ends += [y * 12 + 11 for y in years if y * 12 + 11 >= last]
     return [(s, e) for s in starts for e in ends]
 
 
@@ -600,24 +607,8 @@ def members_held_by_more(
         .merge(keys.reset_index(), on=list(ENROLLMENT_KEYS), how="left")["index"]
         .to_numpy()
     )
-    own = selection_mask(
-        keys,
-        states=filters.states,
-        models=filters.program_models,
-        programs=filters.program_ids,
-        conditions=filters.conditions,
-    )
-    holding: list[np.ndarray] = []
-    for states, models, program, condition in _selection_options(keys, granted):
-        mask = selection_mask(
-            keys,
-            states=states,
-            models=models,
-            programs=(program,) if program else None,
-            conditions=(condition,) if condition else None,
-        )
-        if not (own & ~mask).any() and not any((mask == m).all() for m in holding):
-            holding.append(mask)
+    own = filter_mask(keys, filters)
+    holding = [mask for mask in option_masks(keys, granted) if not (own & ~mask).any()]
     first = _month_number(filters.month_from) if filters.month_from else None
     last = _month_number(filters.month_to) if filters.month_to else None
     starts = enrollments["first_month"].to_numpy()
