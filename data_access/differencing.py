@@ -20,6 +20,7 @@ program and condition in every setting (`atoms`), read once per load by `queries
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -477,7 +478,16 @@ class Lattice:
     _flags: dict[tuple[int, int, int], np.ndarray]
 
     @classmethod
-    def build(cls, atoms: pd.DataFrame, granted: tuple[str, ...], threshold: int) -> Lattice:
+    def build(
+        cls,
+        atoms: pd.DataFrame,
+        granted: tuple[str, ...],
+        threshold: int,
+        *,
+        options: Callable[[pd.DataFrame], list[np.ndarray]] | None = None,
+    ) -> Lattice:
+        """`options`: the selections a viewer may be shown, as masks over the keys (by default
+        a partner's choices over `granted`, `option_masks`)."""
         key_names = ["state_code", "program_model", "program_id", "primary_condition"]
         month = atoms["month"].astype(str).map(_month_number).to_numpy()
         first, last = (int(month.min()), int(month.max())) if len(month) else (0, -1)
@@ -486,7 +496,8 @@ class Lattice:
         # In order of first appearance, as ngroup numbers them; no program: not enrolled.
         keys = named.drop_duplicates().reset_index(drop=True)
         keys = keys.where(keys.notna(), None)
-        masks = option_masks(keys, granted)
+        offered = options(keys) if options else option_masks(keys, granted)
+        masks = list({mask.tobytes(): mask for mask in offered}.values())
         seen = {mask.tobytes(): i for i, mask in enumerate(masks)}
         mask_array = np.array(masks, dtype=bool).reshape(len(masks), len(keys))
         n_months = last - first + 1
