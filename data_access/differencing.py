@@ -468,10 +468,10 @@ class Lattice:
 
     keys: pd.DataFrame
     masks: np.ndarray  # [selection, key]
-    holds: np.ndarray  # [i, j]: selection j holds every key of selection i
     first_month: int
     spans: np.ndarray  # [span, 2]: first and last month (relative, inclusive)
     sums: np.ndarray  # [selection, setting, span, count column], int64
+    by_key: np.ndarray  # [setting, key, month, count column], int64: the atoms' sums
     threshold: int
     _selection: dict[bytes, int]
     _span: dict[tuple[int, int], int]
@@ -504,11 +504,11 @@ class Lattice:
         spans = _spans(first, last)
         counts = list(COUNT_COLUMNS)
         values = np.zeros((len(masks), len(SETTINGS), len(spans), len(counts)), dtype="int64")
+        by_key = np.zeros((len(SETTINGS), len(keys), n_months, len(counts)), dtype="int64")
         for s, setting in enumerate(SETTINGS):
-            by_key = np.zeros((len(keys), n_months, len(counts)), dtype="int64")
             sums = atoms[[atom_column(c, setting) for c in counts]].to_numpy(dtype="int64")
-            np.add.at(by_key, (codes, month - first), sums)
-            chosen = (mask_array.astype("int64") @ by_key.reshape(len(keys), -1)).reshape(
+            np.add.at(by_key[s], (codes, month - first), sums)
+            chosen = (mask_array.astype("int64") @ by_key[s].reshape(len(keys), -1)).reshape(
                 len(masks), n_months, len(counts)
             )
             running = np.concatenate(
@@ -516,15 +516,13 @@ class Lattice:
                 axis=1,
             )
             values[:, s] = running[:, spans[:, 1] + 1] - running[:, spans[:, 0]]
-        overlap = mask_array.astype("int64") @ mask_array.T.astype("int64")
-        holds = overlap == mask_array.sum(axis=1)[:, None]
         return cls(
             keys,
             mask_array,
-            holds,
             first,
             spans,
             values,
+            by_key,
             threshold,
             seen,
             {(int(a), int(b)): i for i, (a, b) in enumerate(spans)},
@@ -545,20 +543,54 @@ class Lattice:
         return self._span.get((a - self.first_month, b - self.first_month))
 
     def small_differences(self, selection: int, setting: str, span: int) -> np.ndarray:
-        """Per count column: whether a cell holding this one is larger by 1 to threshold - 1."""
+        """Per count column: whether a cell holding this one's non-zero parts is larger by 1
+        to threshold - 1 (and itself at least threshold).
+
+        A cell holds another when its keys, setting and months hold the other's atoms with a
+        non-zero count: a partner who reads zeros in other views knows that a view with
+        fewer keys, a shorter span or one setting counts the same things, so two views need
+        not hold one another by their filters to be subtracted. Under every setting, the
+        cell is held by one setting's cells too where that setting's sums equal it atom by
+        atom."""
         s = SETTINGS.index(setting)
         key = (selection, s, span)
         if key not in self._flags:
-            wider = np.flatnonzero(self.holds[selection])
-            settings = np.array(sorted({s, SETTINGS.index("all")}), dtype="int64")
-            a, b = self.spans[span]
-            longer = np.flatnonzero((self.spans[:, 0] <= a) & (self.spans[:, 1] >= b))
-            around = self.sums[np.ix_(wider, settings, longer)]
-            difference = around - self.sums[selection, s, span]
+            self._flags[key] = self._held_by_more(selection, s, span)
+        return self._flags[key]
+
+    def _held_by_more(self, selection: int, s: int, span: int) -> np.ndarray:
+        a, b = (int(v) for v in self.spans[span])
+        chosen = np.flatnonzero(self.masks[selection])
+        region = self.by_key[:, chosen, a : b + 1, :]  # [setting, key, month, count]
+        own = region[s]
+        value = self.sums[selection, s, span]
+        every = SETTINGS.index("all")
+        out = np.zeros(len(COUNT_COLUMNS), dtype=bool)
+        for c in range(len(COUNT_COLUMNS)):
+            nonzero = own[:, :, c] != 0
+            if not nonzero.any():
+                continue  # a zero cell: any holding cell of at least threshold is no small count
+            keys = np.zeros(self.masks.shape[1], dtype=bool)
+            keys[chosen[nonzero.any(axis=1)]] = True
+            months = np.flatnonzero(nonzero.any(axis=0)) + a
+            wider = np.flatnonzero(self.masks[:, keys].all(axis=1))
+            longer = np.flatnonzero(
+                (self.spans[:, 0] <= months[0]) & (self.spans[:, 1] >= months[-1])
+            )
+            settings = {s, every}
+            if s == every:
+                settings |= {
+                    t
+                    for t in range(len(SETTINGS))
+                    if t != every and np.array_equal(region[t, :, :, c], own[:, :, c])
+                }
+            held_in = np.array(sorted(settings), dtype="int64")
+            around = self.sums[np.ix_(wider, held_in, longer)][..., c]
+            difference = around - value[c]
             # A holding cell under the threshold is hidden wherever it is shown.
             small = (difference >= 1) & (difference < self.threshold) & (around >= self.threshold)
-            self._flags[key] = small.any(axis=(0, 1, 2))
-        return self._flags[key]
+            out[c] = bool(small.any())
+        return out
 
 
 def _spans(first: int, last: int) -> np.ndarray:
@@ -618,22 +650,28 @@ def members_held_by_more(
         .merge(keys.reset_index(), on=list(ENROLLMENT_KEYS), how="left")["index"]
         .to_numpy()
     )
-    own = filter_mask(keys, filters)
-    holding = [mask for mask in option_masks(keys, granted) if not (own & ~mask).any()]
     first = _month_number(filters.month_from) if filters.month_from else None
     last = _month_number(filters.month_to) if filters.month_to else None
     starts = enrollments["first_month"].to_numpy()
     ends = enrollments["last_month"].to_numpy(dtype="float64", na_value=np.inf)
     member = enrollments["member_id"].to_numpy()
+
+    def counted(mask: np.ndarray, start: int | None, end: int | None) -> np.ndarray:
+        keep: np.ndarray = mask[codes]
+        if end is not None:
+            keep &= starts <= end
+        if start is not None:
+            keep &= ends >= start
+        return keep
+
+    # The keys of the enrollments counted, not the filter's: a selection holding those
+    # counts every member this view counts.
+    present = np.zeros(len(keys), dtype=bool)
+    present[codes[counted(filter_mask(keys, filters), first, last)]] = True
+    holding = [mask for mask in option_masks(keys, granted) if not (present & ~mask).any()]
     for mask in holding:
-        chosen = mask[codes]
         for start, end in _whole_year_ranges(first, last, years):
-            keep = chosen.copy()
-            if end is not None:
-                keep &= starts <= end
-            if start is not None:
-                keep &= ends >= start
-            more = len(np.unique(member[keep])) - members
+            more = len(np.unique(member[counted(mask, start, end)])) - members
             if 1 <= more < threshold <= members + more:
                 return True
     return False

@@ -332,3 +332,65 @@ def test_a_cell_is_hidden_when_a_cell_holding_it_is_larger_by_a_small_count(
     flags = lattice.small_differences(selection, "behavioral", span)
     assert flags[at] == hidden
     assert not flags[np.arange(len(COUNT_COLUMNS)) != at].any()  # every other count is 0
+
+
+# Admissions (every setting behavioral) of Texas in January and February 2022: the members
+# not enrolled have mental health stays in January only, substance use ones in February.
+NONZERO_ROWS = [
+    ("2022-01", "not_enrolled", None, MH, 20),
+    ("2022-02", "not_enrolled", None, SU, 30),
+    ("2022-01", "hot_spotting", "H1", MH, 5),
+    ("2022-01", "hot_spotting", "H1", SU, 30),
+    ("2022-01", "whole_health", "W1", MH, 30),
+]
+
+
+@pytest.mark.parametrize(
+    ("models", "condition", "setting", "months", "admissions", "hidden"),
+    [
+        # Every condition of the members not enrolled in January is their mental health
+        # alone: (hot spotting and not enrolled, mental health) holds it and is 5 more.
+        (("not_enrolled",), None, "behavioral", ("2022-01", "2022-01"), 20, True),
+        # The same under every setting: every stay is behavioral, so the behavioral
+        # cells hold it too.
+        (("not_enrolled",), None, "all", ("2022-01", "2022-01"), 20, True),
+        # Over both months the substance use stays are in it: 30 or more apart from all.
+        (("not_enrolled",), None, "behavioral", ("2022-01", "2022-02"), 50, False),
+        # Medical: nothing counted, nothing to hide.
+        (("not_enrolled",), None, "medical", ("2022-01", "2022-01"), 0, False),
+    ],
+)
+def test_a_cell_is_held_by_the_cells_holding_its_non_zero_parts(
+    models: tuple[str, ...],
+    condition: str | None,
+    setting: str,
+    months: tuple[str, str],
+    admissions: int,
+    hidden: bool,
+) -> None:
+    columns = {atom_column(c, s): [0] * len(NONZERO_ROWS) for c in COUNT_COLUMNS for s in SETTINGS}
+    for each in ("all", "behavioral"):
+        columns[atom_column("admissions", each)] = [row[-1] for row in NONZERO_ROWS]
+    atoms = pd.DataFrame(
+        {
+            "month": [row[0] for row in NONZERO_ROWS],
+            "state_code": "TX",
+            "program_model": [row[1] for row in NONZERO_ROWS],
+            "program_id": [row[2] for row in NONZERO_ROWS],
+            "primary_condition": [row[3] for row in NONZERO_ROWS],
+            **columns,
+        }
+    )
+    lattice = Lattice.build(atoms, ("TX",), threshold=11)
+    mask = selection_mask(
+        lattice.keys,
+        states=("TX",),
+        models=models,
+        programs=None,
+        conditions=(condition,) if condition else None,
+    )
+    selection, span = lattice.selection(mask), lattice.span(*months)
+    assert selection is not None and span is not None
+    at = list(COUNT_COLUMNS).index("admissions")
+    assert lattice.sums[selection, SETTINGS.index(setting), span, at] == admissions
+    assert lattice.small_differences(selection, setting, span)[at] == hidden
