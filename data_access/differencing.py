@@ -97,7 +97,9 @@ def build_view(
 ) -> View:
     """A view's every cut with its hidden mask, once per view: every output of the view (by
     month or year, by model or pooled) reads its cells from the same masks."""
-    key = (digest, filters, tuple(states), threshold, extra is not None)
+    # The base view, with the lattice's cells (as its siblings are read) or with its siblings.
+    kind = 0 if extra is None else 2 if extra.families else 1
+    key = (digest, filters, tuple(states), threshold, kind)
     if key not in _VIEWS:
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.pop(next(iter(_VIEWS)))
@@ -290,11 +292,16 @@ def partner_status(
     def view(of: OutcomeFilter, keys: list[str], extra: Differencing | None = None) -> View:
         return build_view(atoms, of, states=keys, threshold=threshold, digest=digest, extra=extra)
 
+    lattice = partner_lattice(atoms, granted, threshold, digest)
+
+    def shown(of: OutcomeFilter) -> View:
+        """A sibling or total as its own view shows it: with the lattice's cells hidden."""
+        return view(of, states, Differencing(view(of, states), [], threshold, states, lattice))
+
     families = [
-        Family(view(total, states), [view(part, states) for part in parts], me)
+        Family(shown(total), [shown(part) for part in parts], me)
         for total, parts, me in _families(atoms, filters, granted)
     ]
-    lattice = partner_lattice(atoms, granted, threshold, digest)
     extra = Differencing(view(filters, states), families, threshold, states, lattice)
     return view(filters, states, extra)
 

@@ -21,9 +21,15 @@ from sqlalchemy import Engine
 
 from data_access import queries
 from data_access.access import Viewer
-from data_access.differencing import Lattice, atom_column, nearest_year_small, selection_mask
+from data_access.differencing import (
+    Lattice,
+    atom_column,
+    nearest_year_small,
+    partner_status,
+    selection_mask,
+)
 from data_access.filters import OutcomeFilter
-from data_access.measures import COUNT_COLUMNS
+from data_access.measures import COUNT_COLUMNS, SUMMED_COLUMNS
 from data_access.models import metadata
 from data_access.settings import get_settings
 from data_access.vocabulary import PROGRAM_GROUPS, PROGRAM_MODELS, SETTINGS
@@ -394,3 +400,61 @@ def test_a_cell_is_held_by_the_cells_holding_its_non_zero_parts(
     at = list(COUNT_COLUMNS).index("admissions")
     assert lattice.sums[selection, SETTINGS.index(setting), span, at] == admissions
     assert lattice.small_differences(selection, setting, span)[at] == hidden
+
+
+# ---------------------------------------------------------------------------------------
+# Siblings: a one-value view among its siblings as each of their own views shows them
+
+# Admissions of three whole health programs (mental health, 100 member-months a row):
+# P2's January (15) is hidden in P2's own view, since P2's year is 19 (4 more).
+SIBLING_ROWS = [
+    ("2022-01", "P1", 20),
+    ("2022-02", "P1", 20),
+    ("2022-01", "P2", 15),
+    ("2022-02", "P2", 4),
+    ("2022-01", "P3", 30),
+]
+
+
+@pytest.mark.parametrize(
+    ("program", "hidden"),
+    [
+        # January: P2 is hidden in its view, so the total less P1 and P3 would give it; P1,
+        # the smallest shown sibling, is hidden too. February: P2's 4 and P1 beside it.
+        ("P1", {"2022-01": True, "2022-02": True}),
+        ("P2", {"2022-01": True, "2022-02": True}),
+        ("P3", {"2022-01": False}),
+    ],
+)
+def test_a_sibling_hidden_by_the_lattice_in_its_own_view_is_never_left_alone(
+    program: str, hidden: dict[str, bool]
+) -> None:
+    columns: dict[str, list[int]] = {}
+    for column in SUMMED_COLUMNS:
+        for setting in SETTINGS:
+            values = [0] * len(SIBLING_ROWS)
+            if column == "member_months":
+                values = [100] * len(SIBLING_ROWS)
+            elif column == "admissions" and setting in ("all", "behavioral"):
+                values = [row[-1] for row in SIBLING_ROWS]
+            columns[atom_column(column, setting)] = values
+    atoms = pd.DataFrame(
+        {
+            "month": [row[0] for row in SIBLING_ROWS],
+            "state_code": "TX",
+            "program_model": "whole_health",
+            "program_id": [row[1] for row in SIBLING_ROWS],
+            "primary_condition": MH,
+            **columns,
+        }
+    )
+    view = OutcomeFilter(
+        program_models=("whole_health",),
+        program_ids=(program,),
+        conditions=(MH,),
+        month_from="2022-01",
+        month_to="2022-12",
+    )
+    status = partner_status(atoms, view, by=(), threshold=11, granted=("TX",)).status
+    cut, flags = status[("month", "all")]
+    assert dict(zip(cut["time"], flags["admissions"].tolist(), strict=True)) == hidden
