@@ -339,18 +339,6 @@ def _families(
     return families
 
 
-def _prepost_sums(
-    atoms: pd.DataFrame, filters: OutcomeFilter, counts: tuple[str, ...]
-) -> pd.DataFrame:
-    """A view's pre/post counts by program and enrollment year."""
-    keep = pd.Series(True, index=atoms.index)
-    if filters.conditions is not None:
-        keep &= atoms["primary_condition"].isin(filters.conditions)
-    names = {atom_column(c, filters.setting): c for c in counts if c != "enrollments"}
-    chosen = atoms.loc[keep, ["program_id", "year", "enrollments", *names]].rename(columns=names)
-    return chosen.groupby(["program_id", "year"], as_index=False)[list(counts)].sum()
-
-
 def prepost_hidden(
     atoms: pd.DataFrame,
     filters: OutcomeFilter,
@@ -359,35 +347,74 @@ def prepost_hidden(
     counts: tuple[str, ...],
     threshold: int,
 ) -> pd.DataFrame:
-    """Count cells of a partner's pre/post rows (`frame`, one per program) to hide: the same
-    program's count over every condition or this one, every setting or this one, and whole
-    years holding the view's, is larger by 1 to threshold - 1. `atoms` holds the sums by
-    program, enrollment year and condition in every setting."""
+    """Count cells of a partner's pre/post rows (`frame`, one per program) to hide: a row of
+    the same program holding this one's non-zero parts (every condition or one, this setting
+    or every setting, or under every setting a setting equal to it part by part, and whole
+    years holding its years with a count) is larger by 1 to threshold - 1 and itself at
+    least threshold. `atoms` holds the sums by program, enrollment year and condition in
+    every setting ("enrollments" alike in all)."""
     hidden = pd.DataFrame(False, index=frame.index, columns=list(counts))
     if atoms.empty or frame.empty:
         return hidden
+    programs = list(frame["program_id"])
+    conditions = sorted({*atoms["primary_condition"].dropna(), *(filters.conditions or ())})
     years = sorted(int(y) for y in atoms["year"].unique())
-    first = _month_number(filters.month_from) if filters.month_from else None
-    last = _month_number(filters.month_to) if filters.month_to else None
-
-    def per_program(view: OutcomeFilter, start: int | None, end: int | None) -> pd.DataFrame:
-        sums = _prepost_sums(atoms, view, counts)
-        if start is not None:
-            sums = sums[sums["year"] >= start // 12]
-        if end is not None:
-            sums = sums[sums["year"] <= end // 12]
-        totals = sums.groupby("program_id")[list(counts)].sum()
-        return totals.reindex(frame["program_id"]).fillna(0).set_axis(frame.index)
-
-    own = per_program(filters, first, last)
-    for conditions, setting in {
-        (c, s) for c in (filters.conditions, None) for s in (filters.setting, "all")
-    }:
-        view = filters.model_copy(update={"conditions": conditions, "setting": setting})
-        for start, end in _whole_year_ranges(first, last, years):
-            holding = per_program(view, start, end)
-            more = holding - own
-            hidden |= (more >= 1) & (more < threshold) & (holding >= threshold)
+    known = atoms["program_id"].isin(programs) & atoms["primary_condition"].isin(conditions)
+    rows = atoms.loc[known]
+    at = (
+        rows["program_id"].map({p: i for i, p in enumerate(programs)}).to_numpy(),
+        rows["primary_condition"].map({c: i for i, c in enumerate(conditions)}).to_numpy(),
+        rows["year"].astype(int).map({y: i for i, y in enumerate(years)}).to_numpy(),
+    )
+    # [setting, program, condition, year, count]
+    sums = np.zeros((len(SETTINGS), len(programs), len(conditions), len(years), len(counts)))
+    for s, setting in enumerate(SETTINGS):
+        names = [c if c == "enrollments" else atom_column(c, setting) for c in counts]
+        np.add.at(sums[s], at, rows[names].to_numpy(dtype="float64"))
+    chosen_conditions = np.array(
+        [filters.conditions is None or c in filters.conditions for c in conditions]
+    )
+    first = int(filters.month_from[:4]) if filters.month_from else years[0]
+    last = int(filters.month_to[:4]) if filters.month_to else years[-1]
+    chosen_years = np.array([first <= y <= last for y in years])
+    inside = chosen_conditions[:, None, None] & chosen_years[None, :, None]
+    own_setting = SETTINGS.index(filters.setting)
+    own = np.where(inside, sums[own_setting], 0)  # [program, condition, year, count]
+    value = own.sum(axis=(1, 2))
+    nonzero = own != 0
+    with_conditions = nonzero.any(axis=2)  # [program, condition, count]
+    with_years = nonzero.any(axis=1)  # [program, year, count]
+    every = SETTINGS.index("all")
+    holding_settings = {
+        own_setting: np.ones(value.shape, dtype=bool),
+        every: np.ones_like(value, dtype=bool),
+    }
+    if own_setting == every:
+        for t in range(len(SETTINGS)):
+            if t != every:
+                holding_settings[t] = (np.where(inside, sums[t], 0) == own).all(axis=(1, 2))
+    choices = [np.ones(len(conditions), dtype=bool)] + [
+        np.arange(len(conditions)) == c for c in range(len(conditions))
+    ]
+    out = np.zeros(value.shape, dtype=bool)
+    for t, setting_holds in holding_settings.items():
+        for choice in choices:
+            # The choice holds the row where no condition outside it has a count.
+            holds_keys = setting_holds & ~(with_conditions & ~choice[None, :, None]).any(axis=1)
+            by_year = np.where(choice[None, :, None, None], sums[t], 0).sum(axis=1)
+            running = np.concatenate([np.zeros_like(by_year[:, :1]), by_year.cumsum(axis=1)], 1)
+            for a, b in itertools.combinations_with_replacement(range(len(years)), 2):
+                outside = with_years[:, :a].any(axis=1) | with_years[:, b + 1 :].any(axis=1)
+                holding = running[:, b + 1] - running[:, a]
+                more = holding - value
+                out |= (
+                    holds_keys
+                    & ~outside
+                    & (more >= 1)
+                    & (more < threshold)
+                    & (holding >= threshold)
+                )
+    hidden.loc[:, :] = out
     return hidden
 
 
