@@ -276,6 +276,37 @@ def partner_lattice(
     return _LATTICES[key]
 
 
+def national_options(keys: pd.DataFrame) -> list[np.ndarray]:
+    """The national line's selections: every state, one of a partner's program model
+    choices (`model_choices`)."""
+    return [keys["program_model"].isin(models).to_numpy(dtype=bool) for models in model_choices()]
+
+
+# The lattices of the national line (every state; the states outside the grant), by the
+# national atoms' digest, grant and threshold.
+_NATIONAL_LATTICES: dict[tuple[object, ...], list[Lattice]] = {}
+
+
+def national_lattices(
+    atoms: pd.DataFrame, granted: tuple[str, ...], threshold: int, digest: int
+) -> list[Lattice]:
+    """The cells of the national line a partner may be shown, over every state, and the same
+    cells over the states outside the grant (the national line less the partner's own); a
+    set without rows is left out (every cell of it is 0). `atoms`: the monthly sums of every
+    state by month, state and program model."""
+    key = (digest, granted, threshold)
+    if key not in _NATIONAL_LATTICES:
+        if len(_NATIONAL_LATTICES) >= 8:
+            _NATIONAL_LATTICES.pop(next(iter(_NATIONAL_LATTICES)))
+        rest = atoms[~atoms["state_code"].isin(granted)]
+        _NATIONAL_LATTICES[key] = [
+            Lattice.build(sums, granted, threshold, options=national_options)
+            for sums in (atoms, rest)
+            if len(sums)
+        ]
+    return _NATIONAL_LATTICES[key]
+
+
 def partner_status(
     atoms: pd.DataFrame,
     filters: OutcomeFilter,
@@ -426,20 +457,25 @@ def _month_number(month: str) -> int:
     return int(month[:4]) * 12 + int(month[5:7]) - 1
 
 
-def _selection_options(
-    keys: pd.DataFrame, granted: tuple[str, ...]
-) -> list[tuple[tuple[str, ...], tuple[str, ...], str | None, str | None]]:
-    """Every (states, program models, program, condition) a partner may choose
-    (`access.partner_choice_problem`): each of the grant's states or all of them; one program
-    model with or without the members not enrolled, those alone, every enrolled model, or
-    all; one program or all; one condition or all."""
+def model_choices() -> list[tuple[str, ...]]:
+    """The program models a partner may choose (`access.partner_choice_problem`): one model
+    with or without the members not enrolled, those alone, every enrolled model, or all."""
     enrolled = tuple(g for g in PROGRAM_GROUPS if g != NOT_ENROLLED)
-    states = [(s,) for s in granted] + ([granted] if len(granted) > 1 else [])
-    models = (
+    return (
         [(m,) for m in enrolled]
         + [(m, NOT_ENROLLED) for m in enrolled]
         + [(NOT_ENROLLED,), enrolled, tuple(PROGRAM_GROUPS)]
     )
+
+
+def _selection_options(
+    keys: pd.DataFrame, granted: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], tuple[str, ...], str | None, str | None]]:
+    """Every (states, program models, program, condition) a partner may choose
+    (`access.partner_choice_problem`): each of the grant's states or all of them; one of
+    `model_choices`; one program or all; one condition or all."""
+    states = [(s,) for s in granted] + ([granted] if len(granted) > 1 else [])
+    models = model_choices()
     programs: list[str | None] = [None, *sorted(set(keys["program_id"].dropna()))]
     conditions: list[str | None] = [None, *PRIMARY_CONDITIONS]
     return list(itertools.product(states, models, programs, conditions))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
@@ -34,7 +35,6 @@ from data_access.access import (
     national_filter,
     partner_choice_problem,
     scope_filter,
-    wider_choices,
 )
 from data_access.differencing import ATOM_KEYS, atom_column
 from data_access.errors import DisclosureRefused
@@ -210,7 +210,8 @@ def _rest_of_nation_hidden(
     frame: pd.DataFrame,
     engine: Engine,
 ) -> pd.DataFrame:
-    """suppression.rest_of_nation_hidden over the sums of the states outside the grant."""
+    """suppression.rest_of_nation_hidden over the sums of the states outside the grant, and
+    for a partner the differencing rule over the national line's cells."""
     rest_filter = national.model_copy(update={"states": outside})
     rest = _summed_months(rest_filter, period, by, engine)
     per_state = (
@@ -218,65 +219,44 @@ def _rest_of_nation_hidden(
     )
     keys: list[str] = ([period] if period else []) + list(by)
     hidden = rest_of_nation_hidden(rest, per_state, keys=keys, frame=frame, threshold=_threshold())
-    if viewer.is_partner and DIFFERENCING_RULE and not rest.empty:
+    if viewer.is_partner and DIFFERENCING_RULE:
         hidden = hidden | _national_differencing_hidden(
-            viewer, rest_filter, rest, period, frame, engine
+            viewer, national, period, frame, engine
         ).reindex(columns=hidden.columns, fill_value=False)
     return hidden
 
 
 def _national_differencing_hidden(
     viewer: Viewer,
-    rest_filter: OutcomeFilter,
-    rest: pd.DataFrame,
+    national: OutcomeFilter,
     period: Period | None,
     frame: pd.DataFrame,
     engine: Engine,
 ) -> pd.DataFrame:
-    """A partner's national line less their own lines is the rest of the nation: it must not
-    differ by a small count from the rest of the nation over more program models (the
-    national line over them), nor from the longer ranges by the nearest year with data."""
-    threshold = _threshold()
-    counts = list(COUNT_COLUMNS)
-    keys = [period] if period else []
-    hidden = pd.DataFrame(False, index=frame.index, columns=counts)
-
-    def placed(sums: pd.DataFrame) -> pd.DataFrame:
-        if not keys:
-            row = sums[counts].sum() if len(sums) else pd.Series(0, index=counts)
-            return pd.DataFrame([row.to_numpy()] * len(frame), index=frame.index, columns=counts)
-        aligned = frame[keys].merge(sums[[*keys, *counts]], on=keys, how="left")
-        return aligned[counts].fillna(0).set_axis(frame.index)
-
-    own = placed(rest)
-    for wider in wider_choices(rest_filter.model_copy(update={"states": viewer.states}), viewer):
-        more = (
-            placed(
-                _summed_months(
-                    wider.model_copy(update={"states": rest_filter.states}), period, (), engine
-                )
-            )
-            - own
-        )
-        hidden |= (more >= 1) & (more < threshold)
-    yearly = _summed_months(
-        rest_filter.model_copy(update={"month_from": None, "month_to": None}), "year", (), engine
+    """The differencing rule over a partner's national line (one pooled line, every program,
+    condition and setting): a count cell is hidden where a national cell holding it (more
+    program models, a longer span of months) is larger by 1 to threshold - 1, or where the
+    same holds for the rest of the nation (the national line less the partner's own lines).
+    Two national figures cannot then differ by the partner's own small count, nor by the
+    other states' (`differencing.national_lattices`)."""
+    atoms = _national_atoms(engine)
+    lattices = differencing.national_lattices(
+        atoms, viewer.states or (), _threshold(), differencing.atoms_digest(atoms)
     )
-    if yearly.empty or period not in ("year", None):
-        return hidden
-    years = yearly.assign(year=yearly["year"].astype(int)).set_index("year").sort_index()
-    by_year = years[counts].to_numpy(dtype="float64")
-    for row in frame.index:
-        if period == "year":
-            first = last = int(frame.loc[row, "year"])
-        else:
-            first = int(rest_filter.month_from[:4]) if rest_filter.month_from else years.index.min()
-            last = int(rest_filter.month_to[:4]) if rest_filter.month_to else years.index.max()
-        small = differencing.nearest_year_small(
-            by_year, years.index.to_numpy(), first, last, threshold
-        )
-        hidden.loc[row] = hidden.loc[row].to_numpy(dtype=bool) | small
-    return hidden
+    periods = frame[period].astype(str) if period else pd.Series("", index=frame.index)
+    hidden = np.zeros((len(frame), len(COUNT_COLUMNS)), dtype=bool)
+    for lattice in lattices:
+        mask = lattice.keys["program_model"].isin(national.program_models).to_numpy(dtype=bool)
+        selection = lattice.selection(mask)
+        for row, value in enumerate(periods):
+            span = lattice.span(*differencing._months_of(period or "range", value, national))
+            if span is None:  # no data in these months: nothing to compare
+                continue
+            if selection is None:  # not a partner's choice: nothing to compare it with
+                hidden[row] = True
+                continue
+            hidden[row] |= lattice.small_differences(selection, "all", span)
+    return pd.DataFrame(hidden, index=frame.index, columns=list(COUNT_COLUMNS))
 
 
 def _consistent_hidden(
@@ -435,21 +415,59 @@ def _partner_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
 
 
 def _read_partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
+    return _read_atoms(ATOM_KEYS, engine, monthly_summary.c.state_code.in_(viewer.states or ()))
+
+
+def _national_atoms(engine: Engine) -> pd.DataFrame:
+    """Every state's monthly sums by month, state and program model, in every setting (the
+    columns of `_partner_atoms`, program and condition None): every cell of the national
+    line a partner may see, and of the rest of the nation, is a sum of these rows. Read once
+    per load."""
+    key = _national_key(engine)
+    if key not in _ATOMS:
+        if len(_ATOMS) >= 32:
+            _ATOMS.pop(next(iter(_ATOMS)))
+        _ATOMS[key] = _read_atoms(("month", "state_code", "program_model"), engine)
+    return _ATOMS[key]
+
+
+def _national_key(engine: Engine) -> tuple[object, ...]:
+    """As `_partner_key`, over every state's rows."""
     columns = monthly_summary.c
-    keys = [columns[name].label(name) for name in ATOM_KEYS]
+    fingerprint = db.read_frame(
+        select(
+            func.count().label("rows"),
+            func.sum(columns.member_months).label("member_months"),
+            func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
+        ),
+        engine=engine,
+    ).iloc[0]
+    return (
+        engine.url.render_as_string(),
+        "national",
+        load_version(engine=engine),
+        tuple(str(v) for v in fingerprint),
+    )
+
+
+def _read_atoms(by: tuple[str, ...], engine: Engine, *where: ColumnElement[bool]) -> pd.DataFrame:
+    """Monthly sums by the keys `by` in every setting, the other ATOM_KEYS None."""
+    columns = monthly_summary.c
+    keys = [columns[name].label(name) for name in by]
     sums = [
         label
         for setting in SETTINGS
         for label in _monthly_sums(setting, suffix=atom_column("", setting))
     ]
-    statement = (
-        select(*keys, *sums).where(columns.state_code.in_(viewer.states or ())).group_by(*keys)
-    )
+    statement = select(*keys, *sums).where(true(), *where).group_by(*keys)
     atoms = db.read_frame(statement, engine=engine)
     numbers = [label.name for label in sums]
     atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
+    for name in ATOM_KEYS:
+        if name not in by:
+            atoms[name] = None
     atoms["program_id"] = atoms["program_id"].astype("object").where(atoms["program_id"].notna())
-    return atoms
+    return atoms[[*ATOM_KEYS, *numbers]]
 
 
 def _summed_months(
