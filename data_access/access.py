@@ -10,7 +10,6 @@ narrow the states granted, whatever the page, the URL or the command line asked 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -27,7 +26,6 @@ from data_access.vocabulary import (
     AUDIT_EVENTS,
     NOT_ENROLLED,
     PRIMARY_CONDITIONS,
-    PROGRAM_GROUPS,
     PROGRAM_MODELS,
     ROLES,
     AuditEventName,
@@ -204,53 +202,6 @@ def impact_scope(filters: OutcomeFilter, viewer: Viewer) -> OutcomeFilter:
     if not viewer.is_partner:
         return filters
     return OutcomeFilter(states=viewer.states)
-
-
-def wider_choices(filters: OutcomeFilter, viewer: Viewer) -> list[OutcomeFilter]:
-    """Every other filter a partner may ask for whose selection holds all of this one's,
-    over the same months: the views the differencing rule compares a partner's view with.
-    `filters` is scoped (states written out). Months are compared by `queries`' rule on the
-    nearest years with data, not here.
-    """
-    if not viewer.is_partner:
-        return []
-    granted = viewer.states or ()
-    states_options: list[tuple[str, ...] | None] = [filters.states]
-    if filters.states is not None and len(filters.states) == 1 and len(granted) > 1:
-        states_options.append(granted)
-    chosen: set[str] = set(filters.program_models)
-    candidates: list[set[str]] = [
-        chosen,
-        chosen | {NOT_ENROLLED},
-        set(PROGRAM_MODELS) | (chosen & {NOT_ENROLLED}),
-        set(PROGRAM_MODELS),
-        set(PROGRAM_GROUPS),
-    ]
-    model_options: list[tuple[str, ...]] = []
-    for candidate in candidates:
-        groups = tuple(g for g in PROGRAM_GROUPS if g in candidate)
-        if candidate >= chosen and groups not in model_options:
-            model_options.append(groups)
-    program_options = [filters.program_ids] + ([None] if filters.program_ids else [])
-    condition_options = [filters.conditions] + ([None] if filters.conditions else [])
-    setting_options = [filters.setting] + (["all"] if filters.setting != "all" else [])
-    wider: list[OutcomeFilter] = []
-    for states, models, programs, conditions, setting in itertools.product(
-        states_options, model_options, program_options, condition_options, setting_options
-    ):
-        option = OutcomeFilter.model_validate(
-            {
-                **filters.model_dump(),
-                "states": states,
-                "program_models": models,
-                "program_ids": programs,
-                "conditions": conditions,
-                "setting": setting,
-            }
-        )
-        if option != filters:
-            wider.append(option)
-    return wider
 
 
 def national_filter(filters: OutcomeFilter) -> OutcomeFilter:
@@ -621,5 +572,4 @@ __all__ = [
     "revoke",
     "scope_filter",
     "viewer_for",
-    "wider_choices",
 ]

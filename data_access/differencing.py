@@ -243,24 +243,6 @@ def _months_of(time: str, period: str, filters: OutcomeFilter) -> tuple[str | No
     return filters.month_from, filters.month_to
 
 
-def nearest_year_small(
-    by_year: np.ndarray, years: np.ndarray, first: int, last: int, threshold: int
-) -> np.ndarray:
-    """For each column of `by_year` (counts, one row per year of `years`, ascending), whether
-    the nearest year with a non-zero count before `first` or after `last` holds 1 to
-    threshold - 1: the same view over the range widened to that year would give its count.
-    The one rule for years, used by every output a partner sees."""
-    out = np.zeros(by_year.shape[1], dtype=bool)
-    columns = np.arange(by_year.shape[1])
-    for side in (by_year[years < first][::-1], by_year[years > last]):  # nearest year first
-        if not len(side):
-            continue
-        nonzero = side != 0
-        nearest = side[nonzero.argmax(axis=0), columns]
-        out |= nonzero.any(axis=0) & (nearest >= 1) & (nearest < threshold)
-    return out
-
-
 # The lattice of each partner's atoms, by their digest, grant and threshold.
 _LATTICES: dict[tuple[object, ...], Lattice] = {}
 
@@ -291,9 +273,8 @@ def national_lattices(
     atoms: pd.DataFrame, granted: tuple[str, ...], threshold: int, digest: int
 ) -> list[Lattice]:
     """The cells of the national line a partner may be shown, over every state, and the same
-    cells over the states outside the grant (the national line less the partner's own); a
-    set without rows is left out (every cell of it is 0). `atoms`: the monthly sums of every
-    state by month, state and program model."""
+    cells over the states outside the grant (the national line less the partner's own).
+    `atoms`: the monthly sums of every state by month, state and program model."""
     key = (digest, granted, threshold)
     if key not in _NATIONAL_LATTICES:
         if len(_NATIONAL_LATTICES) >= 8:
@@ -302,7 +283,6 @@ def national_lattices(
         _NATIONAL_LATTICES[key] = [
             Lattice.build(sums, granted, threshold, options=national_options)
             for sums in (atoms, rest)
-            if len(sums)
         ]
     return _NATIONAL_LATTICES[key]
 
@@ -559,10 +539,10 @@ class Lattice:
         """`options`: the selections a viewer may be shown, as masks over the keys (by default
         a partner's choices over `granted`, `option_masks`)."""
         key_names = ["state_code", "program_model", "program_id", "primary_condition"]
-        month = atoms["month"].astype(str).map(_month_number).to_numpy()
+        month = atoms["month"].astype(str).map(_month_number).to_numpy(dtype="int64")
         first, last = (int(month.min()), int(month.max())) if len(month) else (0, -1)
         named = atoms[key_names].astype(object)
-        codes = named.groupby(key_names, dropna=False, sort=False).ngroup().to_numpy()
+        codes = named.groupby(key_names, dropna=False, sort=False).ngroup().to_numpy(dtype="int64")
         # In order of first appearance, as ngroup numbers them; no program: not enrolled.
         keys = named.drop_duplicates().reset_index(drop=True)
         keys = keys.where(keys.notna(), None)
@@ -575,7 +555,7 @@ class Lattice:
         counts = list(COUNT_COLUMNS)
         values = np.zeros((len(masks), len(SETTINGS), len(spans), len(counts)), dtype="int64")
         by_key = np.zeros((len(SETTINGS), len(keys), n_months, len(counts)), dtype="int64")
-        for s, setting in enumerate(SETTINGS):
+        for s, setting in enumerate(SETTINGS if len(keys) else ()):  # no rows: every cell 0
             sums = atoms[[atom_column(c, setting) for c in counts]].to_numpy(dtype="int64")
             np.add.at(by_key[s], (codes, month - first), sums)
             chosen = (mask_array.astype("int64") @ by_key[s].reshape(len(keys), -1)).reshape(

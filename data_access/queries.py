@@ -751,8 +751,9 @@ def prepost_by_program(
 def _partner_prepost_hidden(
     viewer: Viewer, filters: OutcomeFilter, frame: pd.DataFrame, engine: Engine
 ) -> pd.DataFrame:
-    """The differencing rule over the pre/post rows of a partner (differencing.py): each
-    program's counts against the wider conditions and setting, and the nearest years."""
+    """The differencing rule over the pre/post rows of a partner: each program's counts
+    against its rows over other conditions, settings and whole years
+    (`differencing.prepost_hidden`)."""
     outcomes = enrollment_outcomes.c
     year = func.substr(outcomes.enrolled_month, 1, 4).label("year")
     keys = [outcomes.program_id, year, outcomes.primary_condition]

@@ -24,7 +24,6 @@ from data_access.access import Viewer
 from data_access.differencing import (
     Lattice,
     atom_column,
-    nearest_year_small,
     partner_status,
     selection_mask,
 )
@@ -80,32 +79,6 @@ PLANTED = {
     # enrolled members of whole_health (19) minus TX-WH-1 (14)
     ("enrolled_members", 5, "TX · TX-WH-2 · mental_health · 5 members"),
 }
-
-
-# Counts by year 2019-2024 in two columns; the view covers `first`..`last`.
-BY_YEAR = np.array([[4, 0], [0, 30], [12, 0], [50, 7], [0, 0], [9, 11]], dtype="float64")
-YEARS = np.arange(2019, 2025)
-
-
-@pytest.mark.parametrize(
-    ("first", "last", "expected"),
-    [
-        # nearest year before with data: 2021 (12, shown) and 2020 (30); after: 2024 (9, 11)
-        (2022, 2023, [True, False]),
-        # before: 2019 (4) and none; after: 2021 (12) and 2022 (7; 2021's 0 skipped)
-        (2020, 2020, [True, True]),
-        # before: 2022 (50, 7): the second column's 7 is small; nothing after
-        (2024, 2024, [False, True]),
-        # the whole range: no year outside it
-        (2019, 2024, [False, False]),
-        # after 2019: 2021 (12; 2020's 0 skipped) and 2020 (30)
-        (2019, 2019, [False, False]),
-    ],
-)
-def test_the_nearest_year_with_data_outside_a_range_decides(
-    first: int, last: int, expected: list[bool]
-) -> None:
-    assert nearest_year_small(BY_YEAR, YEARS, first, last, 11).tolist() == expected
 
 
 @pytest.fixture
