@@ -97,9 +97,7 @@ def build_view(
 ) -> View:
     """A view's every cut with its hidden mask, once per view: every output of the view (by
     month or year, by model or pooled) reads its cells from the same masks."""
-    # The base view, with the lattice's cells (as its siblings are read) or with its siblings.
-    kind = 0 if extra is None else 2 if extra.families else 1
-    key = (digest, filters, tuple(states), threshold, kind)
+    key = (digest, filters, tuple(states), threshold, extra is not None)
     if key not in _VIEWS:
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.pop(next(iter(_VIEWS)))
@@ -116,6 +114,31 @@ def build_view(
         )
         _VIEWS[key] = View(every_month, status, states, filters)
     return _VIEWS[key]
+
+
+# A view's base cuts with the lattice's cells hidden too, by the base view's key: how a
+# sibling or total reads in its own view, for step 4.
+_SHOWN: dict[tuple[object, ...], View] = {}
+
+
+def shown_view(base: View, lattice: Lattice, *, threshold: int, digest: int) -> View:
+    """A view as step 4 reads it among its siblings: its base cuts with every count cell
+    the lattice holds by more hidden too. (The whole-sum passes of its own full view, which
+    can hide more, are not rerun: a sibling worked out in full costs a view of its own.)"""
+    key = (digest, base.filters, tuple(base.states), threshold)
+    if key not in _SHOWN:
+        if len(_SHOWN) >= _VIEWS_KEPT:
+            _SHOWN.pop(next(iter(_SHOWN)))
+        extra = Differencing(base, [], threshold, base.states, lattice)
+        status: LevelStatus = {}
+        for (time, group), (cut, flags) in base.status.items():
+            more = extra(time, group, cut, base.states)
+            status[(time, group)] = (
+                cut,
+                flags | more.reindex(columns=flags.columns, fill_value=False),
+            )
+        _SHOWN[key] = View(base.every_month, status, base.states, base.filters)
+    return _SHOWN[key]
 
 
 def _keys(frame: pd.DataFrame, on: list[str]) -> np.ndarray:
@@ -306,8 +329,7 @@ def partner_status(
     lattice = partner_lattice(atoms, granted, threshold, digest)
 
     def shown(of: OutcomeFilter) -> View:
-        """A sibling or total as its own view shows it: with the lattice's cells hidden."""
-        return view(of, states, Differencing(view(of, states), [], threshold, states, lattice))
+        return shown_view(view(of, states), lattice, threshold=threshold, digest=digest)
 
     families = [
         Family(shown(total), [shown(part) for part in parts], me)
@@ -362,12 +384,64 @@ def prepost_hidden(
     the same program holding this one's non-zero parts (every condition or one, this setting
     or every setting, or under every setting a setting equal to it part by part, and whole
     years holding its years with a count) is larger by 1 to threshold - 1 and itself at
-    least threshold. `atoms` holds the sums by program, enrollment year and condition in
-    every setting ("enrollments" alike in all)."""
+    least threshold; and, for one condition, the row its sibling conditions would give away
+    (step 4). `atoms` holds the sums by program, enrollment year and condition in every
+    setting ("enrollments" alike in all)."""
     hidden = pd.DataFrame(False, index=frame.index, columns=list(counts))
     if atoms.empty or frame.empty:
         return hidden
     programs = list(frame["program_id"])
+    _, out = _prepost_rule(atoms, filters, programs, counts, threshold)
+    if filters.conditions is not None and len(filters.conditions) == 1:
+        out |= _prepost_sibling(atoms, filters, programs, counts, threshold)
+    hidden.loc[:, :] = out
+    return hidden
+
+
+def _prepost_sibling(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    programs: list[str],
+    counts: tuple[str, ...],
+    threshold: int,
+) -> np.ndarray:
+    """A one-condition row among the same program's rows of every condition: where the
+    program's row of every condition is shown and the hidden condition rows would be one
+    alone or add up to a small count, the shown condition with the smallest count is hidden
+    too; whether that is this row, per program and count."""
+    basis = counts.index("enrollments")
+
+    def shown_as(view: OutcomeFilter) -> tuple[np.ndarray, np.ndarray]:
+        value, held = _prepost_rule(atoms, view, programs, counts, threshold)
+        small = (value >= 1) & (value < threshold)
+        return value, held | small | small[:, [basis]]
+
+    _, total_hidden = shown_as(filters.model_copy(update={"conditions": None}))
+    parts = [shown_as(filters.model_copy(update={"conditions": (c,)})) for c in PRIMARY_CONDITIONS]
+    values = np.stack([v for v, _ in parts])
+    hidden = np.stack([h for _, h in parts])
+    hidden_sum = (values * hidden).sum(axis=0)
+    lonely = (hidden.sum(axis=0) == 1) | ((hidden_sum >= 1) & (hidden_sum < threshold))
+    candidates = np.where(~hidden & (values > 0), values, np.inf)
+    me = PRIMARY_CONDITIONS.index(filters.conditions[0]) if filters.conditions else -1
+    chosen: np.ndarray = (
+        lonely
+        & ~total_hidden
+        & np.isfinite(candidates.min(axis=0))
+        & (candidates.argmin(axis=0) == me)
+    )
+    return chosen
+
+
+def _prepost_rule(
+    atoms: pd.DataFrame,
+    filters: OutcomeFilter,
+    programs: list[str],
+    counts: tuple[str, ...],
+    threshold: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per program and count: the view's value, and whether a row holding it is larger by a
+    small count."""
     conditions = sorted({*atoms["primary_condition"].dropna(), *(filters.conditions or ())})
     years = sorted(int(y) for y in atoms["year"].unique())
     known = atoms["program_id"].isin(programs) & atoms["primary_condition"].isin(conditions)
@@ -425,8 +499,7 @@ def prepost_hidden(
                     & (more < threshold)
                     & (holding >= threshold)
                 )
-    hidden.loc[:, :] = out
-    return hidden
+    return value, out
 
 
 # ---------------------------------------------------------------------------------------
@@ -679,49 +752,120 @@ def _whole_year_ranges(
     return [(s, e) for s in starts for e in ends]
 
 
-def members_held_by_more(
-    enrollments: pd.DataFrame,
-    filters: OutcomeFilter,
-    *,
-    members: int,
-    granted: tuple[str, ...],
-    years: list[int],
-    threshold: int,
-) -> bool:
-    """Whether a count of members a partner may ask for, holding this view's members (a
-    selection holding its programs and conditions, whole years holding its months), is
-    larger by 1 to threshold - 1. `enrollments`: the partner's enrollments with
-    ENROLLMENT_KEYS, `member_id` and `first_month`/`last_month` (month numbers; the last
-    None while open)."""
-    enrolled = enrollments.drop_duplicates(list(ENROLLMENT_KEYS))[list(ENROLLMENT_KEYS)]
-    keys = enrolled.reset_index(drop=True)
-    codes = (
-        enrollments[list(ENROLLMENT_KEYS)]
-        .merge(keys.reset_index(), on=list(ENROLLMENT_KEYS), how="left")["index"]
-        .to_numpy()
-    )
-    first = _month_number(filters.month_from) if filters.month_from else None
-    last = _month_number(filters.month_to) if filters.month_to else None
-    starts = enrollments["first_month"].to_numpy()
-    ends = enrollments["last_month"].to_numpy(dtype="float64", na_value=np.inf)
-    member = enrollments["member_id"].to_numpy()
+@dataclass
+class Enrolled:
+    """A partner's enrollments (ENROLLMENT_KEYS, `member_id`, `first_month`/`last_month`:
+    month numbers, the last None while open), coded once to count the members of any view
+    they may ask for."""
 
-    def counted(mask: np.ndarray, start: int | None, end: int | None) -> np.ndarray:
-        keep: np.ndarray = mask[codes]
+    frame: pd.DataFrame
+    keys: pd.DataFrame
+    codes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    member: np.ndarray
+    years: list[int]
+    granted: tuple[str, ...]
+    threshold: int
+    options: list[np.ndarray]
+
+    @classmethod
+    def build(
+        cls,
+        enrollments: pd.DataFrame,
+        *,
+        granted: tuple[str, ...],
+        years: list[int],
+        threshold: int,
+    ) -> Enrolled:
+        """`years`: the years a partner may choose, and any year an enrollment reaches."""
+        names = list(ENROLLMENT_KEYS)
+        keys = enrollments.drop_duplicates(names)[names].reset_index(drop=True)
+        codes = (
+            enrollments[names]
+            .merge(keys.reset_index(), on=names, how="left")["index"]
+            .to_numpy(dtype="int64")
+        )
+        starts = enrollments["first_month"].to_numpy(dtype="int64")
+        ends = enrollments["last_month"].to_numpy(dtype="float64", na_value=np.inf)
+        reached = {int(m) // 12 for m in starts} | {int(m) // 12 for m in ends[np.isfinite(ends)]}
+        every_year = sorted(set(years) | reached)
+        if every_year:
+            every_year = list(range(every_year[0], every_year[-1] + 1))
+        return cls(
+            enrollments,
+            keys,
+            codes,
+            starts,
+            ends,
+            enrollments["member_id"].to_numpy(),
+            every_year,
+            granted,
+            threshold,
+            option_masks(keys, granted),
+        )
+
+    def _rows(self, mask: np.ndarray, start: int | None, end: int | None) -> np.ndarray:
+        keep: np.ndarray = mask[self.codes]
         if end is not None:
-            keep &= starts <= end
+            keep &= self.starts <= end
         if start is not None:
-            keep &= ends >= start
+            keep &= self.ends >= start
         return keep
 
-    # The keys of the enrollments counted, not the filter's: a selection holding those
-    # counts every member this view counts.
-    present = np.zeros(len(keys), dtype=bool)
-    present[codes[counted(filter_mask(keys, filters), first, last)]] = True
-    holding = [mask for mask in option_masks(keys, granted) if not (present & ~mask).any()]
-    for mask in holding:
-        for start, end in _whole_year_ranges(first, last, years):
-            more = len(np.unique(member[counted(mask, start, end)])) - members
-            if 1 <= more < threshold <= members + more:
+    def _count(self, mask: np.ndarray, start: int | None, end: int | None) -> int:
+        return len(np.unique(self.member[self._rows(mask, start, end)]))
+
+    def count(self, filters: OutcomeFilter) -> int:
+        return self._count(filter_mask(self.keys, filters), *_months(filters))
+
+    def held_by_more(self, filters: OutcomeFilter, members: int) -> bool:
+        """A count of members the partner may ask for, holding this view's members (a
+        selection holding the keys of the enrollments it counts, whole years holding its
+        months), is larger by 1 to threshold - 1 and itself at least threshold."""
+        first, last = _months(filters)
+        present = np.zeros(len(self.keys), dtype=bool)
+        present[self.codes[self._rows(filter_mask(self.keys, filters), first, last)]] = True
+        for mask in self.options:
+            if (present & ~mask).any():
+                continue
+            for start, end in _whole_year_ranges(first, last, self.years):
+                more = self._count(mask, start, end) - members
+                if 1 <= more < self.threshold <= members + more:
+                    return True
+        return False
+
+    def hidden(self, filters: OutcomeFilter, members: int) -> bool:
+        """As the view itself shows it: small, or held by more."""
+        return 1 <= members < self.threshold or self.held_by_more(filters, members)
+
+    def sibling_hidden(self, filters: OutcomeFilter) -> bool:
+        """A one-value view among its siblings (one condition, program or state), as the
+        monthly outputs' step 4: where the total is shown and its hidden parts would be one
+        alone or add up to a small count, the shown part with the fewest members is
+        hidden; whether that is this view."""
+        for total, parts, me in _families(self.frame, filters, self.granted):
+            if self.hidden(total, self.count(total)):
+                continue
+            counts = [self.count(part) for part in parts]
+            hidden = [self.hidden(part, n) for part, n in zip(parts, counts, strict=True)]
+            hidden_sum = sum(n for n, h in zip(counts, hidden, strict=True) if h)
+            if sum(hidden) != 1 and not 1 <= hidden_sum < self.threshold:
+                continue
+            shown = [(n, i) for i, (n, h) in enumerate(zip(counts, hidden, strict=True)) if not h]
+            shown = [(n, i) for n, i in shown if n > 0]
+            if shown and min(shown)[1] == me:
                 return True
-    return False
+        return False
+
+
+def _months(filters: OutcomeFilter) -> tuple[int | None, int | None]:
+    first = _month_number(filters.month_from) if filters.month_from else None
+    last = _month_number(filters.month_to) if filters.month_to else None
+    return first, last
+
+
+def members_hidden(enrolled: Enrolled, filters: OutcomeFilter, *, members: int) -> bool:
+    """Whether the rule hides a partner's count of members (`members`, this view's): a
+    count holding it is larger by a small count, or it is the part its siblings give away."""
+    return enrolled.held_by_more(filters, members) or enrolled.sibling_hidden(filters)

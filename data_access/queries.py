@@ -881,20 +881,24 @@ def _members(filters: OutcomeFilter, engine: Engine) -> int:
 
 def _members_differ(viewer: Viewer, filters: OutcomeFilter, members: int, engine: Engine) -> bool:
     """The differencing rule over a partner's count of members (differencing.py): a count
-    of members they may ask for that holds this one differs by a small count."""
+    of members they may ask for that holds this one differs by a small count, or the count
+    is the one part its siblings give away."""
     key = (*_partner_key(viewer, engine), "enrollments")
-    if key not in _ATOMS:
-        _ATOMS[key] = _read_partner_enrollments(viewer, engine)
-    bounds = month_bounds(viewer=viewer, engine=engine)
-    years = list(range(int(bounds[0][:4]), int(bounds[1][:4]) + 1)) if bounds else []
-    return differencing.members_held_by_more(
-        _ATOMS[key],
-        filters,
-        members=members,
-        granted=viewer.states or (),
-        years=years,
-        threshold=_threshold(),
-    )
+    if key not in _ENROLLED:
+        if len(_ENROLLED) >= 32:
+            _ENROLLED.pop(next(iter(_ENROLLED)))
+        bounds = month_bounds(viewer=viewer, engine=engine)
+        _ENROLLED[key] = differencing.Enrolled.build(
+            _read_partner_enrollments(viewer, engine),
+            granted=viewer.states or (),
+            years=list(range(int(bounds[0][:4]), int(bounds[1][:4]) + 1)) if bounds else [],
+            threshold=_threshold(),
+        )
+    return differencing.members_hidden(_ENROLLED[key], filters, members=members)
+
+
+# The partners' enrollments, coded for counting members, by the same keys as _ATOMS.
+_ENROLLED: dict[tuple[object, ...], differencing.Enrolled] = {}
 
 
 def _read_partner_enrollments(viewer: Viewer, engine: Engine) -> pd.DataFrame:
