@@ -245,7 +245,9 @@ def _national_differencing_hidden(
     )
     periods = frame[period].astype(str) if period else pd.Series("", index=frame.index)
     hidden = np.zeros((len(frame), len(COUNT_COLUMNS)), dtype=bool)
-    for lattice in lattices:
+    rest_empty = np.ones(hidden.shape, dtype=bool)
+    every = SETTINGS.index("all")
+    for lattice, is_rest in zip(lattices, (False, True), strict=True):
         mask = lattice.keys["program_model"].isin(national.program_models).to_numpy(dtype=bool)
         selection = lattice.selection(mask)
         for row, value in enumerate(periods):
@@ -256,6 +258,26 @@ def _national_differencing_hidden(
                 hidden[row] = True
                 continue
             hidden[row] |= lattice.small_differences(selection, "all", span)
+            if is_rest:
+                rest_empty[row] = lattice.sums[selection, every, span] == 0
+    # Where the other states count nothing, a national cell is the partner's own cell of
+    # the same filters: it is hidden wherever that own cell is hidden in the partner's view.
+    own = differencing.partner_status(
+        _partner_atoms(viewer, engine),
+        national.model_copy(update={"states": viewer.states}),
+        by=(),
+        threshold=_threshold(),
+        granted=viewer.states or (),
+    )
+    own_hidden = place_status(
+        own.status,
+        period=period,
+        by=(),
+        frame=frame,
+        rows=pd.Series(True, index=frame.index),
+        states=[],
+    )
+    hidden |= rest_empty & own_hidden[list(COUNT_COLUMNS)].to_numpy(dtype=bool)
     return pd.DataFrame(hidden, index=frame.index, columns=list(COUNT_COLUMNS))
 
 

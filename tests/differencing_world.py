@@ -51,7 +51,7 @@ from data_access.summaries import rebuild_summaries
 YEARS = (2021, 2022)
 ENROLLED_ON = dt.date(2021, 7, 3)
 FIRST_ENROLLED_MONTH = 8  # of 2021: the first month whose first day is enrolled
-STATE_NAMES = {"TX": "Texas", "NY": "New York"}
+STATE_NAMES = {"TX": "Texas", "NY": "New York", "CA": "California"}
 
 
 @dataclass(frozen=True)

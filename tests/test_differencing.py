@@ -157,8 +157,9 @@ def _reset(engine: Engine) -> None:
 
 @st.composite
 def worlds(draw: st.DrawFn) -> WorldSpec:
-    """Texas with two whole_health programs and a hot_spotting one, New York beside it;
-    members per group from none to 24 and admissions per year and setting up to 20."""
+    """Texas with two whole_health programs and a hot_spotting one, New York and California
+    beside it; members per group from none to 24 and admissions per year and setting up to
+    20."""
     programs = (
         ("TX-WH-1", "TX", "whole_health"),
         ("TX-WH-2", "TX", "whole_health"),
@@ -180,6 +181,10 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
             }
             groups.append(Group("TX", program, condition, members, admissions, {2021: 12}))
     groups += [Group("NY", None, MH, 15, {(2021, B): 15}), Group("NY", "NY-EM-1", MH, 12)]
+    # A second state outside the grant: the national line is given, and checked too.
+    california = draw(st.sampled_from((3, 8, 11, 14)), label="CA not enrolled")
+    stays = draw(st.integers(0, 12), label="CA stays")
+    groups.append(Group("CA", None, MH, california, {(2021, B): stays}))
     return WorldSpec(programs=programs, groups=tuple(groups))
 
 

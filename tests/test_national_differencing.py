@@ -192,6 +192,22 @@ CASES = [
         set(),
         id="every-model",
     ),
+    # A national cell the other states count nothing in is Texas's own cell: national
+    # whole health in December 2021 is Texas's 30, hidden in Texas's views since Texas's
+    # every model is 36 (6 not enrolled). Nationally every model is 60: 30 apart.
+    pytest.param(
+        [
+            ("TX", None, 6, "2021-12"),
+            ("TX", "TX-WH-1", 30, "2021-12"),
+            ("NY", None, 12, "2021-12"),
+            ("CA", None, 12, "2021-12"),
+        ],
+        OutcomeFilter(program_models=("whole_health",), month_from="2021-01", month_to="2021-12"),
+        "month",
+        {"2021-12": 30},
+        {"2021-12"},
+        id="only-texas-counts-it",
+    ),
     # Nothing small: every pair is 15 or more apart, every cell shown as it is.
     pytest.param(
         [*DECEMBER, ("TX", None, 15, "2022-06")],
