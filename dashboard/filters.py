@@ -26,8 +26,10 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
+from data_access import queries
 from data_access.filters import OutcomeFilter
 from data_access.vocabulary import (
+    DEFAULT_MONTHS,
     MONTH_PATTERN,
     NOT_ENROLLED,
     PRIMARY_CONDITIONS,
@@ -61,7 +63,6 @@ K_FILTER: Final = "outcome_filter"  # the OutcomeFilter the pages read
 K_NOTICES: Final = "url_notices"
 K_STARTED: Final = "filters_started"
 
-DEFAULT_MONTHS: Final = 36
 # The first option of a partner's single-choice filter: every value of it.
 ALL: Final = "all"
 PARTNER_NOTE: Final = (
@@ -143,10 +144,8 @@ def default_months(months: Sequence[str], last_complete: str | None) -> tuple[st
     them so the overview can show a change."""
     if not months:
         return "", ""
-    last = len(months) - 1
-    if last_complete is not None and last_complete in months:
-        last = months.index(last_complete)
-    return months[max(0, last + 1 - DEFAULT_MONTHS)], months[last]
+    # data_access's rule: the load stores the impact replicates of this window.
+    return queries.default_window(months[0], months[-1], last_complete)
 
 
 def years_of(months: Sequence[str]) -> list[str]:

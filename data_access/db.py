@@ -35,12 +35,14 @@ from sqlalchemy.sql import Executable
 from data_access.errors import DatabaseUnavailable, QueryTimeout, ResultTooLarge
 from data_access.models import (
     CONTRACT_TABLES,
+    IMPACT_OPTIONAL_TABLES,
     IMPACT_TABLES,
     SCHEMA_VERSION,
     SUMMARIES_SINCE_SCHEMA,
     SUMMARY_TABLES,
     SchemaInfo,
     TableCount,
+    impact_replicates,
     metadata,
 )
 from data_access.settings import Settings, get_settings
@@ -123,16 +125,25 @@ def _stored_versions(conn: Connection) -> dict[str, int]:
     return {row.key: int(row.value) for row in conn.execute(select(SchemaInfo))}
 
 
-def impact_tables_stale(inspector: Any) -> bool:
-    """Whether an impact table is missing or its columns are not the model's (a matching
-    variable added, say): the impact tables hold nothing but what a load derives."""
+def stale_impact_tables(inspector: Any) -> list[str]:
+    """The impact tables missing or whose columns are not the model's (a matching variable
+    added, say): the impact tables hold nothing but what a load derives."""
+    stale = []
     for table in IMPACT_TABLES:
         if not inspector.has_table(table.name):
-            return True
+            stale.append(table.name)
+            continue
         stored = {column["name"] for column in inspector.get_columns(table.name)}
         if stored != {column.name for column in table.columns}:
-            return True
-    return False
+            stale.append(table.name)
+    return stale
+
+
+def impact_tables_stale(inspector: Any, *, optional: bool = True) -> bool:
+    """Whether an impact table is stale (see stale_impact_tables); with `optional=False`,
+    one the query cannot do without (not IMPACT_OPTIONAL_TABLES)."""
+    stale = stale_impact_tables(inspector)
+    return bool(stale if optional else set(stale) - set(IMPACT_OPTIONAL_TABLES))
 
 
 def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
@@ -150,16 +161,25 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     if found is not None and found > SCHEMA_VERSION:
         return found
     # Impact tables added or changed since the database was loaded are built again from
-    # what it holds (the matching is deterministic, so they agree with a fresh load).
-    stale = found is not None and impact_tables_stale(inspect(conn))
+    # what it holds (the matching is deterministic, so they agree with a fresh load); when
+    # only the stored replicates are stale, only they are drawn again.
+    stale_tables = stale_impact_tables(inspect(conn)) if found is not None else []
+    stale = bool(set(stale_tables) - set(IMPACT_OPTIONAL_TABLES))
+    replicates_only = bool(stale_tables) and not stale
     if stale:
         for table in reversed(IMPACT_TABLES):
             table.drop(conn, checkfirst=True)
+    elif replicates_only:
+        impact_replicates.drop(conn, checkfirst=True)
     metadata.create_all(conn)
-    if stale and rebuild and found is not None and found >= SUMMARIES_SINCE_SCHEMA:
-        from data_access.impact import rebuild_impact
+    current = found is not None and found >= SUMMARIES_SINCE_SCHEMA  # else rebuilt below
+    if (stale or replicates_only) and rebuild and current:
+        from data_access.impact import rebuild_impact, store_replicates
 
-        rebuild_impact(conn)
+        if stale:
+            rebuild_impact(conn)
+        else:
+            store_replicates(conn)
     if found is not None and found < SUMMARIES_SINCE_SCHEMA:
         for table in reversed(SUMMARY_TABLES):
             table.drop(conn, checkfirst=True)
@@ -247,7 +267,7 @@ def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str |
         )
     if found > SCHEMA_VERSION:
         return newer_schema_message(found)
-    if impact_tables_stale(inspect(engine)):
+    if impact_tables_stale(inspect(engine), optional=False):
         return (
             "This database was loaded before the matched comparison's tables took their "
             f"present form. Run `{MIGRATE_COMMAND}` to build them from the loaded "

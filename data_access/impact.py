@@ -25,9 +25,10 @@ At query time (`impact_by_unit`): the effect is a difference in differences over
 matched enrollments of a unit (a program, a program model pooled, all programs), each
 enrollment weighing the same, its comparison being the mean of its matches; its 95%
 interval is a percentile bootstrap over enrolled members with a fixed seed, so the same
-database always gives the same figures. The load stores each program's replicates over all
-its matched enrollments per setting (impact_replicates), read for the programs the filters
-keep whole. docs/methods.md explains the design and its limits.
+database always gives the same figures. The load stores each program's replicates per
+setting over all its matched enrollments and over those of the dashboard's opening months
+(impact_replicates), read for the programs whose filtered enrollments are one of those
+sets. docs/methods.md explains the design and its limits.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from sqlalchemy import (
 
 from data_access import db
 from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
+from data_access.errors import DatabaseUnavailable
 from data_access.filters import OutcomeFilter
 from data_access.impact_sql import ImpactSql
 from data_access.models import (
@@ -65,9 +67,10 @@ from data_access.models import (
     impact_outcomes,
     impact_replicates,
     impact_sum_columns,
+    monthly_summary,
     summary_info,
 )
-from data_access.queries import filter_conditions
+from data_access.queries import complete_through, default_window, filter_conditions
 from data_access.settings import get_settings
 from data_access.summaries import day_number
 from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
@@ -502,7 +505,7 @@ def rebuild_impact(conn: Connection) -> None:
     cells = cell_moments(enrollees, candidates)
     if not cells.empty:
         db.write_rows(conn, impact_cells, cells)
-    _store_replicates(conn)
+    store_replicates(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
 
@@ -812,6 +815,7 @@ class _Matched:
             for moment in ("mean", "meansq")
         }
         self.members = matched["member_id"].astype(str).to_numpy()
+        self.enrollments = matched["enrollment_id"].astype(str).to_numpy()
         self.program = matched["program_id"].astype(str).to_numpy()
         self.model = matched["program_model"].astype(str).to_numpy()
 
@@ -908,69 +912,110 @@ def _program_positions(data: _Matched) -> dict[str, np.ndarray]:
 
 
 def _program_replicates(
-    data: _Matched, at: np.ndarray, program_id: str, stored: tuple[int, bytes] | None
+    data: _Matched, at: np.ndarray, program_id: str, stored: np.ndarray | None
 ) -> np.ndarray | None:
     """A program's bootstrap replicates over its matched enrollments `at`: the stored ones
-    (`stored`: the matched enrollments they were drawn over and their sums) when the filters
-    kept all of them, which are then the same rows in the same order; else drawn now."""
+    (`stored`, drawn over the same enrollments, see `_stored_replicates`), else drawn now."""
     if not len(at):
         return None
-    shape = (BOOTSTRAP_REPLICATES, len(IMPACT_MEASURES) + 1)
-    if stored is not None and stored[0] == len(at) and len(stored[1]) == 8 * shape[0] * shape[1]:
-        return np.frombuffer(stored[1], dtype="<f8").reshape(shape)
+    if stored is not None:
+        return stored
     return bootstrap_sums(data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id))
 
 
+def enrollments_digest(enrollment_ids: np.ndarray) -> str:
+    """What identifies a set of matched enrollments in impact_replicates: SHA-256 of their
+    ids in the query's row order (members, then enrollments), newline-separated."""
+    return hashlib.sha256("\n".join(enrollment_ids.tolist()).encode()).hexdigest()
+
+
+_REPLICATE_SHAPE: Final = (BOOTSTRAP_REPLICATES, len(IMPACT_MEASURES) + 1)
+
+
 def _stored_replicates(
-    filters: OutcomeFilter, models: Sequence[str], engine: Engine
-) -> dict[str, tuple[int, bytes]]:
-    """The stored replicates of the filters' programs in their setting, by program: the
-    matched enrollments they were drawn over and their sums (see impact_replicates)."""
+    data: _Matched, program_at: dict[str, np.ndarray], setting: Setting, engine: Engine
+) -> dict[str, np.ndarray]:
+    """The stored replicates of the programs whose filtered matched enrollments (`at`) are a
+    stored set in this setting, by program: only those sets are read. Same rows, order,
+    seed and code as drawing them, so the same bits. Nothing when the table is of an older
+    form (a database loaded before it; `migrate` builds it): the query draws them."""
+    wanted = {
+        enrollments_digest(data.enrollments[at]): program_id
+        for program_id, at in program_at.items()
+        if len(at)
+    }
+    if not wanted:
+        return {}
     columns = impact_replicates.c
-    conditions = filter_conditions(
-        filters.model_copy(update={"program_models": tuple(models)}),
-        model=Program.program_model,
-        state=Program.state_code,
-        program=Program.program_id,
+    statement = select(columns.program_id, columns.enrollments_digest, columns.sums).where(
+        columns.setting == setting, columns.enrollments_digest.in_(sorted(wanted))
     )
-    statement = (
-        select(columns.program_id, columns.matched_enrollments, columns.sums)
-        .select_from(impact_replicates.join(Program, Program.program_id == columns.program_id))
-        .where(columns.setting == filters.setting, *conditions)
-    )
-    frame = db.read_frame(statement, engine=engine)
+    try:
+        frame = db.read_frame(statement, engine=engine)
+    except DatabaseUnavailable:
+        return {}
+    size = 8 * _REPLICATE_SHAPE[0] * _REPLICATE_SHAPE[1]
     return {
-        str(program_id): (int(n), bytes(sums))
-        for program_id, n, sums in zip(
-            frame["program_id"], frame["matched_enrollments"], frame["sums"], strict=True
+        str(program_id): np.frombuffer(bytes(sums), dtype="<f8").reshape(_REPLICATE_SHAPE)
+        for program_id, digest, sums in zip(
+            frame["program_id"], frame["enrollments_digest"], frame["sums"], strict=True
         )
+        if wanted.get(str(digest)) == str(program_id) and len(sums) == size
     }
 
 
-def _store_replicates(conn: Connection) -> None:
-    """Draw each program's bootstrap replicates over all its matched enrollments, per setting,
+def _default_window(conn: Connection) -> tuple[str, str] | None:
+    """The dashboard's opening months (queries.default_window) of the data just loaded."""
+    first, last = conn.execute(
+        select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
+    ).one()
+    if first is None:
+        return None
+    through = conn.execute(select(summary_info.c.data_through)).scalar()
+    complete = None if through is None else complete_through(pd.Timestamp(through).date())
+    return default_window(str(first), str(last), complete)
+
+
+def store_replicates(conn: Connection) -> None:
+    """Draw each program's bootstrap replicates per setting over all its matched enrollments
+    and over those of the dashboard's opening months (where that window cuts the program),
     and store them (impact_replicates), in the caller's transaction: the query's own rows
     and code, so that reading them gives the bits drawing them would."""
+    window = _default_window(conn)
     records: list[dict[str, object]] = []
     for setting in SETTINGS:
-        statement = _enrollment_statement(OutcomeFilter(setting=setting), PROGRAM_MODELS)
-        result = conn.execute(statement)
-        frame = pd.DataFrame.from_records(
-            [tuple(row) for row in result], columns=list(result.keys())
-        )
-        data = _Matched(_ordered_rows(frame))
-        for program_id, at in _program_positions(data).items():
-            sums = bootstrap_sums(
-                data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id)
+        every: dict[str, str] = {}  # program -> digest of all its matched enrollments
+        windows: list[tuple[str, str | None, str | None]] = [("all_months", None, None)]
+        if window is not None:
+            windows.append(("default_months", *window))
+        for name, month_from, month_to in windows:
+            filters = OutcomeFilter(setting=setting, month_from=month_from, month_to=month_to)
+            result = conn.execute(_enrollment_statement(filters, PROGRAM_MODELS))
+            frame = pd.DataFrame.from_records(
+                [tuple(row) for row in result], columns=list(result.keys())
             )
-            records.append(
-                {
-                    "program_id": program_id,
-                    "setting": setting,
-                    "matched_enrollments": len(at),
-                    "sums": np.ascontiguousarray(sums, dtype="<f8").tobytes(),
-                }
-            )
+            data = _Matched(_ordered_rows(frame))
+            for program_id, at in _program_positions(data).items():
+                digest = enrollments_digest(data.enrollments[at])
+                if name == "all_months":
+                    every[program_id] = digest
+                elif every.get(program_id) == digest:
+                    continue  # the window keeps the whole program: the all-months set
+                sums = bootstrap_sums(
+                    data.members[at], data.differences[:, at].T, seed=_unit_seed(program_id)
+                )
+                records.append(
+                    {
+                        "program_id": program_id,
+                        "setting": setting,
+                        "enrollment_window": name,
+                        "month_from": month_from,
+                        "month_to": month_to,
+                        "matched_enrollments": len(at),
+                        "enrollments_digest": digest,
+                        "sums": np.ascontiguousarray(sums, dtype="<f8").tobytes(),
+                    }
+                )
     if records:
         conn.execute(impact_replicates.insert(), records)
 
@@ -1008,8 +1053,9 @@ def impact_by_unit(
     the rows they pool.
 
     A program's bootstrap replicates are read from impact_replicates when the filters keep
-    all its matched enrollments (any filter but the months and conditions, and those when
-    they cut none of its); `stored_replicates=False` draws them all again (the same bits).
+    a stored set of its matched enrollments: all of them (any filter but the months and
+    conditions, and those when they cut none of its) or those of the dashboard's opening
+    months; `stored_replicates=False` draws them all again (the same bits).
     """
     engine = db.resolve_engine(engine)
     filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
@@ -1027,7 +1073,9 @@ def impact_by_unit(
     data = _Matched(rows)
     program_at = _program_positions(data)
     nothing = np.empty(0, dtype="int64")
-    stored = _stored_replicates(filters, models, engine) if stored_replicates else {}
+    stored = (
+        _stored_replicates(data, program_at, filters.setting, engine) if stored_replicates else {}
+    )
 
     records: list[dict[str, object]] = []
     margins: list[tuple[str, list[str]]] = []  # (total unit, its parts), by unit label

@@ -36,6 +36,7 @@ from data_access.vocabulary import (
     MATCHING_VARIABLES,
     PRIMARY_CONDITIONS,
     PROGRAM_MODELS,
+    REPLICATE_WINDOWS,
     ROLES,
     SERVICE_CATEGORIES,
     SETTINGS,
@@ -492,19 +493,30 @@ impact_cells = Table(
     ],
 )
 
-# Each program's bootstrap replicates (impact.bootstrap_sums) over all its matched
-# enrollments, per setting: the query reads them for a program whose matched enrollments
-# the filters keep whole, instead of drawing them again (the same bits: the same rows,
-# seed and code). `sums`: float64 little-endian, replicates x (measures + 1), row-major.
+# Each program's bootstrap replicates (impact.bootstrap_sums) per setting, over all its
+# matched enrollments (`all_months`) and over those of the dashboard's opening months
+# (`default_months`, month_from..month_to; stored only when it cuts the program): the query
+# reads a set whose enrollments are the filters' for the program, instead of drawing them
+# again (the same bits: the same rows, seed and code). `enrollments_digest`: SHA-256 of
+# the set's enrollment ids in the query's row order (impact.enrollments_digest), how the
+# query knows the set; `sums` last: float64 little-endian, replicates x (measures + 1).
 impact_replicates = Table(
     "impact_replicates",
     metadata,
     Column("program_id", String(ID_LENGTH), primary_key=True),
     Column("setting", String(16), primary_key=True),
+    Column("enrollment_window", String(16), primary_key=True),
+    Column("month_from", String(7)),
+    Column("month_to", String(7)),
     Column("matched_enrollments", Integer, nullable=False),
+    Column("enrollments_digest", String(64), nullable=False),
     Column("sums", LargeBinary, nullable=False),
     CheckConstraint(_in("setting", SETTINGS), name="setting"),
+    CheckConstraint(_in("enrollment_window", REPLICATE_WINDOWS), name="enrollment_window"),
 )
+# Not a problem when stale (missing, or of an older form): the query then draws the
+# replicates; `migrate` builds it again.
+IMPACT_OPTIONAL_TABLES: Final = ("impact_replicates",)
 
 IMPACT_TABLES: Final = (
     impact_enrollments,

@@ -73,6 +73,7 @@ from data_access.suppression import (
     rest_of_nation_hidden,
 )
 from data_access.vocabulary import (
+    DEFAULT_MONTHS,
     NOT_ENROLLED,
     SETTINGS,
     Dimension,
@@ -358,8 +359,21 @@ def last_complete_month(*, engine: Engine | None = None) -> str | None:
     through = db.read_frame(select(summary_info.c.data_through), engine=db.resolve_engine(engine))
     if through.empty or pd.isna(through["data_through"].iloc[0]):
         return None
-    day = pd.Timestamp(through["data_through"].iloc[0])
+    return complete_through(pd.Timestamp(through["data_through"].iloc[0]).date())
+
+
+def complete_through(data_through: dt.date) -> str:
+    """The last complete month (YYYY-MM) of a data-through date: less the run-out months."""
+    day = data_through
     return _month_of(day.year * 12 + day.month - 1 - get_settings().runout_months)
+
+
+def default_window(first: str, last: str, last_complete: str | None) -> tuple[str, str]:
+    """The months the dashboard opens on, of data from month `first` to `last` (YYYY-MM):
+    the latest DEFAULT_MONTHS up to the last complete month (up to `last` when that is
+    outside the data). The load stores the impact replicates of this window too."""
+    end = last_complete if last_complete is not None and first <= last_complete <= last else last
+    return max(first, _month_of(_month_index(end) + 1 - DEFAULT_MONTHS)), end
 
 
 def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:

@@ -165,7 +165,12 @@ MATCH_CALIPER_SD: Final = 0.5
 # always gives the same intervals.
 BOOTSTRAP_REPLICATES: Final = 2000
 BOOTSTRAP_SEED: Final = 20160101
+# The enrollment months a stored set of replicates was drawn over (impact_replicates):
+# every month, or the dashboard's opening months (queries.default_window).
+REPLICATE_WINDOWS: Final = ("all_months", "default_months")
 CONFIDENCE_LEVEL: Final = 0.95
+# The dashboard opens on the latest this many complete months (queries.default_window).
+DEFAULT_MONTHS: Final = 36
 # A standardized mean difference of a matching variable above this is poor balance (a
 # common threshold in the matching literature).
 BALANCE_THRESHOLD: Final = 0.1

@@ -1,7 +1,9 @@
 """Impact's stored bootstrap replicates (impact_replicates): the impact rows read with them are
-the bits of drawing every replicate again, for every kind of filter and both engines; a
-program whose matched enrollments a filter cuts is drawn again; the table is rebuilt and
-rolled back with the load, and built by migrate for a database loaded before it."""
+the bits of drawing every replicate again, for every kind of filter and both engines, over
+all months and over the dashboard's opening months (the default window); a program whose
+filtered matched enrollments are no stored set is drawn again; the table is rebuilt and
+rolled back with the load, and built by migrate for a database loaded before it (which is
+read meanwhile, drawing every replicate)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, func, select
 
-from data_access import db, impact, loader
+from dashboard.filters import Options, default_range, months_between
+from data_access import db, impact, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
@@ -25,7 +28,9 @@ from tests.test_impact import build
 
 # Cuts the programs still enrolling in 2025, keeps the cohorts that ended before whole.
 MONTHS = OutcomeFilter(month_from="2016-01", month_to="2024-12")
-# (filter, which of the selected programs' matched enrollments it cuts: none, some, all)
+# The sample's default window: the 36 months up to its last complete month (2025-09).
+WINDOW = OutcomeFilter(month_from="2022-10", month_to="2025-09")
+# (filter, which of the selected programs' replicates are drawn: none, some, all)
 FILTERS = {
     "default": (OutcomeFilter(), "none"),
     "one state": (OutcomeFilter(states=("TX",)), "none"),
@@ -33,8 +38,14 @@ FILTERS = {
     "one program": (OutcomeFilter(program_ids=("MI-WHOLE-HEALTH",)), "none"),
     "behavioral": (OutcomeFilter(setting="behavioral"), "none"),
     "medical": (OutcomeFilter(setting="medical", states=("NY", "WI")), "none"),
+    "window": (WINDOW, "none"),
+    "window, one state": (WINDOW.model_copy(update={"states": ("TX",)}), "none"),
+    "window, one model": (WINDOW.model_copy(update={"program_models": ("embedded",)}), "none"),
+    "window, behavioral": (WINDOW.model_copy(update={"setting": "behavioral"}), "none"),
+    "window, medical": (WINDOW.model_copy(update={"setting": "medical"}), "none"),
     "month range": (MONTHS, "some"),
-    "one condition": (OutcomeFilter(conditions=("substance_use",)), "all"),
+    "one condition": (OutcomeFilter(conditions=("substance_use",)), "some"),
+    "window, one condition": (WINDOW.model_copy(update={"conditions": ("mental_health",)}), "all"),
 }
 
 
@@ -51,28 +62,61 @@ def draws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield seeds
 
 
-def _cut_programs(filters: OutcomeFilter, engine: Engine) -> set[int]:
-    """The seeds of the programs of which the filters' months and conditions keep some
-    matched enrollments, not all."""
+def _sets(filters: OutcomeFilter, engine: Engine) -> dict[str, frozenset[str]]:
+    """Each program's matched enrollments within the filters' months and conditions."""
     columns = impact_enrollments.c
     rows = db.read_frame(
-        select(columns.program_id, columns.enrolled_month, columns.primary_condition).where(
-            columns.matches > 0
-        ),
+        select(
+            columns.program_id,
+            columns.enrollment_id,
+            columns.enrolled_month,
+            columns.primary_condition,
+        ).where(columns.matches > 0),
         engine=engine,
     )
     months = rows["enrolled_month"].between(filters.month_from or "", filters.month_to or "9999")
     condition = rows["primary_condition"].isin(filters.conditions or rows["primary_condition"])
-    inside = rows.assign(inside=months & condition).groupby("program_id")["inside"]
-    some, every = inside.any(), inside.all()
-    return {_unit_seed(str(p)) for p in some.index if some[p] and not every[p]}
+    kept = rows[months & condition]
+    return {str(p): frozenset(group) for p, group in kept.groupby("program_id")["enrollment_id"]}
+
+
+def _drawn_programs(filters: OutcomeFilter, engine: Engine) -> set[int]:
+    """The seeds of the programs whose filtered matched enrollments are neither all of their
+    matched enrollments nor those of the default window (the stored sets)."""
+    every, window = _sets(OutcomeFilter(), engine), _sets(WINDOW, engine)
+    kept = _sets(filters, engine)
+    return {_unit_seed(p) for p, chosen in kept.items() if chosen not in (every[p], window.get(p))}
+
+
+def test_the_stored_window_is_the_one_the_dashboard_opens_on(loaded_sample: str) -> None:
+    engine = db.get_engine(loaded_sample)
+    bounds = queries.month_bounds(viewer=LOCAL_VIEWER, engine=engine)
+    assert bounds is not None
+    options = Options(
+        states={},
+        programs=pd.DataFrame(),
+        months=months_between(*bounds),
+        last_complete=queries.last_complete_month(engine=engine),
+    )
+    assert default_range(options) == ("2022-10", "2025-09")
+    columns = impact_replicates.c
+    stored = db.read_frame(
+        select(columns.enrollment_window, columns.month_from, columns.month_to)
+        .distinct()
+        .order_by(columns.enrollment_window),
+        engine=engine,
+    )
+    assert stored.fillna("").to_numpy().tolist() == [
+        ["all_months", "", ""],
+        ["default_months", "2022-10", "2025-09"],
+    ]
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_stored_replicates_give_the_same_figures_as_drawing_them(
     loaded_sample: str, draws: list[int], name: str
 ) -> None:
-    filters, cuts = FILTERS[name]
+    filters, drawn_ones = FILTERS[name]
     engine = db.get_engine(loaded_sample)
     drawn = impact_by_unit(
         viewer=LOCAL_VIEWER,
@@ -90,10 +134,18 @@ def test_stored_replicates_give_the_same_figures_as_drawing_them(
     assert stored["effect_ci_low"].notna().sum() == 7 * (len(programs) + 1) + 7 * len(
         set(drawn.loc[drawn["program_id"].isin(programs), "program_model"])
     )
-    cut = _cut_programs(filters, engine)
-    assert sorted(draws) == sorted(cut)
-    expected = {"none": 0, "some": len(cut), "all": len(programs)}[cuts]
-    assert len(cut) == expected and (cuts != "some" or 0 < len(cut) < len(programs))
+    expected = _drawn_programs(filters, engine)
+    assert sorted(draws) == sorted(expected)
+    assert {"none": 0, "some": len(expected), "all": len(programs)}[drawn_ones] == len(expected)
+    assert drawn_ones != "some" or 0 < len(expected) < len(programs)
+
+
+def test_the_window_cuts_most_programs(loaded_sample: str) -> None:
+    # So the window's filters above read the default_months sets, not the all-months ones.
+    engine = db.get_engine(loaded_sample)
+    every, window = _sets(OutcomeFilter(), engine), _sets(WINDOW, engine)
+    cut = [p for p in window if window[p] != every[p]]
+    assert (len(cut), len(window), len(every)) == (36, 36, 39)
 
 
 def test_a_partner_reads_the_stored_replicates(loaded_sample: str, draws: list[int]) -> None:
@@ -119,11 +171,13 @@ def _replicates(engine: Engine) -> pd.DataFrame:
 def test_the_hand_built_world_stores_its_one_matched_enrollment(engine: Engine) -> None:
     # P1's EA is its one matched enrollment (EX has no match, EH no post window); P2 has none.
     build(engine)
+    # The default window keeps EA (2020-06): no set of its own.
     stored = _replicates(engine)
-    assert stored[["program_id", "setting", "matched_enrollments"]].to_numpy().tolist() == [
-        ["P1", "all", 1],
-        ["P1", "behavioral", 1],
-        ["P1", "medical", 1],
+    keys = ["program_id", "setting", "enrollment_window", "matched_enrollments"]
+    assert stored[keys].to_numpy().tolist() == [
+        ["P1", "all", "all_months", 1],
+        ["P1", "behavioral", "all_months", 1],
+        ["P1", "medical", "all_months", 1],
     ]
     sums = np.frombuffer(stored["sums"].iloc[0], dtype="<f8")
     assert sums.shape == (BOOTSTRAP_REPLICATES * (len(IMPACT_MEASURES) + 1),)
@@ -144,15 +198,78 @@ def test_the_hand_built_world_stores_its_one_matched_enrollment(engine: Engine) 
         assert_frame_equal(stored_rows, drawn, check_exact=True)
 
 
-def test_migrate_builds_the_replicates_of_a_database_loaded_before_them(engine: Engine) -> None:
+def _drawn_and_stored(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    filters = OutcomeFilter(month_from="2020-01", month_to="2020-12")
+    return tuple(  # type: ignore[return-value]
+        impact_by_unit(
+            viewer=LOCAL_VIEWER,
+            filters=filters,
+            small_cells="show",
+            engine=engine,
+            stored_replicates=stored,
+        )
+        for stored in (False, True)
+    )
+
+
+def test_migrate_builds_the_replicates_of_a_database_loaded_before_them(
+    engine: Engine, draws: list[int]
+) -> None:
     build(engine)
     before = _replicates(engine)
+    draws.clear()  # the load's
     with engine.begin() as conn:
         impact_replicates.drop(conn)
-    problem = db.schema_problem(engine)
-    assert problem is not None and "python -m data_access migrate" in problem
+    # Still read: the replicates are drawn, the same figures.
+    assert db.schema_problem(engine) is None
+    drawn, read = _drawn_and_stored(engine)
+    assert draws == [_unit_seed("P1")] * 2
+    assert_frame_equal(read, drawn, check_exact=True)
     assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
     assert_frame_equal(_replicates(engine), before)
+    assert db.migrate(engine).startswith("The database is up to date")
+
+
+def test_replicates_of_the_older_form_are_not_read_and_migrate_rebuilds_them(
+    engine: Engine, draws: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database loaded before the default window's sets: keyed by program and setting,
+    # no digest. Its rows are not read (they would be the bits anyway); migrate replaces them.
+    build(engine)
+    before = _replicates(engine)
+    older = Table(
+        "impact_replicates",
+        MetaData(),
+        Column("program_id", String(64), primary_key=True),
+        Column("setting", String(16), primary_key=True),
+        Column("matched_enrollments", Integer, nullable=False),
+        Column("sums", LargeBinary, nullable=False),
+    )
+    with engine.begin() as conn:
+        impact_replicates.drop(conn)
+        older.create(conn)
+        conn.execute(
+            older.insert(),
+            before[["program_id", "setting", "matched_enrollments", "sums"]].to_dict("records"),
+        )
+    draws.clear()  # the load's
+    assert db.schema_problem(engine) is None
+    drawn, read = _drawn_and_stored(engine)
+    assert draws == [_unit_seed("P1")] * 2
+    assert_frame_equal(read, drawn, check_exact=True)
+
+    def no_full_rebuild(conn: object) -> None:
+        raise AssertionError("only the replicates are stale")
+
+    # The rest of the matched comparison is not rebuilt: only the replicates are drawn.
+    monkeypatch.setattr(impact, "rebuild_impact", no_full_rebuild)
+    assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
+    assert_frame_equal(_replicates(engine), before)
+    assert db.schema_problem(engine) is None
+    draws.clear()  # the load's and migrate's
+    drawn, read = _drawn_and_stored(engine)
+    assert draws == [_unit_seed("P1")]
+    assert_frame_equal(read, drawn, check_exact=True)
 
 
 def test_a_refused_load_leaves_no_replicates(
