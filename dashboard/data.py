@@ -298,6 +298,23 @@ def export_frame(
     return _export_frame(database_url(), viewer(), dataset, filters, small_cells)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, hash_funcs=HASH_FUNCS)
+def _export_rows(url: str, who: Viewer, dataset: Dataset, filters: OutcomeFilter) -> int:
+    return exports.export_rows(dataset=dataset, filters=filters, viewer=who, engine=_engine(url))
+
+
+def export_rows(dataset: Dataset, filters: OutcomeFilter) -> int:
+    """How many rows the export (and so its file, suppressed or not) has, counted without
+    building it: a page can say the size of a file nobody has asked for yet."""
+    return _export_rows(database_url(), viewer(), dataset, filters)
+
+
+def export_columns(dataset: Dataset, *, unsuppressed: bool = False) -> list[str]:
+    """The columns of `export_frame(dataset, ..., unsuppressed=...)`, in order."""
+    small_cells: SmallCells = "show" if unsuppressed and viewer().may_unsuppress else "suppress"
+    return exports.export_columns(dataset=dataset, viewer=viewer(), small_cells=small_cells)
+
+
 def export_csv(dataset: Dataset, filters: OutcomeFilter, *, unsuppressed: bool = False) -> str:
     """The export's CSV text, written by the one CSV writer."""
     return exports.to_csv_text(export_frame(dataset, filters, unsuppressed=unsuppressed))

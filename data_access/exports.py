@@ -18,7 +18,12 @@ from sqlalchemy import Engine
 
 from data_access.access import Viewer, must_suppress
 from data_access.filters import OutcomeFilter
-from data_access.impact import IMPACT_COLUMNS, IMPACT_COUNT_COLUMNS, impact_by_unit
+from data_access.impact import (
+    IMPACT_COLUMNS,
+    IMPACT_COUNT_COLUMNS,
+    impact_by_unit,
+    impact_unit_rows,
+)
 from data_access.measures import (
     COUNT_COLUMNS,
     MONEY_COLUMNS,
@@ -27,7 +32,12 @@ from data_access.measures import (
     PREPOST_MEASURES,
     PROVISIONAL,
 )
-from data_access.queries import monthly_outcomes, prepost_by_program
+from data_access.queries import (
+    monthly_outcome_rows,
+    monthly_outcomes,
+    prepost_by_program,
+    prepost_program_rows,
+)
 from data_access.suppression import SUPPRESSED_COLUMN
 from data_access.vocabulary import RECENT_DAYS, Dataset, SmallCells, utc_timestamp
 
@@ -294,26 +304,57 @@ def export_frame(
     Suppressed (always for state partners; for others unless `small_cells="show"`), it ends
     with the `suppressed` flag column; unsuppressed it has exactly the contract's columns.
     """
+    columns = export_columns(dataset=dataset, viewer=viewer, small_cells=small_cells)
     if dataset == "monthly":
         frame = monthly_outcomes(
             viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
         )
-        columns = list(MONTHLY_COLUMNS)
     elif dataset == "prepost":
         frame = prepost_by_program(
             viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
         )
-        columns = list(PREPOST_COLUMNS)
-    elif dataset == "impact":
+    else:
         frame = impact_by_unit(
             viewer=viewer, filters=filters, small_cells=small_cells, engine=engine
         )
-        columns = list(IMPACT_COLUMNS)
-    else:
+    return frame[columns]
+
+
+_EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "monthly": MONTHLY_COLUMNS,
+    "prepost": PREPOST_COLUMNS,
+    "impact": IMPACT_COLUMNS,
+}
+
+
+def export_columns(*, dataset: Dataset, viewer: Viewer, small_cells: SmallCells) -> list[str]:
+    """The columns of an export, in order: the contract's, then `suppressed` when suppressed."""
+    if dataset not in _EXPORT_COLUMNS:
         raise ValueError(f"unknown export {dataset!r}; choose monthly, prepost or impact")
+    columns = list(_EXPORT_COLUMNS[dataset])
     if must_suppress(viewer, small_cells):
         columns.append(SUPPRESSED_COLUMN)
-    return frame[columns]
+    return columns
+
+
+def export_rows(
+    *,
+    dataset: Dataset,
+    filters: OutcomeFilter,
+    viewer: Viewer,
+    engine: Engine | None = None,
+) -> int:
+    """How many rows `export_frame` gives for these filters and this viewer, suppressed or
+    not (suppression blanks cells, never rows), counted without building the rows: a count
+    of the monthly groups, of the programs for pre/post and impact. A partner's refused
+    choice raises DisclosureRefused, as the rows would."""
+    if dataset == "monthly":
+        return monthly_outcome_rows(viewer=viewer, filters=filters, engine=engine)
+    if dataset == "prepost":
+        return prepost_program_rows(viewer=viewer, filters=filters, engine=engine)
+    if dataset == "impact":
+        return impact_unit_rows(viewer=viewer, filters=filters, engine=engine)
+    raise ValueError(f"unknown export {dataset!r}; choose monthly, prepost or impact")
 
 
 def write_export(

@@ -1031,6 +1031,28 @@ def _empty_impact() -> pd.DataFrame:
     )
 
 
+def _impact_filters(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter, list[str]]:
+    """The evaluation's filters for this viewer, and its program models (not_enrolled out)."""
+    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
+    return filters, [m for m in filters.program_models if m != NOT_ENROLLED]
+
+
+def impact_unit_rows(
+    *, viewer: Viewer, filters: OutcomeFilter, engine: Engine | None = None
+) -> int:
+    """How many rows `impact_by_unit` gives for these filters and this viewer, from its
+    programs alone (no enrollment read): one row per measure for each program, each model of
+    those programs and all of them. Suppression blanks cells, never rows."""
+    filters, models = _impact_filters(filters, viewer)
+    if filters.selects_nothing or not models:
+        return 0
+    programs = _programs(filters, models, db.resolve_engine(engine))
+    if programs.empty:
+        return 0
+    units = len(programs) + programs["program_model"].nunique() + 1
+    return units * len(IMPACT_MEASURES)
+
+
 def impact_by_unit(
     *,
     viewer: Viewer,
@@ -1058,8 +1080,7 @@ def impact_by_unit(
     months; `stored_replicates=False` draws them all again (the same bits).
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    filters, models = _impact_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return _empty_impact()
     programs = _programs(filters, models, engine)

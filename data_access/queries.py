@@ -661,6 +661,29 @@ def monthly_outcomes(
     return out
 
 
+def monthly_outcome_rows(
+    *, viewer: Viewer, filters: OutcomeFilter, engine: Engine | None = None
+) -> int:
+    """How many rows `monthly_outcomes` gives for these filters and this viewer (its groups
+    of month, state and program model), counted in the database without summing anything.
+    Suppression blanks cells, never rows, so the count holds suppressed or not; a partner's
+    refused choice raises DisclosureRefused as the rows do."""
+    filters = _scoped(filters, viewer, "filters")
+    if filters.selects_nothing:
+        return 0
+    columns = monthly_summary.c
+    groups = (
+        select(columns.month, columns.state_code, columns.program_model)
+        .where(true(), *_monthly_conditions(filters))
+        .group_by(columns.month, columns.state_code, columns.program_model)
+        .subquery()
+    )
+    counted = db.read_frame(
+        select(func.count().label("rows")).select_from(groups), engine=db.resolve_engine(engine)
+    )
+    return int(counted["rows"].iloc[0])
+
+
 # ---------------------------------------------------------------------------------------
 # Pre/post analysis
 
@@ -734,9 +757,7 @@ def prepost_by_program(
         .group_by(outcomes.program_id)
         .subquery()
     )
-    program_conditions = filter_conditions(
-        filters, model=Program.program_model, state=Program.state_code, program=Program.program_id
-    )
+    program_conditions = _prepost_programs(filters)
     sum_columns = [c for c in per_program.c if c.name != "program_id"]
     statement = (
         select(
@@ -782,6 +803,29 @@ def prepost_by_program(
     else:
         out = out[list(PREPOST_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
     return _plain_text_order(out, ["state_code", "program_id"])
+
+
+def _prepost_programs(filters: OutcomeFilter) -> list[ColumnElement[bool]]:
+    """The programs of the pre/post rows (one row each, with or without enrollments)."""
+    return filter_conditions(
+        filters, model=Program.program_model, state=Program.state_code, program=Program.program_id
+    )
+
+
+def prepost_program_rows(
+    *, viewer: Viewer, filters: OutcomeFilter, engine: Engine | None = None
+) -> int:
+    """How many rows `prepost_by_program` gives for these filters and this viewer: its
+    programs, counted without their enrollments (suppression blanks cells, never rows; a
+    partner's refused choice raises DisclosureRefused as the rows do)."""
+    filters = scope_filter(filters, viewer)[0]
+    if filters.selects_nothing:
+        return 0
+    counted = db.read_frame(
+        select(func.count().label("rows")).select_from(Program).where(*_prepost_programs(filters)),
+        engine=db.resolve_engine(engine),
+    )
+    return int(counted["rows"].iloc[0])
 
 
 def _partner_prepost_hidden(

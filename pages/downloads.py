@@ -63,6 +63,34 @@ def _unsuppressed(dataset: Dataset, name: str) -> None:
         )
 
 
+def _preview(dataset: Dataset, rows: int) -> None:
+    """The export's first rows, built only when asked for: a plain visit reads row counts
+    alone, and the file is built only when downloaded (issue #12)."""
+    label = (
+        f"Show the first {PREVIEW_ROWS} rows"
+        if rows > PREVIEW_ROWS
+        else ("Show the row" if rows == 1 else f"Show the {rows} rows")
+    )
+    if not st.toggle(
+        label,
+        key=f"show_preview_{dataset}",
+        help="Builds the file's rows for these filters (on many programs this can take a few "
+        "seconds); the download then uses the same rows.",
+    ):
+        return
+    # The same suppressed rows as the download (one cached frame serves both).
+    frame = data.export_frame(dataset, f)
+    st.dataframe(
+        frame.head(PREVIEW_ROWS),
+        hide_index=True,
+        width="stretch",
+        column_config=_file_formats(frame),
+        key=f"preview_{dataset}",
+    )
+    if rows > PREVIEW_ROWS:
+        st.caption(f"Preview of the first {PREVIEW_ROWS} of {rows:,} rows.")
+
+
 f = filters.current_filter()
 page_header(
     "Downloads",
@@ -98,33 +126,26 @@ for dataset, (title, description, _columns) in DATASETS.items():
     st.subheader(title)
     st.markdown(description)
     with data.guarded(f"the {dataset} export"):
-        frame = data.export_frame(dataset, f)
+        rows = data.export_rows(dataset, f)
         name = data.file_name(dataset, f)
         download_button(
-            # The preview's rows: a click is answered from the same cached frame.
+            # Built when clicked; a preview shown first has built the same cached rows.
             data.export_download(dataset, f),
             key=dataset,
             dataset=dataset,
             filters=f,
             file_name=name,
-            label=f"Download {dataset} CSV ({len(frame):,} rows)",
+            label=f"Download {dataset} CSV ({rows:,} rows)",
             primary=True,
         )
         if viewer.may_unsuppress:
             _unsuppressed(dataset, name)
-        st.caption(f"{len(frame):,} rows · {len(frame.columns)} columns · file {name}")
-        if frame.empty:
+        columns = len(data.export_columns(dataset))
+        st.caption(f"{rows:,} rows · {columns} columns · file {name}")
+        if rows == 0:
             st.info("No rows for these filters.")
         else:
-            st.dataframe(
-                frame.head(PREVIEW_ROWS),
-                hide_index=True,
-                width="stretch",
-                column_config=_file_formats(frame),
-                key=f"preview_{dataset}",
-            )
-            if len(frame) > PREVIEW_ROWS:
-                st.caption(f"Preview of the first {PREVIEW_ROWS} rows.")
+            _preview(dataset, rows)
 
 st.subheader("Data dictionary")
 used_in = {

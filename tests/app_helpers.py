@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from data_access import exports
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "dashboard" / "app.py"
@@ -72,3 +75,25 @@ def same_numbers(left: list[Any], right: list[Any]) -> bool:
 def texts(elements: Any) -> str:
     """The text of a list of st.info / st.warning / st.error / markdown elements, joined."""
     return "\n".join(str(element.value) for element in elements)
+
+
+# The builders behind exports.export_frame, by dataset.
+EXPORT_BUILDERS = {
+    "monthly": "monthly_outcomes",
+    "prepost": "prepost_by_program",
+    "impact": "impact_by_unit",
+}
+
+
+def count_export_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on in this test, the dataset of each export the app builds, in order."""
+    built: list[str] = []
+    for dataset, name in EXPORT_BUILDERS.items():
+        original = getattr(exports, name)
+
+        def build(*args: Any, _dataset: str = dataset, _original: Any = original, **kw: Any) -> Any:
+            built.append(_dataset)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(exports, name, build)
+    return built

@@ -26,7 +26,16 @@ from data_access.errors import DatabaseUnavailable, QueryTimeout
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
 from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, PROGRAM_MODELS
-from tests.app_helpers import PAGES, figures, open_page, same_numbers, texts, values
+from tests.app_helpers import (
+    EXPORT_BUILDERS,
+    PAGES,
+    count_export_builds,
+    figures,
+    open_page,
+    same_numbers,
+    texts,
+    values,
+)
 
 
 @pytest.fixture(scope="session")
@@ -267,18 +276,58 @@ def test_state_profile_ranks_the_chosen_state(sample_db: db.Engine, months) -> N
     assert sorted(values(ranking, "y")) == sorted(states)
 
 
-def test_downloads_offer_both_exports(sample_db: db.Engine, months) -> None:
+def test_downloads_count_rows_and_build_no_export_until_asked(
+    sample_db: db.Engine, months, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = count_export_builds(monkeypatch)
     at = open_page("downloads", {"state": "TX"})
     _no_failures(at)
+    # A plain visit builds no export: the counts come from the programs and the months.
+    assert built == []
     filters = OutcomeFilter(states=("TX",), month_from=months[0], month_to=months[1])
-    buttons = {b.proto.id.rsplit("-", 1)[-1]: b.proto.label for b in at.get("download_button")}
-    for dataset in ("monthly", "prepost", "impact"):
-        rows = len(
-            exports.export_frame(
-                viewer=LOCAL_VIEWER, small_cells="show", dataset=dataset, filters=filters
-            )
+    assert months == ("2022-10", "2025-09")
+    expected = {
+        dataset: exports.export_frame(
+            viewer=LOCAL_VIEWER, small_cells="suppress", dataset=dataset, filters=filters
         )
+        for dataset in EXPORT_BUILDERS
+    }
+    built.clear()
+    # TX's 3 program models with member-months and its not enrolled, over 36 months; its 4
+    # programs; and (4 programs + 4 models + all) x 7 measures.
+    counts = {"monthly": 108, "prepost": 4, "impact": 63}
+    columns = {"monthly": 28, "prepost": 55, "impact": 20}
+    assert {dataset: len(frame) for dataset, frame in expected.items()} == counts
+    assert {dataset: len(frame.columns) for dataset, frame in expected.items()} == columns
+    buttons = {b.proto.id.rsplit("-", 1)[-1]: b.proto.label for b in at.get("download_button")}
+    captions = texts(at.caption)
+    for dataset, rows in counts.items():
         assert buttons[f"download_{dataset}"] == f"Download {dataset} CSV ({rows:,} rows)"
+        name = exports.export_filename(dataset, filters)
+        assert f"{rows:,} rows · {columns[dataset]} columns · file {name}" in captions
+    # No preview until asked: a labelled switch for each export, off.
+    toggles = {toggle.key: (toggle.label, toggle.value) for toggle in at.toggle}
+    assert toggles == {
+        "show_preview_monthly": ("Show the first 50 rows", False),
+        "show_preview_prepost": ("Show the 4 rows", False),
+        "show_preview_impact": ("Show the first 50 rows", False),
+    }
+    assert not at.dataframe
+
+    # Asked for, the monthly preview is built (that export alone): its first 50 rows exactly.
+    at.toggle(key="show_preview_monthly").set_value(True).run()
+    _no_failures(at)
+    assert built == ["monthly"]
+    [preview] = at.dataframe
+    pd.testing.assert_frame_equal(
+        preview.value.reset_index(drop=True),
+        expected["monthly"].head(50).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert "Preview of the first 50 of 108 rows." in texts(at.caption)
+    # Shown again (another run), it is not built again: the cached rows serve it.
+    at.run()
+    assert built == ["monthly"]
     # The data dictionary is a markdown table, so every meaning shows in full.
     markdown = [str(element.value) for element in at.markdown]
     dictionary = next(text for text in markdown if text.startswith("| column | meaning"))

@@ -42,7 +42,15 @@ from data_access.vocabulary import (
     PRIMARY_CONDITIONS,
     PROGRAM_GROUPS,
 )
-from tests.app_helpers import PAGES, TIMEOUT, figures, same_numbers, values
+from tests.app_helpers import (
+    EXPORT_BUILDERS,
+    PAGES,
+    TIMEOUT,
+    count_export_builds,
+    figures,
+    same_numbers,
+    values,
+)
 from tests.conftest import ENGINES, POSTGRES_ADMIN_DSN
 from tests.signed_in import (
     Shown,
@@ -401,7 +409,8 @@ CONTROLS: dict[str, hs.SearchStrategy[dict[str, Any]]] = {
             "impact_effect_measure": hs.sampled_from(list(IMPACT_MEASURES)),
         }
     ),
-    "downloads": hs.just({}),
+    # The previews shown, so their rows are checked as the files are.
+    "downloads": hs.just({f"show_preview_{dataset}": True for dataset in EXPORT_BUILDERS}),
     "about_the_data": hs.just({}),
 }
 EXAMPLES = {
@@ -1131,6 +1140,67 @@ def test_a_partner_never_sees_the_unsuppressed_file(outcomes: Engine) -> None:
         "download_prepost",
     ]
     assert UNSUPPRESSED_LABEL not in collect(at).everything()
+
+
+def test_the_partner_downloads_page_counts_then_builds_suppressed_rows_when_asked(
+    outcomes: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = count_export_builds(monkeypatch)
+    at, _ = open_as(PARTNER, "downloads", {"from": ["2024-01"], "to": ["2024-12"]})
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert built == [], "a plain visit builds no export"
+    sidebar = at.session_state["outcome_filter"]
+    expected = {
+        dataset: exports.export_frame(
+            dataset=dataset,
+            filters=sidebar,
+            viewer=PARTNER_VIEWER,
+            small_cells="suppress",
+            engine=outcomes,
+        )
+        for dataset in EXPORT_BUILDERS
+    }
+    built.clear()
+    # TX in 2024: 3 models and the not enrolled by month; 4 programs; (4 + 4 + 1) x 7.
+    counts = {"monthly": 36, "prepost": 4, "impact": 63}
+    assert {dataset: len(frame) for dataset, frame in expected.items()} == counts
+    for dataset, rows in counts.items():
+        label = at.download_button(key=f"download_{dataset}").proto.label
+        assert label == f"Download {dataset} CSV ({rows:,} rows)"
+    assert [toggle.label for toggle in at.toggle] == [
+        "Show the 36 rows",
+        "Show the 4 rows",
+        "Show the first 50 rows",
+    ]
+
+    # The previews, asked for: the partner's suppressed rows, the same as the files'.
+    for dataset in EXPORT_BUILDERS:
+        at.toggle(key=f"show_preview_{dataset}").set_value(True)
+    at.run(timeout=TIMEOUT)
+    assert not at.exception and not at.error
+    assert built == list(EXPORT_BUILDERS)
+    for table, frame in zip(at.dataframe, expected.values(), strict=True):
+        pd.testing.assert_frame_equal(
+            table.value.reset_index(drop=True),
+            frame.head(50).reset_index(drop=True),
+            check_dtype=False,
+        )
+    assert expected["impact"]["suppressed"].astype(bool).any(), "some cells are suppressed"
+
+    # The file, asked for: built from the preview's cached rows, audited once.
+    before = _audit(PARTNER, outcomes, ["download"])
+    text = download_text(at.download_button(key="download_impact"))
+    assert text == exports.to_csv_text(expected["impact"])
+    assert built == list(EXPORT_BUILDERS)
+    after = _audit(PARTNER, outcomes, ["download"])
+    assert len(after) == len(before) + 1
+    assert (after[0]["dataset"], after[0]["rows"], bool(after[0]["suppressed"])) == (
+        "impact",
+        63,
+        True,
+    )
+    shown = collect(at)  # (produces, and audits, the other files too)
+    assert not partner_problems(shown, "downloads"), partner_problems(shown, "downloads")
 
 
 # -- the partner's pages draw without errors -------------------------------------------------
