@@ -6,6 +6,7 @@ every output gives the same figures. Ratios use the unrounded sums.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 COUNT_COLUMNS = (
@@ -83,32 +84,75 @@ SUMMED_COLUMNS = (*COUNT_COLUMNS, "paid_cents", "behavioral_paid_cents", "medica
 MEMBERS_LOWER_BOUND = "members_lower_bound"
 
 
+def _floats(values: pd.Series) -> np.ndarray:
+    """A column as float64 values, NaN where missing (None, NaN, pd.NA).
+
+    numpy, not Series.astype("float64"): pandas looks a dtype named by a string up among
+    every extension type, and a page makes dozens of these calls."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64)
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _divided(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is 0 (undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf / inf is NaN, as in pandas
+        return numerator / np.where(denominator == 0, np.nan, denominator)
+
+
+def _scaled(values: pd.Series, factor: int) -> np.ndarray:
+    """values * factor as floats; integers multiplied first, as pandas would."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iu":
+        return (array * factor).astype(np.float64)
+    return _floats(values) * factor
+
+
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator as floats, NaN where the denominator is 0 (undefined)."""
-    num = numerator.astype("float64")
-    den = denominator.astype("float64")
-    return (num / den.where(den != 0)).astype("float64")
+    name = numerator.name if numerator.name == denominator.name else None
+    if not numerator.index.equals(denominator.index):  # matched by label, as pandas does
+        numerator, denominator = numerator.align(denominator)
+    values = _divided(_floats(numerator), _floats(denominator))
+    return pd.Series(values, index=numerator.index, name=name)
 
 
 def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the contract's rates to a frame of summed counts and cents; money to dollars."""
-    out = frame.copy()
-    mm = out["member_months"]
-    out["admissions_per_1000_mm"] = ratio(out["admissions"] * 1000, mm)
-    out["inpatient_days_per_1000_mm"] = ratio(out["inpatient_days"] * 1000, mm)
-    out["average_los"] = ratio(out["inpatient_days"], out["discharges"])
-    out["readmission_rate_30d"] = ratio(out["readmissions_30d"], out["followed_discharges"])
-    out["ed_visits_per_1000_mm"] = ratio(out["ed_visits"] * 1000, mm)
-    followed = out["followed_behavioral_discharges"]
-    out["followup_rate_7d"] = ratio(out["followups_7d"], followed)
-    out["followup_rate_30d"] = ratio(out["followups_30d"], followed)
-    out["peer_contact_rate_1d"] = ratio(out["peer_contacts_1d"], followed)
-    out["cost_pmpm"] = ratio(out["paid_cents"], mm * 100)
-    out["behavioral_cost_pmpm"] = ratio(out["behavioral_paid_cents"], mm * 100)
-    out["medical_cost_pmpm"] = ratio(out["medical_paid_cents"], mm * 100)
-    for money in MONEY_COLUMNS:
-        out[money] = out.pop(f"{money}_cents").astype("int64") / 100
-    return out
+    """Add the contract's rates to a frame of summed counts and cents; money to dollars.
+
+    The rates follow the frame's columns, then the money in dollars in place of the cents."""
+
+    def floats(name: str) -> np.ndarray:
+        return _floats(frame[name])
+
+    mm = floats("member_months")
+    mm_cents = _scaled(frame["member_months"], 100)
+    followed = floats("followed_behavioral_discharges")
+    added = {
+        "admissions_per_1000_mm": _divided(_scaled(frame["admissions"], 1000), mm),
+        "inpatient_days_per_1000_mm": _divided(_scaled(frame["inpatient_days"], 1000), mm),
+        "average_los": _divided(floats("inpatient_days"), floats("discharges")),
+        "readmission_rate_30d": _divided(floats("readmissions_30d"), floats("followed_discharges")),
+        "ed_visits_per_1000_mm": _divided(_scaled(frame["ed_visits"], 1000), mm),
+        "followup_rate_7d": _divided(floats("followups_7d"), followed),
+        "followup_rate_30d": _divided(floats("followups_30d"), followed),
+        "peer_contact_rate_1d": _divided(floats("peer_contacts_1d"), followed),
+        "cost_pmpm": _divided(floats("paid_cents"), mm_cents),
+        "behavioral_cost_pmpm": _divided(floats("behavioral_paid_cents"), mm_cents),
+        "medical_cost_pmpm": _divided(floats("medical_paid_cents"), mm_cents),
+    }
+    cents = [f"{money}_cents" for money in MONEY_COLUMNS]
+    for money, column in zip(MONEY_COLUMNS, cents, strict=True):
+        # Missing cents raise here, as Series.astype("int64") does.
+        added[money] = frame[column].astype(np.int64).to_numpy() / 100
+    # One new frame: adding columns one by one to a frame with string column labels costs
+    # about 1 ms a column (pandas rebuilds the labels each time).
+    columns: dict[str, pd.Series | np.ndarray] = {
+        name: frame[name] for name in frame.columns if name not in cents
+    }
+    columns.update(added)
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
