@@ -433,18 +433,23 @@ def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
 def _partner_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
     """The database, the grant, the load and a fingerprint of the rows (tests change rows
     without a load)."""
+    where = monthly_summary.c.state_code.in_(viewer.states or ())
+    return _rows_key(engine, viewer.states or (), where)
+
+
+def _rows_key(engine: Engine, scope: object, *where: ColumnElement[bool]) -> tuple[object, ...]:
     columns = monthly_summary.c
     fingerprint = db.read_frame(
         select(
             func.count().label("rows"),
             func.sum(columns.member_months).label("member_months"),
             func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
-        ).where(columns.state_code.in_(viewer.states or ())),
+        ).where(true(), *where),
         engine=engine,
     ).iloc[0]
     return (
         engine.url.render_as_string(),
-        viewer.states or (),
+        scope,
         load_version(engine=engine),
         tuple(str(v) for v in fingerprint),
     )
@@ -469,21 +474,7 @@ def _national_atoms(engine: Engine) -> pd.DataFrame:
 
 def _national_key(engine: Engine) -> tuple[object, ...]:
     """As `_partner_key`, over every state's rows."""
-    columns = monthly_summary.c
-    fingerprint = db.read_frame(
-        select(
-            func.count().label("rows"),
-            func.sum(columns.member_months).label("member_months"),
-            func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
-        ),
-        engine=engine,
-    ).iloc[0]
-    return (
-        engine.url.render_as_string(),
-        "national",
-        load_version(engine=engine),
-        tuple(str(v) for v in fingerprint),
-    )
+    return _rows_key(engine, "national")
 
 
 def _read_atoms(by: tuple[str, ...], engine: Engine, *where: ColumnElement[bool]) -> pd.DataFrame:
