@@ -114,38 +114,40 @@ def main() -> None:
         unavailable(exc.viewer_message)
         return
 
-    admin = (
-        [st.Page(PAGES / "audit_log.py", title="Audit log", icon=":material/policy:")]
-        if viewer.may_audit
-        else []
-    )
+    pages = {
+        "": st.Page(
+            PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True
+        ),
+        "trends": st.Page(PAGES / "trends.py", title="Trends", icon=":material/show_chart:"),
+        "program_outcomes": st.Page(
+            PAGES / "program_outcomes.py",
+            title="Program outcomes",
+            icon=":material/compare_arrows:",
+        ),
+        "impact": st.Page(PAGES / "impact.py", title="Impact", icon=":material/balance:"),
+        "state_profile": st.Page(
+            PAGES / "state_profile.py", title="State profile", icon=":material/map:"
+        ),
+        "follow_up": st.Page(
+            PAGES / "follow_up.py",
+            title="Follow-up after a stay",
+            icon=":material/event_available:",
+        ),
+        "downloads": st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
+        "about_the_data": st.Page(
+            PAGES / "about_the_data.py", title="About the data", icon=":material/info:"
+        ),
+    }
+    if viewer.may_audit:
+        pages["audit_log"] = st.Page(
+            PAGES / "audit_log.py", title="Audit log", icon=":material/policy:"
+        )
     # One flat list, not sections: Streamlit 1.67 draws each section as a <div> inside the
     # navigation's <ul>, with the pages' <li> inside it, which breaks the list a screen reader
     # announces (axe rules `list` and `listitem`). The flat list is a valid <ul> in a
     # <nav aria-label="App pages">, and marks the open page with aria-current="page".
-    navigation = st.navigation(
-        [
-            st.Page(
-                PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True
-            ),
-            st.Page(PAGES / "trends.py", title="Trends", icon=":material/show_chart:"),
-            st.Page(
-                PAGES / "program_outcomes.py",
-                title="Program outcomes",
-                icon=":material/compare_arrows:",
-            ),
-            st.Page(PAGES / "impact.py", title="Impact", icon=":material/balance:"),
-            st.Page(PAGES / "state_profile.py", title="State profile", icon=":material/map:"),
-            st.Page(
-                PAGES / "follow_up.py",
-                title="Follow-up after a stay",
-                icon=":material/event_available:",
-            ),
-            st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:"),
-            st.Page(PAGES / "about_the_data.py", title="About the data", icon=":material/info:"),
-            *admin,
-        ]
-    )
+    navigation = st.navigation(list(pages.values()))
+    auth.follow_kept_link({"overview": pages[""], **pages})
     # The tab names the page: set_page_config is additive, so this overrides only the title.
     st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")
     auth.show_banner(viewer)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import streamlit as st
 from streamlit import config
@@ -48,10 +49,13 @@ GRANT_COMMAND: Final = "python -m data_access access grant"
 PAGE_PATHS: Final = tuple(
     sorted(p.stem for p in (Path(__file__).parent.parent / "pages").glob("*.py"))
 )
-# The browser tab's sessionStorage key holding the link opened before sign-in: the provider
-# returns to the app's root, so the link's page and filters are restored after it.
-LINK_STORAGE_KEY: Final = "outcomes_dashboard_link_before_sign_in"
+# The cookie holding the link opened before sign-in: the provider returns to the app's root,
+# and the first signed-in run reads the cookie to open the link's page and filters in place
+# (st.switch_page), without a second page load and without running the Overview first.
+LINK_COOKIE: Final = "outcomes_dashboard_link_before_sign_in"
+LINK_COOKIE_SECONDS: Final = 600
 LINK_RESTORED_KEY: Final = "link_restored"
+LINK_FORGET_KEY: Final = "link_forget"
 
 
 def current_viewer() -> Viewer:
@@ -217,9 +221,6 @@ def admit(identity: Identity) -> Viewer | None:
         return None
     st.session_state[VIEWER_KEY] = viewer
     _audit_once(viewer.email, "sign_in", None, role=viewer.role)
-    if not st.session_state.get(LINK_RESTORED_KEY):
-        st.session_state[LINK_RESTORED_KEY] = True
-        _restore_link()
     return viewer
 
 
@@ -228,32 +229,59 @@ def _remember_link() -> None:
     filters (the root alone is where the provider returns anyway: nothing kept)."""
     st.html(
         "<script>(() => { try {"
-        f" const key = {LINK_STORAGE_KEY!r}, pages = {json.dumps(PAGE_PATHS)};"
+        f" const key = {LINK_COOKIE!r}, pages = {json.dumps(PAGE_PATHS)};"
         " const here = window.location;"
         " const last = here.pathname.split('/').filter(Boolean).pop();"
-        " if (here.search || pages.includes(last))"
-        " window.sessionStorage.setItem(key, here.pathname + here.search);"
-        " else window.sessionStorage.removeItem(key);"
+        " const keep = here.search || pages.includes(last);"
+        " const value = keep ? encodeURIComponent(here.pathname + here.search) : '';"
+        f" const age = keep ? {LINK_COOKIE_SECONDS} : 0;"
+        " document.cookie = `${key}=${value}; path=/; max-age=${age}; SameSite=Lax`;"
         " } catch (e) {} })();</script>",
         unsafe_allow_javascript=True,
     )
 
 
-def _restore_link() -> None:
-    """On a session's first signed-in run: if this tab opened a link before signing in, go
-    back to it (same origin only), once."""
+def kept_link(value: object) -> tuple[str, list[tuple[str, str]]] | None:
+    """The page (a url path of PAGE_PATHS, "" for the root) and query parameters of the link
+    the sign-in page kept, or None when there is none or it is not an address of this app."""
+    if not isinstance(value, str) or not value:  # AppTest's st.context is a MagicMock
+        return None
+    address = urlsplit(unquote(value))
+    if address.scheme or address.netloc or not address.path.startswith("/"):
+        return None
+    parts = [part for part in address.path.split("/") if part]
+    page = parts[-1] if parts and parts[-1] in PAGE_PATHS else ""
+    if parts and not page:
+        return None
+    return page, parse_qsl(address.query, keep_blank_values=True)
+
+
+def follow_kept_link(pages: Mapping[str, Any]) -> None:
+    """On a session's first signed-in run, open the link kept before the sign-in (once).
+
+    `pages` maps each url path of PAGE_PATHS to its st.Page, and "" to the default page.
+    Called after st.navigation and before the page runs: st.switch_page stops this run and
+    runs the link's page in the same session, with the link's query parameters.
+    """
+    if st.session_state.pop(LINK_FORGET_KEY, False):
+        _forget_link()
+    if st.session_state.get(LINK_RESTORED_KEY):
+        return
+    st.session_state[LINK_RESTORED_KEY] = True
+    link = kept_link(st.context.cookies.get(LINK_COOKIE))
+    if link is None:
+        return
+    path, query = link
+    if path in pages:
+        # The switched-to run clears the cookie: this run's elements are not drawn.
+        st.session_state[LINK_FORGET_KEY] = True
+        st.switch_page(pages[path], query_params=query)
+    _forget_link()
+
+
+def _forget_link() -> None:
     st.sidebar.html(
-        "<script>(() => { try {"
-        f" const key = {LINK_STORAGE_KEY!r};"
-        " const link = window.sessionStorage.getItem(key);"
-        " if (!link) return;"
-        " window.sessionStorage.removeItem(key);"
-        " const target = new URL(link, window.location.origin);"
-        " if (target.origin !== window.location.origin) return;"
-        " const address = target.pathname + target.search;"
-        " if (address !== window.location.pathname + window.location.search)"
-        " window.location.replace(address);"
-        " } catch (e) {} })();</script>",
+        f"<script>document.cookie = '{LINK_COOKIE}=; path=/; max-age=0; SameSite=Lax';</script>",
         unsafe_allow_javascript=True,
     )
 

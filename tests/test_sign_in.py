@@ -190,6 +190,32 @@ def test_only_loopback_addresses_count_as_this_computer(address, loopback) -> No
     assert is_loopback(address) is loopback
 
 
+@pytest.mark.parametrize(
+    ("cookie", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("%2Fprogram_outcomes%3Fstate%3DTX", ("program_outcomes", [("state", "TX")])),
+        (
+            "/trends?state=TX&state=OK&from=2023-01",
+            ("trends", [("state", "TX"), ("state", "OK"), ("from", "2023-01")]),
+        ),
+        ("%2F%3Fmodel%3Dembedded", ("", [("model", "embedded")])),
+        # Behind a path prefix (a proxy's base path), the page is the last part.
+        ("/dash/state_profile", ("state_profile", [])),
+        # Not an address of this app: another site, an unknown page, a relative path.
+        ("https%3A%2F%2Fevil.example%2Fprogram_outcomes", None),
+        ("//evil.example/program_outcomes", None),
+        ("/no_such_page?state=TX", None),
+        ("program_outcomes", None),
+    ],
+)
+def test_the_link_kept_at_sign_in_is_read_back_only_as_this_apps_page(
+    cookie: str | None, expected: tuple[str, list[tuple[str, str]]] | None
+) -> None:
+    assert auth.kept_link(cookie) == expected
+
+
 def test_sign_in_configuration_reads_the_auth_section() -> None:
     assert sign_in_configuration(None) is None
     assert sign_in_configuration(AUTH) == SignIn(providers=("default",))
@@ -271,7 +297,7 @@ def test_visitor_not_signed_in_sees_only_the_sign_in_page(
         # A link to any page opens the gate there (not "Page not found"), and the page keeps
         # the link in the browser for after the sign-in.
         assert set(_navigation(at)) == {"", *(p.stem for p in Path("pages").glob("*.py"))}
-        assert any(auth.LINK_STORAGE_KEY in str(element.proto.body) for element in at.get("html"))
+        assert any(auth.LINK_COOKIE in str(element.proto.body) for element in at.get("html"))
         assert not at.warning, "no setup page (database details) before sign-in"
         assert "viewer" not in at.session_state
     assert not (tmp_path / "never-loaded.sqlite").exists()
