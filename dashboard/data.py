@@ -457,6 +457,7 @@ def small_cell_threshold() -> int:
 
 def clear_caches() -> None:
     st.cache_data.clear()
+    status.forget_schema_checks()
 
 
 # -- failure containment ---------------------------------------------------------------------

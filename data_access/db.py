@@ -239,6 +239,44 @@ def has_schema(engine: Engine) -> bool:
         return inspector.has_table("monthly_summary") and inspector.has_table("load_runs")
 
 
+# The tables a status read needs before it may read them (see catalog_state).
+STATUS_TABLES = ("monthly_summary", "load_runs", "schema_info", "table_counts")
+
+# One statement each, never failing on a missing table: a fingerprint that changes whenever
+# a table is created, dropped or altered, and which of STATUS_TABLES exist. SQLite counts
+# every schema change in its schema cookie; PostgreSQL gives a new table a new oid.
+_CATALOG_SQL = {
+    "sqlite": """
+        SELECT (SELECT schema_version FROM pragma_schema_version) AS catalog,
+               (SELECT group_concat(name, ',') FROM sqlite_master
+                 WHERE type = 'table' AND name IN ({names})) AS present
+    """,
+    "postgresql": """
+        SELECT md5(string_agg(c.oid::text || '.' || a.attname, ',' ORDER BY c.oid, a.attnum))
+                 AS catalog,
+               string_agg(DISTINCT c.relname, ',') FILTER (WHERE c.relname IN ({names}))
+                 AS present
+          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+           AND a.attnum > 0 AND NOT a.attisdropped
+    """,
+}
+
+
+def catalog_state(
+    engine: Engine, *, settings: Settings | None = None
+) -> tuple[str, frozenset[str]]:
+    """A fingerprint of the database's tables and columns (equal fingerprints: no table was
+    created, dropped or altered in between) and which of STATUS_TABLES exist, in one cheap
+    read of the catalog: what a cached schema check is keyed by."""
+    names = ", ".join(f"'{name}'" for name in STATUS_TABLES)
+    sql = _CATALOG_SQL[engine.dialect.name].format(names=names)
+    row = read_frame(text(sql), engine=engine, settings=settings).iloc[0]
+    present = row["present"]
+    tables = frozenset(str(present).split(",")) if isinstance(present, str) else frozenset()
+    return str(row["catalog"]), tables
+
+
 def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str | None:
     """Why the summaries of this database must not be read, or None when they may.
 
@@ -377,14 +415,19 @@ def read_frame(
     return pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
 
 
-def table_rows(engine: Engine, *, settings: Settings | None = None) -> dict[str, int]:
+def table_rows(
+    engine: Engine, *, settings: Settings | None = None, has_counts: bool | None = None
+) -> dict[str, int]:
     """Rows per contract table, in load order, as the last load stored them in table_counts.
 
     A database last loaded by a version without table_counts has the table missing or empty;
     those tables are counted instead (a full scan of the claims, so only until the next load).
+    `has_counts`: whether table_counts exists, when the caller has read the catalog already.
     """
     stored: dict[str, int] = {}
-    if inspect(engine).has_table(TableCount.__tablename__):
+    if has_counts is None:
+        has_counts = inspect(engine).has_table(TableCount.__tablename__)
+    if has_counts:
         frame = read_frame(
             select(TableCount.table_name, TableCount.rows), engine=engine, settings=settings
         )

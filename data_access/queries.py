@@ -888,7 +888,12 @@ def month_bounds(*, viewer: Viewer, engine: Engine | None = None) -> tuple[str, 
     The same for every viewer: the extract's months are not a figure of any state.
     """
     del viewer
-    statement = select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
+    # Each bound its own subquery: both engines answer a lone MIN or MAX with one seek at an
+    # end of ix_monthly_summary_month, where SQLite scans an index for the pair.
+    month = monthly_summary.c.month
+    statement = select(
+        select(func.min(month)).scalar_subquery(), select(func.max(month)).scalar_subquery()
+    )
     row = db.read_frame(statement, engine=db.resolve_engine(engine)).iloc[0]
     if row.iloc[0] is None or pd.isna(row.iloc[0]):
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -482,14 +483,14 @@ def test_a_session_recovers_by_itself_when_the_database_answers_again(
     sample_db: db.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     down = {"now": True}
-    real_has_schema = db.has_schema
+    real_read_frame = db.read_frame
 
-    def flaky(engine: db.Engine) -> bool:
-        if down["now"]:
+    def flaky(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        if down["now"]:  # every read fails, the status's first (the catalog's) included
             raise DatabaseUnavailable('connection to server at "127.0.0.1", port 5432 failed')
-        return real_has_schema(engine)
+        return real_read_frame(*args, **kwargs)
 
-    monkeypatch.setattr(db, "has_schema", flaky)
+    monkeypatch.setattr(db, "read_frame", flaky)
     at = open_page("overview", {"state": "TX"})
     assert not at.exception, texts(at.exception)
     assert "not answering right now" in texts(at.error)

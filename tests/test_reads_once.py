@@ -1,0 +1,150 @@
+"""How many SQL statements a page's data costs, on SQLite and PostgreSQL, counted with
+SQLAlchemy's cursor events on the engine of data_access.db: a change that adds a round trip
+to the app shell or to a chart's read fails here. And the per-read statement timeout of
+db.read_frame stops a slow query with the dashboard's own error, on both engines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, event, text
+
+from dashboard import data
+from data_access import db, status
+from data_access.access import LOCAL_VIEWER
+from data_access.errors import QueryTimeout
+from data_access.filters import OutcomeFilter
+from data_access.settings import get_settings
+
+DEADLINE = "SET LOCAL statement_timeout"  # PostgreSQL's, before each read (db._deadline)
+
+
+class Statements:
+    """Every statement the engine sends while `recording`, as its SQL text."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[str] = []
+
+    def _record(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        self.sent.append(" ".join(statement.split()))
+
+    def __enter__(self) -> Statements:
+        self.sent.clear()
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def reads(self) -> list[str]:
+        """The statements but PostgreSQL's deadlines."""
+        return [s for s in self.sent if not s.startswith(DEADLINE)]
+
+    def deadlines(self) -> int:
+        return sum(s.startswith(DEADLINE) for s in self.sent)
+
+
+@pytest.fixture
+def sample(monkeypatch: pytest.MonkeyPatch, loaded_sample: str) -> Iterator[Engine]:
+    """Settings (as the app reads them) pointed at the loaded sample; every cache empty."""
+    monkeypatch.setenv("DATABASE_URL", loaded_sample)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    status.forget_schema_checks()
+    yield db.get_engine(loaded_sample)
+    st.cache_data.clear()
+    status.forget_schema_checks()
+    get_settings.cache_clear()
+
+
+def shell_reads(engine: Engine) -> Statements:
+    """The app shell's reads of one page run with st.cache_data empty: the load version
+    (data.database_url) and the shell (status, states, programs, month range, last complete
+    month) of a leadership viewer."""
+    st.cache_data.clear()
+    with Statements(engine) as statements:
+        data._shell(data.database_url(), LOCAL_VIEWER)
+    return statements
+
+
+def test_the_app_shell_reads_eight_statements_once_its_schema_is_checked(
+    sample: Engine,
+) -> None:
+    first = shell_reads(sample)
+    # The schema check of this load: the catalog's has_table and columns (SQLite's PRAGMAs,
+    # PostgreSQL's pg_class and pg_attribute) and schema_info, 16 statements on either.
+    assert len(first.reads()) == 24, first.reads()
+    again = shell_reads(sample)
+    reads = again.reads()
+    assert len(reads) == 8, reads
+    assert reads[0] == "SELECT max(load_runs.load_id) AS load FROM load_runs"
+    assert "catalog" in reads[1] and "present" in reads[1]  # db.catalog_state
+    assert reads[2].startswith("SELECT load_runs.load_id, load_runs.loaded_at")
+    assert reads[3] == "SELECT table_counts.table_name, table_counts.rows FROM table_counts"
+    assert reads[4] == "SELECT states.state_code, states.state_name FROM states"
+    assert reads[5].startswith("SELECT programs.program_id")
+    assert reads[6] == (
+        "SELECT (SELECT min(monthly_summary.month) AS min_1 FROM monthly_summary) AS anon_1, "
+        "(SELECT max(monthly_summary.month) AS max_1 FROM monthly_summary) AS anon_2"
+    )
+    assert reads[7] == "SELECT summary_info.data_through FROM summary_info"
+    on_postgres = sample.dialect.name == "postgresql"
+    # Every read under its deadline (SQLite's is a progress handler, not a statement).
+    assert again.deadlines() == (8 if on_postgres else 0)
+    # Cached: the next page run of this load reads nothing but the load version (its TTL).
+    with Statements(sample) as cached:
+        data._shell(data.database_url(), LOCAL_VIEWER)
+    assert cached.reads() == []
+
+
+def test_a_chart_of_the_overview_reads_two_statements(sample: Engine) -> None:
+    url = data.database_url()
+    with Statements(sample) as statements:
+        data._outcome_summary(
+            url,
+            LOCAL_VIEWER,
+            OutcomeFilter(),
+            "month",
+            ("program_model",),
+            "filters",
+            False,
+            "show",
+        )
+    reads = statements.reads()
+    assert len(reads) == 2, reads
+    assert reads[0].startswith("SELECT monthly_summary.month AS month, monthly_summary.program")
+    assert reads[1] == "SELECT summary_info.data_through FROM summary_info"
+
+
+# A read that runs for minutes unless stopped: PostgreSQL sleeps, SQLite counts (its
+# statement timeout is a progress handler, which a sleep in C would not call).
+SLOW = {
+    "postgresql": "SELECT pg_sleep(30)",
+    "sqlite": (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
+        "SELECT max(i) FROM n"
+    ),
+}
+
+
+def test_the_statement_timeout_stops_a_slow_read(
+    configured: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUERY_TIMEOUT_SECONDS", "0.5")
+    get_settings.cache_clear()
+    engine = db.get_engine(configured)
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout) as stopped:
+        db.read_frame(text(SLOW[engine.dialect.name]), engine=engine)
+    assert time.monotonic() - started < 10
+    assert stopped.value.viewer_message == (
+        "This view took too long to compute. Narrow the filters (fewer months, states or "
+        "programs) and try again."
+    )
+    # The connection goes back to the pool fit for the next read, which runs in full.
+    assert db.read_frame(text("SELECT 41 + 1 AS answer"), engine=engine)["answer"].tolist() == [42]
