@@ -509,12 +509,14 @@ def rebuild_impact(conn: Connection) -> None:
     if not cells.empty:
         db.write_rows(conn, impact_cells, cells)
     store_replicates(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
     # Imported here: it computes the outputs with event_study, which imports this module.
+    # After ANALYZE: the event study's float sums follow the plan, which must be the
+    # query's own for the same bits.
     from data_access.impact_store import store_frames
 
     store_frames(conn)
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
 
 
 # ---------------------------------------------------------------------------------------
