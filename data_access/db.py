@@ -42,6 +42,7 @@ from data_access.models import (
     SUMMARY_TABLES,
     SchemaInfo,
     TableCount,
+    impact_frames,
     impact_replicates,
     metadata,
 )
@@ -165,21 +166,24 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     # only the stored replicates are stale, only they are drawn again.
     stale_tables = stale_impact_tables(inspect(conn)) if found is not None else []
     stale = bool(set(stale_tables) - set(IMPACT_OPTIONAL_TABLES))
-    replicates_only = bool(stale_tables) and not stale
+    optional = [] if stale else [t for t in IMPACT_TABLES if t.name in stale_tables]
     if stale:
         for table in reversed(IMPACT_TABLES):
             table.drop(conn, checkfirst=True)
-    elif replicates_only:
-        impact_replicates.drop(conn, checkfirst=True)
+    for table in optional:
+        table.drop(conn, checkfirst=True)
     metadata.create_all(conn)
     current = found is not None and found >= SUMMARIES_SINCE_SCHEMA  # else rebuilt below
-    if (stale or replicates_only) and rebuild and current:
+    if (stale or optional) and rebuild and current:
         from data_access.impact import rebuild_impact, store_replicates
+        from data_access.impact_store import store_frames
 
         if stale:
             rebuild_impact(conn)
-        else:
+        if impact_replicates in optional:
             store_replicates(conn)
+        if impact_frames in optional:
+            store_frames(conn)
     if found is not None and found < SUMMARIES_SINCE_SCHEMA:
         for table in reversed(SUMMARY_TABLES):
             table.drop(conn, checkfirst=True)
@@ -392,11 +396,18 @@ def _deadline(conn: Connection, seconds: float) -> Iterator[None]:
 def read_frame(
     statement: Executable,
     *,
-    engine: Engine,
+    engine: Engine | Connection,
     params: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """Run one read and return its rows, refusing more than the row limit or the timeout."""
+    """Run one read and return its rows, refusing more than the row limit or the timeout.
+    Given a connection (a load's, in its transaction) the read runs on it, without the
+    dashboard's row limit and timeout."""
+    if isinstance(engine, Connection):
+        result = engine.execute(statement, dict(params or {}))
+        return pd.DataFrame.from_records(
+            [tuple(row) for row in result], columns=list(result.keys())
+        )
     settings = settings or get_settings()
     limit = settings.query_row_limit
     with (

@@ -19,16 +19,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Engine, and_, case, cast, func, literal_column, select, true
+from sqlalchemy import (
+    Connection,
+    Double,
+    Engine,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+)
 
 from data_access import db
 from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
 from data_access.filters import OutcomeFilter
-from data_access.impact import _comparison_members, _conditions, _programs, matching_scale
+from data_access.impact import (
+    _comparison_members,
+    _conditions,
+    _programs,
+    matching_scale,
+    stored_payload,
+)
 from data_access.models import impact_cells, impact_enrollments, impact_months
 from data_access.settings import get_settings
 from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
@@ -138,7 +155,9 @@ def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object
     return columns[f"{group}_admissions_{setting}"]
 
 
-def _month_sums(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+def _month_sums(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
     """Per program model and relative month: for each measure the sums over the matched
     enrollments of the enrolled value and of the comparison value (the mean of its
     matches), and of their squares (floats: cents squared outgrow a bigint)."""
@@ -176,7 +195,9 @@ def _month_sums(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -
     return db.read_frame(statement, engine=engine)
 
 
-def _unit_counts(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+def _unit_counts(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
     """Analysable (`enrollments`) and matched (`matched`) enrollments per program model."""
     columns = impact_enrollments.c
     matched = func.sum(case((columns.matches > 0, 1), else_=0))
@@ -231,12 +252,38 @@ def event_study(
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return _empty(EVENT_STUDY_COLUMNS)
+    payload = stored_payload("event_study", filters, models, engine)
+    if payload is None:
+        payload = event_study_payload(filters, models, engine)
+    if payload is None:
+        return _empty(EVENT_STUDY_COLUMNS)
+    return _event_study_output(payload, viewer, small_cells)
+
+
+_WINDOWS: Final = {
+    "pre": [m for m in RELATIVE_MONTHS if m < 0],
+    "post": [m for m in RELATIVE_MONTHS if m > 0],
+}
+
+
+def event_study_payload(
+    filters: OutcomeFilter,
+    models: Sequence[str],
+    engine: Engine | Connection,
+    *,
+    comparison_members: dict[str, int] | None = None,
+) -> dict[str, Any] | None:
+    """`event_study`'s rows before suppression (`records`, with the windows' helper rows) and
+    its program models (`present`); None when no program is selected. Plain values only
+    (stored as JSON in impact_frames). `comparison_members`: impact's, when known."""
     present = sorted(set(_programs(filters, models, engine)["program_model"]))
     if not present:
-        return _empty(EVENT_STUDY_COLUMNS)
+        return None
     counts = _unit_counts(filters, models, engine)
     sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
-    members = _comparison_members(filters, models, engine)
+    members = comparison_members
+    if members is None:
+        members = _comparison_members(filters, models, engine)
     # Each summed column as an array, and the row of each (model, month): a span's total
     # sums its rows in the frame's order, as a pandas sum over the picked rows would.
     columns = {name: sums[name].to_numpy() for name in sums.columns}
@@ -246,15 +293,12 @@ def event_study(
     ]
     units.append(("all", None, present))
     # The months, then per unit and measure the two windows' totals (helpers, dropped).
-    windows = {
-        "pre": [m for m in RELATIVE_MONTHS if m < 0],
-        "post": [m for m in RELATIVE_MONTHS if m > 0],
-    }
+    windows = _WINDOWS
     records: list[dict[str, object]] = []
     for level, model, parts in units:
         n = int(sum(int(counts["matched"].get(part, 0)) for part in parts))
         analysable = int(sum(int(counts["enrollments"].get(part, 0)) for part in parts))
-        comparison_members = members[f"program_model|{model}" if model else "all|"] if n else 0
+        unit_members = members[f"program_model|{model}" if model else "all|"] if n else 0
         for measure in EVENT_STUDY_MEASURES:
             scale = 100.0 if measure == "total_paid_per_enrollment" else 1.0
             spans = [(str(month), [month]) for month in RELATIVE_MONTHS] + list(windows.items())
@@ -284,7 +328,7 @@ def event_study(
                         "measure": measure,
                         "relative_month": span[0] if len(span) == 1 else 0,
                         "matched_enrollments": n,
-                        "comparison_members": comparison_members,
+                        "comparison_members": unit_members,
                         "enrolled_mean": enrolled[0],
                         "enrolled_ci_low": enrolled[1],
                         "enrolled_ci_high": enrolled[2],
@@ -299,7 +343,15 @@ def event_study(
                         "comparison_events": round(float(total[f"{measure}__comparison_events"])),
                     }
                 )
-    frame = pd.DataFrame.from_records(records)
+    return {"records": records, "present": present}
+
+
+def _event_study_output(
+    payload: dict[str, Any], viewer: Viewer, small_cells: SmallCells
+) -> pd.DataFrame:
+    """`event_study`'s frame of a payload (`event_study_payload`), suppressed as asked."""
+    present, windows = payload["present"], _WINDOWS
+    frame = pd.DataFrame.from_records(payload["records"])
     for column in ("relative_month", "matched_enrollments", "comparison_members"):
         frame[column] = frame[column].astype("int64")
     months = frame["window"] == ""
@@ -378,7 +430,9 @@ def _standardized(x_mean: float, x_var: float, mean_c: float, square_c: float) -
     return float(abs(difference) / spread)
 
 
-def _balance_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+def _balance_rows(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
     """One row per analysable enrollment of the filters: its keys, matches, matching
     variables, its matches' moments and its cell's candidate moments (NULL: no candidate)."""
     columns = impact_enrollments.c
@@ -500,13 +554,27 @@ def balance_by_unit(
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return _empty(BALANCE_COLUMNS)
+    payload = stored_payload("balance", filters, models, engine)
+    if payload is None:
+        payload = balance_payload(filters, models, engine)
+    if payload is None:
+        return _empty(BALANCE_COLUMNS)
+    return _balance_output(payload, viewer, small_cells)
+
+
+def balance_payload(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> dict[str, Any] | None:
+    """`balance_by_unit`'s rows before suppression (`records`) and the units that total
+    others (`margins`: [total, parts]); None when no program is selected. Plain values only
+    (stored as JSON in impact_frames)."""
     programs = _programs(filters, models, engine)
     if programs.empty:
-        return _empty(BALANCE_COLUMNS)
+        return None
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
     data = _BalanceRows(_balance_rows(filters, models, engine))
     records: list[dict[str, object]] = []
-    margins: list[tuple[str, list[str]]] = []
+    margins: list[list[Any]] = []
     for program in programs.itertuples(index=False):
         keys: dict[str, str | None] = {
             "state_code": str(program.state_code),
@@ -520,11 +588,19 @@ def balance_by_unit(
         keys = {"state_code": None, "program_model": model, "program_id": None}
         records += _unit_balance("program_model", keys, data, np.flatnonzero(data.model == model))
         parts = programs.loc[programs["program_model"] == model, "program_id"]
-        margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
+        margins.append([f"program_model|{model}", [f"program|{p}" for p in parts]])
     keys = {"state_code": None, "program_model": None, "program_id": None}
     records += _unit_balance("all", keys, data, np.arange(len(data.program)))
-    margins.append(("all|", [f"program_model|{m}" for m in present]))
-    frame = pd.DataFrame.from_records(records)
+    margins.append(["all|", [f"program_model|{m}" for m in present]])
+    return {"records": records, "margins": margins}
+
+
+def _balance_output(
+    payload: dict[str, Any], viewer: Viewer, small_cells: SmallCells
+) -> pd.DataFrame:
+    """`balance_by_unit`'s frame of a payload (`balance_payload`), suppressed as asked."""
+    margins = payload["margins"]
+    frame = pd.DataFrame.from_records(payload["records"])
     for column in ("enrollments", "matched_enrollments", "pooled_enrollments"):
         frame[column] = frame[column].astype("int64")
     if not must_suppress(viewer, small_cells):

@@ -34,7 +34,9 @@ sets. docs/methods.md explains the design and its limits.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -63,6 +65,7 @@ from data_access.models import (
     Service,
     impact_cells,
     impact_enrollments,
+    impact_frames,
     impact_matches,
     impact_outcomes,
     impact_replicates,
@@ -508,6 +511,12 @@ def rebuild_impact(conn: Connection) -> None:
     store_replicates(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
+    # Imported here: it computes the outputs with event_study, which imports this module.
+    # After ANALYZE: the event study's float sums follow the plan, which must be the
+    # query's own for the same bits.
+    from data_access.impact_store import store_frames
+
+    store_frames(conn)
 
 
 # ---------------------------------------------------------------------------------------
@@ -561,7 +570,9 @@ def _conditions(filters: OutcomeFilter, models: Sequence[str]) -> list[ColumnEle
     )
 
 
-def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+def _programs(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
     conditions = filter_conditions(
         filters.model_copy(update={"program_models": tuple(models)}),
         model=Program.program_model,
@@ -574,7 +585,9 @@ def _programs(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> 
     return db.read_frame(statement, engine=engine)
 
 
-def _analysable(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> dict[str, int]:
+def _analysable(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> dict[str, int]:
     """Analysable enrollments of the filters, counted in the database per program
     (`program|<id>`), per model (`program_model|<model>`) and in all (`all|`)."""
     columns = impact_enrollments.c
@@ -594,7 +607,9 @@ def _analysable(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -
     return counts
 
 
-def _enrollment_rows(filters: OutcomeFilter, models: Sequence[str], engine: Engine) -> pd.DataFrame:
+def _enrollment_rows(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
     """One row per matched enrollment of the filters (the unmatched ones only count, see
     `_analysable`): its unit keys, member, matches, matching variables, comparison moments,
     and per measure the four window sums (`<measure>__enrolled_pre`, ...; comparison sums
@@ -648,7 +663,7 @@ def _ordered_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparison_members(
-    filters: OutcomeFilter, models: Sequence[str], engine: Engine
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
 ) -> dict[str, int]:
     """Distinct comparison members of the filtered matched enrollments, counted in the
     database per program (`program|<id>`), per model (`program_model|<model>`) and in all
@@ -933,7 +948,7 @@ _REPLICATE_SHAPE: Final = (BOOTSTRAP_REPLICATES, len(IMPACT_MEASURES) + 1)
 
 
 def _stored_replicates(
-    data: _Matched, program_at: dict[str, np.ndarray], setting: Setting, engine: Engine
+    data: _Matched, program_at: dict[str, np.ndarray], setting: Setting, engine: Engine | Connection
 ) -> dict[str, np.ndarray]:
     """The stored replicates of the programs whose filtered matched enrollments (`at`) are a
     stored set in this setting, by program: only those sets are read. Same rows, order,
@@ -1020,6 +1035,51 @@ def store_replicates(conn: Connection) -> None:
         conn.execute(impact_replicates.insert(), records)
 
 
+def _code_digest() -> str:
+    """What identifies the code behind the stored outputs (impact_frames): SHA-256 of the
+    modules that compute them and of the libraries' versions whose arithmetic they use. A
+    change to either leaves the stored rows unread until the next load or migrate."""
+    here = Path(__file__).parent
+    hasher = hashlib.sha256(f"numpy {np.__version__} pandas {pd.__version__}".encode())
+    for name in ("impact.py", "event_study.py", "queries.py", "vocabulary.py", "models.py"):
+        hasher.update((here / name).read_bytes())
+    return hasher.hexdigest()
+
+
+CODE_DIGEST: Final = _code_digest()
+
+
+def stored_payload(
+    output: str, filters: OutcomeFilter, models: Sequence[str], engine: Engine
+) -> Any | None:
+    """The stored payload of an output (`impact`, `event_study`, `balance`) when the filters
+    are the stored ones (every state, program model, program and condition, the months of a
+    stored window, its setting) and the code is the one that stored it; else None, as when
+    the table is missing or of an older form (a database loaded before it)."""
+    if (
+        filters.states is not None
+        or filters.program_ids is not None
+        or filters.conditions is not None
+        or set(models) != set(PROGRAM_MODELS)
+        or filters.month_from is None
+        or filters.month_to is None
+    ):
+        return None
+    columns = impact_frames.c
+    statement = select(columns.payload).where(
+        columns.output == output,
+        columns.setting == filters.setting,
+        columns.month_from == filters.month_from,
+        columns.month_to == filters.month_to,
+        columns.code_digest == CODE_DIGEST,
+    )
+    try:
+        frame = db.read_frame(statement, engine=engine)
+    except DatabaseUnavailable:
+        return None
+    return None if frame.empty else json.loads(frame["payload"].iloc[0])
+
+
 def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
     present = [p for p in parts if p is not None]
     return None if not present else np.sum(present, axis=0)
@@ -1083,12 +1143,33 @@ def impact_by_unit(
     filters, models = _impact_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return _empty_impact()
+    payload = stored_payload("impact", filters, models, engine) if stored_replicates else None
+    if payload is None:
+        payload = impact_payload(filters, models, engine, stored_replicates=stored_replicates)
+    if payload is None:
+        return _empty_impact()
+    return _impact_output(payload, viewer, small_cells)
+
+
+def impact_payload(
+    filters: OutcomeFilter,
+    models: Sequence[str],
+    engine: Engine | Connection,
+    *,
+    stored_replicates: bool = True,
+    comparison_members: dict[str, int] | None = None,
+) -> dict[str, Any] | None:
+    """`impact_by_unit`'s rows before suppression, in order (`records`), and the units that
+    total others (`margins`: [total, parts]); None when no program is selected. Plain
+    values only, so that the load can store it as JSON (impact_frames) and give the same
+    frame back. `comparison_members`: `_comparison_members` of the filters, when known."""
     programs = _programs(filters, models, engine)
     if programs.empty:
-        return _empty_impact()
+        return None
     analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
-    comparison_members = _comparison_members(filters, models, engine)
+    if comparison_members is None:
+        comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     data = _Matched(rows)
@@ -1099,7 +1180,7 @@ def impact_by_unit(
     )
 
     records: list[dict[str, object]] = []
-    margins: list[tuple[str, list[str]]] = []  # (total unit, its parts), by unit label
+    margins: list[list[Any]] = []  # (total unit, its parts), by unit label
     replicates: dict[str, np.ndarray | None] = {}
     for program in programs.itertuples(index=False):
         program_id = str(program.program_id)
@@ -1140,7 +1221,7 @@ def impact_by_unit(
             filters.setting,
             pooled,
         )
-        margins.append((f"program_model|{model}", [f"program|{p}" for p in parts]))
+        margins.append([f"program_model|{model}", [f"program|{p}" for p in parts]])
     keys = {"state_code": None, "program_model": None, "program_id": None}
     pooled = _pooled(list(replicates.values()))
     records += _unit_figures(
@@ -1153,9 +1234,17 @@ def impact_by_unit(
         filters.setting,
         pooled,
     )
-    margins.append(("all|", [f"program_model|{m}" for m in present_models]))
+    margins.append(["all|", [f"program_model|{m}" for m in present_models]])
 
-    frame = pd.DataFrame.from_records(_impact_order(records))
+    return {"records": _impact_order(records), "margins": margins}
+
+
+def _impact_output(
+    payload: dict[str, Any], viewer: Viewer, small_cells: SmallCells
+) -> pd.DataFrame:
+    """`impact_by_unit`'s frame of a payload (`impact_payload`), suppressed as asked."""
+    margins = payload["margins"]
+    frame = pd.DataFrame.from_records(payload["records"])
     for column in (*IMPACT_COUNT_COLUMNS, "unmatched_enrollments", "matched_basis"):
         frame[column] = frame[column].astype("int64")
     if must_suppress(viewer, small_cells):

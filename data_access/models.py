@@ -514,9 +514,23 @@ impact_replicates = Table(
     CheckConstraint(_in("setting", SETTINGS), name="setting"),
     CheckConstraint(_in("enrollment_window", REPLICATE_WINDOWS), name="enrollment_window"),
 )
+# The default-filter outputs (impact, event_study, balance) over the dashboard's opening
+# months, before suppression, as JSON (impact_store.py): the dashboard's first request is
+# one read. `code_digest`: of the code that computed them; a row of other code is not read.
+impact_frames = Table(
+    "impact_frames",
+    metadata,
+    Column("output", String(16), primary_key=True),
+    Column("setting", String(16), primary_key=True),
+    Column("month_from", String(7), primary_key=True),
+    Column("month_to", String(7), primary_key=True),
+    Column("code_digest", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    CheckConstraint(_in("setting", SETTINGS), name="setting"),
+)
 # Not a problem when stale (missing, or of an older form): the query then draws the
-# replicates; `migrate` builds it again.
-IMPACT_OPTIONAL_TABLES: Final = ("impact_replicates",)
+# replicates (computes the frames); `migrate` builds them again.
+IMPACT_OPTIONAL_TABLES: Final = ("impact_replicates", "impact_frames")
 
 IMPACT_TABLES: Final = (
     impact_enrollments,
@@ -525,4 +539,5 @@ IMPACT_TABLES: Final = (
     impact_months,
     impact_cells,
     impact_replicates,
+    impact_frames,
 )

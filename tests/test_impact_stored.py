@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,12 +18,17 @@ from pandas.testing import assert_frame_equal
 from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, func, select
 
 from dashboard.filters import Options, default_range, months_between
-from data_access import db, impact, loader, queries
+from data_access import db, event_study, impact, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
-from data_access.models import IMPACT_TABLES, impact_enrollments, impact_replicates
-from data_access.vocabulary import BOOTSTRAP_REPLICATES, IMPACT_MEASURES
+from data_access.models import (
+    IMPACT_TABLES,
+    impact_enrollments,
+    impact_frames,
+    impact_replicates,
+)
+from data_access.vocabulary import BOOTSTRAP_REPLICATES, IMPACT_MEASURES, PROGRAM_MODELS
 from tests.conftest import SAMPLE_DATA
 from tests.test_impact import build
 
@@ -288,3 +294,140 @@ def test_a_refused_load_leaves_no_replicates(
     for table in IMPACT_TABLES:
         count = db.read_frame(select(func.count().label("n")).select_from(table), engine=engine)
         assert int(count["n"].iloc[0]) == 0, table.name
+
+
+# -- the stored default-filter outputs (impact_frames) ------------------------------------
+
+OUTPUTS = {
+    "impact": (impact_by_unit, impact, "impact_payload"),
+    "event_study": (event_study.event_study, event_study, "event_study_payload"),
+    "balance": (event_study.balance_by_unit, event_study, "balance_payload"),
+}
+LEADERSHIP = Viewer(email="l@example.org", role="leadership")
+
+
+def _computed(
+    monkeypatch: pytest.MonkeyPatch, output: str, viewer: Viewer, filters: OutcomeFilter, **kw: Any
+) -> pd.DataFrame:
+    """The output computed from the tables, the stored payloads not read."""
+    function, module, _ = OUTPUTS[output]
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "stored_payload", lambda *args: None)
+        return function(viewer=viewer, filters=filters, **kw)  # type: ignore[no-any-return]
+
+
+def _computes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The outputs computed (not read from impact_frames) from here on."""
+    computed: list[str] = []
+
+    def counting(output: str, fn: Any) -> Any:
+        def counted(*args: Any, **kw: Any) -> Any:
+            computed.append(output)
+            return fn(*args, **kw)
+
+        return counted
+
+    for output, (_, module, name) in OUTPUTS.items():
+        monkeypatch.setattr(module, name, counting(output, getattr(module, name)))
+    return computed
+
+
+def _frames(engine: Engine) -> pd.DataFrame:
+    columns = impact_frames.c
+    return db.read_frame(
+        select(columns.output, columns.setting, columns.month_from, columns.month_to).order_by(
+            columns.output
+        ),
+        engine=engine,
+    )
+
+
+def test_the_default_window_outputs_are_stored(loaded_sample: str) -> None:
+    stored = _frames(db.get_engine(loaded_sample))
+    assert stored.to_numpy().tolist() == [
+        [output, "all", "2022-10", "2025-09"] for output in sorted(OUTPUTS)
+    ]
+
+
+@pytest.mark.parametrize("output", list(OUTPUTS))
+@pytest.mark.parametrize("small_cells", ["show", "suppress"])
+def test_stored_outputs_are_the_computed_frames(
+    loaded_sample: str, monkeypatch: pytest.MonkeyPatch, output: str, small_cells: str
+) -> None:
+    engine = db.get_engine(loaded_sample)
+    function = OUTPUTS[output][0]
+    kw = {"small_cells": small_cells, "engine": engine}
+    expected = _computed(monkeypatch, output, LEADERSHIP, WINDOW, **kw)
+    computed = _computes(monkeypatch)
+    # Every model chosen, with or without the not-enrolled rows: the same stored filters.
+    enrolled = WINDOW.model_copy(update={"program_models": PROGRAM_MODELS})
+    for filters in (WINDOW, enrolled):
+        stored = function(viewer=LEADERSHIP, filters=filters, **kw)
+        assert_frame_equal(stored, expected, check_exact=True)
+    assert computed == []
+    assert len(expected) > 0
+    # Other filters, settings and a partner are computed as before.
+    others = [
+        (LEADERSHIP, WINDOW.model_copy(update={"setting": "behavioral"})),
+        (LEADERSHIP, WINDOW.model_copy(update={"states": ("TX",)})),
+        (LEADERSHIP, OutcomeFilter()),
+        (Viewer(email="p@example.org", role="state_partner", states=("TX",)), WINDOW),
+    ]
+    for viewer, filters in others:
+        got = function(viewer=viewer, filters=filters, **kw)
+        assert computed == [output]
+        assert_frame_equal(
+            got, _computed(monkeypatch, output, viewer, filters, **kw), check_exact=True
+        )
+        computed.clear()
+
+
+def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(engine)
+    window = _frames(engine)[["month_from", "month_to"]].drop_duplicates()
+    assert len(window) == 1
+    filters = OutcomeFilter(month_from=window.iloc[0, 0], month_to=window.iloc[0, 1])
+    expected = {
+        output: _computed(monkeypatch, output, LOCAL_VIEWER, filters, engine=engine)
+        for output in OUTPUTS
+    }
+    computed = _computes(monkeypatch)
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+    assert computed == []
+    # Stored by other code (another digest), with other figures: computed, not read.
+    with engine.begin() as conn:
+        conn.execute(impact_frames.update().values(code_digest="0" * 64, payload="{}"))
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+    assert computed == list(OUTPUTS)
+    # No table at all (a database loaded before it): computed, no error; migrate builds it.
+    computed.clear()
+    with engine.begin() as conn:
+        impact_frames.drop(conn)
+    assert db.schema_problem(engine) is None
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+    assert computed == list(OUTPUTS)
+    computed.clear()
+    assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
+    computed.clear()  # migrate's own
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+    assert computed == []
