@@ -709,9 +709,7 @@ def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[s
             if "leadership" in j:
                 lead = j["leadership"]
                 top = lead.get("top_rises") or []
-                answer = (
-                    ", ".join(f"{n} {v:+.2f}" for n, v in top) if top else "no answer on the chart"
-                )
+                answer = ", ".join(f"{n} {v}" for n, v in top) if top else "no answer in the table"
                 rows.append(
                     [
                         name,

@@ -164,6 +164,19 @@ def complete_year_end(last_complete: str) -> str:
     return f"{year if last_complete.endswith('-12') else year - 1}-12"
 
 
+def last_complete_year(bounds: tuple[str, str] | None, last_complete: str | None) -> int | None:
+    """The latest calendar year all of whose 12 months are loaded (within `bounds`, the first
+    and last month with data) and complete (up to `last_complete`; later months are
+    provisional), with the whole year before it loaded too: the pair a year-over-year change
+    compares. None when the data hold no two such years."""
+    if bounds is None:
+        return None
+    first, last = bounds
+    end = last if last_complete is None else min(last, last_complete)
+    year = int(complete_year_end(end)[:4])
+    return year if f"{year - 1}-01" >= first else None
+
+
 def default_years(months: Sequence[str], last_complete: str | None) -> tuple[str, str]:
     """A partner's opening years: the latest complete calendar years, up to
     DEFAULT_MONTHS / 12, ending with the last year whose December is complete; with no

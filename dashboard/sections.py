@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.filters import enrolled_only, last_complete_year
 from dashboard.formatting import (
     SUMMARY_MEASURES,
     Kind,
@@ -18,6 +19,7 @@ from dashboard.formatting import (
     format_value,
     group_label,
     markdown_text,
+    summary_measure,
     suppressed_text,
 )
 from data_access.filters import OutcomeFilter
@@ -254,3 +256,147 @@ def trend_section(
         plotted=(measure.column,),
     )
     return trend
+
+
+# -- change from the year before, by state ---------------------------------------------------
+
+ALL_MODELS = "all"  # the model choice of the year-over-year table pooling the selected models
+NOT_RANKED = "not ranked"
+YEAR_CHANGE_NOTE = (
+    "A change from one year to the next describes what happened, not the program's effect: "
+    "high use of care tends to fall back by itself, and who is enrolled changes."
+)
+
+
+def year_change(frame: pd.DataFrame, column: str, year: int) -> pd.DataFrame:
+    """Each state's `column` in `year - 1` and in `year` and the change between them, from
+    `outcome_summary(period="year", by=("state_code",))` rows, largest rise first.
+
+    Columns: state_code, before, after, change, before_hidden, after_hidden, rank. A
+    suppressed value is NaN with its `*_hidden` flag set; a state without both values has no
+    change and no rank (ranks: 1 = largest rise, ties share a rank), and comes last."""
+    hidden = [column in flags for flags in _hidden(frame)]
+    rows = frame.assign(_hidden=hidden, _year=frame["year"].astype(str))
+
+    def side(y: int) -> pd.DataFrame:
+        part = rows[rows["_year"] == str(y)].set_index("state_code")
+        return pd.DataFrame(
+            {"value": part[column].where(~part["_hidden"]), "hidden": part["_hidden"]}
+        )
+
+    before, after = side(year - 1), side(year)
+    table = pd.DataFrame({"state_code": sorted(set(rows["state_code"]))})
+    codes = table["state_code"]
+    table["before"] = codes.map(before["value"]).astype(float)
+    table["after"] = codes.map(after["value"]).astype(float)
+    table["change"] = table["after"] - table["before"]
+    table["before_hidden"] = codes.map(before["hidden"]).fillna(False).astype(bool)
+    table["after_hidden"] = codes.map(after["hidden"]).fillna(False).astype(bool)
+    table["rank"] = table["change"].rank(method="min", ascending=False, na_option="keep")
+    return table.sort_values(["rank", "state_code"], na_position="last").reset_index(drop=True)
+
+
+def signed_value(value: float, measure: Measure) -> str:
+    """A change in the measure's unit with its sign; a share's change in percentage points."""
+    if pd.isna(value):
+        return "n/a"
+    sign = "+" if value > 0 else "-" if value < 0 else ""
+    if measure.kind == "share":
+        return f"{sign}{abs(value) * 100:.1f} pts"
+    return f"{sign}{format_value(abs(value), measure.kind)}"
+
+
+def year_change_shown(
+    table: pd.DataFrame, measure: Measure, names: Mapping[str, str], year: int
+) -> pd.DataFrame:
+    """`year_change` as text, as the page shows it: a suppressed value reads "fewer than 11"
+    as in every other table, an unranked row "not ranked"."""
+    hidden_text = suppressed_text()
+
+    def value(number: float, hidden: bool) -> str:
+        return hidden_text if hidden else measure.format(number)
+
+    return pd.DataFrame(
+        {
+            "Rank": [NOT_RANKED if pd.isna(r) else str(int(r)) for r in table["rank"]],
+            "State": [
+                markdown_text(f"{code} · {names.get(code, code)}") for code in table["state_code"]
+            ],
+            str(year - 1): [
+                value(n, h) for n, h in zip(table["before"], table["before_hidden"], strict=True)
+            ],
+            str(year): [
+                value(n, h) for n, h in zip(table["after"], table["after_hidden"], strict=True)
+            ],
+            "Change": [signed_value(c, measure) for c in table["change"]],
+        }
+    )
+
+
+def year_change_section(filters: OutcomeFilter, *, key: str) -> None:
+    """ "Change from the year before, by state": a measure and a program model chosen in one
+    click each, the last complete year against the one before, states ranked by the change.
+
+    The figures are `data.outcome_summary` by year and state (suppressed for a partner as
+    every other view is); the sidebar's months are replaced by the two whole years."""
+    st.subheader("Change from the year before, by state")
+    year = last_complete_year(data.month_bounds(), data.last_complete_month())
+    if year is None:
+        st.info("The data hold no two complete calendar years to compare.")
+        return
+    enrolled = enrolled_only(filters)
+    if not enrolled.program_models:
+        st.info("Select at least one program model in the sidebar: the table compares programs.")
+        return
+    measure_name: str = st.pills(
+        "Measure",
+        list(SUMMARY_MEASURES),
+        default="admissions_per_1000_mm",
+        required=True,
+        format_func=lambda name: summary_measure(name, filters.setting).short,
+        key=f"{key}_measure",
+    )
+    models = list(enrolled.program_models)
+    choices = ([ALL_MODELS] if len(models) > 1 else []) + models
+    if st.session_state.get(f"{key}_model") not in choices:
+        st.session_state[f"{key}_model"] = choices[0]
+    # `required`: a click on the chosen pill keeps it (never no choice).
+    model = (
+        st.pills(
+            "Program model",
+            choices,
+            required=True,
+            format_func=lambda m: "All selected models" if m == ALL_MODELS else group_label(m),
+            key=f"{key}_model",
+        )
+        or choices[0]
+    )
+    measure = summary_measure(measure_name, filters.setting)
+    chosen = OutcomeFilter.model_validate(
+        {
+            **enrolled.model_dump(),
+            "program_models": models if model == ALL_MODELS else [model],
+            "month_from": f"{year - 1}-01",
+            "month_to": f"{year}-12",
+        }
+    )
+    with data.guarded("the change from the year before"):
+        frame = data.outcome_summary(chosen, period="year", by=("state_code",))
+        if frame.empty:
+            st.info(f"No enrolled members of these filters in {year - 1} or {year}.")
+            return
+        table = year_change(frame, measure.column, year)
+        names = dict(zip(data.states()["state_code"], data.states()["state_name"], strict=True))
+        model_words = "the selected program models" if model == ALL_MODELS else group_label(model)
+        what = f"{measure.label}, {model_words}: {year} against {year - 1}, by state"
+        st.markdown(f"**{markdown_text(what)}**, largest rise first")
+        st.table(
+            year_change_shown(table, measure, names, year),
+            hide_index=True,
+            alt=f"{what}, ranked by the change, largest rise first",
+        )
+        st.caption(
+            f"Whole calendar years, whatever the sidebar's months ({year} is the last year "
+            "whose months are all loaded and complete); the other sidebar filters apply. "
+            f"Rows without both years' values are {NOT_RANKED}. {YEAR_CHANGE_NOTE}"
+        )

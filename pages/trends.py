@@ -7,7 +7,13 @@ import streamlit as st
 
 from dashboard import charts, data, filters
 from dashboard.formatting import PERIOD_LABELS, SUMMARY_MEASURES, describe_filter, summary_measure
-from dashboard.sections import SELECTION_NOTE, chart_with_table, models_without_rows, page_header
+from dashboard.sections import (
+    SELECTION_NOTE,
+    chart_with_table,
+    models_without_rows,
+    page_header,
+    year_change_section,
+)
 from data_access.vocabulary import PERIODS, Dimension
 
 SPLITS: tuple[Dimension, ...] = ("program_model", "state_code")
@@ -16,7 +22,8 @@ f = filters.current_filter()
 page_header(
     "Trends",
     "How each measure moved over time, split by program model or by state. The not-enrolled "
-    "members of the same states are always drawn (grey, dashed) as the comparison.",
+    "members of the same states are always drawn (grey, dashed) as the comparison. Below, "
+    "each state's change from the year before.",
     f,
 )
 filters.require_selection(f)
@@ -102,3 +109,7 @@ with data.guarded("the trend chart"):
         st.caption(SELECTION_NOTE)
     if split == "program_model":
         models_without_rows(compared, set(frame.get("program_model", ())))
+
+# Which state's figure rose most in the last complete year: a ranked answer, not a read of
+# the lines above.
+year_change_section(f, key="trends_change")
