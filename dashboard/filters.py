@@ -17,6 +17,7 @@ filter (months widened to whole years), each change said in the link's notice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -91,13 +92,19 @@ class Options:
     last_complete: str | None = None
     granted_only: bool = False  # a state partner's options: other states are not offered
 
+    @functools.cached_property
+    def _program_labels(self) -> dict[str, str]:
+        # Once per options object: the sidebar's program list formats every option each run.
+        labels: dict[str, str] = {}
+        columns = ("program_id", "program_name", "state_code", "program_model")
+        for program_id, name, state, model in zip(
+            *(self.programs[c] for c in columns), strict=True
+        ):
+            labels.setdefault(program_id, f"{name} ({state}, {GROUP_LABELS[model]})")
+        return labels
+
     def program_label(self, program_id: str) -> str:
-        row = self.programs.loc[self.programs["program_id"] == program_id]
-        if row.empty:
-            return program_id
-        first = row.iloc[0]
-        model = GROUP_LABELS[first["program_model"]]
-        return f"{first['program_name']} ({first['state_code']}, {model})"
+        return self._program_labels.get(program_id, program_id)
 
     def programs_within(self, states: Iterable[str], models: Iterable[str]) -> list[str]:
         chosen = self.programs[
