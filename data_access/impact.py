@@ -1038,7 +1038,7 @@ def store_replicates(conn: Connection) -> None:
 def _code_digest() -> str:
     """What identifies the code behind the stored outputs (impact_frames): SHA-256 of the
     modules that compute them and of the libraries' versions whose arithmetic they use. A
-    change to either leaves the stored rows unread until the next load or migrate."""
+    change to either leaves the stored rows unread (computed instead) until the next load."""
     here = Path(__file__).parent
     hasher = hashlib.sha256(f"numpy {np.__version__} pandas {pd.__version__}".encode())
     for name in ("impact.py", "event_study.py", "queries.py", "vocabulary.py", "models.py"):
