@@ -37,14 +37,15 @@ from sqlalchemy import (
 )
 
 from data_access import db
-from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
+from data_access.access import SmallCells, Viewer, must_suppress
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     _comparison_members,
     _conditions,
     _programs,
+    evaluation_filters,
     matching_scale,
-    stored_payload,
+    stored_or_computed,
 )
 from data_access.models import impact_cells, impact_enrollments, impact_months
 from data_access.settings import get_settings
@@ -54,7 +55,6 @@ from data_access.vocabulary import (
     EVENT_STUDY_MEASURES,
     EVENT_STUDY_MONTHS,
     MATCHING_VARIABLES,
-    NOT_ENROLLED,
     EventStudyMeasure,
 )
 
@@ -248,13 +248,12 @@ def event_study(
     Suppressed as `EVENT_STUDY_RULES` say, the all rows being the totals of the model rows.
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    filters, models = evaluation_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return _empty(EVENT_STUDY_COLUMNS)
-    payload = stored_payload("event_study", filters, models, engine)
-    if payload is None:
-        payload = event_study_payload(filters, models, engine)
+    payload = stored_or_computed(
+        "event_study", filters, models, engine, lambda: event_study_payload(filters, models, engine)
+    )
     if payload is None:
         return _empty(EVENT_STUDY_COLUMNS)
     return _event_study_output(payload, viewer, small_cells)
@@ -550,13 +549,12 @@ def balance_by_unit(
     program_model, all), then state_code, program_id, program_model, variable order.
     """
     engine = db.resolve_engine(engine)
-    filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    filters, models = evaluation_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return _empty(BALANCE_COLUMNS)
-    payload = stored_payload("balance", filters, models, engine)
-    if payload is None:
-        payload = balance_payload(filters, models, engine)
+    payload = stored_or_computed(
+        "balance", filters, models, engine, lambda: balance_payload(filters, models, engine)
+    )
     if payload is None:
         return _empty(BALANCE_COLUMNS)
     return _balance_output(payload, viewer, small_cells)

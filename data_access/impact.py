@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -1091,10 +1091,22 @@ def _empty_impact() -> pd.DataFrame:
     )
 
 
-def _impact_filters(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter, list[str]]:
+def evaluation_filters(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter, list[str]]:
     """The evaluation's filters for this viewer, and its program models (not_enrolled out)."""
     filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
     return filters, [m for m in filters.program_models if m != NOT_ENROLLED]
+
+
+def stored_or_computed(
+    output: str,
+    filters: OutcomeFilter,
+    models: Sequence[str],
+    engine: Engine,
+    compute: Callable[[], Any | None],
+) -> Any | None:
+    """The output's stored payload for these filters (`stored_payload`), else `compute()`."""
+    stored = stored_payload(output, filters, models, engine)
+    return compute() if stored is None else stored
 
 
 def impact_unit_rows(
@@ -1103,7 +1115,7 @@ def impact_unit_rows(
     """How many rows `impact_by_unit` gives for these filters and this viewer, from its
     programs alone (no enrollment read): one row per measure for each program, each model of
     those programs and all of them. Suppression blanks cells, never rows."""
-    filters, models = _impact_filters(filters, viewer)
+    filters, models = evaluation_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return 0
     programs = _programs(filters, models, db.resolve_engine(engine))
@@ -1140,7 +1152,7 @@ def impact_by_unit(
     months; `stored_replicates=False` draws them all again (the same bits).
     """
     engine = db.resolve_engine(engine)
-    filters, models = _impact_filters(filters, viewer)
+    filters, models = evaluation_filters(filters, viewer)
     if filters.selects_nothing or not models:
         return _empty_impact()
     payload = stored_payload("impact", filters, models, engine) if stored_replicates else None
