@@ -45,17 +45,20 @@ NOT_FILTERED = frozenset({"about_the_data.py"})
 
 def app_pages(app: Path = APP) -> tuple[Page, ...]:
     """The pages of the app's navigation, in its order, read from dashboard/app.py itself
-    (every `st.Page(PAGES / "<file>.py", title=...)` inside the `st.navigation([...])` list;
-    the admin-only pages added with `*admin` are left out), so a page added to the app is
-    benchmarked without touching the benchmark."""
+    (every `st.Page(PAGES / "<file>.py", title=...)` of the `pages = {...}` dict the
+    navigation is built from; the admin-only pages added after it are left out), so a page
+    added to the app is benchmarked without touching the benchmark."""
     import ast
 
     found: list[Page] = []
     for node in ast.walk(ast.parse(app.read_text())):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "navigation"):
+        if not (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["pages"]
+            and isinstance(node.value, ast.Dict)
+        ):
             continue
-        listed = node.args[0] if node.args else None
-        for item in getattr(listed, "elts", []):
+        for item in node.value.values:
             if not (isinstance(item, ast.Call) and getattr(item.func, "attr", "") == "Page"):
                 continue
             target = item.args[0] if item.args else None
@@ -69,6 +72,8 @@ def app_pages(app: Path = APP) -> tuple[Page, ...]:
             if not isinstance(url_path, str):
                 url_path = "" if default else Path(file).stem
             found.append(Page(title, file, url_path))
+    if not found:
+        raise RuntimeError(f"no pages found in {app}: the benchmark reads its `pages = {{...}}`")
     return tuple(found)
 
 
