@@ -20,8 +20,9 @@ program and condition in every setting (`atoms`), read once per load by `queries
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,46 @@ class View:
     status: LevelStatus
     states: list[str]
     filters: OutcomeFilter
+    _tables: dict[tuple[object, ...], CutTable] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def table(self, level: tuple[str, str], on: list[str]) -> CutTable:
+        """One cut's rows by their keys `on`, with its additive values and hidden flags as
+        arrays: a sibling or total view is read by every view of its family, at every cut."""
+        key = (level, tuple(on))
+        if key not in self._tables:
+            cut, flags = self.status[level]
+            additive = MONTHLY_RULES.additive
+            # Column by column: a pandas selection of a list of columns costs more here.
+            values = np.column_stack(
+                [cut[c].to_numpy(dtype="float64", na_value=np.nan) for c in additive]
+            )
+            self._tables[key] = CutTable(
+                {k: i for i, k in enumerate(_row_keys(cut, on))},
+                np.where(np.isnan(values), 0.0, values),
+                np.column_stack([flags[c].to_numpy(dtype=bool) for c in additive]),
+            )
+        return self._tables[key]
+
+
+@dataclass
+class CutTable:
+    """A cut's row positions by key, its additive values (0 for none) and hidden flags."""
+
+    row: dict[tuple[Hashable, ...], int]
+    values: np.ndarray
+    hidden: np.ndarray
+
+    def aligned(self, keys: list[tuple[Hashable, ...]]) -> tuple[np.ndarray, np.ndarray]:
+        """The values and flags at these keys (0, False where the cut has no such row)."""
+        at = np.array([self.row.get(k, -1) for k in keys], dtype="int64")
+        found = at >= 0
+        values = np.zeros((len(keys), self.values.shape[1]))
+        values[found] = self.values[at[found]]
+        hidden = np.zeros(values.shape, dtype=bool)
+        hidden[found] = self.hidden[at[found]]
+        return values, hidden
 
 
 # Views already worked out, by the atoms' digest and the view: the same wider views serve
@@ -141,14 +182,11 @@ def shown_view(base: View, lattice: Lattice, *, threshold: int, digest: int) -> 
     return _SHOWN[key]
 
 
-def _keys(frame: pd.DataFrame, on: list[str]) -> np.ndarray:
-    """Each row's values of `on` as one text (a key to match rows of two cuts by)."""
-    if not on:
-        return np.full(len(frame), "", dtype=object)
-    joined = frame[on[0]].astype(str)
-    for name in on[1:]:
-        joined = joined + "|" + frame[name].astype(str)
-    return joined.to_numpy(dtype=object)
+def _row_keys(frame: pd.DataFrame, on: list[str]) -> list[tuple[Hashable, ...]]:
+    """Each row's values of `on` (a key to match rows of two cuts by: their text keys)."""
+    return (
+        list(zip(*(frame[name].tolist() for name in on), strict=True)) if on else [()] * len(frame)
+    )
 
 
 @dataclass
@@ -175,20 +213,6 @@ class Differencing:
     def _small(self, values: np.ndarray) -> np.ndarray:
         return (values >= 1) & (values < self.threshold)
 
-    def _aligned(
-        self, cut: pd.DataFrame, other: pd.DataFrame, flags: pd.DataFrame, on: list[str]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """`other`'s additive values and hidden flags at the keys of `cut`'s rows (0, False
-        where it has no such row)."""
-        additive = list(MONTHLY_RULES.additive)
-        at = pd.Index(_keys(other, on)).get_indexer(_keys(cut, on))
-        found = at >= 0
-        values = np.zeros((len(cut), len(additive)))
-        values[found] = other[additive].fillna(0).to_numpy(dtype="float64")[at[found]]
-        hidden = np.zeros(values.shape, dtype=bool)
-        hidden[found] = flags[additive].to_numpy(dtype=bool)[at[found]]
-        return values, hidden
-
     def __call__(self, time: str, group: str, cut: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         additive = list(MONTHLY_RULES.additive)
         count_at = [additive.index(c) for c in COUNT_COLUMNS]
@@ -201,27 +225,40 @@ class Differencing:
     def _held_by_more(self, time: str, group: str, cut: pd.DataFrame) -> np.ndarray:
         """Per row and count column: a cell holding this one is larger by a small count."""
         lattice, filters = self.lattice, self.own.filters
-        keys = lattice.keys
-        base = filter_mask(keys, filters)
+        base = lattice.filter_mask(filters)
         out = np.zeros((len(cut), len(COUNT_COLUMNS)), dtype=bool)
-        model = keys["program_model"].to_numpy()
-        state = keys["state_code"].to_numpy()
-        for row, (period, held) in enumerate(zip(cut["time"], cut["group"], strict=True)):
-            mask = base.copy()
-            if group == "program_model":
-                mask &= model == held
-            elif group == "population":
-                mask &= (model == NOT_ENROLLED) == (held == NOT_ENROLLED)
-            for name in self.states:
-                mask &= state == cut[name].iloc[row]
-            selection = lattice.selection(mask)
-            span = lattice.span(*_months_of(time, str(period), filters))
+        model, state = lattice.model, lattice.state
+        # Rows share selections (group and state) and spans (period): each worked out once.
+        selections: dict[tuple[Hashable, ...], int | None] = {}
+        spans: dict[Hashable, int | None] = {}
+        where = _row_keys(cut, ["group", *self.states])
+        asked: list[tuple[int, int, int]] = []  # row, selection, span
+        for row, (period, key) in enumerate(zip(cut["time"].tolist(), where, strict=True)):
+            if period not in spans:
+                spans[period] = lattice.span(*_months_of(time, str(period), filters))
+            span = spans[period]
             if span is None:
                 continue
+            if key not in selections:
+                held, *in_states = key
+                mask = base.copy()
+                if group == "program_model":
+                    mask &= model == held
+                elif group == "population":
+                    mask &= (model == NOT_ENROLLED) == (held == NOT_ENROLLED)
+                for value in in_states:
+                    mask &= state == value
+                selections[key] = lattice.selection(mask)
+            selection = selections[key]
             if selection is None:  # not a partner's choice: nothing to compare it with
                 out[row] = True
                 continue
-            out[row] = lattice.small_differences(selection, filters.setting, span)
+            asked.append((row, selection, span))
+        if asked:
+            rows, chosen, spans_asked = zip(*asked, strict=True)
+            out[list(rows)] = lattice.small_differences_many(
+                list(chosen), filters.setting, list(spans_asked)
+            )
         return out
 
     def _complement(
@@ -232,15 +269,15 @@ class Differencing:
         with the smallest non-zero count among the shown ones is hidden too (so the view
         hides its cell when it is that part)."""
         counts = list(COUNT_COLUMNS)
-        on = [n for n in names if n in family.total.status[(time, group)][0].columns]
+        level = (time, group)
+        on = [n for n in names if n in family.total.status[level][0].columns]
+        keys = _row_keys(cut, on)
         values, flags = [], []
         for part in family.parts:
-            part_cut, part_flags = part.status[(time, group)]
-            value, flag = self._aligned(cut, part_cut, part_flags, on)
+            value, flag = part.table(level, on).aligned(keys)
             values.append(value)
             flags.append(flag)
-        total_cut, total_hidden = family.total.status[(time, group)]
-        _, total_flag = self._aligned(cut, total_cut, total_hidden, on)
+        _, total_flag = family.total.table(level, on).aligned(keys)
         additive = list(MONTHLY_RULES.additive)
         count_at = [additive.index(c) for c in counts]
         part_values = np.stack(values)[:, :, count_at]
@@ -534,6 +571,47 @@ def _selection_options(
     return list(itertools.product(states, models, programs, conditions))
 
 
+class KeyIndex:
+    """The atoms' key columns coded once: a lattice builds hundreds of selections over the
+    same keys (`option_masks`), and a pandas isin per column and selection costs more than
+    the rule itself. A selection matches as `isin` would: equal values, missing only where
+    asked for."""
+
+    NAMES = ("state_code", "program_model", "program_id", "primary_condition")
+
+    def __init__(self, keys: pd.DataFrame) -> None:
+        self._codes: dict[str, np.ndarray] = {}
+        self._at: dict[str, dict[object, int]] = {}
+        for name in self.NAMES:
+            codes, uniques = pd.factorize(keys[name])  # missing: -1
+            self._codes[name] = np.asarray(codes, dtype="int64")
+            self._at[name] = {value: i for i, value in enumerate(uniques)}
+
+    def isin(self, name: str, values: tuple[str, ...]) -> np.ndarray:
+        wanted = [self._at[name][v] for v in values if v in self._at[name]]
+        return np.isin(self._codes[name], wanted)
+
+    def isna(self, name: str) -> np.ndarray:
+        return np.asarray(self._codes[name] == -1)
+
+    def mask(
+        self,
+        *,
+        states: tuple[str, ...] | None,
+        models: tuple[str, ...],
+        programs: tuple[str, ...] | None,
+        conditions: tuple[str, ...] | None,
+    ) -> np.ndarray:
+        keep = self.isin("program_model", models)
+        if states is not None:
+            keep &= self.isin("state_code", states)
+        if programs is not None:
+            keep &= self.isna("program_id") | self.isin("program_id", programs)
+        if conditions is not None:
+            keep &= self.isin("primary_condition", conditions)
+        return np.asarray(keep, dtype=bool)
+
+
 def selection_mask(
     keys: pd.DataFrame,
     *,
@@ -541,34 +619,36 @@ def selection_mask(
     models: tuple[str, ...],
     programs: tuple[str, ...] | None,
     conditions: tuple[str, ...] | None,
+    index: KeyIndex | None = None,
 ) -> np.ndarray:
-    """The atoms' keys a filter selects, as `view_finest` selects them."""
-    keep = keys["program_model"].isin(models).to_numpy(dtype=bool, copy=True)
-    if states is not None:
-        keep &= keys["state_code"].isin(states).to_numpy()
-    if programs is not None:
-        keep &= (keys["program_id"].isna() | keys["program_id"].isin(programs)).to_numpy()
-    if conditions is not None:
-        keep &= keys["primary_condition"].isin(conditions).to_numpy()
-    return np.asarray(keep, dtype=bool)
+    """The atoms' keys a filter selects, as `view_finest` selects them (`index`: the keys
+    already coded, to build many selections)."""
+    return (index or KeyIndex(keys)).mask(
+        states=states, models=models, programs=programs, conditions=conditions
+    )
 
 
-def filter_mask(keys: pd.DataFrame, filters: OutcomeFilter) -> np.ndarray:
+def filter_mask(
+    keys: pd.DataFrame, filters: OutcomeFilter, index: KeyIndex | None = None
+) -> np.ndarray:
     return selection_mask(
         keys,
         states=filters.states,
         models=filters.program_models,
         programs=filters.program_ids,
         conditions=filters.conditions,
+        index=index,
     )
 
 
 def option_masks(keys: pd.DataFrame, granted: tuple[str, ...]) -> list[np.ndarray]:
     """The distinct selections of `_selection_options`, in their order."""
     masks: dict[bytes, np.ndarray] = {}
+    index = KeyIndex(keys)
     for states, models, program, condition in _selection_options(keys, granted):
         mask = selection_mask(
             keys,
+            index=index,
             states=states,
             models=models,
             programs=(program,) if program else None,
@@ -599,6 +679,7 @@ class Lattice:
     _selection: dict[bytes, int]
     _span: dict[tuple[int, int], int]
     _flags: dict[tuple[int, int, int], np.ndarray]
+    _edges: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -655,6 +736,29 @@ class Lattice:
     def selection(self, mask: np.ndarray) -> int | None:
         return self._selection.get(np.asarray(mask, dtype=bool).tobytes())
 
+    # The keys as arrays, coded once: every cut of every view asks for selections over them.
+    @cached_property
+    def index(self) -> KeyIndex:
+        return KeyIndex(self.keys)
+
+    @cached_property
+    def model(self) -> np.ndarray:
+        return self.keys["program_model"].to_numpy()
+
+    @cached_property
+    def state(self) -> np.ndarray:
+        return self.keys["state_code"].to_numpy()
+
+    @cached_property
+    def _outside(self) -> np.ndarray:
+        """[selection, key]: 1 where the selection leaves the key out (a float matrix: a
+        product with it counts the keys left out, exactly, however many)."""
+        return (~self.masks).astype("float64")
+
+    def filter_mask(self, filters: OutcomeFilter) -> np.ndarray:
+        """The keys `filters` select (a copy: callers narrow it)."""
+        return filter_mask(self.keys, filters, self.index)
+
     def span(self, first_month: str | None, last_month: str | None) -> int | None:
         """The span of these months (YYYY-MM, None for the data's first or last), clipped to
         the months with data; None when it holds no month with data."""
@@ -675,45 +779,135 @@ class Lattice:
         not hold one another by their filters to be subtracted. Under every setting, the
         cell is held by one setting's cells too where that setting's sums equal it atom by
         atom."""
-        s = SETTINGS.index(setting)
-        key = (selection, s, span)
-        if key not in self._flags:
-            self._flags[key] = self._held_by_more(selection, s, span)
-        return self._flags[key]
+        flags: np.ndarray = self.small_differences_many([selection], setting, [span])[0]
+        return flags
 
-    def _held_by_more(self, selection: int, s: int, span: int) -> np.ndarray:
-        a, b = (int(v) for v in self.spans[span])
-        chosen = np.flatnonzero(self.masks[selection])
-        region = self.by_key[:, chosen, a : b + 1, :]  # [setting, key, month, count]
-        own = region[s]
-        value = self.sums[selection, s, span]
-        every = SETTINGS.index("all")
-        out = np.zeros(len(COUNT_COLUMNS), dtype=bool)
-        for c in range(len(COUNT_COLUMNS)):
-            nonzero = own[:, :, c] != 0
-            if not nonzero.any():
-                continue  # a zero cell: any holding cell of at least threshold is no small count
-            keys = np.zeros(self.masks.shape[1], dtype=bool)
-            keys[chosen[nonzero.any(axis=1)]] = True
-            months = np.flatnonzero(nonzero.any(axis=0)) + a
-            wider = np.flatnonzero(self.masks[:, keys].all(axis=1))
-            longer = np.flatnonzero(
-                (self.spans[:, 0] <= months[0]) & (self.spans[:, 1] >= months[-1])
+    def small_differences_many(
+        self, selections: list[int], setting: str, spans: list[int]
+    ) -> np.ndarray:
+        """`small_differences` of many cells (a selection and a span each) in one setting,
+        [cell, count column]: worked out together, as a view's cut asks for hundreds."""
+        s = SETTINGS.index(setting)
+        keys = [(selection, s, span) for selection, span in zip(selections, spans, strict=True)]
+        todo = list(dict.fromkeys(key for key in keys if key not in self._flags))
+        for start in range(0, len(todo), _CELLS_AT_ONCE):
+            chunk = todo[start : start + _CELLS_AT_ONCE]
+            flags = self._held_by_more(
+                np.array([key[0] for key in chunk], dtype="int64"),
+                s,
+                np.array([key[2] for key in chunk], dtype="int64"),
             )
-            settings = {s, every}
-            if s == every:
-                settings |= {
-                    t
-                    for t in range(len(SETTINGS))
-                    if t != every and np.array_equal(region[t, :, :, c], own[:, :, c])
-                }
-            held_in = np.array(sorted(settings), dtype="int64")
-            around = self.sums[np.ix_(wider, held_in, longer)][..., c]
-            difference = around - value[c]
-            # A holding cell under the threshold is hidden wherever it is shown.
-            small = (difference >= 1) & (difference < self.threshold) & (around >= self.threshold)
-            out[c] = bool(small.any())
+            self._flags.update(zip(chunk, flags, strict=True))
+        out = np.zeros((len(keys), len(COUNT_COLUMNS)), dtype=bool)
+        for row, key in enumerate(keys):
+            out[row] = self._flags[key]
         return out
+
+    # Running counts over months, per setting, key and count column, so that which keys
+    # and settings a span holds is a difference of two rows, not a pass over its months.
+    @cached_property
+    def _months_counted(self) -> np.ndarray:
+        """[setting, key, month + 1, count]: months with a non-zero count so far."""
+        return _running(self.by_key != 0)
+
+    @cached_property
+    def _months_unlike_every(self) -> np.ndarray:
+        """[setting, key, month + 1, count]: months where the setting's count differs from
+        every setting's so far."""
+        return _running(self.by_key != self.by_key[SETTINGS.index("all")][None])
+
+    def _month_edges(self, selection: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """[month, count]: from each month on, the first month with a non-zero count in the
+        selection and setting (past the last month where none); up to each month, the last
+        (-1 where none)."""
+        key = (selection, s)
+        if key not in self._edges:
+            counted = (self.by_key[s][self.masks[selection]] != 0).any(axis=0)  # [month, count]
+            month = np.arange(counted.shape[0])[:, None]
+            after = np.where(counted, month, counted.shape[0])
+            before = np.where(counted, month, -1)
+            self._edges[key] = (
+                np.minimum.accumulate(after[::-1], axis=0)[::-1],
+                np.maximum.accumulate(before, axis=0),
+            )
+        return self._edges[key]
+
+    def _held_by_more(self, selection: np.ndarray, s: int, span: np.ndarray) -> np.ndarray:
+        """[cell, count column] for cells (a selection and a span each) in setting `s`.
+
+        Per cell and count column, all at once: the selections holding its keys with a
+        non-zero count, the spans holding its first to last such month and the settings
+        holding it; then, cell by cell, the holding cells of those that differ by a small
+        count, once for the columns alike in all three (most are)."""
+        n_counts = len(COUNT_COLUMNS)
+        out = np.zeros((len(selection), n_counts), dtype=bool)
+        a, b = self.spans[span, 0], self.spans[span, 1]
+        masks = self.masks[selection]  # [cell, key]
+        running = self._months_counted[s]
+        present = ((running[:, b + 1] - running[:, a]) > 0).transpose(1, 0, 2)
+        present &= masks[:, :, None]  # [cell, key, count]
+        counted = present.any(axis=1)  # a zero cell: no holding cell differs by little
+        live = np.flatnonzero(counted.any(axis=1))
+        if not len(live):
+            return out
+        selection, span, a, b = selection[live], span[live], a[live], b[live]
+        masks, present, counted = masks[live], present[live], counted[live]
+        chosen, at = np.unique(selection, return_inverse=True)
+        edges = [self._month_edges(int(c), s) for c in chosen]
+        first = np.stack([after for after, _ in edges])[at.reshape(-1), a]  # [cell, count]
+        last = np.stack([before for _, before in edges])[at.reshape(-1), b]
+        # [cell, selection, count]: no key with a count left out.
+        wider = np.matmul(self._outside, present.astype("float64")) == 0
+        longer = (self.spans[None, :, :1] <= first[:, None, :]) & (
+            self.spans[None, :, 1:] >= last[:, None, :]
+        )  # [cell, span, count]
+        every = SETTINGS.index("all")
+        held_in = np.zeros((len(live), len(SETTINGS), n_counts), dtype=bool)
+        held_in[:, [s, every]] = True
+        if s == every:  # a setting equal to every setting month by month, key by key
+            unlike = self._months_unlike_every
+            differs = (unlike[:, :, b + 1] - unlike[:, :, a]) > 0  # [setting, key, cell, count]
+            differs &= masks.T[None, :, :, None]
+            held_in |= ~differs.any(axis=1).transpose(1, 0, 2)
+        value = self.sums[selection, s, span]  # [cell, count]
+        for cell, row in enumerate(live.tolist()):
+            alike: dict[tuple[bytes, bytes, bytes], list[int]] = {}
+            cell_wider, cell_held, cell_longer = wider[cell], held_in[cell], longer[cell]
+            for c in np.flatnonzero(counted[cell]).tolist():
+                key = (
+                    cell_wider[:, c].tobytes(),
+                    cell_held[:, c].tobytes(),
+                    cell_longer[:, c].tobytes(),
+                )
+                alike.setdefault(key, []).append(c)
+            for columns in alike.values():
+                c = columns[0]
+                around = self.sums[
+                    np.flatnonzero(cell_wider[:, c])[:, None, None, None],
+                    np.flatnonzero(cell_held[:, c])[None, :, None, None],
+                    np.flatnonzero(cell_longer[:, c])[None, None, :, None],
+                    np.array(columns)[None, None, None, :],
+                ]
+                difference = around - value[cell, columns]
+                # A holding cell under the threshold is hidden wherever it is shown.
+                small = (
+                    (difference >= 1) & (difference < self.threshold) & (around >= self.threshold)
+                )
+                out[row, columns] = small.any(axis=(0, 1, 2))
+        return out
+
+
+# Cells of a lattice worked out together at most: the arrays of a batch grow with it.
+_CELLS_AT_ONCE = 256
+
+
+def _running(flags: np.ndarray) -> np.ndarray:
+    """Running counts of `flags` [setting, key, month, count] over months, from 0."""
+    running = np.zeros(
+        (flags.shape[0], flags.shape[1], flags.shape[2] + 1, flags.shape[3]), "int32"
+    )
+    np.cumsum(flags, axis=2, out=running[:, :, 1:])
+    return running
 
 
 def _spans(first: int, last: int) -> np.ndarray:
@@ -816,8 +1010,12 @@ class Enrolled:
     def _count(self, mask: np.ndarray, start: int | None, end: int | None) -> int:
         return len(np.unique(self.member[self._rows(mask, start, end)]))
 
+    @cached_property
+    def index(self) -> KeyIndex:
+        return KeyIndex(self.keys)
+
     def count(self, filters: OutcomeFilter) -> int:
-        return self._count(filter_mask(self.keys, filters), *_months(filters))
+        return self._count(filter_mask(self.keys, filters, self.index), *_months(filters))
 
     def held_by_more(self, filters: OutcomeFilter, members: int) -> bool:
         """A count of members the partner may ask for, holding this view's members (a
@@ -825,7 +1023,9 @@ class Enrolled:
         months), is larger by 1 to threshold - 1 and itself at least threshold."""
         first, last = _months(filters)
         present = np.zeros(len(self.keys), dtype=bool)
-        present[self.codes[self._rows(filter_mask(self.keys, filters), first, last)]] = True
+        present[
+            self.codes[self._rows(filter_mask(self.keys, filters, self.index), first, last)]
+        ] = True
         for mask in self.options:
             if (present & ~mask).any():
                 continue

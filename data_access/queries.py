@@ -251,6 +251,7 @@ def _national_differencing_hidden(
     for lattice, is_rest in zip(lattices, (False, True), strict=True):
         mask = lattice.keys["program_model"].isin(national.program_models).to_numpy(dtype=bool)
         selection = lattice.selection(mask)
+        rows, spans = [], []
         for row, value in enumerate(periods):
             span = lattice.span(*differencing._months_of(period or "range", value, national))
             if span is None:  # no data in these months: nothing to compare
@@ -258,9 +259,12 @@ def _national_differencing_hidden(
             if selection is None:  # not a partner's choice: nothing to compare it with
                 hidden[row] = True
                 continue
-            hidden[row] |= lattice.small_differences(selection, "all", span)
+            rows.append(row)
+            spans.append(span)
+        if rows and selection is not None:  # every row at once: a cell per month, say
+            hidden[rows] |= lattice.small_differences_many([selection] * len(rows), "all", spans)
             if is_rest:
-                rest_empty[row] = lattice.sums[selection, every, span] == 0
+                rest_empty[rows] = lattice.sums[selection, every, spans] == 0
     # Where the other states count nothing, a national cell is the partner's own cell of
     # the same filters: it is hidden wherever that own cell is hidden in the partner's view.
     own = differencing.partner_status(

@@ -129,6 +129,31 @@ def _complement(
     return changed
 
 
+def _hide_small(
+    mask: np.ndarray,
+    columns: list[str],
+    rules: DisclosureRules,
+    threshold: int,
+    values: Callable[[list[str]], np.ndarray],
+) -> None:
+    """Steps 1 and 2 on `mask` (rows by `columns`, the rules' columns of a frame):
+    `values(names)` gives those columns of the frame as floats, missing as 0."""
+    at = {c: i for i, c in enumerate(columns)}
+    basis = values([rules.basis])[:, 0]
+    counted = [c for c in rules.counts if c in at]
+    counts = values(counted)
+    any_value = (counts != 0).any(axis=1) | (basis != 0)
+    money_or_other = [
+        c for c in (*rules.additive, *rules.shown_with_basis) if c in at and c not in counted
+    ]
+    if money_or_other:
+        others = values(money_or_other)
+        any_value |= (others != 0).any(axis=1)
+    mask[any_value & (basis < threshold), :] = True
+    mask[:, [at[c] for c in counted]] |= (counts >= 1) & (counts < threshold)
+    _propagate_array(mask, columns, rules)
+
+
 def hidden_cells(
     frame: pd.DataFrame,
     rules: DisclosureRules,
@@ -149,21 +174,13 @@ def hidden_cells(
     if also_hidden is not None:
         extra = also_hidden.reindex(index=frame.index, columns=columns, fill_value=False)
         mask |= extra.to_numpy(dtype=bool)
-    basis = frame[rules.basis].fillna(0).to_numpy(dtype="float64")
-    counted = [c for c in rules.counts if c in frame.columns]
-    counts = frame[counted].fillna(0).to_numpy(dtype="float64")
-    any_value = (counts != 0).any(axis=1) | (basis != 0)
-    money_or_other = [
-        c
-        for c in (*rules.additive, *rules.shown_with_basis)
-        if c in frame.columns and c not in counted
-    ]
-    if money_or_other:
-        others = frame[money_or_other].fillna(0).to_numpy(dtype="float64")
-        any_value |= (others != 0).any(axis=1)
-    mask[any_value & (basis < threshold), :] = True
-    mask[:, [at[c] for c in counted]] |= (counts >= 1) & (counts < threshold)
-    _propagate_array(mask, columns, rules)
+    _hide_small(
+        mask,
+        columns,
+        rules,
+        threshold,
+        lambda names: frame[names].fillna(0).to_numpy(dtype="float64"),
+    )
     if margins:
         values = frame[columns].to_numpy(dtype="float64", na_value=np.nan)
         additive = np.array([at[c] for c in rules.additive if c in at], dtype="int64")
@@ -379,6 +396,33 @@ def _levels(period: Period | None, by: tuple[str, ...]) -> tuple[str, str, list[
     return target_time, target_group, levels
 
 
+@dataclass
+class _Cut:
+    """One cut: its sums, its rows' integer keys and the sums over MONTHLY_RULES' columns
+    as arrays (missing as NaN in `read`, as 0 in `filled`)."""
+
+    frame: pd.DataFrame
+    keys: np.ndarray
+    columns: list[str]
+    read: np.ndarray
+    filled: np.ndarray
+    additive: np.ndarray  # positions of MONTHLY_RULES.additive in `columns`
+
+    def hidden(self, also: np.ndarray, threshold: int) -> np.ndarray:
+        """`hidden_cells` of the cut with `also` (over the additive columns) hidden too."""
+        mask = np.zeros(self.read.shape, dtype=bool)
+        mask[:, self.additive] = also
+        at = {c: i for i, c in enumerate(self.columns)}
+        _hide_small(
+            mask,
+            self.columns,
+            MONTHLY_RULES,
+            threshold,
+            lambda names: self.filled[:, [at[c] for c in names]],
+        )
+        return mask
+
+
 class _Cuts:
     """The finest monthly rows as integer codes, summed to any cut without string keys.
 
@@ -405,6 +449,36 @@ class _Cuts:
             self.state_names = []
         self.has_states = bool(states)
         self.values = finest[list(SUMMED_COLUMNS)].to_numpy(dtype="float64")
+        # The whole-sum rule passes over the same cuts several times: each cut, its values
+        # and its rows' parents are worked out once.
+        self._cuts: dict[tuple[str, str], _Cut] = {}
+        self._parents: dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray] = {}
+
+    def cut(self, time: str, group: str) -> _Cut:
+        level = (time, group)
+        if level not in self._cuts:
+            frame, keys = self._sums(time, group)
+            columns = [c for c in MONTHLY_RULES.columns if c in frame.columns]
+            values = frame[columns].to_numpy(dtype="float64", na_value=np.nan)
+            self._cuts[level] = _Cut(
+                frame,
+                keys,
+                columns,
+                values,
+                np.where(np.isnan(values), 0.0, values),
+                np.array([columns.index(c) for c in MONTHLY_RULES.additive], dtype="int64"),
+            )
+        return self._cuts[level]
+
+    def parent_rows(self, level: tuple[str, str], finer: tuple[str, str]) -> np.ndarray:
+        """Per row of the cut `finer`, the row of the cut `level` holding it."""
+        if (level, finer) not in self._parents:
+            position = {tuple(k): i for i, k in enumerate(self.cut(*level).keys.tolist())}
+            parents = self.parents(self.cut(*finer).keys, finer, level)
+            self._parents[(level, finer)] = np.array(
+                [position[tuple(k)] for k in parents.tolist()], dtype="int64"
+            )
+        return self._parents[(level, finer)]
 
     def time_code(self, month: np.ndarray, time: str) -> np.ndarray:
         if time == "month":
@@ -436,7 +510,7 @@ class _Cuts:
             return NOT_ENROLLED if code else ENROLLED
         return "all"
 
-    def cut(self, time: str, group: str) -> tuple[pd.DataFrame, np.ndarray]:
+    def _sums(self, time: str, group: str) -> tuple[pd.DataFrame, np.ndarray]:
         """The cut's sums (text keys, money in dollars, rate columns empty) and its rows'
         integer keys (time, group, state)."""
         t = self.time_code(self.month, time)
@@ -527,9 +601,9 @@ def level_status(
         levels = [(time, group) for group in GROUP_LEVELS for time in TIME_LEVELS]
     cuts = _Cuts(finest, states)
     forced: dict[tuple[str, str], np.ndarray] = {}
-    extras: dict[tuple[str, str], pd.DataFrame] = {}
+    extras: dict[tuple[str, str], np.ndarray] = {}
     while True:
-        status, relations = _pass(
+        status, relations, flags = _pass(
             cuts, levels, threshold, states, whole_sums, extra, forced, extras
         )
         if not whole_sums:
@@ -537,21 +611,17 @@ def level_status(
         # A hidden cell must not be the sum of shown parts: where all its non-zero parts are
         # shown, the smallest is hidden too (and its own parts in the next pass).
         more = False
-        additive = list(MONTHLY_RULES.additive)
-        flags = {
-            level: hidden[additive].to_numpy(dtype=bool, copy=True)
-            for level, (_, hidden) in status.items()
-        }
         for (level, finer), at in reversed(relations.items()):  # coarsest first
             cut = status[level][0]
-            part_cut = status[finer][0]
-            values = part_cut[additive].fillna(0).to_numpy(dtype="float64")
+            part = cuts.cut(*finer)
+            values = part.filled[:, part.additive]
             part_flags = flags[finer]
             nonzero = values != 0
-            hidden_nonzero = np.zeros((len(cut), len(additive)))
+            hidden_nonzero = np.zeros((len(cut), values.shape[1]))
             # A hidden part is unknown to the viewer even when it is zero.
             np.add.at(hidden_nonzero, at, part_flags.astype("float64"))
-            parent_value = cut[additive].fillna(0).to_numpy(dtype="float64")
+            parent = cuts.cut(*level)
+            parent_value = parent.filled[:, parent.additive]
             exposed = flags[level] & (parent_value != 0) & (hidden_nonzero == 0)
             if not exposed.any():
                 continue
@@ -585,36 +655,35 @@ def _pass(
     whole_sums: bool,
     extra: LevelExtra | None,
     forced: dict[tuple[str, str], np.ndarray],
-    extras: dict[tuple[str, str], pd.DataFrame],
-) -> tuple[LevelStatus, dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray]]:
+    extras: dict[tuple[str, str], np.ndarray],
+) -> tuple[
+    LevelStatus,
+    dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray],
+    dict[tuple[str, str], np.ndarray],
+]:
     """One pass over the cuts, finest first; `forced` cells are hidden as given, `extras`
-    keeps what `extra` said of each cut (it depends on the cut's values only)."""
+    keeps what `extra` said of each cut (it depends on the cut's values only). Also each
+    cut's hidden flags over the additive columns, as arrays (a copy: the caller's to add to)."""
     additive = list(MONTHLY_RULES.additive)
     status: LevelStatus = {}
-    codes: dict[tuple[str, str], np.ndarray] = {}
+    flags: dict[tuple[str, str], np.ndarray] = {}
     relations: dict[tuple[tuple[str, str], tuple[str, str]], np.ndarray] = {}
     for time, group in levels:
-        cut, keys = cuts.cut(time, group)
+        level = (time, group)
+        cut = cuts.cut(time, group)
         names = ["time", "group", *states]
-        lonely = np.zeros((len(cut), len(additive)), dtype=bool)
-        position = {tuple(k): i for i, k in enumerate(keys.tolist())}
+        lonely = np.zeros((len(cut.frame), len(additive)), dtype=bool)
         for finer in (
             (_FINER_TIME[time], group) if _FINER_TIME[time] else None,
             (time, _FINER_GROUP[group]) if _FINER_GROUP[group] else None,
         ):
             if finer is None or finer not in status:
                 continue
-            part_cut, part_hidden = status[finer]
-            hidden_parts = part_hidden[additive].to_numpy(dtype=bool)
-            values = np.where(hidden_parts, part_cut[additive].to_numpy(dtype="float64"), 0.0)
-            at = np.array(
-                [
-                    position[tuple(k)]
-                    for k in cuts.parents(codes[finer], finer, (time, group)).tolist()
-                ],
-                dtype="int64",
-            )
-            relations[((time, group), finer)] = at
+            part = cuts.cut(*finer)
+            hidden_parts = flags[finer]
+            values = np.where(hidden_parts, part.read[:, part.additive], 0.0)
+            at = cuts.parent_rows(level, finer)
+            relations[(level, finer)] = at
             hidden_count = np.zeros(lonely.shape)
             np.add.at(hidden_count, at, hidden_parts.astype("float64"))
             lonely |= hidden_count == 1
@@ -622,20 +691,25 @@ def _pass(
                 hidden_sum = np.zeros(lonely.shape)
                 np.add.at(hidden_sum, at, values)
                 lonely |= (hidden_sum >= 1) & (hidden_sum < threshold)
-        if (time, group) in forced:
-            lonely |= forced[(time, group)]
-        also = pd.DataFrame(lonely, columns=additive)
+        if level in forced:
+            lonely |= forced[level]
+        also = lonely
         if extra is not None:
-            if (time, group) not in extras:
-                added = extra(time, group, cut, names)
-                extras[(time, group)] = (
-                    added[additive] if added is not None else also.astype(bool) & False
+            if level not in extras:
+                added = extra(time, group, cut.frame, names)
+                extras[level] = (
+                    added[additive].to_numpy(dtype=bool)
+                    if added is not None
+                    else np.zeros(lonely.shape, dtype=bool)
                 )
-            also = also | extras[(time, group)].to_numpy()
-        hidden = hidden_cells(cut, MONTHLY_RULES, threshold=threshold, also_hidden=also)
-        status[(time, group)] = (cut, hidden)
-        codes[(time, group)] = keys
-    return status, relations
+            also = also | extras[level]
+        hidden = cut.hidden(also, threshold)
+        status[level] = (
+            cut.frame,
+            pd.DataFrame(hidden, index=cut.frame.index, columns=cut.columns),
+        )
+        flags[level] = hidden[:, cut.additive]
+    return status, relations, flags
 
 
 def place_status(
