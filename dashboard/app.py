@@ -147,7 +147,7 @@ def main() -> None:
     # announces (axe rules `list` and `listitem`). The flat list is a valid <ul> in a
     # <nav aria-label="App pages">, and marks the open page with aria-current="page".
     navigation = st.navigation(list(pages.values()))
-    auth.follow_kept_link({"overview": pages[""], **pages})
+    auth.follow_kept_link({"overview": pages[""], **pages}, navigation)
     # The tab names the page: set_page_config is additive, so this overrides only the title.
     st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")
     auth.show_banner(viewer)

@@ -256,12 +256,14 @@ def kept_link(value: object) -> tuple[str, list[tuple[str, str]]] | None:
     return page, parse_qsl(address.query, keep_blank_values=True)
 
 
-def follow_kept_link(pages: Mapping[str, Any]) -> None:
+def follow_kept_link(pages: Mapping[str, Any], current: Any) -> None:
     """On a session's first signed-in run, open the link kept before the sign-in (once).
 
-    `pages` maps each url path of PAGE_PATHS to its st.Page, and "" to the default page.
-    Called after st.navigation and before the page runs: st.switch_page stops this run and
-    runs the link's page in the same session, with the link's query parameters.
+    `pages` maps each url path of PAGE_PATHS to its st.Page, and "" to the default page;
+    `current` is the page st.navigation chose. Only a run on the bare root (where the provider
+    returns) follows the link: a session opened on an address of its own keeps it (another
+    tab, a later visit). Called after st.navigation and before the page runs: st.switch_page
+    stops this run and runs the link's page in the same session, with its query parameters.
     """
     if st.session_state.pop(LINK_FORGET_KEY, False):
         _forget_link()
@@ -271,8 +273,13 @@ def follow_kept_link(pages: Mapping[str, Any]) -> None:
     link = kept_link(st.context.cookies.get(LINK_COOKIE))
     if link is None:
         return
-    path, query = link
-    if path in pages:
+    path, pairs = link
+    at_root = current.url_path == pages[""].url_path and not st.query_params
+    if at_root and path in pages:
+        # Repeated keys (state=TX&state=OK) as lists: pairs would keep only the last value.
+        query: dict[str, list[str]] = {}
+        for key, value in pairs:
+            query.setdefault(key, []).append(value)
         # The switched-to run clears the cookie: this run's elements are not drawn.
         st.session_state[LINK_FORGET_KEY] = True
         st.switch_page(pages[path], query_params=query)
@@ -360,6 +367,7 @@ def _sign_in_page(providers: tuple[str, ...]) -> None:
 
 
 def _no_access_page(email: str) -> None:
+    _forget_link()  # a link kept at sign-in must not open on a later visit
     st.title("No access to the dashboard")
     if not email:
         st.error(

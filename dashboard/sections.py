@@ -396,7 +396,8 @@ def year_change_section(filters: OutcomeFilter, *, key: str) -> None:
             alt=f"{what}, ranked by the change, largest rise first",
         )
         st.caption(
-            f"Whole calendar years, whatever the sidebar's months ({year} is the last year "
-            "whose months are all loaded and complete); the other sidebar filters apply. "
+            f"Calendar years, whatever the sidebar's months ({year} is the last year whose "
+            "months are all loaded and complete; a program that began during a year counts "
+            "only its months of it); the other sidebar filters apply. "
             f"Rows without both years' values are {NOT_RANKED}. {YEAR_CHANGE_NOTE}"
         )

@@ -256,8 +256,8 @@ _CATALOG_SQL = {
                  WHERE type = 'table' AND name IN ({names})) AS present
     """,
     "postgresql": """
-        SELECT md5(string_agg(c.oid::text || '.' || a.attname, ',' ORDER BY c.oid, a.attnum))
-                 AS catalog,
+        SELECT md5(string_agg(c.oid::text || '.' || c.relname || '.' || a.attname, ','
+                              ORDER BY c.oid, a.attnum)) AS catalog,
                string_agg(DISTINCT c.relname, ',') FILTER (WHERE c.relname IN ({names}))
                  AS present
           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid

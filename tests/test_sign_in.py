@@ -262,6 +262,39 @@ def test_local_mode_on_loopback_shows_the_banner_and_every_page(
     assert not _has_key(at, "sign_out"), "nobody to sign out in local mode"
 
 
+@pytest.mark.parametrize(
+    ("opened", "expected_page", "expected_states"),
+    [
+        # The provider returns to the bare root: the kept link opens, every repeated value.
+        ({}, "Trends", ["AK", "AZ"]),
+        # A session opened on an address of its own keeps it; the kept link is dropped.
+        ({"state": "AK"}, "Peer support outcomes", ["AK"]),
+    ],
+)
+def test_the_kept_link_opens_in_place_only_from_the_bare_root(
+    outcomes: Engine,
+    on_loopback: None,
+    no_secrets_file: None,
+    monkeypatch: pytest.MonkeyPatch,
+    opened: dict[str, str],
+    expected_page: str,
+    expected_states: list[str],
+) -> None:
+    # AppTest has no cookies: the cookie's reading is replaced by its parsed value.
+    kept = ("trends", [("state", "AK"), ("state", "AZ"), ("from", "2023-01")])
+    monkeypatch.setattr(auth, "kept_link", lambda value: kept)
+    at = _app(sign_in=False)
+    at.query_params.update(opened)
+    at.run(timeout=TIMEOUT)
+    _no_failures(at)
+    assert [title.value for title in at.title][:1] == [expected_page]
+    states = at.query_params.get("state")
+    assert ([states] if isinstance(states, str) else states) == expected_states
+    # Once per session: the next run stays where the person is.
+    at.run(timeout=TIMEOUT)
+    assert [title.value for title in at.title][:1] == [expected_page]
+
+
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "192.168.1.20"])
 def test_local_mode_off_loopback_refuses(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_secrets_file: None, address: str

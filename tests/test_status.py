@@ -120,6 +120,15 @@ def test_a_dropped_column_is_noticed(loaded: Engine, checks: list[str]) -> None:
     assert len(checks) == 2
 
 
+def test_a_renamed_table_is_noticed(loaded: Engine, checks: list[str]) -> None:
+    # A rename keeps PostgreSQL's table oid and columns: the fingerprint has the name too.
+    assert message(loaded) == "ready"
+    with loaded.begin() as conn:
+        conn.execute(text("ALTER TABLE impact_months RENAME TO impact_months_old"))
+    assert message(loaded) == IMPACT_STALE
+    assert len(checks) == 2
+
+
 def test_a_migrated_older_database_is_noticed(loaded: Engine, checks: list[str]) -> None:
     assert message(loaded) == "ready"
     make_v1(loaded)
