@@ -207,9 +207,7 @@ with data.guarded("the matched comparison"):
             + " ("
             + programs["state_code"].fillna("")
             + ") · matched n="
-            + programs["matched_enrollments"].map(
-                lambda n: "?" if pd.isna(n) else f"{n:,.0f}"
-            )
+            + programs["matched_enrollments"].map(lambda n: "?" if pd.isna(n) else f"{n:,.0f}")
         )
         drawn = programs.dropna(subset=["effect", "effect_ci_low", "effect_ci_high"])
         pooled = units[units["level"] == "all"]
@@ -223,9 +221,7 @@ with data.guarded("the matched comparison"):
                 + f", over {row['matched_enrollments']:,.0f} matched enrollments."
             )
         if drawn.empty:
-            st.info(
-                "No program has enough matched enrollments for an effect with these filters."
-            )
+            st.info("No program has enough matched enrollments for an effect with these filters.")
         else:
             fig = charts.effect_forest(
                 drawn,

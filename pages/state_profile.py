@@ -241,6 +241,7 @@ with data.guarded("the ranking"):
             title=f"{measure.label} by state, lowest first ({state_name} highlighted)",
             subtitle=describe_filter(f),
         )
+
         # The download holds the pooled row too, so its states are suppressed against it.
         def ranking_table(download: pd.DataFrame) -> pd.DataFrame:
             download = download.assign(
