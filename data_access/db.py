@@ -147,6 +147,17 @@ def impact_tables_stale(inspector: Any, *, optional: bool = True) -> bool:
     return bool(stale if optional else set(stale) - set(IMPACT_OPTIONAL_TABLES))
 
 
+def impact_frames_of_other_code(conn: Connection) -> bool:
+    """Whether impact_frames holds outputs stored by other code (impact.CODE_DIGEST): they
+    are not read, so the opening view computes until they are stored again."""
+    from data_access.impact import CODE_DIGEST
+
+    if not inspect(conn).has_table(impact_frames.name):
+        return False
+    other = select(impact_frames.c.code_digest).where(impact_frames.c.code_digest != CODE_DIGEST)
+    return conn.execute(other.limit(1)).first() is not None
+
+
 def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
     """Bring the database to SCHEMA_VERSION inside the caller's transaction (write lock
     taken), and return the schema version it had (None: a new database).
@@ -184,6 +195,11 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
             store_replicates(conn)
         if impact_frames in optional:
             store_frames(conn)
+    elif rebuild and current and impact_frames_of_other_code(conn):
+        # New code after a deploy: its outputs of the opening view, stored again.
+        from data_access.impact_store import store_frames
+
+        store_frames(conn)
     if found is not None and found < SUMMARIES_SINCE_SCHEMA:
         for table in reversed(SUMMARY_TABLES):
             table.drop(conn, checkfirst=True)
@@ -222,6 +238,11 @@ def migrate(engine: Engine) -> str:
     """The `migrate` command: bring the database to this version and say what was done."""
     with translated_errors():
         stale = has_schema(engine) and impact_tables_stale(inspect(engine))
+        if has_schema(engine) and not stale:
+            with engine.connect() as conn:
+                other_code = impact_frames_of_other_code(conn)
+        else:
+            other_code = False
     found = create_schema(engine)
     now = f"schema version {SCHEMA_VERSION}, data contract version {CONTRACT_VERSION}"
     if found is None:
@@ -234,6 +255,8 @@ def migrate(engine: Engine) -> str:
         return f"Upgraded schema version {found} -> {now}."
     if stale:
         return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
+    if other_code:
+        return f"Stored the opening view's matched-comparison outputs of this code ({now})."
     return f"The database is up to date ({now})."
 
 

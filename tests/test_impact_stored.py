@@ -410,6 +410,19 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
             check_exact=True,
         )
     assert computed == list(OUTPUTS)
+    # After a deploy, migrate stores this code's outputs again; they are read, not computed.
+    assert db.migrate(engine).startswith("Stored the opening view's matched-comparison outputs")
+    digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
+    assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
+    computed.clear()  # migrate's own
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+    assert computed == []
+    assert db.migrate(engine).startswith("The database is up to date")
     # No table at all (a database loaded before it): computed, no error; migrate builds it.
     computed.clear()
     with engine.begin() as conn:
