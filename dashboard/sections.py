@@ -386,7 +386,8 @@ def year_change_section(filters: OutcomeFilter, *, key: str) -> None:
             st.info(f"No enrolled members of these filters in {year - 1} or {year}.")
             return
         table = year_change(frame, measure.column, year)
-        names = dict(zip(data.states()["state_code"], data.states()["state_name"], strict=True))
+        states = data.states()
+        names = dict(zip(states["state_code"], states["state_name"], strict=True))
         model_words = "the selected program models" if model == ALL_MODELS else group_label(model)
         what = f"{measure.label}, {model_words}: {year} against {year - 1}, by state"
         st.markdown(f"**{markdown_text(what)}**, largest rise first")

@@ -237,12 +237,12 @@ def create_schema(engine: Engine) -> int | None:
 def migrate(engine: Engine) -> str:
     """The `migrate` command: bring the database to this version and say what was done."""
     with translated_errors():
-        stale = has_schema(engine) and impact_tables_stale(inspect(engine))
-        if has_schema(engine) and not stale:
+        schema = has_schema(engine)
+        stale = schema and impact_tables_stale(inspect(engine))
+        other_code = False
+        if schema and not stale:
             with engine.connect() as conn:
                 other_code = impact_frames_of_other_code(conn)
-        else:
-            other_code = False
     found = create_schema(engine)
     now = f"schema version {SCHEMA_VERSION}, data contract version {CONTRACT_VERSION}"
     if found is None:

@@ -383,6 +383,18 @@ def test_stored_outputs_are_the_computed_frames(
         computed.clear()
 
 
+def _assert_outputs(
+    engine: Engine, filters: OutcomeFilter, expected: dict[str, pd.DataFrame]
+) -> None:
+    """Each output, as leadership's screen asks for it, is exactly `expected`'s frame."""
+    for output, (function, _, _) in OUTPUTS.items():
+        assert_frame_equal(
+            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
+            expected[output],
+            check_exact=True,
+        )
+
+
 def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     build(engine)
     window = _frames(engine)[["month_from", "month_to"]].drop_duplicates()
@@ -393,34 +405,19 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
         for output in OUTPUTS
     }
     computed = _computes(monkeypatch)
-    for output, (function, _, _) in OUTPUTS.items():
-        assert_frame_equal(
-            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
-            expected[output],
-            check_exact=True,
-        )
+    _assert_outputs(engine, filters, expected)
     assert computed == []
     # Stored by other code (another digest), with other figures: computed, not read.
     with engine.begin() as conn:
         conn.execute(impact_frames.update().values(code_digest="0" * 64, payload="{}"))
-    for output, (function, _, _) in OUTPUTS.items():
-        assert_frame_equal(
-            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
-            expected[output],
-            check_exact=True,
-        )
+    _assert_outputs(engine, filters, expected)
     assert computed == list(OUTPUTS)
     # After a deploy, migrate stores this code's outputs again; they are read, not computed.
     assert db.migrate(engine).startswith("Stored the opening view's matched-comparison outputs")
     digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
     assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
     computed.clear()  # migrate's own
-    for output, (function, _, _) in OUTPUTS.items():
-        assert_frame_equal(
-            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
-            expected[output],
-            check_exact=True,
-        )
+    _assert_outputs(engine, filters, expected)
     assert computed == []
     assert db.migrate(engine).startswith("The database is up to date")
     # No table at all (a database loaded before it): computed, no error; migrate builds it.
@@ -428,20 +425,10 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
     with engine.begin() as conn:
         impact_frames.drop(conn)
     assert db.schema_problem(engine) is None
-    for output, (function, _, _) in OUTPUTS.items():
-        assert_frame_equal(
-            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
-            expected[output],
-            check_exact=True,
-        )
+    _assert_outputs(engine, filters, expected)
     assert computed == list(OUTPUTS)
     computed.clear()
     assert db.migrate(engine).startswith("Rebuilt the matched comparison's tables")
     computed.clear()  # migrate's own
-    for output, (function, _, _) in OUTPUTS.items():
-        assert_frame_equal(
-            function(viewer=LOCAL_VIEWER, filters=filters, engine=engine),
-            expected[output],
-            check_exact=True,
-        )
+    _assert_outputs(engine, filters, expected)
     assert computed == []
