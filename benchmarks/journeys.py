@@ -89,13 +89,18 @@ def _context(browser: Any) -> Any:
     return context
 
 
-def _sign_in_form(page: Any, app_url: str, email: str, click: Clicks) -> None:
+def _sign_in_form(
+    page: Any, app_url: str, email: str, click: Clicks, mark: Callable[[str], None]
+) -> None:
     """The sign-in page's button, the provider's form, back to the dashboard."""
     click(page.get_by_role("button", name=re.compile("Sign in")), "Sign in")
     page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=WAIT_MS)
+    page.locator("input[name='sub']").wait_for(timeout=WAIT_MS)
+    mark("provider's form")
     page.locator("input[name='sub']").fill(email)
     click(page.get_by_role("button", name="Authorize"), "Authorize (provider)")
     page.wait_for_url(re.compile(rf"^{re.escape(app_url)}"), timeout=WAIT_MS)
+    mark("back at the dashboard")
 
 
 def partner_journey(browser: Any, app_url: str, download_dir: Path) -> dict[str, Any]:
@@ -103,11 +108,18 @@ def partner_journey(browser: Any, app_url: str, download_dir: Path) -> dict[str,
     page = context.new_page()
     click = Clicks()
     link = f"{app_url}/program_outcomes?state=TX"
+    # Where the journey's time goes: seconds from the start at the end of each phase.
+    phases: dict[str, float] = {}
     try:
         start = time.perf_counter()
+
+        def mark(phase: str) -> None:
+            phases[phase] = time.perf_counter() - start
+
         page.goto(link, wait_until="commit", timeout=WAIT_MS)
         page.get_by_role("button", name=re.compile("Sign in")).wait_for(timeout=WAIT_MS)
         painted(page)
+        mark("sign-in page drawn")
         signed_in_at = None
         # Signed out, the app knows only its sign-in page: a link to another page opens a
         # "Page not found" dialog over it, which the partner closes first.
@@ -115,12 +127,13 @@ def partner_journey(browser: Any, app_url: str, download_dir: Path) -> dict[str,
         found_dialog = dialog.count() > 0
         if found_dialog:
             click(dialog.get_by_role("button", name="Close"), "close 'Page not found'")
-        _sign_in_form(page, app_url, PARTNER, click)
+        _sign_in_form(page, app_url, PARTNER, click, mark)
         page.wait_for_function(
             "() => !!document.querySelector('.st-key-viewer_banner')", timeout=WAIT_MS
         )
         painted(page)
         signed_in_at = time.perf_counter() - start
+        mark("signed-in page drawn")
         landed = page.url
         kept_link = "program_outcomes" in landed
         if not kept_link:
@@ -134,8 +147,10 @@ def partner_journey(browser: Any, app_url: str, download_dir: Path) -> dict[str,
         path = download_dir / "partner_download.csv"
         download.value.save_as(path)
         seconds = time.perf_counter() - start
+        mark("file saved")
         return {
             "seconds": seconds,
+            "phases": phases,
             "clicks": click.count,
             "steps": click.steps,
             "signed_in_seconds": signed_in_at,

@@ -56,6 +56,15 @@ def _engines(results: list[dict[str, Any]]) -> list[str]:
     return [e for e in ("sqlite", "postgresql") if e in present]
 
 
+def _phases(phases: dict[str, float] | None) -> str:
+    """ "; s from the link at each phase's end: sign-in page drawn 1.9, ..." (older runs: "")."""
+    if not phases:
+        return ""
+    return "; s from the link at each phase's end: " + ", ".join(
+        f"{name} {sec(seconds)}" for name, seconds in phases.items()
+    )
+
+
 def _find(results: list[dict[str, Any]], size: str, engine: str) -> dict[str, Any] | None:
     for r in results:
         if r["size"] == size and r["engine"] == engine:
@@ -703,7 +712,8 @@ def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[s
                         sec(p["seconds"]),
                         "≤ 3 clicks, ≤ 5 s",
                         f"landed on {p['landed_on']}; signed in after "
-                        f"{sec(p['signed_in_seconds'])} s; steps: {', '.join(p['steps'])}",
+                        f"{sec(p['signed_in_seconds'])} s; steps: {', '.join(p['steps'])}"
+                        + _phases(p.get("phases")),
                     ]
                 )
             if "leadership" in j:
