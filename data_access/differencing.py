@@ -29,7 +29,7 @@ import pandas as pd
 
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
-from data_access.suppression import MONTHLY_RULES, LevelStatus, level_status
+from data_access.suppression import MONTHLY_RULES, CutArrays, LevelStatus, level_status
 from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS, SETTINGS
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
@@ -78,6 +78,8 @@ class View:
     _tables: dict[tuple[object, ...], CutTable] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # Each cut's additive values and hidden flags as `level_status` made them, when known.
+    arrays: CutArrays = field(default_factory=dict, repr=False, compare=False)
 
     def table(self, level: tuple[str, str], on: list[str]) -> CutTable:
         """One cut's rows by their keys `on`, with its additive values and hidden flags as
@@ -85,15 +87,18 @@ class View:
         key = (level, tuple(on))
         if key not in self._tables:
             cut, flags = self.status[level]
-            additive = MONTHLY_RULES.additive
-            # Column by column: a pandas selection of a list of columns costs more here.
-            values = np.column_stack(
-                [cut[c].to_numpy(dtype="float64", na_value=np.nan) for c in additive]
-            )
+            if level in self.arrays:
+                values, hidden = self.arrays[level]
+            else:
+                additive = MONTHLY_RULES.additive
+                # Column by column: a pandas selection of a list of columns costs more here.
+                read = np.column_stack(
+                    [cut[c].to_numpy(dtype="float64", na_value=np.nan) for c in additive]
+                )
+                values = np.where(np.isnan(read), 0.0, read)
+                hidden = np.column_stack([flags[c].to_numpy(dtype=bool) for c in additive])
             self._tables[key] = CutTable(
-                {k: i for i, k in enumerate(_row_keys(cut, on))},
-                np.where(np.isnan(values), 0.0, values),
-                np.column_stack([flags[c].to_numpy(dtype=bool) for c in additive]),
+                {k: i for i, k in enumerate(_row_keys(cut, on))}, values, hidden
             )
         return self._tables[key]
 
@@ -143,6 +148,7 @@ def build_view(
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.pop(next(iter(_VIEWS)))
         every_month = view_finest(atoms, filters, by_state=bool(states))
+        arrays: CutArrays = {}
         status = level_status(
             in_months(every_month, filters),
             period=None,
@@ -152,8 +158,9 @@ def build_view(
             whole_sums=True,
             extra=extra,
             every_level=True,
+            arrays=arrays,
         )
-        _VIEWS[key] = View(every_month, status, states, filters)
+        _VIEWS[key] = View(every_month, status, states, filters, arrays=arrays)
     return _VIEWS[key]
 
 
@@ -172,13 +179,18 @@ def shown_view(base: View, lattice: Lattice, *, threshold: int, digest: int) -> 
             _SHOWN.pop(next(iter(_SHOWN)))
         extra = Differencing(base, [], threshold, base.states, lattice)
         status: LevelStatus = {}
+        arrays: CutArrays = {}
         for (time, group), (cut, flags) in base.status.items():
             more = extra(time, group, cut, base.states)
             status[(time, group)] = (
                 cut,
                 flags | more.reindex(columns=flags.columns, fill_value=False),
             )
-        _SHOWN[key] = View(base.every_month, status, base.states, base.filters)
+            if (time, group) in base.arrays:
+                values, hidden = base.arrays[(time, group)]
+                added = more[list(MONTHLY_RULES.additive)].to_numpy(dtype=bool)
+                arrays[(time, group)] = (values, hidden | added)
+        _SHOWN[key] = View(base.every_month, status, base.states, base.filters, arrays=arrays)
     return _SHOWN[key]
 
 

@@ -771,15 +771,19 @@ def prepost_by_program(
         return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     for column in sum_columns:
         sums[column.name] = sums[column.name].astype("int64")
-    out = sums[["program_id", "program_name", "state_code", "program_model"]].copy()
-    out["setting"] = filters.setting
-    out["enrollments"] = sums["enrollments"]
     pre, post = prepost_measures(sums, "pre"), prepost_measures(sums, "post")
+    columns: dict[str, pd.Series] = {
+        name: sums[name] for name in ("program_id", "program_name", "state_code", "program_model")
+    }
+    columns["setting"] = pd.Series(filters.setting, index=sums.index)
+    columns["enrollments"] = sums["enrollments"]
     for measure in PREPOST_MEASURES:
-        out[f"pre_{measure}"] = pre[measure]
-        out[f"post_{measure}"] = post[measure]
-        out[f"change_{measure}"] = post[measure] - pre[measure]
-        out[f"pct_change_{measure}"] = ratio((post[measure] - pre[measure]) * 100, pre[measure])
+        columns[f"pre_{measure}"] = pre[measure]
+        columns[f"post_{measure}"] = post[measure]
+        columns[f"change_{measure}"] = post[measure] - pre[measure]
+        columns[f"pct_change_{measure}"] = ratio((post[measure] - pre[measure]) * 100, pre[measure])
+    # One frame at once: ~50 columns set one by one cost more than the figures.
+    out = pd.DataFrame(columns)
     if must_suppress(viewer, small_cells):
         helpers = sums[[name for name in PREPOST_RULES.counts]]
         with_helpers = pd.concat([out, helpers], axis=1)
@@ -838,22 +842,60 @@ def _partner_prepost_hidden(
         for label in _window_sums("pre", setting, atom_column("", setting))
         + _window_sums("post", setting, atom_column("", setting))
     ]
-    statement = (
-        select(*keys, func.count().label("enrollments"), *sums)
-        .join(Program, Program.program_id == outcomes.program_id)
-        .where(outcomes.analysable == true(), Program.state_code.in_(viewer.states or ()))
-        .group_by(*keys)
-    )
-    atoms = db.read_frame(statement, engine=engine)
-    numbers = ["enrollments", *(label.name for label in sums)]
-    atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
-    atoms["year"] = atoms["year"].astype(int)
+    key = _prepost_key(viewer, engine)
+    if key not in _PREPOST_ATOMS:
+        if len(_PREPOST_ATOMS) >= 32:
+            _PREPOST_ATOMS.pop(next(iter(_PREPOST_ATOMS)))
+        statement = (
+            select(*keys, func.count().label("enrollments"), *sums)
+            .join(Program, Program.program_id == outcomes.program_id)
+            .where(outcomes.analysable == true(), Program.state_code.in_(viewer.states or ()))
+            .group_by(*keys)
+        )
+        atoms = db.read_frame(statement, engine=engine)
+        numbers = ["enrollments", *(label.name for label in sums)]
+        atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
+        atoms["year"] = atoms["year"].astype(int)
+        _PREPOST_ATOMS[key] = atoms
     return differencing.prepost_hidden(
-        atoms,
+        _PREPOST_ATOMS[key],
         filters,
         frame=frame,
         counts=("enrollments", *PREPOST_RULES.counts),
         threshold=_threshold(),
+    )
+
+
+# The partners' pre/post sums by program, enrollment year and condition, by load: read once
+# for the screen, its download and every other pre/post view of the partner.
+_PREPOST_ATOMS: dict[tuple[object, ...], pd.DataFrame] = {}
+
+
+def _prepost_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
+    """As `_partner_key`, with a fingerprint of the partner's enrollment outcomes (tests
+    change rows without a load)."""
+    outcomes = enrollment_outcomes.c
+    fingerprint = db.read_frame(
+        select(
+            func.count().label("rows"),
+            func.sum(case((outcomes.analysable == true(), 1), else_=0)).label("analysable"),
+            func.sum(
+                outcomes.pre_admissions_behavioral
+                + outcomes.pre_admissions_medical
+                + outcomes.post_admissions_behavioral
+                + outcomes.post_admissions_medical
+            ).label("stays"),
+            func.sum(outcomes.pre_visits_behavioral + outcomes.post_visits_behavioral).label(
+                "visits"
+            ),
+        ).where(outcomes.state_code.in_(viewer.states or ())),
+        engine=engine,
+    ).iloc[0]
+    return (
+        engine.url.render_as_string(),
+        viewer.states or (),
+        load_version(engine=engine),
+        tuple(str(v) for v in fingerprint),
     )
 
 

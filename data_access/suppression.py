@@ -214,13 +214,24 @@ def apply_suppression(
     )
     out = frame[list(shown)].copy()
     flagged = [c for c in shown if c in hidden.columns]
-    for column in flagged:
-        mask = hidden[column]
-        if mask.any():
-            out[column] = out[column].astype("float64").mask(mask)
-    names = pd.Series("", index=out.index, dtype="object")
-    for column in flagged:
-        names = names + hidden[column].map({True: f"{column};", False: ""}).astype("object")
+    # One array for every flagged column: a pandas mask and map per column cost more than
+    # the rule itself on a wide frame (the pre/post rows have ~100 columns).
+    flags = np.column_stack([hidden[c].to_numpy(dtype=bool) for c in flagged]) if flagged else None
+    if flags is not None:
+        for at in np.flatnonzero(flags.any(axis=0)).tolist():
+            column = flagged[at]
+            values = out[column].astype("float64").to_numpy(copy=True)
+            values[flags[:, at]] = np.nan
+            out[column] = pd.Series(values, index=out.index)
+    labels = [f"{column};" for column in flagged]
+    names = pd.Series(
+        [
+            "".join(label for label, hide in zip(labels, row, strict=True) if hide)
+            for row in (flags.tolist() if flags is not None else [[]] * len(out))
+        ],
+        index=out.index,
+        dtype="object",
+    )
     out[SUPPRESSED_COLUMN] = names.str.rstrip(";") if len(out) else names
     return out
 
@@ -375,6 +386,8 @@ def cut_keys(finest: pd.DataFrame, time: str, group: str, states: list[str]) -> 
 
 
 LevelStatus = dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]]
+# Per cut: its MONTHLY_RULES.additive values (missing as 0) and hidden flags, [row, column].
+CutArrays = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
 # Cells a caller adds at one level of the cuts: (time, group, the cut, its key columns) to a
 # mask over the cut's rows and MONTHLY_RULES' additive columns, or None.
 LevelExtra = Callable[[str, str, pd.DataFrame, list[str]], "pd.DataFrame | None"]
@@ -587,6 +600,7 @@ def level_status(
     whole_sums: bool = False,
     extra: LevelExtra | None = None,
     every_level: bool = False,
+    arrays: CutArrays | None = None,
 ) -> LevelStatus:
     """Every cut from the finest to the output's (`every_level`: every cut the dashboard
     serves, so that every output of a view hides the same cells), each with its hidden mask.
@@ -595,6 +609,8 @@ def level_status(
     cut is hidden, or (`whole_sums`, the partners' rule) when its hidden parts add up to a
     count from 1 to threshold - 1: shown, the cell less its shown parts would give that sum.
     `extra` adds cells of each cut before the cut is checked (the differencing rule).
+    `arrays`, when given, gets each cut's additive values and hidden flags as arrays (what the
+    masks were made of: a caller reading them back from the frames pays a copy per column).
     """
     _, _, levels = _levels(period, by)
     if every_level:
@@ -607,7 +623,7 @@ def level_status(
             cuts, levels, threshold, states, whole_sums, extra, forced, extras
         )
         if not whole_sums:
-            return status
+            return _kept(status, cuts, flags, arrays)
         # A hidden cell must not be the sum of shown parts: where all its non-zero parts are
         # shown, the smallest is hidden too (and its own parts in the next pass).
         more = False
@@ -644,7 +660,21 @@ def level_status(
                 part_flags |= new  # seen by the finer cuts' own parts below, this pass
                 more = True
         if not more:
-            return status
+            return _kept(status, cuts, flags, arrays)
+
+
+def _kept(
+    status: LevelStatus,
+    cuts: _Cuts,
+    flags: dict[tuple[str, str], np.ndarray],
+    arrays: CutArrays | None,
+) -> LevelStatus:
+    """`status`, with each cut's additive values and hidden flags put in `arrays`."""
+    if arrays is not None:
+        for level in status:
+            cut = cuts.cut(*level)
+            arrays[level] = (cut.filled[:, cut.additive], flags[level].copy())
+    return status
 
 
 def _pass(
