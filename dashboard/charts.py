@@ -424,8 +424,8 @@ def _group_line(
     """One line as plotly express drew it: its colour, and solid unless not enrolled."""
     return dict(
         type="scatter",
-        x=rows[period],
-        y=rows[measure.column],
+        x=rows[period].to_numpy(),
+        y=rows[measure.column].to_numpy(),
         name=name,
         legendgroup=name,
         mode="lines",
@@ -457,7 +457,8 @@ def trend_by_group(
 ) -> go.Figure:
     """One line per program model (or enrolled / not enrolled) over time."""
     labels = GROUP_LABELS if group == "program_model" else POPULATION_LABELS
-    plot = frame.assign(
+    # Only the columns drawn: each line's rows are cut from this frame.
+    plot = frame[[period, measure.column]].assign(
         group_label=frame[group].map(lambda code: labels.get(code, code)),
         **_counts_text(frame, HOVER_COLUMNS),
     )
@@ -469,7 +470,7 @@ def trend_by_group(
         {
             **_group_line(rows, name, period=period, measure=measure, colour=colours.get(name)),
             **_marked(symbols.get(name, "circle"), points),
-            "customdata": rows[HOVER_TEXT],
+            "customdata": rows[HOVER_TEXT].to_numpy(),
             "hovertemplate": _hover(measure, period, name),
         }
         for (name,), rows in _groups(plot, ["group_label"], [order])
@@ -558,7 +559,7 @@ def trend_by_state(
 
     Colour here tells the populations apart, so states get panels rather than 20 colours.
     """
-    plot = frame.assign(
+    plot = frame[[period, measure.column, "state_code"]].assign(
         population_label=frame["population"].map(POPULATION_LABELS),
         **_counts_text(frame, HOVER_COLUMNS),
     )
@@ -590,7 +591,7 @@ def trend_by_state(
         # Small panels: markers only where a line has few points.
         if points <= MARKED_POINTS:
             trace.update(_marked(POPULATION_SYMBOLS.get(name, "circle"), points))
-        trace["customdata"] = lines_rows[[*HOVER_TEXT, "state_code"]]
+        trace["customdata"] = lines_rows[[*HOVER_TEXT, "state_code"]].to_numpy()
         trace["hovertemplate"] = _hover(measure, period, "%{customdata[3]} · " + name)
         traces.append(trace)
     lines = _lines(
