@@ -77,7 +77,9 @@ FONT: Final = dict(family="Source Sans Pro, Arial, sans-serif", size=13, color=T
 MUTED_FONT: Final = dict(color=MUTED_TEXT_COLOUR)
 
 
-Props = dict[str, Any]  # a trace's or the layout's properties, validated once by go.Figure
+# A trace's or the layout's properties, validated once by go.Figure. Data go in as numpy
+# arrays: Plotly converts a pandas Series through narwhals, at about a millisecond each.
+Props = dict[str, Any]
 
 
 def _layout(title: str, subtitle: str, summary: str, **props: Any) -> Props:
@@ -621,10 +623,10 @@ def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: st
     """A US choropleth of one measure by state (frame: state_code, state_name, measure...)."""
     choropleth = dict(
         type="choropleth",
-        locations=frame["state_code"],
+        locations=frame["state_code"].to_numpy(),
         locationmode="USA-states",
-        z=frame[measure.column],
-        text=frame["state_name"],
+        z=frame[measure.column].to_numpy(),
+        text=frame["state_name"].to_numpy(),
         customdata=pd.concat(
             [
                 _counts_text(frame, ["member_months"]),
@@ -715,16 +717,16 @@ def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle
         traces.append(
             dict(
                 type="scatter",
-                x=rows["effect"] * scale,
-                y=rows["program_label"],
+                x=(rows["effect"] * scale).to_numpy(),
+                y=rows["program_label"].to_numpy(),
                 mode="markers",
                 name=group_label(model),
                 marker=dict(color=MODEL_COLOURS[model], symbol=MODEL_SYMBOLS[model], size=10),
                 error_x=dict(
                     type="data",
                     symmetric=False,
-                    array=(rows["effect_ci_high"] - rows["effect"]) * scale,
-                    arrayminus=(rows["effect"] - rows["effect_ci_low"]) * scale,
+                    array=((rows["effect_ci_high"] - rows["effect"]) * scale).to_numpy(),
+                    arrayminus=((rows["effect"] - rows["effect_ci_low"]) * scale).to_numpy(),
                     color=MODEL_COLOURS[model],
                     thickness=2,
                 ),
@@ -838,8 +840,8 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
             traces.append(
                 dict(
                     type="scatter",
-                    x=part["relative_month"],
-                    y=part[f"{group}_mean"],
+                    x=part["relative_month"].to_numpy(),
+                    y=part[f"{group}_mean"].to_numpy(),
                     mode="lines+markers",
                     name=name,
                     legendgroup=group,
@@ -898,9 +900,11 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
     pre, post = f"pre_{measure.column}", f"post_{measure.column}"
     connector_x: list[object] = []
     connector_y: list[object] = []
-    for row in frame.itertuples(index=False):
-        connector_x += [getattr(row, pre), getattr(row, post), None]
-        connector_y += [row.program_label, row.program_label, None]
+    for before, after, label in zip(
+        frame[pre].tolist(), frame[post].tolist(), frame["program_label"].tolist(), strict=True
+    ):
+        connector_x += [before, after, None]
+        connector_y += [label, label, None]
     traces: list[Props] = [
         dict(
             type="scatter",
@@ -938,8 +942,8 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
             traces.append(
                 dict(
                     type="scatter",
-                    x=rows[column],
-                    y=rows["program_label"],
+                    x=rows[column].to_numpy(),
+                    y=rows["program_label"].to_numpy(),
                     mode="markers",
                     marker=dict(
                         symbol=symbol,
@@ -1004,8 +1008,8 @@ def state_vs_selection(
     traces = [
         dict(
             type="scatter",
-            x=frame[period],
-            y=frame[measure.column],
+            x=frame[period].to_numpy(),
+            y=frame[measure.column].to_numpy(),
             name=name,
             mode="lines+markers" if len(frame) <= MARKED_POINTS else "lines",
             line=dict(color=colour, dash=dash, width=3),
@@ -1041,8 +1045,8 @@ def ranking(
     ]
     bar = dict(
         type="bar",
-        x=ordered[measure.column],
-        y=ordered["state_code"],
+        x=ordered[measure.column].to_numpy(),
+        y=ordered["state_code"].to_numpy(),
         orientation="h",
         # The profiled state's bar is hatched and its label marked, not only coloured.
         marker=dict(
