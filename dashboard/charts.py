@@ -493,10 +493,14 @@ def trend_by_group(
     return go.Figure(data=_legend_once(traces), layout=layout)
 
 
-def _panels(count: int, wrap: int, row_spacing: float) -> list[tuple[list[float], list[float]]]:
-    """The x and y domains of a grid of `count` panels, `wrap` to a row, bottom row first,
-    computed as plotly's make_subplots computes them (plotly express laid the panels out)."""
-    rows = math.ceil(count / wrap)
+def _panel(number: int) -> str:
+    """A panel's axis suffix: "" for the first ("x", "y"), then "2", "3"..."""
+    return "" if number == 1 else str(number)
+
+
+def _panels(rows: int, wrap: int, row_spacing: float) -> list[tuple[list[float], list[float]]]:
+    """The x and y domains of a grid of panels, `wrap` to a row, bottom row first, computed
+    as plotly's make_subplots computes them (plotly express laid the panels out)."""
     column_spacing = 0.02
     widths = [(1.0 - column_spacing * (wrap - 1)) * (1.0 / float(wrap))] * wrap
     heights = [(1.0 - row_spacing * (rows - 1)) * (1.0 / float(rows))] * rows
@@ -516,10 +520,10 @@ def _facets(
 ) -> tuple[Props, list[Props], dict[str, str]]:
     """The panels' axes (x shared by all, tick labels on the bottom row; y shared), their
     titles (the state codes), and each state's panel ("", "2", ...)."""
-    domains = _panels(rows * wrap, wrap, row_spacing)
+    domains = _panels(rows, wrap, row_spacing)
     axes: Props = {}
     for number, (x_domain, y_domain) in enumerate(domains, start=1):
-        panel = "" if number == 1 else str(number)
+        panel = _panel(number)
         x = dict(anchor=f"y{panel}", domain=x_domain, **axis)
         if number > 1:
             x["matches"] = "x"
@@ -534,24 +538,25 @@ def _facets(
             showticklabels=True,
             **value_axis,
         )
-    panels = {}
-    for index, state in enumerate(states):
-        number = (rows - 1 - index // wrap) * wrap + index % wrap + 1
-        panels[state] = "" if number == 1 else str(number)
+    # States fill the grid from the top left; panels are numbered from the bottom left.
+    numbers = {
+        state: (rows - 1 - index // wrap) * wrap + index % wrap + 1
+        for index, state in enumerate(states)
+    }
     titles = [
         dict(
             text=state,
-            x=sum(domains[int(panels[state] or 1) - 1][0]) / 2.0,
-            y=domains[int(panels[state] or 1) - 1][1][1],
+            x=sum(domains[number - 1][0]) / 2.0,
+            y=domains[number - 1][1][1],
             xref="paper",
             yref="paper",
             xanchor="center",
             yanchor="bottom",
             showarrow=False,
         )
-        for state in sorted(states, key=lambda state: int(panels[state] or 1))
+        for state, number in sorted(numbers.items(), key=lambda item: item[1])
     ]
-    return axes, titles, panels
+    return axes, titles, {state: _panel(number) for state, number in numbers.items()}
 
 
 def trend_by_state(
