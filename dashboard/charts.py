@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from dashboard.formatting import (
@@ -78,10 +77,18 @@ FONT: Final = dict(family="Source Sans Pro, Arial, sans-serif", size=13, color=T
 MUTED_FONT: Final = dict(color=MUTED_TEXT_COLOUR)
 
 
-def _titled(fig: go.Figure, title: str, subtitle: str, summary: str) -> go.Figure:
+# A trace's or the layout's properties, validated once by go.Figure. Data go in as numpy
+# arrays: Plotly converts a pandas Series through narwhals, at about a millisecond each.
+Props = dict[str, Any]
+
+
+def _layout(title: str, subtitle: str, summary: str, **props: Any) -> Props:
     """Title, subtitle, readable text colours (Streamlit's chart theme greys the ticks and
-    subtitle to about 3.8:1; explicit colours win over its template), and the summary."""
-    fig.update_layout(
+    subtitle to about 3.8:1; explicit colours win over its template), and the summary.
+
+    `props` are the chart's own layout properties; its `legend` and `margin` add to these.
+    """
+    layout: Props = dict(
         title=dict(
             text=title,
             font=dict(color=TEXT_COLOUR),
@@ -90,13 +97,17 @@ def _titled(fig: go.Figure, title: str, subtitle: str, summary: str) -> go.Figur
         font=FONT,
         margin=dict(t=80, l=10, r=10, b=10),
         hoverlabel=dict(align="left"),
-        legend=dict(title=None, font=dict(color=TEXT_COLOUR)),
+        legend=dict(font=dict(color=TEXT_COLOUR)),
         meta=dict(summary=summary),
     )
-    axis_text = dict(tickfont=MUTED_FONT, title_font=MUTED_FONT)
-    fig.update_xaxes(**axis_text)
-    fig.update_yaxes(**axis_text)
-    return fig
+    for key, value in props.items():
+        layout[key] = {**layout[key], **value} if key in ("legend", "margin") else value
+    return layout
+
+
+def _axis(title: str | None = None, **props: Any) -> Props:
+    """An axis with readable tick and title text (see `_layout`)."""
+    return dict(title=dict(text=title, font=MUTED_FONT), tickfont=MUTED_FONT, **props)
 
 
 def summary(fig: go.Figure) -> str:
@@ -253,21 +264,17 @@ def ranking_summary(
     return f"{place}; the lowest is {low} and the highest {high}.{missing}"
 
 
-def _zero_based(fig: go.Figure, measure: Measure) -> None:
+def _zero_based(measure: Measure) -> Props:
     """Rates, counts and money start at zero so that differences are not exaggerated."""
-    fig.update_yaxes(rangemode="tozero", title=measure.short)
     if measure.kind == "share":
-        fig.update_yaxes(tickformat=".0%")
-    elif measure.kind == "money":
-        fig.update_yaxes(tickprefix="$", tickformat=",.0f")
+        return dict(rangemode="tozero", tickformat=".0%")
+    if measure.kind == "money":
+        return dict(rangemode="tozero", tickprefix="$", tickformat=",.0f")
+    return dict(rangemode="tozero")
 
 
-def _dash_not_enrolled(fig: go.Figure) -> None:
-    fig.for_each_trace(
-        lambda trace: (
-            trace.update(line=dict(dash="dash")) if trace.name in NOT_ENROLLED_LABELS else None
-        )
-    )
+def _dash(name: str) -> str:
+    return "dash" if name in NOT_ENROLLED_LABELS else "solid"
 
 
 def _hover(measure: Measure, period: str, who: str) -> str:
@@ -298,19 +305,19 @@ def _counts_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _period_axis(fig: go.Figure, period: str, periods: list[str]) -> None:
+def _period_axis(period: str, periods: list[str]) -> Props:
     """Ordered category x axis; months get a few horizontal "Jan 2024" ticks, not every label.
 
     The x values stay "YYYY-MM", so the hover (and the figure's data) keep the exact month.
     """
-    fig.update_xaxes(type="category", categoryorder="category ascending", title=None)
+    axis: Props = dict(type="category", categoryorder="category ascending")
     if period != "month" or len(set(periods)) <= 12:
-        return
+        return axis
     ordered = sorted(set(periods))
     step = 3 if len(ordered) <= 24 else 6 if len(ordered) <= 60 else 12
     ticks = [m for m in ordered if (int(m[5:7]) - 1) % step == 0] or ordered[::step]
     text = [pd.Timestamp(f"{m}-01").strftime("%b %Y") for m in ticks]
-    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=text, tickangle=0)
+    return dict(axis, tickmode="array", tickvals=ticks, ticktext=text, tickangle=0)
 
 
 def _lines(
@@ -324,17 +331,29 @@ def _lines(
     return {key: lines[key] for key in [*order, *sorted(lines)] if key in lines}
 
 
-def _mark_groups(fig: go.Figure, symbols: Mapping[str, str], points: int) -> None:
-    """Each line's own marker symbol; on long lines only some of its points carry one."""
-    fig.for_each_trace(
-        lambda trace: trace.update(
-            mode="lines+markers",
-            marker=dict(
-                symbol=symbols.get(trace.name, "circle"),
-                size=8,
-                maxdisplayed=0 if points <= MARKED_POINTS else MARKED_POINTS // 2,
-            ),
-        )
+def _marked(symbol: str, points: int) -> Props:
+    """A line's own marker symbol; on long lines only some of its points carry one."""
+    return dict(
+        mode="lines+markers",
+        marker=dict(
+            symbol=symbol, size=8, maxdisplayed=0 if points <= MARKED_POINTS else MARKED_POINTS // 2
+        ),
+    )
+
+
+def _groups(
+    frame: pd.DataFrame, columns: list[str], orders: list[list[str]]
+) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    """The frame's rows by the values of `columns`, in the order plotly express drew them:
+    each column's values in its order, then the values it does not name as they first appear.
+    Rows with an empty key are not drawn."""
+    full = [
+        list(dict.fromkeys([*order, *map(str, frame[column].dropna())]))
+        for column, order in zip(columns, orders, strict=True)
+    ]
+    groups = [(tuple(map(str, key)), rows) for key, rows in frame.groupby(columns, sort=False)]
+    return sorted(
+        groups, key=lambda group: [o.index(v) for o, v in zip(full, group[0], strict=True)]
     )
 
 
@@ -358,23 +377,25 @@ def provisional_words(periods: Sequence[str]) -> str:
 
 
 def _shade_provisional(
-    fig: go.Figure, period: str, periods: Sequence[str], all_periods: list[str]
-) -> None:
-    """A grey band, labelled in words, over the provisional periods at the end of the axis."""
+    periods: Sequence[str], all_periods: list[str], panels: Sequence[str] = ("",)
+) -> Props:
+    """A grey band over the provisional periods at the end of the axis of each panel ("", "2",
+    ...), labelled in words over the first: the layout's shapes and annotations."""
     if not periods:
-        return
+        return dict(shapes=[], annotations=[])
     ordered = sorted(set(all_periods))
     first = ordered.index(periods[0]) if periods[0] in ordered else len(ordered)
-    fig.add_vrect(
+    band = dict(
+        type="rect",
         x0=first - 0.5,
         x1=len(ordered) - 0.5,
+        y0=0,
+        y1=1,
         fillcolor=PROVISIONAL_FILL,
-        line_width=0,
+        line=dict(width=0),
         layer="below",
-        row="all",
-        col="all",
     )
-    fig.add_annotation(
+    label = dict(
         x=first - 0.5,
         y=1,
         xref="x",
@@ -385,10 +406,46 @@ def _shade_provisional(
         showarrow=False,
         font=dict(color=MUTED_TEXT_COLOUR, size=12),
     )
+    shapes = [dict(band, xref=f"x{panel}", yref=f"y{panel} domain") for panel in panels]
+    return dict(shapes=shapes, annotations=[label])
 
 
 HOVER_COLUMNS: Final = ["member_months", "admissions", "discharges"]
 HOVER_TEXT: Final = [f"{column}_text" for column in HOVER_COLUMNS]
+
+
+def _group_line(
+    rows: pd.DataFrame,
+    name: str,
+    *,
+    period: str,
+    measure: Measure,
+    colour: str | None,
+    panel: str = "",
+) -> Props:
+    """One line as plotly express drew it: its colour, and solid unless not enrolled."""
+    return dict(
+        type="scatter",
+        x=rows[period].to_numpy(),
+        y=rows[measure.column].to_numpy(),
+        name=name,
+        legendgroup=name,
+        mode="lines",
+        line=dict(color=colour, dash=_dash(name)),
+        marker=dict(symbol="circle"),
+        orientation="v",
+        xaxis=f"x{panel}",
+        yaxis=f"y{panel}",
+    )
+
+
+def _legend_once(traces: list[Props]) -> list[Props]:
+    """Each name in the legend once, at its first line."""
+    seen: set[str] = set()
+    for trace in traces:
+        trace["showlegend"] = trace["name"] not in seen
+        seen.add(trace["name"])
+    return traces
 
 
 def trend_by_group(
@@ -402,37 +459,104 @@ def trend_by_group(
 ) -> go.Figure:
     """One line per program model (or enrolled / not enrolled) over time."""
     labels = GROUP_LABELS if group == "program_model" else POPULATION_LABELS
-    plot = frame.assign(
+    # Only the columns drawn: each line's rows are cut from this frame.
+    plot = frame[[period, measure.column]].assign(
         group_label=frame[group].map(lambda code: labels.get(code, code)),
         **_counts_text(frame, HOVER_COLUMNS),
     )
     order = [labels[code] for code in labels if code in set(frame[group])]
     colours = LABEL_COLOURS if group == "program_model" else POPULATION_COLOURS
-    fig = px.line(
-        plot,
-        x=period,
-        y=measure.column,
-        color="group_label",
-        color_discrete_map=colours,
-        category_orders={"group_label": order},
-        custom_data=HOVER_TEXT,
-        render_mode="svg",
-    )
-    fig.for_each_trace(lambda t: t.update(hovertemplate=_hover(measure, period, t.name)))
-    _mark_groups(
-        fig,
-        LABEL_SYMBOLS if group == "program_model" else POPULATION_SYMBOLS,
-        plot[period].nunique(),
-    )
-    _dash_not_enrolled(fig)
-    _period_axis(fig, period, list(plot[period]))
-    _zero_based(fig, measure)
+    symbols = LABEL_SYMBOLS if group == "program_model" else POPULATION_SYMBOLS
+    points = plot[period].nunique()
+    traces = [
+        {
+            **_group_line(rows, name, period=period, measure=measure, colour=colours.get(name)),
+            **_marked(symbols.get(name, "circle"), points),
+            "customdata": rows[HOVER_TEXT].to_numpy(),
+            "hovertemplate": _hover(measure, period, name),
+        }
+        for (name,), rows in _groups(plot, ["group_label"], [order])
+    ]
     lines = _lines(plot, "group_label", period, measure.column, order)
     provisional = provisional_periods(frame, period)
-    _shade_provisional(fig, period, provisional, list(plot[period]))
-    return _titled(
-        fig, title, subtitle, trend_summary(lines, measure) + provisional_words(provisional)
+    layout = _layout(
+        title,
+        subtitle,
+        trend_summary(lines, measure) + provisional_words(provisional),
+        xaxis=_axis(
+            None, anchor="y", domain=[0.0, 1.0], **_period_axis(period, list(plot[period]))
+        ),
+        yaxis=_axis(measure.short, anchor="x", domain=[0.0, 1.0], **_zero_based(measure)),
+        legend=dict(tracegroupgap=0),
+        **_shade_provisional(provisional, list(plot[period])),
     )
+    return go.Figure(data=_legend_once(traces), layout=layout)
+
+
+def _panel(number: int) -> str:
+    """A panel's axis suffix: "" for the first ("x", "y"), then "2", "3"..."""
+    return "" if number == 1 else str(number)
+
+
+def _panels(rows: int, wrap: int, row_spacing: float) -> list[tuple[list[float], list[float]]]:
+    """The x and y domains of a grid of panels, `wrap` to a row, bottom row first, computed
+    as plotly's make_subplots computes them (plotly express laid the panels out)."""
+    column_spacing = 0.02
+    widths = [(1.0 - column_spacing * (wrap - 1)) * (1.0 / float(wrap))] * wrap
+    heights = [(1.0 - row_spacing * (rows - 1)) * (1.0 / float(rows))] * rows
+    domains = []
+    for row in range(rows):
+        bottom = sum(heights[:row]) + row * row_spacing
+        top = bottom + heights[row]
+        for column in range(wrap):
+            left = sum(widths[:column]) + column * column_spacing
+            # make_subplots rounds a top just above 1 down to 1.
+            domains.append(([left, left + widths[column]], [bottom, 1.0 if top > 1.0 else top]))
+    return domains
+
+
+def _facets(
+    states: list[str], rows: int, wrap: int, row_spacing: float, axis: Props, value_axis: Props
+) -> tuple[Props, list[Props], dict[str, str]]:
+    """The panels' axes (x shared by all, tick labels on the bottom row; y shared), their
+    titles (the state codes), and each state's panel ("", "2", ...)."""
+    domains = _panels(rows, wrap, row_spacing)
+    axes: Props = {}
+    for number, (x_domain, y_domain) in enumerate(domains, start=1):
+        panel = _panel(number)
+        x = dict(anchor=f"y{panel}", domain=x_domain, **axis)
+        if number > 1:
+            x["matches"] = "x"
+        if number > wrap:
+            x["showticklabels"] = False
+        axes[f"xaxis{panel}"] = _axis(None, **x)
+        axes[f"yaxis{panel}"] = _axis(
+            None,
+            anchor=f"x{panel}",
+            domain=y_domain,
+            matches="y",
+            showticklabels=True,
+            **value_axis,
+        )
+    # States fill the grid from the top left; panels are numbered from the bottom left.
+    numbers = {
+        state: (rows - 1 - index // wrap) * wrap + index % wrap + 1
+        for index, state in enumerate(states)
+    }
+    titles = [
+        dict(
+            text=state,
+            x=sum(domains[number - 1][0]) / 2.0,
+            y=domains[number - 1][1][1],
+            xref="paper",
+            yref="paper",
+            xanchor="center",
+            yanchor="bottom",
+            showarrow=False,
+        )
+        for state, number in sorted(numbers.items(), key=lambda item: item[1])
+    ]
+    return axes, titles, {state: _panel(number) for state, number in numbers.items()}
 
 
 def trend_by_state(
@@ -442,42 +566,41 @@ def trend_by_state(
 
     Colour here tells the populations apart, so states get panels rather than 20 colours.
     """
-    plot = frame.assign(
+    plot = frame[[period, measure.column, "state_code"]].assign(
         population_label=frame["population"].map(POPULATION_LABELS),
         **_counts_text(frame, HOVER_COLUMNS),
     )
     states = sorted(plot["state_code"].unique())
     wrap = min(4, max(1, len(states)))
     rows = math.ceil(len(states) / wrap) if states else 1
-    fig = px.line(
-        plot,
-        x=period,
-        y=measure.column,
-        color="population_label",
-        color_discrete_map=POPULATION_COLOURS,
-        category_orders={
-            "population_label": list(POPULATION_LABELS.values()),
-            "state_code": states,
-        },
-        facet_col="state_code",
-        facet_col_wrap=wrap,
-        facet_row_spacing=min(0.08, 0.5 / rows),
-        custom_data=[*HOVER_TEXT, "state_code"],
-        render_mode="svg",
-        height=120 + 230 * rows,
+    row_spacing = min(0.08, 0.5 / rows)
+    axes, titles, panels = _facets(
+        states,
+        rows,
+        wrap,
+        row_spacing,
+        _period_axis(period, list(plot[period])),
+        _zero_based(measure),
     )
-    fig.for_each_trace(
-        lambda t: t.update(hovertemplate=_hover(measure, period, "%{customdata[3]} · " + t.name))
-    )
-    # Small panels: markers only where a line has few points.
-    if plot[period].nunique() <= MARKED_POINTS:
-        _mark_groups(fig, POPULATION_SYMBOLS, plot[period].nunique())
-    _dash_not_enrolled(fig)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    _period_axis(fig, period, list(plot[period]))
-    fig.update_yaxes(matches="y", showticklabels=True)
-    _zero_based(fig, measure)
-    fig.update_yaxes(title=None)
+    points = plot[period].nunique()
+    traces = []
+    for (name, state), lines_rows in _groups(
+        plot, ["population_label", "state_code"], [list(POPULATION_LABELS.values()), states]
+    ):
+        trace = _group_line(
+            lines_rows,
+            name,
+            period=period,
+            measure=measure,
+            colour=POPULATION_COLOURS.get(name),
+            panel=panels[state],
+        )
+        # Small panels: markers only where a line has few points.
+        if points <= MARKED_POINTS:
+            trace.update(_marked(POPULATION_SYMBOLS.get(name, "circle"), points))
+        trace["customdata"] = lines_rows[[*HOVER_TEXT, "state_code"]].to_numpy()
+        trace["hovertemplate"] = _hover(measure, period, "%{customdata[3]} · " + name)
+        traces.append(trace)
     lines = _lines(
         plot.assign(line=plot["state_code"] + " " + plot["population_label"].str.lower()),
         "line",
@@ -485,56 +608,84 @@ def trend_by_state(
         measure.column,
     )
     provisional = provisional_periods(frame, period)
-    _shade_provisional(fig, period, provisional, list(plot[period]))
-    _titled(
-        fig,
+    drawn = sorted({trace["xaxis"][1:] for trace in traces}, key=lambda panel: int(panel or 1))
+    shading = _shade_provisional(provisional, list(plot[period]), drawn)
+    layout = _layout(
         title,
         subtitle,
         trend_summary(lines, measure, noun="state lines") + provisional_words(provisional),
+        **axes,
+        legend=dict(tracegroupgap=0),
+        height=120 + 230 * rows,
+        margin=dict(t=110),  # room for the panel titles under the subtitle
+        shapes=shading["shapes"],
+        annotations=titles + shading["annotations"],
     )
-    fig.update_layout(margin=dict(t=110))  # room for the panel titles under the subtitle
-    return fig
+    return go.Figure(data=_legend_once(traces), layout=layout)
 
 
 def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """A US choropleth of one measure by state (frame: state_code, state_name, measure...)."""
-    fig = go.Figure(
-        go.Choropleth(
-            locations=frame["state_code"],
-            locationmode="USA-states",
-            z=frame[measure.column],
-            text=frame["state_name"],
-            customdata=pd.concat(
-                [
-                    _counts_text(frame, ["member_months"]),
-                    frame["comparison"].map(
-                        lambda v: measure.format(None if pd.isna(v) else float(v))
-                    ),
-                ],
-                axis=1,
-            ).to_numpy(),
-            colorscale=COLOUR_SCALE,
-            colorbar=dict(
-                title=dict(text=measure.short),
-                tickformat=".0%" if measure.kind == "share" else None,
-                tickprefix="$" if measure.kind == "money" else None,
-            ),
-            hovertemplate=(
-                f"<b>%{{text}}</b><br>{measure.short}: {measure.hover('z')}"
-                "<br>Not enrolled, same state: %{customdata[1]}"
-                "<br>Member-months: %{customdata[0]}<extra></extra>"
-            ),
-        )
-    )
-    fig.update_layout(geo=dict(scope="usa", showlakes=False), height=460)
-    fig.update_traces(
-        colorbar=dict(tickfont=MUTED_FONT, title_font=MUTED_FONT),
+    choropleth = dict(
+        type="choropleth",
+        locations=frame["state_code"].to_numpy(),
+        locationmode="USA-states",
+        z=frame[measure.column].to_numpy(),
+        text=frame["state_name"].to_numpy(),
+        customdata=pd.concat(
+            [
+                _counts_text(frame, ["member_months"]),
+                frame["comparison"].map(lambda v: measure.format(None if pd.isna(v) else float(v))),
+            ],
+            axis=1,
+        ).to_numpy(),
+        colorscale=COLOUR_SCALE,
+        colorbar=dict(
+            title=dict(text=measure.short, font=MUTED_FONT),
+            tickformat=".0%" if measure.kind == "share" else None,
+            tickprefix="$" if measure.kind == "money" else None,
+            tickfont=MUTED_FONT,
+        ),
         # Dark outlines: every state's shape stands out from white and from its neighbours
         # at 3:1, whatever its fill.
-        marker_line=dict(color=MUTED_TEXT_COLOUR, width=0.6),
+        marker=dict(line=dict(color=MUTED_TEXT_COLOUR, width=0.6)),
+        hovertemplate=(
+            f"<b>%{{text}}</b><br>{measure.short}: {measure.hover('z')}"
+            "<br>Not enrolled, same state: %{customdata[1]}"
+            "<br>Member-months: %{customdata[0]}<extra></extra>"
+        ),
     )
     summary = map_summary(frame["state_name"], frame[measure.column], measure)
-    return _titled(fig, title, subtitle, summary)
+    layout = _layout(
+        title,
+        subtitle,
+        summary,
+        geo=dict(scope="usa", showlakes=False),
+        height=460,
+        xaxis=_axis(),
+        yaxis=_axis(),
+    )
+    return go.Figure(data=[choropleth], layout=layout)
+
+
+def _zero_line(**props: Any) -> Props:
+    """A dotted vertical line at x = 0 (a shape, as `fig.add_vline` draws it)."""
+    return dict(
+        type="line",
+        x0=0,
+        x1=0,
+        xref="x",
+        y0=0,
+        y1=1,
+        yref="y domain",
+        line=dict(color=TEXT_COLOUR, width=1, dash="dot"),
+        **props,
+    )
+
+
+def _category_axis(categories: list[str], **props: Any) -> Props:
+    """A y axis of one row per category, in the order given (bottom first), untitled."""
+    return _axis(None, type="category", categoryorder="array", categoryarray=categories, **props)
 
 
 def effect_summary(frame: pd.DataFrame, measure: Measure) -> str:
@@ -562,24 +713,25 @@ def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle
     """
     points = measure.kind == "share"
     scale = 100.0 if points else 1.0
-    fig = go.Figure()
+    traces = []
     ordered = frame.sort_values(["program_model", "effect"], kind="stable")
     for model in PROGRAM_GROUPS:
         rows = ordered[ordered["program_model"] == model]
         if rows.empty:
             continue
-        fig.add_trace(
-            go.Scatter(
-                x=rows["effect"] * scale,
-                y=rows["program_label"],
+        traces.append(
+            dict(
+                type="scatter",
+                x=(rows["effect"] * scale).to_numpy(),
+                y=rows["program_label"].to_numpy(),
                 mode="markers",
                 name=group_label(model),
                 marker=dict(color=MODEL_COLOURS[model], symbol=MODEL_SYMBOLS[model], size=10),
                 error_x=dict(
                     type="data",
                     symmetric=False,
-                    array=(rows["effect_ci_high"] - rows["effect"]) * scale,
-                    arrayminus=(rows["effect"] - rows["effect_ci_low"]) * scale,
+                    array=((rows["effect_ci_high"] - rows["effect"]) * scale).to_numpy(),
+                    arrayminus=((rows["effect"] - rows["effect_ci_low"]) * scale).to_numpy(),
                     color=MODEL_COLOURS[model],
                     thickness=2,
                 ),
@@ -594,17 +746,17 @@ def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle
                 ),
             )
         )
-    fig.add_vline(x=0, line=dict(color=TEXT_COLOUR, width=1, dash="dot"))
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=list(ordered["program_label"])[::-1],
-        title=None,
-    )
     unit = "percentage points" if points else measure.unit or "per enrollment"
-    fig.update_xaxes(title=f"Effect ({unit}): below zero, fewer than comparable members")
-    fig.update_layout(height=160 + 26 * max(len(ordered), 4))
-    return _titled(fig, title, subtitle, effect_summary(frame, measure))
+    layout = _layout(
+        title,
+        subtitle,
+        effect_summary(frame, measure),
+        shapes=[_zero_line()],
+        xaxis=_axis(f"Effect ({unit}): below zero, fewer than comparable members"),
+        yaxis=_category_axis(list(ordered["program_label"])[::-1]),
+        height=160 + 26 * max(len(ordered), 4),
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 COMPARISON_COLOUR: Final = MODEL_COLOURS[NOT_ENROLLED]  # the matched comparison: grey, dashed
@@ -662,7 +814,7 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
     comparison_ci_low, comparison_ci_high; one row per month of one unit and measure.
     """
     rows = frame.sort_values("relative_month")
-    fig = go.Figure()
+    traces: list[Props] = []
     for group, name, colour, band, symbol, dash in (
         ("comparison", "Matched comparison", COMPARISON_COLOUR, COMPARISON_BAND, "x", "dash"),
         ("enrolled", "Enrolled members", ENROLLED_COLOUR, ENROLLED_BAND, "circle", "solid"),
@@ -675,8 +827,9 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
             part = rows[months]
             if part.empty:
                 continue
-            fig.add_trace(
-                go.Scatter(
+            traces.append(
+                dict(
+                    type="scatter",
                     x=list(part["relative_month"]) + list(part["relative_month"])[::-1],
                     y=list(part[f"{group}_ci_high"]) + list(part[f"{group}_ci_low"])[::-1],
                     # Lines only (of width 0): the default would mark each corner.
@@ -689,10 +842,11 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
                     name=f"{name}, 95% band",
                 )
             )
-            fig.add_trace(
-                go.Scatter(
-                    x=part["relative_month"],
-                    y=part[f"{group}_mean"],
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=part["relative_month"].to_numpy(),
+                    y=part[f"{group}_mean"].to_numpy(),
                     mode="lines+markers",
                     name=name,
                     legendgroup=group,
@@ -707,26 +861,39 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
                     ),
                 )
             )
-    fig.add_vline(
-        x=0,
-        line=dict(color=TEXT_COLOUR, width=1, dash="dot"),
-        annotation_text="index date",
-        annotation_font=MUTED_FONT,
-    )
     ticks = sorted(int(m) for m in rows["relative_month"])
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=ticks,
-        ticktext=[f"{m:+d}" for m in ticks],
-        title="Month relative to the index date (enrollment, or the comparison's date)",
+    index_date = dict(
+        text="index date",
+        font=MUTED_FONT,
+        showarrow=False,
+        x=0,
+        xref="x",
+        xanchor="left",
+        y=1,
+        yref="y domain",
+        yanchor="top",
     )
-    fig.update_yaxes(
-        title=measure.short, tickformat=measure.d3_format.replace("$", ""), rangemode="tozero"
+    layout = _layout(
+        title,
+        subtitle,
+        event_study_summary(frame, measure),
+        shapes=[_zero_line()],
+        annotations=[index_date],
+        xaxis=_axis(
+            "Month relative to the index date (enrollment, or the comparison's date)",
+            tickmode="array",
+            tickvals=ticks,
+            ticktext=[f"{m:+d}" for m in ticks],
+        ),
+        yaxis=_axis(
+            measure.short,
+            tickformat=measure.d3_format.replace("$", ""),
+            rangemode="tozero",
+            tickprefix="$" if measure.kind == "money" else None,
+        ),
+        legend=dict(orientation="h", y=-0.25),
     )
-    if measure.kind == "money":
-        fig.update_yaxes(tickprefix="$")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return _titled(fig, title, subtitle, event_study_summary(frame, measure))
+    return go.Figure(data=traces, layout=layout)
 
 
 def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
@@ -736,14 +903,16 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
     pct_change_<m>; one row per program with a defined pre and post value.
     """
     pre, post = f"pre_{measure.column}", f"post_{measure.column}"
-    fig = go.Figure()
     connector_x: list[object] = []
     connector_y: list[object] = []
-    for row in frame.itertuples(index=False):
-        connector_x += [getattr(row, pre), getattr(row, post), None]
-        connector_y += [row.program_label, row.program_label, None]
-    fig.add_trace(
-        go.Scatter(
+    for before, after, label in zip(
+        frame[pre].tolist(), frame[post].tolist(), frame["program_label"].tolist(), strict=True
+    ):
+        connector_x += [before, after, None]
+        connector_y += [label, label, None]
+    traces: list[Props] = [
+        dict(
+            type="scatter",
             x=connector_x,
             y=connector_y,
             mode="lines",
@@ -752,7 +921,7 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
             showlegend=False,
             name="change",
         )
-    )
+    ]
     # A change in a share is in percentage points, not in percent (that is the next line).
     points = measure.kind == "share"
     change_format = (
@@ -775,10 +944,11 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
             ("Before", pre, f"{MODEL_SYMBOLS[model]}-open"),
             ("After", post, MODEL_SYMBOLS[model]),
         ):
-            fig.add_trace(
-                go.Scatter(
-                    x=rows[column],
-                    y=rows["program_label"],
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=rows[column].to_numpy(),
+                    y=rows["program_label"].to_numpy(),
                     mode="markers",
                     marker=dict(
                         symbol=symbol,
@@ -796,31 +966,27 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
                     cliponaxis=False,
                 )
             )
-    fig.update_xaxes(rangemode="tozero", title=measure.short)
+    x_axis = _axis(measure.short, **_zero_based(measure))
     # A little room either side so markers at 0 or at the maximum are not cut in half.
     ends = frame[[pre, post]].to_numpy(dtype=float)
     if ends.size and not pd.isna(ends).all():
         top = float(pd.Series(ends.ravel()).max())
         if top > 0:
-            fig.update_xaxes(range=[-0.03 * top, 1.06 * top])
-    if measure.kind == "share":
-        fig.update_xaxes(tickformat=".0%")
-    elif measure.kind == "money":
-        fig.update_xaxes(tickprefix="$", tickformat=",.0f")
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=list(frame["program_label"])[::-1],
-        title=None,
-    )
-    fig.update_layout(height=140 + 34 * max(len(frame), 3))
+            x_axis["range"] = [-0.03 * top, 1.06 * top]
     names = (
         frame["program_name"] + " (" + frame["state_code"] + ")"
         if {"program_name", "state_code"} <= set(frame.columns)
         else frame["program_label"]
     )
-    summary = prepost_summary(names, frame[pre], frame[post], measure)
-    return _titled(fig, title, subtitle, summary)
+    layout = _layout(
+        title,
+        subtitle,
+        prepost_summary(names, frame[pre], frame[post], measure),
+        xaxis=x_axis,
+        yaxis=_category_axis(list(frame["program_label"])[::-1]),
+        height=140 + 34 * max(len(frame), 3),
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def state_vs_selection(
@@ -838,37 +1004,40 @@ def state_vs_selection(
 ) -> go.Figure:
     """One state's line against all selected states pooled, and against the state's own
     not-enrolled members (grey, dashed) when `comparison_frame` is given."""
-    fig = go.Figure()
     drawn = [
         (selection_frame, selection_label, NATIONAL_COLOUR, "dot"),
         (state_frame, state_label, STATE_COLOUR, "solid"),
     ]
     if comparison_frame is not None and not comparison_frame.empty:
         drawn.insert(0, (comparison_frame, comparison_label, MODEL_COLOURS[NOT_ENROLLED], "dash"))
-    for frame, name, colour, dash in drawn:
-        fig.add_trace(
-            go.Scatter(
-                x=frame[period],
-                y=frame[measure.column],
-                name=name,
-                mode="lines+markers" if len(frame) <= MARKED_POINTS else "lines",
-                line=dict(color=colour, dash=dash, width=3),
-                customdata=_counts_text(frame, HOVER_COLUMNS).to_numpy(),
-                hovertemplate=_hover(measure, period, name),
-            )
+    traces = [
+        dict(
+            type="scatter",
+            x=frame[period].to_numpy(),
+            y=frame[measure.column].to_numpy(),
+            name=name,
+            mode="lines+markers" if len(frame) <= MARKED_POINTS else "lines",
+            line=dict(color=colour, dash=dash, width=3),
+            customdata=_counts_text(frame, HOVER_COLUMNS).to_numpy(),
+            hovertemplate=_hover(measure, period, name),
         )
-    _period_axis(fig, period, [p for frame, _, _, _ in drawn for p in frame[period]])
-    _zero_based(fig, measure)
+        for frame, name, colour, dash in drawn
+    ]
     lines = {
         name: frame.set_index(period)[measure.column].sort_index()
         for frame, name, _, _ in reversed(drawn)
     }
     frames = pd.concat([frame for frame, _, _, _ in drawn])
     provisional = provisional_periods(frames, period)
-    _shade_provisional(fig, period, provisional, list(frames[period]))
-    return _titled(
-        fig, title, subtitle, trend_summary(lines, measure) + provisional_words(provisional)
+    layout = _layout(
+        title,
+        subtitle,
+        trend_summary(lines, measure) + provisional_words(provisional),
+        xaxis=_axis(None, **_period_axis(period, [p for f, _, _, _ in drawn for p in f[period]])),
+        yaxis=_axis(measure.short, **_zero_based(measure)),
+        **_shade_provisional(provisional, list(frames[period])),
     )
+    return go.Figure(data=traces, layout=layout)
 
 
 def ranking(
@@ -879,48 +1048,46 @@ def ranking(
     colours = [
         STATE_COLOUR if code == highlight else OTHER_STATES_COLOUR for code in ordered["state_code"]
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=ordered[measure.column],
-            y=ordered["state_code"],
-            orientation="h",
-            # The profiled state's bar is hatched and its label marked, not only coloured.
-            marker=dict(
-                color=colours,
-                pattern=dict(
-                    shape=["/" if code == highlight else "" for code in ordered["state_code"]],
-                    fillmode="overlay",
-                    fgcolor="#FFFFFF",
-                    solidity=0.3,
-                ),
+    bar = dict(
+        type="bar",
+        x=ordered[measure.column].to_numpy(),
+        y=ordered["state_code"].to_numpy(),
+        orientation="h",
+        # The profiled state's bar is hatched and its label marked, not only coloured.
+        marker=dict(
+            color=colours,
+            pattern=dict(
+                shape=["/" if code == highlight else "" for code in ordered["state_code"]],
+                fillmode="overlay",
+                fgcolor="#FFFFFF",
+                solidity=0.3,
             ),
-            customdata=pd.concat(
-                [_counts_text(ordered, ["member_months"]), ordered["state_name"]], axis=1
-            ).to_numpy(),
-            hovertemplate=(
-                f"<b>%{{customdata[1]}}</b><br>{measure.short}: {measure.hover('x')}"
-                "<br>Member-months: %{customdata[0]}<extra></extra>"
-            ),
-            name=measure.short,
-        )
+        ),
+        customdata=pd.concat(
+            [_counts_text(ordered, ["member_months"]), ordered["state_name"]], axis=1
+        ).to_numpy(),
+        hovertemplate=(
+            f"<b>%{{customdata[1]}}</b><br>{measure.short}: {measure.hover('x')}"
+            "<br>Member-months: %{customdata[0]}<extra></extra>"
+        ),
+        name=measure.short,
     )
     codes = list(ordered["state_code"])[::-1]
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=codes,
-        tickmode="array",
-        tickvals=codes,
-        ticktext=[f"<b>▶ {code}</b>" if code == highlight else code for code in codes],
-        title=None,
-    )
-    fig.update_xaxes(rangemode="tozero", title=measure.short)
-    if measure.kind == "share":
-        fig.update_xaxes(tickformat=".0%")
-    elif measure.kind == "money":
-        fig.update_xaxes(tickprefix="$", tickformat=",.0f")
-    fig.update_layout(height=160 + 28 * max(len(ordered), 4), showlegend=False)
     summary = ranking_summary(
         ordered["state_code"], ordered["state_name"], ordered[measure.column], highlight, measure
     )
-    return _titled(fig, title, subtitle, summary)
+    layout = _layout(
+        title,
+        subtitle,
+        summary,
+        yaxis=_category_axis(
+            codes,
+            tickmode="array",
+            tickvals=codes,
+            ticktext=[f"<b>▶ {code}</b>" if code == highlight else code for code in codes],
+        ),
+        xaxis=_axis(measure.short, **_zero_based(measure)),
+        height=160 + 28 * max(len(ordered), 4),
+        showlegend=False,
+    )
+    return go.Figure(data=[bar], layout=layout)
