@@ -92,6 +92,9 @@ class Drawer:
             ):
                 with column:
                     self.draw(children)
+        elif kind == "expander":
+            with st.expander(item["label"]):
+                self.draw(item["children"])
         elif kind == "plotly":
             st.plotly_chart(
                 scaled_figure(item["spec"], self.factor),
@@ -102,6 +105,9 @@ class Drawer:
         elif kind == "dataframe":
             self.last_frame = scaled_frame(item["frame"], self.factor)
             st.dataframe(self.last_frame, hide_index=True, width="stretch")
+        elif kind == "table":
+            self.last_frame = scaled_frame(item["frame"], self.factor)
+            st.table(self.last_frame)
         elif kind == "download_button":
             data = "" if self.last_frame is None else self.last_frame.to_csv(index=False)
             st.download_button(
@@ -125,6 +131,16 @@ class Drawer:
             st.radio(item["label"], item["options"], key=self.key("radio"), horizontal=True)
         elif kind == "button":
             st.button(item["label"], key=self.key("button"))
+        elif kind in ("info", "warning", "error", "success"):
+            getattr(st, kind)(item["text"])
+        elif kind == "text_input":
+            st.text_input(item["label"], key=self.key("text_input"))
+        elif kind == "toggle":
+            st.toggle(item["label"], key=self.key("toggle"))
+        elif kind == "pills":
+            st.pills(
+                item["label"], item["options"], default=item["options"][0], key=self.key("pills")
+            )
 
 
 def sidebar(items: list[dict[str, Any]]) -> int:

@@ -283,16 +283,24 @@ def skeleton(at: Any) -> dict[str, Any]:
             if kids and all(getattr(k, "type", None) == "column" for k in kids):
                 return {"kind": "columns", "columns": [children_of(c) for c in kids]}
             return {"kind": "block", "children": children_of(node)}
+        if kind == "expander":
+            return {"kind": "expander", "label": node.label, "children": children_of(node)}
         if kind == "plotly_chart":
             return {"kind": "plotly", "spec": node.proto.spec, "config": node.proto.config}
         if kind in ("dataframe", "table"):
-            return {"kind": "dataframe", "frame": _frame_records(node.value)}
+            return {"kind": kind, "frame": _frame_records(node.value)}
         if kind == "metric":
             return {"kind": "metric", "label": node.label, "value": node.value, "delta": node.delta}
         if kind in ("title", "header", "subheader", "markdown", "caption", "code", "text", "latex"):
             return {"kind": kind, "text": str(getattr(node, "value", ""))}
-        if kind in ("info", "warning", "error", "success", "exception"):
+        if kind in ("info", "warning", "error", "success"):
+            return {"kind": kind, "text": str(getattr(node, "value", ""))}
+        if kind == "exception":
             return {"kind": "markdown", "text": str(getattr(node, "value", ""))}
+        if kind in ("text_input", "toggle"):
+            return {"kind": kind, "label": node.label}
+        if kind == "button_group":
+            return {"kind": "pills", "label": node.proto.label, "options": list(node.options)}
         if kind in ("selectbox", "radio", "multiselect", "select_slider"):
             options = [str(o) for o in getattr(node, "options", [])]
             return {"kind": kind, "label": node.label, "options": options, "key": node.key}

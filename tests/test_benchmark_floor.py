@@ -1,0 +1,69 @@
+"""The benchmark's floor app draws the same elements as the page it stands for.
+
+A ratio against the floor means something only if the floor page holds what the real page
+holds: an expander, a toggle or a table the floor dropped would make the floor cheaper and
+every ratio worse for no fault of the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from benchmarks import pages
+from data_access.settings import get_settings
+
+FLOOR_APP = Path(__file__).resolve().parent.parent / "benchmarks" / "floor_app.py"
+# Layout only: the floor may group columns and containers its own way.
+LAYOUT = {"main", "sidebar", "flex_container", "column", "vertical", "horizontal", "tab"}
+
+
+def _kinds(node: Any, found: Counter[str]) -> Counter[str]:
+    kind = getattr(node, "type", None)
+    if kind and kind not in LAYOUT:
+        found[kind] += 1
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            _kinds(child, found)
+    return found
+
+
+@pytest.fixture
+def sample(monkeypatch: pytest.MonkeyPatch, loaded_sample_sqlite: str) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", loaded_sample_sqlite)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    yield loaded_sample_sqlite
+    get_settings.cache_clear()
+    st.cache_data.clear()
+
+
+@pytest.mark.parametrize("page", pages.present_pages(), ids=lambda page: page.file)
+def test_the_floor_page_draws_every_element_of_the_real_page(
+    page: pages.Page, sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pages.new_session({"state": ["TX", "NY"]})
+    real.switch_page(f"../pages/{page.file}")
+    real.run()
+    assert not pages.problems(real)
+    skeletons = tmp_path / "skeletons.json"
+    pages.save_skeletons(
+        skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
+    )
+    assert json.loads(skeletons.read_text())
+
+    monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
+    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    floor.run()
+    assert not floor.exception
+
+    assert _kinds(floor.main, Counter()) == _kinds(real.main, Counter())
