@@ -78,7 +78,7 @@ class View:
     _tables: dict[tuple[object, ...], CutTable] = field(
         default_factory=dict, repr=False, compare=False
     )
-    # Each cut's additive values and hidden flags as `level_status` made them, when known.
+    # Each cut's additive values and hidden flags as `level_status` made them.
     arrays: CutArrays = field(default_factory=dict, repr=False, compare=False)
 
     def table(self, level: tuple[str, str], on: list[str]) -> CutTable:
@@ -86,17 +86,8 @@ class View:
         arrays: a sibling or total view is read by every view of its family, at every cut."""
         key = (level, tuple(on))
         if key not in self._tables:
-            cut, flags = self.status[level]
-            if level in self.arrays:
-                values, hidden = self.arrays[level]
-            else:
-                additive = MONTHLY_RULES.additive
-                # Column by column: a pandas selection of a list of columns costs more here.
-                read = np.column_stack(
-                    [cut[c].to_numpy(dtype="float64", na_value=np.nan) for c in additive]
-                )
-                values = np.where(np.isnan(read), 0.0, read)
-                hidden = np.column_stack([flags[c].to_numpy(dtype=bool) for c in additive])
+            cut = self.status[level][0]
+            values, hidden = self.arrays[level]
             self._tables[key] = CutTable(
                 {k: i for i, k in enumerate(_row_keys(cut, on))}, values, hidden
             )
@@ -186,10 +177,9 @@ def shown_view(base: View, lattice: Lattice, *, threshold: int, digest: int) -> 
                 cut,
                 flags | more.reindex(columns=flags.columns, fill_value=False),
             )
-            if (time, group) in base.arrays:
-                values, hidden = base.arrays[(time, group)]
-                added = more[list(MONTHLY_RULES.additive)].to_numpy(dtype=bool)
-                arrays[(time, group)] = (values, hidden | added)
+            values, hidden = base.arrays[(time, group)]
+            added = more[list(MONTHLY_RULES.additive)].to_numpy(dtype=bool)
+            arrays[(time, group)] = (values, hidden | added)
         _SHOWN[key] = View(base.every_month, status, base.states, base.filters, arrays=arrays)
     return _SHOWN[key]
 

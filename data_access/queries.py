@@ -10,13 +10,15 @@ holds the SQL.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Select,
     SQLColumnExpression,
     and_,
     case,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import Label
 
 from data_access import db, differencing
@@ -420,42 +423,51 @@ def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:
 # The partners' monthly sums by load: (database, states, load) -> the rows; a new load is
 # a new key, so nothing stale is read.
 _ATOMS: dict[tuple[object, ...], pd.DataFrame] = {}
+# Entries each of these per-load caches keeps (partners and loads at once).
+KEPT_PER_CACHE = 32
+T = TypeVar("T")
 
 
 def _partner_atoms(viewer: Viewer, engine: Engine) -> pd.DataFrame:
     """The partner's monthly sums by month, state, program model, program and condition, in
     every setting (differencing.ATOM_KEYS, then differencing.atom_column names): every view
     the partner may ask for is a sum of these rows. Read once per load."""
-    key = _partner_key(viewer, engine)
-    if key not in _ATOMS:
-        if len(_ATOMS) >= 32:
-            _ATOMS.pop(next(iter(_ATOMS)))
-        _ATOMS[key] = _read_partner_atoms(viewer, engine)
-    return _ATOMS[key]
+    return _kept(_ATOMS, _partner_key(viewer, engine), lambda: _read_partner_atoms(viewer, engine))
+
+
+def _kept(cache: dict[tuple[object, ...], T], key: tuple[object, ...], read: Callable[[], T]) -> T:
+    """`cache[key]`, read and kept when missing; past `KEPT_PER_CACHE` the oldest goes."""
+    if key not in cache:
+        if len(cache) >= KEPT_PER_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[key] = read()
+    return cache[key]
 
 
 def _partner_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
     """The database, the grant, the load and a fingerprint of the rows (tests change rows
     without a load)."""
     where = monthly_summary.c.state_code.in_(viewer.states or ())
-    return _rows_key(engine, viewer.states or (), where)
+    return _rows_key(engine, viewer.states or (), _monthly_fingerprint().where(where))
 
 
-def _rows_key(engine: Engine, scope: object, *where: ColumnElement[bool]) -> tuple[object, ...]:
+def _monthly_fingerprint() -> Select[int, Any, Any]:
     columns = monthly_summary.c
-    fingerprint = db.read_frame(
-        select(
-            func.count().label("rows"),
-            func.sum(columns.member_months).label("member_months"),
-            func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
-        ).where(true(), *where),
-        engine=engine,
-    ).iloc[0]
+    return select(
+        func.count().label("rows"),
+        func.sum(columns.member_months).label("member_months"),
+        func.sum(columns.admissions_behavioral + columns.admissions_medical).label("stays"),
+    )
+
+
+def _rows_key(engine: Engine, scope: object, fingerprint: Executable) -> tuple[object, ...]:
+    """The database, the scope, the load and the `fingerprint` read's one row."""
+    row = db.read_frame(fingerprint, engine=engine).iloc[0]
     return (
         engine.url.render_as_string(),
         scope,
         load_version(engine=engine),
-        tuple(str(v) for v in fingerprint),
+        tuple(str(v) for v in row),
     )
 
 
@@ -468,17 +480,16 @@ def _national_atoms(engine: Engine) -> pd.DataFrame:
     columns of `_partner_atoms`, program and condition None): every cell of the national
     line a partner may see, and of the rest of the nation, is a sum of these rows. Read once
     per load."""
-    key = _national_key(engine)
-    if key not in _ATOMS:
-        if len(_ATOMS) >= 32:
-            _ATOMS.pop(next(iter(_ATOMS)))
-        _ATOMS[key] = _read_atoms(("month", "state_code", "program_model"), engine)
-    return _ATOMS[key]
+    return _kept(
+        _ATOMS,
+        _national_key(engine),
+        lambda: _read_atoms(("month", "state_code", "program_model"), engine),
+    )
 
 
 def _national_key(engine: Engine) -> tuple[object, ...]:
     """As `_partner_key`, over every state's rows."""
-    return _rows_key(engine, "national")
+    return _rows_key(engine, "national", _monthly_fingerprint())
 
 
 def _read_atoms(by: tuple[str, ...], engine: Engine, *where: ColumnElement[bool]) -> pd.DataFrame:
@@ -842,10 +853,8 @@ def _partner_prepost_hidden(
         for label in _window_sums("pre", setting, atom_column("", setting))
         + _window_sums("post", setting, atom_column("", setting))
     ]
-    key = _prepost_key(viewer, engine)
-    if key not in _PREPOST_ATOMS:
-        if len(_PREPOST_ATOMS) >= 32:
-            _PREPOST_ATOMS.pop(next(iter(_PREPOST_ATOMS)))
+
+    def read() -> pd.DataFrame:
         statement = (
             select(*keys, func.count().label("enrollments"), *sums)
             .join(Program, Program.program_id == outcomes.program_id)
@@ -856,9 +865,10 @@ def _partner_prepost_hidden(
         numbers = ["enrollments", *(label.name for label in sums)]
         atoms[numbers] = atoms[numbers].fillna(0).astype("int64")
         atoms["year"] = atoms["year"].astype(int)
-        _PREPOST_ATOMS[key] = atoms
+        return atoms
+
     return differencing.prepost_hidden(
-        _PREPOST_ATOMS[key],
+        _kept(_PREPOST_ATOMS, _prepost_key(viewer, engine), read),
         filters,
         frame=frame,
         counts=("enrollments", *PREPOST_RULES.counts),
@@ -875,28 +885,18 @@ def _prepost_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
     """As `_partner_key`, with a fingerprint of the partner's enrollment outcomes (tests
     change rows without a load)."""
     outcomes = enrollment_outcomes.c
-    fingerprint = db.read_frame(
-        select(
-            func.count().label("rows"),
-            func.sum(case((outcomes.analysable == true(), 1), else_=0)).label("analysable"),
-            func.sum(
-                outcomes.pre_admissions_behavioral
-                + outcomes.pre_admissions_medical
-                + outcomes.post_admissions_behavioral
-                + outcomes.post_admissions_medical
-            ).label("stays"),
-            func.sum(outcomes.pre_visits_behavioral + outcomes.post_visits_behavioral).label(
-                "visits"
-            ),
-        ).where(outcomes.state_code.in_(viewer.states or ())),
-        engine=engine,
-    ).iloc[0]
-    return (
-        engine.url.render_as_string(),
-        viewer.states or (),
-        load_version(engine=engine),
-        tuple(str(v) for v in fingerprint),
-    )
+    fingerprint = select(
+        func.count().label("rows"),
+        func.sum(case((outcomes.analysable == true(), 1), else_=0)).label("analysable"),
+        func.sum(
+            outcomes.pre_admissions_behavioral
+            + outcomes.pre_admissions_medical
+            + outcomes.post_admissions_behavioral
+            + outcomes.post_admissions_medical
+        ).label("stays"),
+        func.sum(outcomes.pre_visits_behavioral + outcomes.post_visits_behavioral).label("visits"),
+    ).where(outcomes.state_code.in_(viewer.states or ()))
+    return _rows_key(engine, viewer.states or (), fingerprint)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1005,18 +1005,18 @@ def _members_differ(viewer: Viewer, filters: OutcomeFilter, members: int, engine
     """The differencing rule over a partner's count of members (differencing.py): a count
     of members they may ask for that holds this one differs by a small count, or the count
     is the one part its siblings give away."""
-    key = (*_partner_key(viewer, engine), "enrollments")
-    if key not in _ENROLLED:
-        if len(_ENROLLED) >= 32:
-            _ENROLLED.pop(next(iter(_ENROLLED)))
+
+    def read() -> differencing.Enrolled:
         bounds = month_bounds(viewer=viewer, engine=engine)
-        _ENROLLED[key] = differencing.Enrolled.build(
+        return differencing.Enrolled.build(
             _read_partner_enrollments(viewer, engine),
             granted=viewer.states or (),
             years=list(range(int(bounds[0][:4]), int(bounds[1][:4]) + 1)) if bounds else [],
             threshold=_threshold(),
         )
-    return differencing.members_hidden(_ENROLLED[key], filters, members=members)
+
+    key = (*_partner_key(viewer, engine), "enrollments")
+    return differencing.members_hidden(_kept(_ENROLLED, key, read), filters, members=members)
 
 
 # The partners' enrollments, coded for counting members, by the same keys as _ATOMS.

@@ -217,22 +217,18 @@ def apply_suppression(
     # One array for every flagged column: a pandas mask and map per column cost more than
     # the rule itself on a wide frame (the pre/post rows have ~100 columns).
     flags = np.column_stack([hidden[c].to_numpy(dtype=bool) for c in flagged]) if flagged else None
+    names = [""] * len(out)
     if flags is not None:
         for at in np.flatnonzero(flags.any(axis=0)).tolist():
             column = flagged[at]
             values = out[column].astype("float64").to_numpy(copy=True)
             values[flags[:, at]] = np.nan
             out[column] = pd.Series(values, index=out.index)
-    labels = [f"{column};" for column in flagged]
-    names = pd.Series(
-        [
-            "".join(label for label, hide in zip(labels, row, strict=True) if hide)
-            for row in (flags.tolist() if flags is not None else [[]] * len(out))
-        ],
-        index=out.index,
-        dtype="object",
-    )
-    out[SUPPRESSED_COLUMN] = names.str.rstrip(";") if len(out) else names
+        names = [
+            ";".join(column for column, hide in zip(flagged, row, strict=True) if hide)
+            for row in flags.tolist()
+        ]
+    out[SUPPRESSED_COLUMN] = pd.Series(names, index=out.index, dtype="object")
     return out
 
 
