@@ -149,7 +149,7 @@ def impact_tables_stale(inspector: Any, *, optional: bool = True) -> bool:
 
 def impact_frames_of_other_code(conn: Connection) -> bool:
     """Whether impact_frames holds outputs stored by other code (impact.CODE_DIGEST): they
-    are not read, so the opening view computes until they are stored again."""
+    are not read, so those filters compute until they are stored again."""
     from data_access.impact import CODE_DIGEST
 
     if not inspect(conn).has_table(impact_frames.name):
@@ -196,7 +196,7 @@ def upgrade_schema(conn: Connection, *, rebuild: bool) -> int | None:
         if impact_frames in optional:
             store_frames(conn)
     elif rebuild and current and impact_frames_of_other_code(conn):
-        # New code after a deploy: its outputs of the opening view, stored again.
+        # New code after a deploy: its outputs of the common filters, stored again.
         from data_access.impact_store import store_frames
 
         store_frames(conn)
@@ -256,7 +256,9 @@ def migrate(engine: Engine) -> str:
     if stale:
         return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
     if other_code:
-        return f"Stored the opening view's matched-comparison outputs of this code ({now})."
+        return (
+            f"Stored the matched comparison's outputs of the common filters for this code ({now})."
+        )
     return f"The database is up to date ({now})."
 
 

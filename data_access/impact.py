@@ -653,10 +653,8 @@ def _enrollment_statement(filters: OutcomeFilter, models: Sequence[str]) -> Sele
 
 def _ordered_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """`_enrollment_statement`'s rows typed and in a fixed order."""
-    for measure, group, window in _WINDOW_SUMS:
-        name = f"{measure}__{group}_{window}"
-        frame[name] = frame[name].astype("int64")
-    frame["matches"] = frame["matches"].astype("int64")
+    sums = [f"{measure}__{group}_{window}" for measure, group, window in _WINDOW_SUMS]
+    frame = frame.astype(dict.fromkeys([*sums, "matches"], "int64"))
     # A fixed order (members, then enrollments, by code point) so that every sum and the
     # bootstrap see the rows in the same order on every engine.
     return frame.sort_values(["member_id", "enrollment_id"], kind="stable").reset_index(drop=True)
@@ -1049,25 +1047,47 @@ def _code_digest() -> str:
 CODE_DIGEST: Final = _code_digest()
 
 
+def stored_scope(filters: OutcomeFilter, models: Sequence[str]) -> str | None:
+    """The impact_frames scope of the filters (`scope_name`): every state or one, every
+    program model or one, every program and condition and a window of months; None when the
+    filters are no stored scope."""
+    if (
+        filters.program_ids is not None
+        or filters.conditions is not None
+        or filters.month_from is None
+        or filters.month_to is None
+        or (filters.states is not None and len(filters.states) != 1)
+    ):
+        return None
+    chosen = set(models)
+    if chosen == set(PROGRAM_MODELS):
+        model = None
+    elif len(chosen) == 1:
+        model = next(iter(chosen))
+    else:
+        return None
+    return scope_name(filters.states[0] if filters.states else None, model)
+
+
+def scope_name(state: str | None, model: str | None) -> str:
+    """A stored scope's name: `<state>|<model>`, `*` standing for every one."""
+    return f"{state or '*'}|{model or '*'}"
+
+
 def stored_payload(
     output: str, filters: OutcomeFilter, models: Sequence[str], engine: Engine
 ) -> Any | None:
     """The stored payload of an output (`impact`, `event_study`, `balance`) when the filters
-    are the stored ones (every state, program model, program and condition, the months of a
-    stored window, its setting) and the code is the one that stored it; else None, as when
-    the table is missing or of an older form (a database loaded before it)."""
-    if (
-        filters.states is not None
-        or filters.program_ids is not None
-        or filters.conditions is not None
-        or set(models) != set(PROGRAM_MODELS)
-        or filters.month_from is None
-        or filters.month_to is None
-    ):
+    are a stored scope (`stored_scope`) over a stored window of months and setting, and the
+    code is the one that stored it; else None, as when the table is missing or of an older
+    form (a database loaded before it)."""
+    scope = stored_scope(filters, models)
+    if scope is None:
         return None
     columns = impact_frames.c
     statement = select(columns.payload).where(
         columns.output == output,
+        columns.scope == scope,
         columns.setting == filters.setting,
         columns.month_from == filters.month_from,
         columns.month_to == filters.month_to,

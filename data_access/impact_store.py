@@ -1,14 +1,16 @@
-"""The default-filter outputs of the matched comparison, computed at load and stored.
+"""The matched comparison's outputs of the common filters, computed at load and stored.
 
 The dashboard opens on every state, program model, program and condition over its opening
-months (queries.default_window) in the `all` setting: `store_frames` computes the impact
-rows, the event study and the balance of those filters inside the load's transaction, from
-the tables just built (and the replicates just stored), and stores each before suppression
-as JSON (impact_frames), so that the first request of each is one indexed read; the viewer's
-suppression is applied when it is read. JSON keeps every float's bits (repr round-trips)
-and the frame is built from the same records by the same code, so the stored and computed
-outputs are the same frames. Rows of other code (impact.CODE_DIGEST) or other months are
-not read: the query computes instead.
+months (queries.default_window) in the `all` setting, and the filters most often chosen from
+there are one state or one program model, or both. For each of those scopes over the opening
+months, `store_frames` computes the impact rows and the balance (and for the opening view the
+event study too) inside the load's transaction, from the tables just built (and the
+replicates just stored), and stores each before suppression as JSON (impact_frames), so that
+the first request of each is one indexed read; the viewer's suppression is applied when it
+is read. JSON keeps every float's bits (repr round-trips) and the frame is built from the
+same records by the same code, so the stored and computed outputs are the same frames.
+Other filters, rows of other code (impact.CODE_DIGEST) and other months are not read: the
+query computes instead.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from data_access.event_study import balance_payload, event_study_payload
 from data_access.filters import OutcomeFilter
@@ -25,44 +27,80 @@ from data_access.impact import (
     _comparison_members,
     _default_window,
     impact_payload,
+    scope_name,
 )
-from data_access.models import impact_frames
+from data_access.models import Program, impact_frames
 from data_access.vocabulary import PROGRAM_MODELS
 
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
 STORED_SETTINGS = ("all",)
 
 
+# The event study is stored for the opening view only: its month sums of floats are added by
+# the database in its plan's order, and a narrower filter's plan at load (inside the load's
+# transaction) may differ from the query's later, and so may the last bits. The opening
+# view's is a full scan either way; impact and balance sum their rows in Python, in a fixed
+# order.
+def stored_scopes(conn: Connection) -> list[tuple[str | None, str | None]]:
+    """The (state, program model) scopes stored, None standing for every one: all of them,
+    each state, each program model and each state's model, as the programs have them."""
+    pairs = conn.execute(
+        select(Program.state_code, Program.program_model)
+        .where(Program.program_model.in_(PROGRAM_MODELS))
+        .distinct()
+        .order_by(Program.state_code, Program.program_model)
+    ).all()
+    states = sorted({str(state) for state, _ in pairs})
+    models = sorted({str(model) for _, model in pairs})
+    return [
+        (None, None),
+        *[(state, None) for state in states],
+        *[(None, model) for model in models],
+        *[(str(state), str(model)) for state, model in pairs],
+    ]
+
+
 def store_frames(conn: Connection) -> None:
-    """Compute and store the default filters' impact, event study and balance payloads, in
-    the caller's transaction (after impact.store_replicates, whose replicates they read)."""
+    """Compute and store the impact and balance payloads of every stored scope, and the event
+    study's of the opening view, over the opening months, in the caller's transaction (after
+    impact.store_replicates, whose replicates they read)."""
     conn.execute(impact_frames.delete())
     window = _default_window(conn)
     if window is None:
         return
-    models = list(PROGRAM_MODELS)
     records: list[dict[str, object]] = []
     for setting in STORED_SETTINGS:
-        filters = OutcomeFilter(setting=setting, month_from=window[0], month_to=window[1])
-        # The comparison members of impact and the event study are the same counts.
-        members = _comparison_members(filters, models, conn)
-        payloads: dict[str, Any] = {
-            "impact": impact_payload(filters, models, conn, comparison_members=members),
-            "event_study": event_study_payload(filters, models, conn, comparison_members=members),
-            "balance": balance_payload(filters, models, conn),
-        }
-        records += [
-            {
-                "output": output,
-                "setting": setting,
-                "month_from": window[0],
-                "month_to": window[1],
-                "code_digest": CODE_DIGEST,
-                # allow_nan: NaN figures are part of the outputs (json reads them back).
-                "payload": json.dumps(payload, allow_nan=True),
+        for state, model in stored_scopes(conn):
+            filters = OutcomeFilter(
+                setting=setting,
+                month_from=window[0],
+                month_to=window[1],
+                states=None if state is None else (state,),
+            )
+            models = list(PROGRAM_MODELS) if model is None else [model]
+            # The comparison members of impact and the event study are the same counts.
+            members = _comparison_members(filters, models, conn)
+            payloads: dict[str, Any] = {
+                "impact": impact_payload(filters, models, conn, comparison_members=members),
+                "balance": balance_payload(filters, models, conn),
             }
-            for output, payload in payloads.items()
-            if payload is not None
-        ]
+            if (state, model) == (None, None):
+                payloads["event_study"] = event_study_payload(
+                    filters, models, conn, comparison_members=members
+                )
+            records += [
+                {
+                    "output": output,
+                    "scope": scope_name(state, model),
+                    "setting": setting,
+                    "month_from": window[0],
+                    "month_to": window[1],
+                    "code_digest": CODE_DIGEST,
+                    # allow_nan: NaN figures are part of the outputs (json reads them back).
+                    "payload": json.dumps(payload, allow_nan=True),
+                }
+                for output, payload in payloads.items()
+                if payload is not None
+            ]
     if records:
         conn.execute(impact_frames.insert(), records)

@@ -514,13 +514,15 @@ impact_replicates = Table(
     CheckConstraint(_in("setting", SETTINGS), name="setting"),
     CheckConstraint(_in("enrollment_window", REPLICATE_WINDOWS), name="enrollment_window"),
 )
-# The default-filter outputs (impact, event_study, balance) over the dashboard's opening
-# months, before suppression, as JSON (impact_store.py): the dashboard's first request is
+# The outputs (impact, event_study, balance) of the common filters over the dashboard's
+# opening months, before suppression, as JSON (impact_store.py): their first request is
 # one read. `code_digest`: of the code that computed them; a row of other code is not read.
 impact_frames = Table(
     "impact_frames",
     metadata,
     Column("output", String(16), primary_key=True),
+    # impact.scope_name: every state or one, every program model or one.
+    Column("scope", String(64), primary_key=True),
     Column("setting", String(16), primary_key=True),
     Column("month_from", String(7), primary_key=True),
     Column("month_to", String(7), primary_key=True),

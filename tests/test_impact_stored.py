@@ -24,6 +24,7 @@ from data_access.filters import OutcomeFilter
 from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
 from data_access.models import (
     IMPACT_TABLES,
+    Program,
     impact_enrollments,
     impact_frames,
     impact_replicates,
@@ -336,18 +337,60 @@ def _computes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _frames(engine: Engine) -> pd.DataFrame:
     columns = impact_frames.c
     return db.read_frame(
-        select(columns.output, columns.setting, columns.month_from, columns.month_to).order_by(
-            columns.output
-        ),
+        select(
+            columns.output, columns.scope, columns.setting, columns.month_from, columns.month_to
+        ).order_by(columns.output, columns.scope),
         engine=engine,
     )
 
 
-def test_the_default_window_outputs_are_stored(loaded_sample: str) -> None:
-    stored = _frames(db.get_engine(loaded_sample))
+def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: str) -> None:
+    engine = db.get_engine(loaded_sample)
+    programs = db.read_frame(select(Program.state_code, Program.program_model), engine=engine)
+    pairs = set(programs["state_code"] + "|" + programs["program_model"])
+    scopes = {
+        "*|*",
+        *(f"{state}|*" for state in programs["state_code"]),
+        *(f"*|{model}" for model in programs["program_model"]),
+        *pairs,
+    }
+    assert len(pairs) > len(set(programs["state_code"])) > 1
+    stored = _frames(engine)
     assert stored.to_numpy().tolist() == [
-        [output, "all", "2022-10", "2025-09"] for output in sorted(OUTPUTS)
+        [output, scope, "all", "2022-10", "2025-09"]
+        for output in sorted(OUTPUTS)
+        for scope in (["*|*"] if output == "event_study" else sorted(scopes))
     ]
+
+
+TX_PARTNER = Viewer(email="p@example.org", role="state_partner", states=("TX",))
+# (viewer, filters) read from impact_frames, and computed
+STORED = {
+    "every model, not enrolled out": (LEADERSHIP, WINDOW),
+    "every model, not enrolled in": (
+        LEADERSHIP,
+        WINDOW.model_copy(update={"program_models": PROGRAM_MODELS}),
+    ),
+    "one state": (LEADERSHIP, WINDOW.model_copy(update={"states": ("TX",)})),
+    "one model": (LEADERSHIP, WINDOW.model_copy(update={"program_models": ("whole_health",)})),
+    "one state's model": (
+        LEADERSHIP,
+        WINDOW.model_copy(update={"states": ("TX",), "program_models": ("embedded",)}),
+    ),
+}
+COMPUTED = {
+    "another setting": (LEADERSHIP, WINDOW.model_copy(update={"setting": "behavioral"})),
+    "all months": (LEADERSHIP, OutcomeFilter()),
+    "two states": (LEADERSHIP, WINDOW.model_copy(update={"states": ("TX", "NY")})),
+    "two models": (
+        LEADERSHIP,
+        WINDOW.model_copy(update={"program_models": ("embedded", "whole_health")}),
+    ),
+    "one program": (LEADERSHIP, WINDOW.model_copy(update={"program_ids": ("MI-WHOLE-HEALTH",)})),
+    "one condition": (LEADERSHIP, WINDOW.model_copy(update={"conditions": ("mental_health",)})),
+    # A partner's evaluation is over every month of the grant (access.impact_scope).
+    "a partner": (TX_PARTNER, WINDOW),
+}
 
 
 @pytest.mark.parametrize("output", list(OUTPUTS))
@@ -358,29 +401,18 @@ def test_stored_outputs_are_the_computed_frames(
     engine = db.get_engine(loaded_sample)
     function = OUTPUTS[output][0]
     kw = {"small_cells": small_cells, "engine": engine}
-    expected = _computed(monkeypatch, output, LEADERSHIP, WINDOW, **kw)
     computed = _computes(monkeypatch)
-    # Every model chosen, with or without the not-enrolled rows: the same stored filters.
-    enrolled = WINDOW.model_copy(update={"program_models": PROGRAM_MODELS})
-    for filters in (WINDOW, enrolled):
-        stored = function(viewer=LEADERSHIP, filters=filters, **kw)
-        assert_frame_equal(stored, expected, check_exact=True)
-    assert computed == []
-    assert len(expected) > 0
-    # Other filters, settings and a partner are computed as before.
-    others = [
-        (LEADERSHIP, WINDOW.model_copy(update={"setting": "behavioral"})),
-        (LEADERSHIP, WINDOW.model_copy(update={"states": ("TX",)})),
-        (LEADERSHIP, OutcomeFilter()),
-        (Viewer(email="p@example.org", role="state_partner", states=("TX",)), WINDOW),
-    ]
-    for viewer, filters in others:
-        got = function(viewer=viewer, filters=filters, **kw)
-        assert computed == [output]
-        assert_frame_equal(
-            got, _computed(monkeypatch, output, viewer, filters, **kw), check_exact=True
-        )
-        computed.clear()
+    # The event study is stored for the opening view only (impact_store.stored_scopes).
+    stored = dict(list(STORED.items())[:2]) if output == "event_study" else STORED
+    computes = {**COMPUTED, **{k: v for k, v in STORED.items() if k not in stored}}
+    for cases, reads in ((stored, True), (computes, False)):
+        for name, (viewer, filters) in cases.items():
+            expected = _computed(monkeypatch, output, viewer, filters, **kw)
+            computed.clear()
+            got = function(viewer=viewer, filters=filters, **kw)
+            assert computed == ([] if reads else [output]), name
+            assert_frame_equal(got, expected, check_exact=True, obj=name)
+            assert len(expected) > 0, name
 
 
 def _assert_outputs(
@@ -413,7 +445,9 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
     _assert_outputs(engine, filters, expected)
     assert computed == list(OUTPUTS)
     # After a deploy, migrate stores this code's outputs again; they are read, not computed.
-    assert db.migrate(engine).startswith("Stored the opening view's matched-comparison outputs")
+    assert db.migrate(engine).startswith(
+        "Stored the matched comparison's outputs of the common filters"
+    )
     digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
     assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
     computed.clear()  # migrate's own
