@@ -746,12 +746,17 @@ def prepost_by_program(
     if filters.selects_nothing:
         return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
     outcomes = enrollment_outcomes.c
+    program_conditions = _prepost_programs(filters)
     enrollment_conditions = [
         outcomes.analysable == true(),
         *filter_conditions(
             filters, condition=outcomes.primary_condition, month=outcomes.enrolled_month
         ),
     ]
+    if program_conditions:
+        # Only the chosen programs' enrollments summed (an index range, not every program's).
+        chosen = select(Program.program_id).where(*program_conditions)
+        enrollment_conditions.append(outcomes.program_id.in_(chosen))
     per_program = (
         select(
             outcomes.program_id,
@@ -763,7 +768,6 @@ def prepost_by_program(
         .group_by(outcomes.program_id)
         .subquery()
     )
-    program_conditions = _prepost_programs(filters)
     sum_columns = [c for c in per_program.c if c.name != "program_id"]
     statement = (
         select(
