@@ -26,14 +26,10 @@ PAGES = ROOT / "pages"
 RETRY_SECONDS = 5
 log = logging.getLogger(__name__)
 
-# An emoji tab icon: without one the tab shows the page's Material icon, whose image
-# Streamlit fetches from Google's servers (blocked on some partners' networks); an emoji is
-# drawn locally. The Material icons of the navigation come from a bundled font.
-st.set_page_config(page_title="Peer support outcomes", page_icon="🤝", layout="wide")
-
 
 def setup_page(problem: str) -> None:
     """What to do when there is nothing to show yet (no database, empty, or bad settings)."""
+    auth.page_config("Set up")
     st.title("Peer support outcomes dashboard")
     st.warning(problem, icon=":material/database:")
     st.markdown("Load the outcomes database from the repository root, then reload this page:")
@@ -55,6 +51,7 @@ def unavailable(message: str) -> None:
     No navigation is drawn, so the page address and its filters stay as they were and the
     same page returns when the database answers again.
     """
+    auth.page_config()
     st.title("Peer support outcomes dashboard")
     st.error(message, icon=":material/cloud_off:")
 
@@ -148,8 +145,7 @@ def main() -> None:
     # <nav aria-label="App pages">, and marks the open page with aria-current="page".
     navigation = st.navigation(list(pages.values()))
     auth.follow_kept_link({"overview": pages[""], **pages}, navigation)
-    # The tab names the page: set_page_config is additive, so this overrides only the title.
-    st.set_page_config(page_title=f"{navigation.title} · Peer support outcomes")
+    auth.page_config(navigation.title)
     auth.show_banner(viewer)
     filters.render_sidebar(options)
     filters.show_url_notices()

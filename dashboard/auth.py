@@ -345,9 +345,28 @@ def show_banner(viewer: Viewer) -> None:
         st.stop()
 
 
+APP_TITLE: Final = "Peer support outcomes"
+
+
+def page_config(title: str | None = None) -> None:
+    """The tab's title (the page's, then the app's), icon and layout: set once in each run,
+    before anything is drawn. Each change is a message the browser answers by drawing the
+    whole app again, so a run that set it twice (the app's, then the page's) paid twice.
+
+    An emoji tab icon: without one the tab shows the page's Material icon, whose image
+    Streamlit fetches from Google's servers (blocked on some partners' networks); an emoji is
+    drawn locally. The Material icons of the navigation come from a bundled font."""
+    st.set_page_config(
+        page_title=f"{title} · {APP_TITLE}" if title else APP_TITLE,
+        page_icon="🤝",
+        layout="wide",
+    )
+
+
 def _only_page(draw: Any, title: str) -> None:
     """Run `draw` as the app's only page, whatever page the URL asked for (each page's address
     is answered by it too, so the address and its filters stay as the link gave them)."""
+    page_config(title)
     pages = [st.Page(draw, title=title, url_path="sign_in", default=True)]
     pages += [st.Page(draw, title=title, url_path=path) for path in PAGE_PATHS]
     st.navigation(pages, position="hidden").run()
