@@ -1074,6 +1074,15 @@ def scope_name(state: str | None, model: str | None) -> str:
     return f"{state or '*'}|{model or '*'}"
 
 
+OPENING_SCOPE: Final = scope_name(None, None)
+# The outputs stored for the narrower scopes too. Not the event study: its month sums of
+# floats are added by the database in its plan's order, and a narrower filter's plan at load
+# (inside the load's transaction) may differ from the query's later, and so may the last
+# bits. The opening view's is a full scan either way; impact and balance sum their rows in
+# Python, in a fixed order.
+SCOPED_OUTPUTS: Final = ("impact", "balance")
+
+
 def stored_payload(
     output: str, filters: OutcomeFilter, models: Sequence[str], engine: Engine
 ) -> Any | None:
@@ -1082,7 +1091,7 @@ def stored_payload(
     code is the one that stored it; else None, as when the table is missing or of an older
     form (a database loaded before it)."""
     scope = stored_scope(filters, models)
-    if scope is None:
+    if scope is None or (scope != OPENING_SCOPE and output not in SCOPED_OUTPUTS):
         return None
     columns = impact_frames.c
     statement = select(columns.payload).where(

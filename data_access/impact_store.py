@@ -24,6 +24,7 @@ from data_access.event_study import balance_payload, event_study_payload
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     CODE_DIGEST,
+    OPENING_SCOPE,
     _comparison_members,
     _default_window,
     impact_payload,
@@ -36,11 +37,6 @@ from data_access.vocabulary import PROGRAM_MODELS
 STORED_SETTINGS = ("all",)
 
 
-# The event study is stored for the opening view only: its month sums of floats are added by
-# the database in its plan's order, and a narrower filter's plan at load (inside the load's
-# transaction) may differ from the query's later, and so may the last bits. The opening
-# view's is a full scan either way; impact and balance sum their rows in Python, in a fixed
-# order.
 def stored_scopes(conn: Connection) -> list[tuple[str | None, str | None]]:
     """The (state, program model) scopes stored, None standing for every one: all of them,
     each state, each program model and each state's model, as the programs have them."""
@@ -78,20 +74,21 @@ def store_frames(conn: Connection) -> None:
                 states=None if state is None else (state,),
             )
             models = list(PROGRAM_MODELS) if model is None else [model]
+            scope = scope_name(state, model)
             # The comparison members of impact and the event study are the same counts.
             members = _comparison_members(filters, models, conn)
             payloads: dict[str, Any] = {
                 "impact": impact_payload(filters, models, conn, comparison_members=members),
                 "balance": balance_payload(filters, models, conn),
             }
-            if (state, model) == (None, None):
+            if scope == OPENING_SCOPE:
                 payloads["event_study"] = event_study_payload(
                     filters, models, conn, comparison_members=members
                 )
             records += [
                 {
                     "output": output,
-                    "scope": scope_name(state, model),
+                    "scope": scope,
                     "setting": setting,
                     "month_from": window[0],
                     "month_to": window[1],
