@@ -257,7 +257,8 @@ def migrate(engine: Engine) -> str:
         return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
     if other_code:
         return (
-            f"Stored the matched comparison's outputs of the common filters for this code ({now})."
+            "Stored the outputs of the common filters (the matched comparison's and the "
+            f"enrolled members) for this code ({now})."
         )
     return f"The database is up to date ({now})."
 

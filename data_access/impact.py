@@ -1093,11 +1093,19 @@ def stored_payload(
     scope = stored_scope(filters, models)
     if scope is None or (scope != OPENING_SCOPE and output not in SCOPED_OUTPUTS):
         return None
+    return read_stored(output, scope, filters.setting, filters, engine)
+
+
+def read_stored(
+    output: str, scope: str, setting: str, filters: OutcomeFilter, engine: Engine
+) -> Any | None:
+    """The stored payload of an output, a scope and a setting over the filters' months,
+    stored by this code; else None, as when the table is missing or of an older form."""
     columns = impact_frames.c
     statement = select(columns.payload).where(
         columns.output == output,
         columns.scope == scope,
-        columns.setting == filters.setting,
+        columns.setting == setting,
         columns.month_from == filters.month_from,
         columns.month_to == filters.month_to,
         columns.code_digest == CODE_DIGEST,

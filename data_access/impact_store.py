@@ -1,4 +1,5 @@
-"""The matched comparison's outputs of the common filters, computed at load and stored.
+"""The outputs of the common filters (the matched comparison's, the enrolled members),
+computed at load and stored.
 
 The dashboard opens on every state, program model, program and condition over its opening
 months (queries.default_window) in the `all` setting, and the filters most often chosen from
@@ -7,8 +8,11 @@ months, `store_frames` computes the impact rows and the balance (and for the ope
 event study too) inside the load's transaction, from the tables just built (and the
 replicates just stored), and stores each before suppression as JSON (impact_frames), so that
 the first request of each is one indexed read; the viewer's suppression is applied when it
-is read. JSON keeps every float's bits (repr round-trips) and the frame is built from the
-same records by the same code, so the stored and computed outputs are the same frames.
+is read. The count of enrolled members of each scope (queries.count_members) is stored the
+same way, over the opening months and the months of equal length before them: the Overview's
+tiles and their change. JSON keeps every float's bits (repr round-trips) and the frame is
+built from the same records by the same code, so the stored and computed outputs are the same
+frames.
 Other filters, rows of other code (impact.CODE_DIGEST) and other months are not read: the
 query computes instead.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, func, select
 
 from data_access.event_study import balance_payload, event_study_payload
 from data_access.filters import OutcomeFilter
@@ -28,10 +32,13 @@ from data_access.impact import (
     _comparison_members,
     _default_window,
     impact_payload,
+    read_stored,
     scope_name,
+    stored_scope,
 )
-from data_access.models import Program, impact_frames
-from data_access.vocabulary import PROGRAM_MODELS
+from data_access.models import Program, impact_frames, monthly_summary
+from data_access.queries import count_members, previous_months
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS
 
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
 STORED_SETTINGS = ("all",)
@@ -99,5 +106,56 @@ def store_frames(conn: Connection) -> None:
                 for output, payload in payloads.items()
                 if payload is not None
             ]
+    records += _member_counts(conn, window)
     if records:
         conn.execute(impact_frames.insert(), records)
+
+
+def _member_counts(conn: Connection, window: tuple[str, str]) -> list[dict[str, object]]:
+    """The enrolled members of every stored scope over the opening months and the months of
+    equal length before them (the Overview's tiles and their change), as `enrolled_members`
+    counts them before suppression."""
+    first_month = conn.execute(select(func.min(monthly_summary.c.month))).scalar_one()
+    windows = [window]
+    before = previous_months(*window, first_month=str(first_month))
+    if before is not None:
+        windows.append(before)
+    return [
+        {
+            "output": MEMBERS_OUTPUT,
+            "scope": scope_name(state, model),
+            "setting": MEMBERS_SETTING,
+            "month_from": month_from,
+            "month_to": month_to,
+            "code_digest": CODE_DIGEST,
+            "payload": json.dumps(
+                count_members(
+                    OutcomeFilter(
+                        month_from=month_from,
+                        month_to=month_to,
+                        states=None if state is None else (state,),
+                        program_models=tuple(PROGRAM_MODELS) if model is None else (model,),
+                    ),
+                    conn,
+                )
+            ),
+        }
+        for state, model in stored_scopes(conn)
+        for month_from, month_to in windows
+    ]
+
+
+MEMBERS_OUTPUT = "enrolled_members"
+# A count of members is the same in every setting: stored once, under `all`.
+MEMBERS_SETTING = "all"
+
+
+def stored_members(filters: OutcomeFilter, engine: Engine) -> int | None:
+    """The stored count of enrolled members (`_member_counts`) when the filters are a stored
+    scope over stored months; else None."""
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    scope = stored_scope(filters, models) if models else None
+    if scope is None:
+        return None
+    payload = read_stored(MEMBERS_OUTPUT, scope, MEMBERS_SETTING, filters, engine)
+    return None if payload is None else int(payload)

@@ -515,7 +515,8 @@ impact_replicates = Table(
     CheckConstraint(_in("enrollment_window", REPLICATE_WINDOWS), name="enrollment_window"),
 )
 # The outputs (impact, event_study, balance) of the common filters over the dashboard's
-# opening months, before suppression, as JSON (impact_store.py): their first request is
+# opening months, and their enrolled members over those and the months before (the
+# Overview's tiles), before suppression, as JSON (impact_store.py): their first request is
 # one read. `code_digest`: of the code that computed them; a row of other code is not read.
 impact_frames = Table(
     "impact_frames",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Select,
     SQLColumnExpression,
@@ -78,6 +79,7 @@ from data_access.suppression import (
 from data_access.vocabulary import (
     DEFAULT_MONTHS,
     NOT_ENROLLED,
+    PROGRAM_MODELS,
     SETTINGS,
     Dimension,
     Period,
@@ -753,7 +755,7 @@ def prepost_by_program(
             filters, condition=outcomes.primary_condition, month=outcomes.enrolled_month
         ),
     ]
-    if program_conditions:
+    if _narrows_programs(filters):
         # Only the chosen programs' enrollments summed (an index range, not every program's).
         chosen = select(Program.program_id).where(*program_conditions)
         enrollment_conditions.append(outcomes.program_id.in_(chosen))
@@ -823,6 +825,16 @@ def _prepost_programs(filters: OutcomeFilter) -> list[ColumnElement[bool]]:
     """The programs of the pre/post rows (one row each, with or without enrollments)."""
     return filter_conditions(
         filters, model=Program.program_model, state=Program.state_code, program=Program.program_id
+    )
+
+
+def _narrows_programs(filters: OutcomeFilter) -> bool:
+    """Whether the filters leave out some programs: a state, program or model choice. Every
+    program's enrollments are read in one scan; the index pays only for a part of them."""
+    return (
+        filters.states is not None
+        or filters.program_ids is not None
+        or not set(PROGRAM_MODELS) <= set(filters.program_models)
     )
 
 
@@ -969,17 +981,27 @@ def previous_period(
     bounds = month_bounds(viewer=viewer, engine=engine)
     if bounds is None:
         return None
-    first = _month_index(filters.month_from or bounds[0])
-    last = _month_index(filters.month_to or bounds[1])
-    length = last - first + 1
-    if first - length < _month_index(bounds[0]):
-        return None
-    return filters.model_copy(
-        update={"month_from": _month_of(first - length), "month_to": _month_of(first - 1)}
+    before = previous_months(
+        filters.month_from or bounds[0], filters.month_to or bounds[1], first_month=bounds[0]
     )
+    if before is None:
+        return None
+    return filters.model_copy(update={"month_from": before[0], "month_to": before[1]})
 
 
-def _members(filters: OutcomeFilter, engine: Engine) -> int:
+def previous_months(month_from: str, month_to: str, *, first_month: str) -> tuple[str, str] | None:
+    """The months of equal length just before `month_from`..`month_to` (YYYY-MM); None when
+    they would start before the data's `first_month`."""
+    first = _month_index(month_from)
+    length = _month_index(month_to) - first + 1
+    if first - length < _month_index(first_month):
+        return None
+    return _month_of(first - length), _month_of(first - 1)
+
+
+def count_members(filters: OutcomeFilter, engine: Engine | Connection) -> int:
+    """Distinct members enrolled in a selected program on at least one day of the range,
+    before suppression."""
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
     if filters.selects_nothing or not models:
         return 0
@@ -1062,7 +1084,12 @@ def enrolled_members(
     a wider view they may ask for differs from it by such a count)."""
     filters = scope_filter(filters, viewer)[0]
     engine = db.resolve_engine(engine)
-    members = _members(filters, engine)
+    # Imported here: the stored outputs are computed with modules that import this one.
+    from data_access.impact_store import stored_members
+
+    members = stored_members(filters, engine)
+    if members is None:
+        members = count_members(filters, engine)
     if must_suppress(viewer, small_cells):
         if 0 < members < _threshold():
             return None
@@ -1082,5 +1109,6 @@ __all__ = [
     "monthly_outcomes",
     "outcome_summary",
     "prepost_by_program",
+    "previous_months",
     "previous_period",
 ]

@@ -18,10 +18,11 @@ from pandas.testing import assert_frame_equal
 from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, func, select
 
 from dashboard.filters import Options, default_range, months_between
-from data_access import db, event_study, impact, loader, queries
+from data_access import db, event_study, impact, impact_store, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
+from data_access.impact_store import MEMBERS_OUTPUT
 from data_access.models import (
     IMPACT_TABLES,
     Program,
@@ -339,7 +340,7 @@ def _frames(engine: Engine) -> pd.DataFrame:
     return db.read_frame(
         select(
             columns.output, columns.scope, columns.setting, columns.month_from, columns.month_to
-        ).order_by(columns.output, columns.scope),
+        ).order_by(columns.output, columns.scope, columns.month_from),
         engine=engine,
     )
 
@@ -355,11 +356,17 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
         *pairs,
     }
     assert len(pairs) > len(set(programs["state_code"])) > 1
+    # The members are counted over the months before the window too (the tiles' change).
+    windows = {
+        output: [("2019-10", "2022-09")] * (output == MEMBERS_OUTPUT) + [("2022-10", "2025-09")]
+        for output in [*OUTPUTS, MEMBERS_OUTPUT]
+    }
     stored = _frames(engine)
     assert stored.to_numpy().tolist() == [
-        [output, scope, "all", "2022-10", "2025-09"]
-        for output in sorted(OUTPUTS)
+        [output, scope, "all", *months]
+        for output in sorted(windows)
         for scope in (["*|*"] if output == "event_study" else sorted(scopes))
+        for months in windows[output]
     ]
 
 
@@ -415,6 +422,55 @@ def test_stored_outputs_are_the_computed_frames(
             assert len(expected) > 0, name
 
 
+BEFORE_WINDOW = OutcomeFilter(month_from="2019-10", month_to="2022-09")
+# The members' count is the same in every setting.
+MEMBERS_STORED = {
+    **STORED,
+    **{
+        f"{name}, the months before": (
+            viewer,
+            filters.model_copy(update=BEFORE_WINDOW.model_dump(include={"month_from", "month_to"})),
+        )
+        for name, (viewer, filters) in STORED.items()
+    },
+    "another setting": COMPUTED["another setting"],
+}
+MEMBERS_COUNTED = {
+    **{k: v for k, v in COMPUTED.items() if k not in MEMBERS_STORED},
+    "one program": (LEADERSHIP, WINDOW.model_copy(update={"program_ids": ("OH-WHOLE-HEALTH",)})),
+    "other months": (LEADERSHIP, WINDOW.model_copy(update={"month_to": "2025-08"})),
+    # A partner's tiles cover whole years (their one state's count is counted).
+    "a partner": (TX_PARTNER, OutcomeFilter(month_from="2023-01", month_to="2024-12")),
+}
+
+
+@pytest.mark.parametrize("small_cells", ["show", "suppress"])
+def test_stored_member_counts_are_the_counted_ones(
+    loaded_sample: str, monkeypatch: pytest.MonkeyPatch, small_cells: str
+) -> None:
+    engine = db.get_engine(loaded_sample)
+    counted: list[OutcomeFilter] = []
+    count = queries.count_members
+
+    def counting(filters: OutcomeFilter, engine: Engine) -> int:
+        counted.append(filters)
+        return count(filters, engine)
+
+    for cases, reads in ((MEMBERS_STORED, True), (MEMBERS_COUNTED, False)):
+        for name, (viewer, filters) in cases.items():
+            kw: dict[str, Any] = {"viewer": viewer, "filters": filters, "engine": engine}
+            with monkeypatch.context() as patch:
+                patch.setattr(impact_store, "stored_members", lambda *args: None)
+                expected = queries.enrolled_members(**kw, small_cells=small_cells)
+                shown = queries.enrolled_members(**kw, small_cells="show")
+            monkeypatch.setattr(queries, "count_members", counting)
+            counted.clear()
+            assert queries.enrolled_members(**kw, small_cells=small_cells) == expected, name
+            assert (counted == []) == reads, name
+            monkeypatch.setattr(queries, "count_members", count)
+            assert shown is not None and shown > 0, name
+
+
 def _assert_outputs(
     engine: Engine, filters: OutcomeFilter, expected: dict[str, pd.DataFrame]
 ) -> None:
@@ -446,7 +502,7 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
     assert computed == list(OUTPUTS)
     # After a deploy, migrate stores this code's outputs again; they are read, not computed.
     assert db.migrate(engine).startswith(
-        "Stored the matched comparison's outputs of the common filters"
+        "Stored the outputs of the common filters (the matched comparison's and the enrolled"
     )
     digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
     assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
