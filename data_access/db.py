@@ -327,7 +327,7 @@ def schema_problem(engine: Engine, *, settings: Settings | None = None) -> str |
     if found is None or found < SUMMARIES_SINCE_SCHEMA:
         shown = "no version" if found is None else f"schema version {found}"
         return (
-            "This database was built under an older version of the data contract "
+            "This database holds summaries of an older form "
             f"({shown}; this dashboard reads schema version {SCHEMA_VERSION}, data contract "
             f"version {CONTRACT_VERSION}), so its figures would be read wrongly. Run "
             f"`{MIGRATE_COMMAND}` to rebuild its summaries from the loaded data, or load "

@@ -44,8 +44,9 @@ from data_access.vocabulary import (
 )
 
 # Bump with every change to the tables below and add a migration step (see README and
-# db.create_schema). 3: the summaries of contract version 2 (SUMMARIES_SINCE_SCHEMA).
-SCHEMA_VERSION: Final = 3
+# db.create_schema). 3: the summaries of contract version 2. 4: prepost_summary
+# (SUMMARIES_SINCE_SCHEMA).
+SCHEMA_VERSION: Final = 4
 
 metadata = MetaData(
     naming_convention={
@@ -237,7 +238,7 @@ ACCESS_TABLES: Final = (ViewerGrant, ViewerState, AuditEvent)
 
 # A database whose schema_version is older holds summaries of other definitions: the
 # migration rebuilds them from the contract tables (db.create_schema).
-SUMMARIES_SINCE_SCHEMA: Final = 3
+SUMMARIES_SINCE_SCHEMA: Final = 4
 # Per setting of the stay (columns `<measure>_behavioral`, `<measure>_medical`):
 # followed_discharges: discharged stays whose 30 days after discharge are all in the data;
 # readmissions_30d: followed discharges readmitted 1-30 days later in the same setting;
@@ -362,6 +363,36 @@ enrollment_outcomes = Table(
     Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
 )
 
+# The analysable enrollments' window sums by program, month of enrollment and condition:
+# what every pre/post figure adds up (queries.prepost_by_program), a fifth of
+# enrollment_outcomes' rows. `<window>_with_admission_<setting>`: enrollments with an
+# admission of the setting in the window (`all`: of either setting).
+prepost_summary = Table(
+    "prepost_summary",
+    metadata,
+    Column("program_id", String(ID_LENGTH), primary_key=True),
+    Column("enrolled_month", String(7), primary_key=True),
+    Column("primary_condition", String(16), primary_key=True),
+    Column("state_code", String(2), nullable=False),
+    Column("program_model", String(16), nullable=False),
+    Column("enrollments", BigInteger, nullable=False),
+    *[
+        Column(f"{window}_with_admission_{setting}", BigInteger, nullable=False)
+        for window in WINDOWS
+        for setting in SETTINGS
+    ],
+    *[
+        column
+        for window in WINDOWS
+        for column in _per_setting(f"{window}_", PREPOST_ADMISSION_MEASURES)
+    ],
+    *[
+        column
+        for window in WINDOWS
+        for column in _per_setting(f"{window}_", PREPOST_CLAIM_MEASURES)
+    ],
+)
+
 # One row: the data-through date the summaries were built with (NULL: no admission nor
 # claim), so that provisional months follow the summaries, whatever wrote them.
 summary_info = Table(
@@ -377,6 +408,7 @@ SUMMARY_TABLES: Final = (
     enrollment_spells,
     monthly_summary,
     enrollment_outcomes,
+    prepost_summary,
 )
 
 

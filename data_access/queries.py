@@ -60,8 +60,8 @@ from data_access.models import (
     Member,
     Program,
     State,
-    enrollment_outcomes,
     monthly_summary,
+    prepost_summary,
     summary_info,
 )
 from data_access.settings import get_settings
@@ -697,7 +697,7 @@ def monthly_outcome_rows(
 
 
 def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[int]]:
-    columns = enrollment_outcomes.c
+    columns = prepost_summary.c
 
     def limited(measure: str) -> ColumnElement[int]:
         """An admission measure by the stays' setting, a claim measure by the claims' flag."""
@@ -707,10 +707,11 @@ def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[
             )
         return columns[f"{window}_{measure}_{setting}"]
 
-    admissions = limited("admissions")
     return [
-        func.sum(case((admissions > 0, 1), else_=0)).label(f"{window}_with_admission{suffix}"),
-        func.sum(admissions).label(f"{window}_admissions{suffix}"),
+        func.sum(columns[f"{window}_with_admission_{setting}"]).label(
+            f"{window}_with_admission{suffix}"
+        ),
+        func.sum(limited("admissions")).label(f"{window}_admissions{suffix}"),
         func.sum(limited("discharges")).label(f"{window}_discharges{suffix}"),
         func.sum(limited("inpatient_days")).label(f"{window}_inpatient_days{suffix}"),
         func.sum(limited("admission_paid_cents")).label(f"{window}_admission_cents{suffix}"),
@@ -747,22 +748,19 @@ def prepost_by_program(
     filters = scope_filter(filters, viewer)[0]
     if filters.selects_nothing:
         return _empty([*PREPOST_COLUMNS, SUPPRESSED_COLUMN])
-    outcomes = enrollment_outcomes.c
+    outcomes = prepost_summary.c
     program_conditions = _prepost_programs(filters)
-    enrollment_conditions = [
-        outcomes.analysable == true(),
-        *filter_conditions(
-            filters, condition=outcomes.primary_condition, month=outcomes.enrolled_month
-        ),
-    ]
+    enrollment_conditions = filter_conditions(
+        filters, condition=outcomes.primary_condition, month=outcomes.enrolled_month
+    )
     if _narrows_programs(filters):
-        # Only the chosen programs' enrollments summed (an index range, not every program's).
+        # Only the chosen programs' rows summed (a key range, not every program's).
         chosen = select(Program.program_id).where(*program_conditions)
         enrollment_conditions.append(outcomes.program_id.in_(chosen))
     per_program = (
         select(
             outcomes.program_id,
-            func.count().label("enrollments"),
+            func.sum(outcomes.enrollments).label("enrollments"),
             *_window_sums("pre", filters.setting),
             *_window_sums("post", filters.setting),
         )
@@ -860,7 +858,7 @@ def _partner_prepost_hidden(
     """The differencing rule over the pre/post rows of a partner: each program's counts
     against its rows over other conditions, settings and whole years
     (`differencing.prepost_hidden`)."""
-    outcomes = enrollment_outcomes.c
+    outcomes = prepost_summary.c
     year = func.substr(outcomes.enrolled_month, 1, 4).label("year")
     keys = [outcomes.program_id, year, outcomes.primary_condition]
     sums = [
@@ -872,9 +870,8 @@ def _partner_prepost_hidden(
 
     def read() -> pd.DataFrame:
         statement = (
-            select(*keys, func.count().label("enrollments"), *sums)
-            .join(Program, Program.program_id == outcomes.program_id)
-            .where(outcomes.analysable == true(), Program.state_code.in_(viewer.states or ()))
+            select(*keys, func.sum(outcomes.enrollments).label("enrollments"), *sums)
+            .where(outcomes.state_code.in_(viewer.states or ()))
             .group_by(*keys)
         )
         atoms = db.read_frame(statement, engine=engine)
@@ -898,12 +895,12 @@ _PREPOST_ATOMS: dict[tuple[object, ...], pd.DataFrame] = {}
 
 
 def _prepost_key(viewer: Viewer, engine: Engine) -> tuple[object, ...]:
-    """As `_partner_key`, with a fingerprint of the partner's enrollment outcomes (tests
-    change rows without a load)."""
-    outcomes = enrollment_outcomes.c
+    """As `_partner_key`, with a fingerprint of the partner's pre/post sums (tests change
+    rows without a load)."""
+    outcomes = prepost_summary.c
     fingerprint = select(
         func.count().label("rows"),
-        func.sum(case((outcomes.analysable == true(), 1), else_=0)).label("analysable"),
+        func.sum(outcomes.enrollments).label("enrollments"),
         func.sum(
             outcomes.pre_admissions_behavioral
             + outcomes.pre_admissions_medical

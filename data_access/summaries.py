@@ -20,6 +20,7 @@ from data_access.models import (
     calendar_months,
     enrollment_outcomes,
     monthly_summary,
+    prepost_summary,
     summary_info,
 )
 from data_access.vocabulary import (
@@ -35,7 +36,9 @@ from data_access.vocabulary import (
     POST_WINDOW_LAST_DAY,
     PRE_WINDOW_DAYS,
     READMISSION_DAYS,
+    SETTINGS,
     VISIT_CATEGORIES,
+    WINDOWS,
 )
 
 EPOCH = dt.date(1970, 1, 1)
@@ -565,6 +568,40 @@ FROM judged
 """
 
 
+def _prepost_summary_sql() -> str:
+    """The analysable enrollments of enrollment_outcomes summed by program, month of
+    enrollment and condition."""
+    admissions = {
+        setting: " + ".join(f"{{w}}_admissions_{s}" for s in ADMISSION_SETTINGS)
+        if setting == "all"
+        else f"{{w}}_admissions_{setting}"
+        for setting in SETTINGS
+    }
+    with_admission = {
+        f"{window}_with_admission_{setting}": "SUM(CASE WHEN "
+        f"{admitted.format(w=window)} > 0 THEN 1 ELSE 0 END)"
+        for window in WINDOWS
+        for setting, admitted in admissions.items()
+    }
+    summed = {
+        c.name: f"SUM({c.name})"
+        for c in enrollment_outcomes.columns
+        if isinstance(c.type, BigInteger)
+    }
+    measures = _checked_columns(
+        prepost_summary, {"enrollments": "COUNT(*)"}, with_admission, summed
+    )
+    values = {"enrollments": "COUNT(*)", **with_admission, **summed}
+    keys = "program_id, enrolled_month, primary_condition, state_code, program_model"
+    return f"""
+INSERT INTO prepost_summary ({keys}, {", ".join(measures)})
+SELECT {keys}, {", ".join(values[c] for c in measures)}
+FROM enrollment_outcomes
+WHERE analysable
+GROUP BY {keys}
+"""
+
+
 def rebuild_summaries(conn: Connection) -> None:
     """Recompute every summary table from the contract tables, inside the caller's transaction.
 
@@ -594,5 +631,6 @@ def rebuild_summaries(conn: Connection) -> None:
         conn.execute(text("ANALYZE calendar_months, eligibility_islands, enrollment_spells"))
     conn.execute(text(_monthly_sql(d, bounds)))
     conn.execute(text(_enrollment_outcomes_sql(d, bounds)))
+    conn.execute(text(_prepost_summary_sql()))
     if postgres:
-        conn.execute(text("ANALYZE monthly_summary, enrollment_outcomes"))
+        conn.execute(text("ANALYZE monthly_summary, enrollment_outcomes, prepost_summary"))

@@ -301,19 +301,19 @@ def test_create_schema_rebuilds_summaries_of_an_older_contract(world: Engine) ->
     make_v1(world)
     problem = db.schema_problem(world)
     assert problem is not None
-    assert problem.startswith("This database was built under an older version of the data contract")
+    assert problem.startswith("This database holds summaries of an older form")
     assert "`python -m data_access migrate`" in problem
     assert db.migrate(world) == (
         "Rebuilt the summaries from the loaded data: schema version 2 -> "
-        "schema version 3, data contract version 2."
+        "schema version 4, data contract version 2."
     )
-    assert versions(world) == {"contract_version": "2", "schema_version": "3"}
+    assert versions(world) == {"contract_version": "2", "schema_version": "4"}
     assert db.schema_problem(world) is None
     after = summaries(world)
     for name, frame in fresh.items():
         pd.testing.assert_frame_equal(after[name], frame)
     assert db.migrate(world) == (
-        "The database is up to date (schema version 3, data contract version 2)."
+        "The database is up to date (schema version 4, data contract version 2)."
     )
 
 
@@ -348,7 +348,7 @@ def test_a_load_into_an_older_database_rebuilds_it_in_the_load(
         load_directory(write(tmp_path / "bad", files), engine=engine)
     assert_still_v1(engine, stale)  # the refused load rolled the migration back
     load_directory(good, engine=engine)
-    assert versions(engine) == {"contract_version": "2", "schema_version": "3"}
+    assert versions(engine) == {"contract_version": "2", "schema_version": "4"}
     after = summaries(engine)
     for name, frame in fresh.items():
         pd.testing.assert_frame_equal(after[name], frame)
@@ -356,23 +356,23 @@ def test_a_load_into_an_older_database_rebuilds_it_in_the_load(
 
 def test_a_newer_database_is_neither_read_nor_loaded(engine: Engine, tmp_path: Path) -> None:
     with engine.begin() as conn:
-        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="4"))
+        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="5"))
     expected_problem = (
-        "This database was built by a newer version of the dashboard (schema version 4; "
-        "this one knows 3). Use the newer version."
+        "This database was built by a newer version of the dashboard (schema version 5; "
+        "this one knows 4). Use the newer version."
     )
     assert db.schema_problem(engine) == expected_problem
     assert db.migrate(engine) == f"{expected_problem} Nothing was changed."
     with pytest.raises(DatabaseNotReady, match="newer version"):
         load_directory(write(tmp_path / "good", dict(GOOD)), engine=engine)
-    assert versions(engine)["schema_version"] == "4"
+    assert versions(engine)["schema_version"] == "5"
 
 
 def test_a_new_database_gets_the_current_versions(database_url: str) -> None:
     engine = db.get_engine(database_url)
     assert db.schema_problem(engine) is None  # nothing loaded: has_schema's case
     assert db.migrate(engine) == (
-        "Created the outcomes tables (schema version 3, data contract version 2)."
+        "Created the outcomes tables (schema version 4, data contract version 2)."
     )
-    assert versions(engine) == {"contract_version": "2", "schema_version": "3"}
+    assert versions(engine) == {"contract_version": "2", "schema_version": "4"}
     db.dispose_engines()

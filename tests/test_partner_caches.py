@@ -12,7 +12,7 @@ from data_access import queries
 from data_access.access import Viewer
 from data_access.filters import OutcomeFilter
 from data_access.loader import load_directory
-from data_access.models import enrollment_outcomes
+from data_access.models import prepost_summary
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 TX = Viewer(email="tx.partner@example.org", role="state_partner", states=("TX",))
@@ -40,10 +40,10 @@ def test_kept_prepost_sums_follow_the_viewer_and_the_rows(engine: Engine) -> Non
 
     before = queries._prepost_key(TX, engine)
     kept = queries._PREPOST_ATOMS[before]
-    outcomes = enrollment_outcomes.c
+    outcomes = prepost_summary.c
     with engine.begin() as conn:
         conn.execute(
-            update(enrollment_outcomes)
+            update(prepost_summary)
             .where(outcomes.state_code == "TX")
             .values(pre_admissions_behavioral=outcomes.pre_admissions_behavioral + 3)
         )

@@ -20,8 +20,8 @@ from tests.test_definitions_v2 import make_v1
 from tests.test_loader import GOOD, GOOD_ROWS, write
 
 NEWER = (
-    "This database was built by a newer version of the dashboard (schema version 4; "
-    "this one knows 3). Use the newer version."
+    "This database was built by a newer version of the dashboard (schema version 5; "
+    "this one knows 4). Use the newer version."
 )
 IMPACT_STALE = (
     "This database was loaded before the matched comparison's tables took their present "
@@ -29,10 +29,10 @@ IMPACT_STALE = (
     "the data again (`python -m data_access load DIR`)."
 )
 OLDER = (
-    "This database was built under an older version of the data contract (schema version 2; "
-    "this dashboard reads schema version 3, data contract version 2), so its figures would be "
-    "read wrongly. Run `python -m data_access migrate` to rebuild its summaries from the "
-    "loaded data, or load the data again (`python -m data_access load DIR`)."
+    "This database holds summaries of an older form (schema version 2; this dashboard "
+    "reads schema version 4, data contract version 2), so its figures would be read wrongly. "
+    "Run `python -m data_access migrate` to rebuild its summaries from the loaded data, or "
+    "load the data again (`python -m data_access load DIR`)."
 )
 
 
@@ -88,12 +88,12 @@ def test_a_changed_schema_version_is_noticed_and_its_problem_kept_reported(
 ) -> None:
     assert message(loaded) == "ready"
     with loaded.begin() as conn:  # no table changes: only the recorded version does
-        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="4"))
+        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="5"))
     assert message(loaded) == NEWER
     assert message(loaded) == NEWER, "a problem is never cached away"
     assert len(checks) == 3
     with loaded.begin() as conn:
-        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="3"))
+        conn.execute(update(SchemaInfo).where(SchemaInfo.key == "schema_version").values(value="4"))
     assert message(loaded) == "ready"
     assert len(checks) == 3, "back to the version that passed: the database as checked"
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sqlalchemy import BigInteger, select
 
 from data_access import db
 from data_access.access import LOCAL_VIEWER
 from data_access.filters import OutcomeFilter
 from data_access.measures import MONTHLY_COLUMNS, PREPOST_COLUMNS
+from data_access.models import enrollment_outcomes, prepost_summary
 from data_access.queries import monthly_outcomes, prepost_by_program
+from data_access.vocabulary import ADMISSION_SETTINGS, SETTINGS, WINDOWS
 from tests import reference_metrics
 from tests.conftest import SAMPLE_DATA
 
@@ -80,3 +83,35 @@ def test_enrollment_outcomes_equal_the_definitions(loaded_sample, frames, settin
         rtol=1e-12,
         atol=1e-9,
     )
+
+
+def test_prepost_summary_sums_the_analysable_enrollment_outcomes(loaded_sample):
+    """The pre/post rows add up prepost_summary: each of its rows is the sum of the
+    analysable enrollments of its program, month of enrollment and condition."""
+    engine = db.get_engine(loaded_sample)
+    outcomes = db.read_frame(select(enrollment_outcomes), engine=engine)
+    outcomes = outcomes[outcomes["analysable"].astype(bool)].copy()
+    keys = ["program_id", "enrolled_month", "primary_condition", "state_code", "program_model"]
+    summed = [c.name for c in enrollment_outcomes.columns if isinstance(c.type, BigInteger)]
+    for window in WINDOWS:
+        admitted = {
+            setting: outcomes[f"{window}_admissions_{setting}"] > 0
+            for setting in ADMISSION_SETTINGS
+        }
+        admitted["all"] = (
+            outcomes[[f"{window}_admissions_{s}" for s in ADMISSION_SETTINGS]].sum(axis=1) > 0
+        )
+        for setting in SETTINGS:
+            outcomes[f"{window}_with_admission_{setting}"] = admitted[setting].astype("int64")
+    outcomes["enrollments"] = 1
+    expected = (
+        outcomes.groupby(keys, as_index=False)[
+            ["enrollments", *(c for c in outcomes.columns if "_with_admission_" in c), *summed]
+        ]
+        .sum()
+        .sort_values(keys[:3], ignore_index=True)
+    )
+    got = db.read_frame(select(prepost_summary), engine=engine)
+    got = got.sort_values(keys[:3], ignore_index=True)[list(expected.columns)]
+    assert 300 < len(got) < outcomes.shape[0]
+    pd.testing.assert_frame_equal(got.astype({c: "int64" for c in expected.columns[5:]}), expected)
