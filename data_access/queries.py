@@ -828,7 +828,7 @@ def _prepost_programs(filters: OutcomeFilter) -> list[ColumnElement[bool]]:
 
 def _narrows_programs(filters: OutcomeFilter) -> bool:
     """Whether the filters leave out some programs: a state, program or model choice. Every
-    program's enrollments are read in one scan; the index pays only for a part of them."""
+    program's rows are read in one scan; a range of the key pays only for a part of them."""
     return (
         filters.states is not None
         or filters.program_ids is not None
