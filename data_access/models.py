@@ -336,6 +336,17 @@ PREPOST_ADMISSION_MEASURES: Final = (
 # professional claims.
 PREPOST_CLAIM_MEASURES: Final = ("service_paid_cents", "ed_visits", "visits", "visit_paid_cents")
 
+
+def _window_sum_columns() -> list[Column[int]]:
+    """The pre and post window sums per setting (new Column objects for each table)."""
+    return [
+        column
+        for measures in (PREPOST_ADMISSION_MEASURES, PREPOST_CLAIM_MEASURES)
+        for window in WINDOWS
+        for column in _per_setting(f"{window}_", measures)
+    ]
+
+
 enrollment_outcomes = Table(
     "enrollment_outcomes",
     metadata,
@@ -350,16 +361,7 @@ enrollment_outcomes = Table(
     Column("has_behavioral_use", Boolean, nullable=False),
     Column("post_window_complete", Boolean, nullable=False),
     Column("analysable", Boolean, nullable=False),
-    *[
-        column
-        for window in WINDOWS
-        for column in _per_setting(f"{window}_", PREPOST_ADMISSION_MEASURES)
-    ],
-    *[
-        column
-        for window in WINDOWS
-        for column in _per_setting(f"{window}_", PREPOST_CLAIM_MEASURES)
-    ],
+    *_window_sum_columns(),
     Index("ix_enrollment_outcomes_program", "program_id", "analysable"),
 )
 
@@ -381,16 +383,7 @@ prepost_summary = Table(
         for window in WINDOWS
         for setting in SETTINGS
     ],
-    *[
-        column
-        for window in WINDOWS
-        for column in _per_setting(f"{window}_", PREPOST_ADMISSION_MEASURES)
-    ],
-    *[
-        column
-        for window in WINDOWS
-        for column in _per_setting(f"{window}_", PREPOST_CLAIM_MEASURES)
-    ],
+    *_window_sum_columns(),
 )
 
 # One row: the data-through date the summaries were built with (NULL: no admission nor

@@ -588,10 +588,8 @@ def _prepost_summary_sql() -> str:
         for c in enrollment_outcomes.columns
         if isinstance(c.type, BigInteger)
     }
-    measures = _checked_columns(
-        prepost_summary, {"enrollments": "COUNT(*)"}, with_admission, summed
-    )
     values = {"enrollments": "COUNT(*)", **with_admission, **summed}
+    measures = _checked_columns(prepost_summary, values)
     keys = "program_id, enrolled_month, primary_condition, state_code, program_model"
     return f"""
 INSERT INTO prepost_summary ({keys}, {", ".join(measures)})
