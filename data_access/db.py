@@ -257,8 +257,8 @@ def migrate(engine: Engine) -> str:
         return f"Rebuilt the matched comparison's tables from the loaded data ({now})."
     if other_code:
         return (
-            "Stored the outputs of the common filters (the matched comparison's and the "
-            f"enrolled members) for this code ({now})."
+            "Stored the outputs of the common filters (the matched comparison's, the "
+            f"enrolled members and the Overview's sums) for this code ({now})."
         )
     return f"The database is up to date ({now})."
 

@@ -1,5 +1,5 @@
-"""The outputs of the common filters (the matched comparison's, the enrolled members),
-computed at load and stored.
+"""The outputs of the common filters (the matched comparison's, the enrolled members, the
+Overview's sums), computed at load and stored.
 
 The dashboard opens on every state, program model, program and condition over its opening
 months (queries.default_window) in the `all` setting, and the filters most often chosen from
@@ -10,9 +10,11 @@ replicates just stored), and stores each before suppression as JSON (impact_fram
 the first request of each is one indexed read; the viewer's suppression is applied when it
 is read. The count of enrolled members of each scope (queries.count_members) is stored the
 same way, over the opening months and the months of equal length before them: the Overview's
-tiles and their change. JSON keeps every float's bits (repr round-trips) and the frame is
-built from the same records by the same code, so the stored and computed outputs are the same
-frames.
+tiles and their change. So are the monthly sums the Overview reads for each scope with the
+members not enrolled (STORED_SUMS: the tiles, the map by state, the trend by program model), as
+the database answers them before any figure is worked out from them. JSON keeps every
+float's bits (repr round-trips) and the frame is built from the same records by the same code,
+so the stored and computed outputs are the same frames.
 Other filters, rows of other code (impact.CODE_DIGEST) and other months are not read: the
 query computes instead.
 """
@@ -20,8 +22,10 @@ query computes instead.
 from __future__ import annotations
 
 import json
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
 from data_access.event_study import balance_payload, event_study_payload
@@ -37,8 +41,8 @@ from data_access.impact import (
     stored_scope,
 )
 from data_access.models import Program, impact_frames, monthly_summary
-from data_access.queries import count_members, previous_months
-from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS
+from data_access.queries import count_members, previous_months, summed_months
+from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS, Dimension, Period
 
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
 STORED_SETTINGS = ("all",)
@@ -107,6 +111,7 @@ def store_frames(conn: Connection) -> None:
                 if payload is not None
             ]
     records += _member_counts(conn, window)
+    records += _outcome_sums(conn, window)
     if records:
         conn.execute(impact_frames.insert(), records)
 
@@ -115,9 +120,8 @@ def _member_counts(conn: Connection, window: tuple[str, str]) -> list[dict[str, 
     """The enrolled members of every stored scope over the opening months and the months of
     equal length before them (the Overview's tiles and their change), as `enrolled_members`
     counts them before suppression."""
-    first_month = conn.execute(select(func.min(monthly_summary.c.month))).scalar_one()
     windows = [window]
-    before = previous_months(*window, first_month=str(first_month))
+    before = previous_months(*window, first_month=_first_month(conn))
     if before is not None:
         windows.append(before)
     return [
@@ -145,6 +149,10 @@ def _member_counts(conn: Connection, window: tuple[str, str]) -> list[dict[str, 
     ]
 
 
+def _first_month(conn: Connection) -> str:
+    return str(conn.execute(select(func.min(monthly_summary.c.month))).scalar_one())
+
+
 MEMBERS_OUTPUT = "enrolled_members"
 # A count of members is the same in every setting: stored once, under `all`.
 MEMBERS_SETTING = "all"
@@ -159,3 +167,81 @@ def stored_members(filters: OutcomeFilter, engine: Engine) -> int | None:
         return None
     payload = read_stored(MEMBERS_OUTPUT, scope, MEMBERS_SETTING, filters, engine)
     return None if payload is None else int(payload)
+
+
+# The Overview's reads of the monthly sums, by output: (period, by) of queries._summed_months,
+# and whether the months before the opening ones are read too (the tiles' change).
+STORED_SUMS: Final[dict[str, tuple[Period | None, tuple[Dimension, ...], bool]]] = {
+    "sums_population": (None, ("population",), True),
+    "sums_state_pop": (None, ("state_code", "population"), False),
+    "sums_model_month": ("month", ("program_model",), False),
+}
+
+
+def _sums_filters(state: str | None, model: str | None, window: tuple[str, str]) -> OutcomeFilter:
+    """A stored scope with the members not enrolled, as the Overview reads it."""
+    models = list(PROGRAM_MODELS) if model is None else [model]
+    return OutcomeFilter(
+        month_from=window[0],
+        month_to=window[1],
+        states=None if state is None else (state,),
+        program_models=(*models, NOT_ENROLLED),
+    )
+
+
+def _outcome_sums(conn: Connection, window: tuple[str, str]) -> list[dict[str, object]]:
+    """The monthly sums the Overview reads (STORED_SUMS) of every stored scope over the opening
+    months, and the tiles' over the months before them, as the database sums them, in the
+    stored setting."""
+    before = previous_months(*window, first_month=_first_month(conn))
+    records: list[dict[str, object]] = []
+    for state, model in stored_scopes(conn):
+        for output, (period, by, with_before) in STORED_SUMS.items():
+            for months in [window, *([before] if with_before and before else [])]:
+                for setting in STORED_SETTINGS:
+                    filters = _sums_filters(state, model, months).model_copy(
+                        update={"setting": setting}
+                    )
+                    frame = summed_months(filters, period, by, conn)
+                    records.append(
+                        {
+                            "output": output,
+                            "scope": scope_name(state, model),
+                            "setting": setting,
+                            "month_from": months[0],
+                            "month_to": months[1],
+                            "code_digest": CODE_DIGEST,
+                            "payload": json.dumps(
+                                {
+                                    "columns": list(frame.columns),
+                                    # Exact: the sums are of integers.
+                                    "rows": [
+                                        [int(v) if isinstance(v, Decimal) else v for v in row]
+                                        for row in frame.itertuples(index=False)
+                                    ],
+                                }
+                            ),
+                        }
+                    )
+    return records
+
+
+def stored_sums(
+    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
+) -> pd.DataFrame | None:
+    """The stored rows of queries._summed_months (`_outcome_sums`), as the database answers
+    them, when the filters are a stored scope with the members not enrolled over stored
+    months and setting, and (period, by) a stored read; else None."""
+    output = next((name for name, (p, b, _) in STORED_SUMS.items() if (p, b) == (period, by)), None)
+    if output is None or NOT_ENROLLED not in filters.program_models:
+        return None
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    scope = stored_scope(filters, models) if models else None
+    if scope is None:
+        return None
+    payload = read_stored(output, scope, filters.setting, filters, engine)
+    if payload is None:
+        return None
+    return pd.DataFrame.from_records(
+        [tuple(row) for row in payload["rows"]], columns=payload["columns"]
+    )

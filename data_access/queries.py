@@ -517,7 +517,20 @@ def _read_atoms(by: tuple[str, ...], engine: Engine, *where: ColumnElement[bool]
 def _summed_months(
     filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
 ) -> pd.DataFrame:
-    """Integer sums by period and `by`, with `members_lower_bound` for suppression."""
+    """Integer sums by period and `by`, with `members_lower_bound` for suppression: stored at
+    load for the common filters' opening reads (impact_store.stored_sums), else summed."""
+    # Imported here: the stored outputs are computed with modules that import this one.
+    from data_access.impact_store import stored_sums
+
+    frame = stored_sums(filters, period, by, engine)
+    if frame is None:
+        frame = summed_months(filters, period, by, engine)
+    return shaped_sums(frame, period)
+
+
+def _sums_statement(
+    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...]
+) -> Select[Any]:
     columns = monthly_summary.c
     keys: list[str] = ([period] if period else []) + list(by)
     key_columns = ([columns[period].label(period)] if period else []) + [_dimension(d) for d in by]
@@ -548,19 +561,35 @@ def _summed_months(
             # Without keys an aggregate answers one row even over no months: none is wanted.
             .having(func.count() > 0)
         )
-    frame = db.read_frame(statement, engine=engine)
+    return statement
+
+
+def summed_months(
+    filters: OutcomeFilter,
+    period: Period | None,
+    by: tuple[Dimension, ...],
+    engine: Engine | Connection,
+) -> pd.DataFrame:
+    """`_summed_months`'s rows as the database answers them, before `shaped_sums` (what
+    impact_store stores)."""
+    return db.read_frame(_sums_statement(filters, period, by), engine=engine)
+
+
+def shaped_sums(frame: pd.DataFrame, period: Period | None) -> pd.DataFrame:
+    """The sums as int64 (a sum over no row is NULL; PostgreSQL's sums are decimals)."""
     if frame.empty:
         return frame
     if period == "month":
         frame[MEMBERS_LOWER_BOUND] = frame["member_months"]
-    for count in (
+    counts = [
         *COUNT_COLUMNS,
         "paid_cents",
         "behavioral_paid_cents",
         "medical_paid_cents",
         MEMBERS_LOWER_BOUND,
-    ):
-        frame[count] = frame[count].fillna(0).astype("int64")
+    ]
+    # All at once: column by column took longer than reading the stored rows.
+    frame[counts] = frame[counts].fillna(0).astype("int64")
     return frame
 
 

@@ -22,7 +22,7 @@ from data_access import db, event_study, impact, impact_store, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
-from data_access.impact_store import MEMBERS_OUTPUT
+from data_access.impact_store import MEMBERS_OUTPUT, STORED_SUMS
 from data_access.models import (
     IMPACT_TABLES,
     Program,
@@ -30,7 +30,14 @@ from data_access.models import (
     impact_frames,
     impact_replicates,
 )
-from data_access.vocabulary import BOOTSTRAP_REPLICATES, IMPACT_MEASURES, PROGRAM_MODELS
+from data_access.vocabulary import (
+    BOOTSTRAP_REPLICATES,
+    IMPACT_MEASURES,
+    NOT_ENROLLED,
+    PROGRAM_MODELS,
+    Dimension,
+    Period,
+)
 from tests.conftest import SAMPLE_DATA
 from tests.test_impact import build
 
@@ -356,11 +363,14 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
         *pairs,
     }
     assert len(pairs) > len(set(programs["state_code"])) > 1
-    # The members are counted over the months before the window too (the tiles' change).
+    # The members are counted, and the tiles' sums summed, over the months before the window
+    # too (the tiles' change).
+    before = {MEMBERS_OUTPUT, *(name for name, (_, _, b) in STORED_SUMS.items() if b)}
     windows = {
-        output: [("2019-10", "2022-09")] * (output == MEMBERS_OUTPUT) + [("2022-10", "2025-09")]
-        for output in [*OUTPUTS, MEMBERS_OUTPUT]
+        output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
+        for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS]
     }
+    assert before == {MEMBERS_OUTPUT, "sums_population"}
     stored = _frames(engine)
     assert stored.to_numpy().tolist() == [
         [output, scope, "all", *months]
@@ -471,6 +481,114 @@ def test_stored_member_counts_are_the_counted_ones(
             assert shown is not None and shown > 0, name
 
 
+WITH_NOT_ENROLLED = {
+    name: (viewer, filters.model_copy(update={"program_models": (*models, NOT_ENROLLED)}))
+    for name, (viewer, filters, models) in {
+        "every model": (LEADERSHIP, WINDOW, PROGRAM_MODELS),
+        "one state": (LEADERSHIP, WINDOW.model_copy(update={"states": ("TX",)}), PROGRAM_MODELS),
+        "one model": (LEADERSHIP, WINDOW, ("whole_health",)),
+        "one state's model": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"states": ("TX",)}),
+            ("embedded",),
+        ),
+        "another setting": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"setting": "behavioral"}),
+            PROGRAM_MODELS,
+        ),
+        "all months": (LEADERSHIP, OutcomeFilter(), PROGRAM_MODELS),
+        "other months": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"month_to": "2025-08"}),
+            PROGRAM_MODELS,
+        ),
+        "two states": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"states": ("TX", "NY")}),
+            PROGRAM_MODELS,
+        ),
+        "two models": (LEADERSHIP, WINDOW, ("embedded", "whole_health")),
+        "one program": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"program_ids": ("OH-WHOLE-HEALTH",)}),
+            PROGRAM_MODELS,
+        ),
+        "one condition": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"conditions": ("mental_health",)}),
+            PROGRAM_MODELS,
+        ),
+        "a partner's years": (
+            TX_PARTNER,
+            OutcomeFilter(month_from="2023-01", month_to="2024-12"),
+            PROGRAM_MODELS,
+        ),
+    }.items()
+}
+STORED_SCOPES = ["every model", "one state", "one model", "one state's model"]
+# (filters, period, by, read from impact_frames)
+SUMS = [
+    *[
+        (name, period, by, name in STORED_SCOPES)
+        for name in WITH_NOT_ENROLLED
+        for period, by, _ in STORED_SUMS.values()
+    ],
+    *[
+        (f"{name}, the months before", period, by, name in STORED_SCOPES and before)
+        for name in STORED_SCOPES
+        for period, by, before in STORED_SUMS.values()
+    ],
+    ("one state, not enrolled out", None, ("population",), False),
+    ("every model", "month", (), False),
+    ("every model", None, ("state_code",), False),
+    ("every model", "year", ("population",), False),
+]
+
+
+def _sums_case(name: str) -> tuple[Viewer, OutcomeFilter]:
+    if name == "one state, not enrolled out":
+        viewer, filters = WITH_NOT_ENROLLED["one state"]
+        return viewer, filters.model_copy(update={"program_models": PROGRAM_MODELS})
+    base, _, before = name.partition(", the months before")
+    viewer, filters = WITH_NOT_ENROLLED[base]
+    if before or name != base:
+        update = BEFORE_WINDOW.model_dump(include={"month_from", "month_to"})
+        filters = filters.model_copy(update=update)
+    return viewer, filters
+
+
+@pytest.mark.parametrize("small_cells", ["show", "suppress"])
+def test_stored_sums_are_the_summed_ones(
+    loaded_sample: str, monkeypatch: pytest.MonkeyPatch, small_cells: str
+) -> None:
+    engine = db.get_engine(loaded_sample)
+    summed: list[tuple[object, ...]] = []
+    sum_months = queries.summed_months
+
+    def summing(
+        filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
+    ) -> pd.DataFrame:
+        summed.append((filters.month_from, filters.month_to, period, by))
+        return sum_months(filters, period, by, engine)
+
+    assert len({name for name, *_, reads in SUMS if reads}) == 2 * len(STORED_SCOPES)
+    for name, period, by, reads in SUMS:
+        viewer, filters = _sums_case(name)
+        kw: dict[str, Any] = {"viewer": viewer, "filters": filters, "period": period, "by": by}
+        case = f"{name}, {period} by {by}"
+        with monkeypatch.context() as patch:
+            patch.setattr(impact_store, "stored_sums", lambda *args: None)
+            expected = queries.outcome_summary(**kw, small_cells=small_cells, engine=engine)
+        monkeypatch.setattr(queries, "summed_months", summing)
+        summed.clear()
+        got = queries.outcome_summary(**kw, small_cells=small_cells, engine=engine)
+        monkeypatch.setattr(queries, "summed_months", sum_months)
+        assert_frame_equal(got, expected, check_exact=True, obj=case)
+        assert len(expected) > 0, case
+        assert ((filters.month_from, filters.month_to, period, by) not in summed) == reads, case
+
+
 def _assert_outputs(
     engine: Engine, filters: OutcomeFilter, expected: dict[str, pd.DataFrame]
 ) -> None:
@@ -502,7 +620,8 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
     assert computed == list(OUTPUTS)
     # After a deploy, migrate stores this code's outputs again; they are read, not computed.
     assert db.migrate(engine).startswith(
-        "Stored the outputs of the common filters (the matched comparison's and the enrolled"
+        "Stored the outputs of the common filters (the matched comparison's, the enrolled"
+        " members and the Overview's sums) for this code"
     )
     digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
     assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
