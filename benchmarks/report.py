@@ -794,12 +794,13 @@ def browser_target_rows(
                         "" if ratio <= target else "README finding 11",
                     ]
                 )
-        switch = (r.get("browser") or {}).get("page_switch")
+        switch: dict[str, Any] = (r.get("browser") or {}).get("page_switch") or {}
+        floors: dict[str, Any] = switch.get("floor", {})
         ratios = {
             title: median([x["seconds"] for x in runs])
-            / median([x["seconds"] for x in switch["floor"][title]])
-            for title, runs in (switch or {}).get("real", {}).items()
-            if runs and switch["floor"].get(title)
+            / median([x["seconds"] for x in floors[title]])
+            for title, runs in switch.get("real", {}).items()
+            if runs and floors.get(title)
         }
         if ratios:
             title, worst = max(ratios.items(), key=lambda kv: kv[1])
