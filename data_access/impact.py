@@ -1039,7 +1039,14 @@ def _code_digest() -> str:
     change to either leaves the stored rows unread (computed instead) until the next load."""
     here = Path(__file__).parent
     hasher = hashlib.sha256(f"numpy {np.__version__} pandas {pd.__version__}".encode())
-    for name in ("impact.py", "event_study.py", "queries.py", "vocabulary.py", "models.py"):
+    for name in (
+        "impact.py",
+        "impact_store.py",
+        "event_study.py",
+        "queries.py",
+        "vocabulary.py",
+        "models.py",
+    ):
         hasher.update((here / name).read_bytes())
     return hasher.hexdigest()
 
@@ -1115,6 +1122,22 @@ def read_stored(
     except DatabaseUnavailable:
         return None
     return None if frame.empty else json.loads(frame["payload"].iloc[0])
+
+
+MEMBERS_OF_COMPARISON: Final = "comparison_count"
+
+
+def matched_comparison_members(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> dict[str, int]:
+    """`_comparison_members`, read from impact_frames when the load stored them for the
+    filters (a stored scope over stored months and setting), else counted."""
+    scope = stored_scope(filters, models) if isinstance(engine, Engine) else None
+    if isinstance(engine, Engine) and scope is not None:
+        stored = read_stored(MEMBERS_OF_COMPARISON, scope, filters.setting, filters, engine)
+        if stored is not None:
+            return {unit: int(n) for unit, n in stored.items()}
+    return _comparison_members(filters, models, engine)
 
 
 def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
@@ -1218,7 +1241,7 @@ def impact_payload(
     analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
     if comparison_members is None:
-        comparison_members = _comparison_members(filters, models, engine)
+        comparison_members = matched_comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     data = _Matched(rows)

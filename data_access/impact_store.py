@@ -1,22 +1,23 @@
 """The outputs of the common filters (the matched comparison's, the enrolled members, the
 Overview's sums), computed at load and stored.
 
-The dashboard opens on every state, program model, program and condition over its opening
-months (queries.default_window) in the `all` setting, and the filters most often chosen from
-there are one state or one program model, or both. For each of those scopes over the opening
-months, `store_frames` computes the impact rows and the balance (and for the opening view the
-event study too) inside the load's transaction, from the tables just built (and the
-replicates just stored), and stores each before suppression as JSON (impact_frames), so that
-the first request of each is one indexed read; the viewer's suppression is applied when it
-is read. The count of enrolled members of each scope (queries.count_members) is stored the
-same way, over the opening months and the months of equal length before them: the Overview's
-tiles and their change. So are the monthly sums the Overview reads for each scope with the
-members not enrolled (STORED_SUMS: the tiles, the map by state, the trend by program model), as
-the database answers them before any figure is worked out from them. JSON keeps every
-float's bits (repr round-trips) and the frame is built from the same records by the same code,
-so the stored and computed outputs are the same frames.
-Other filters, rows of other code (impact.CODE_DIGEST) and other months are not read: the
-query computes instead.
+The dashboard opens on every state, program model, program and condition over its opening months
+(queries.default_window) in the `all` setting, and the filters most often chosen from there are
+one state or one program model, or both. For each of those scopes over the opening months,
+`store_frames` computes the impact rows and the balance (and for the opening view the event
+study too) inside the load's transaction, from the tables just built (and the replicates just
+stored), with the distinct comparison members they share (which the event study of a narrower
+scope, computed on request, reads instead of counting), and stores each before suppression as
+JSON (impact_frames), so that the first request of each is one indexed read; the viewer's
+suppression is applied when it is read. The count of enrolled members of each scope
+(queries.count_members) is stored the same way, over the opening months and the months of equal
+length before them: the Overview's tiles and their change. So are the monthly sums the Overview
+reads for each scope with the members not enrolled (STORED_SUMS: the tiles, the map by state,
+the trend by program model), as the database answers them before any figure is worked out from
+them. JSON keeps every float's bits (repr round-trips) and the frame is built from the same
+records by the same code, so the stored and computed outputs are the same frames. Other filters,
+rows of other code (impact.CODE_DIGEST) and other months are not read: the query computes
+instead.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from data_access.event_study import balance_payload, event_study_payload
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     CODE_DIGEST,
+    MEMBERS_OF_COMPARISON,
     OPENING_SCOPE,
     _comparison_members,
     _default_window,
@@ -92,6 +94,9 @@ def store_frames(conn: Connection) -> None:
                 "impact": impact_payload(filters, models, conn, comparison_members=members),
                 "balance": balance_payload(filters, models, conn),
             }
+            # Counted once for impact and the event study: stored for the event study of
+            # the scopes whose own is not (SCOPED_OUTPUTS).
+            payloads[MEMBERS_OF_COMPARISON] = members
             if scope == OPENING_SCOPE:
                 payloads["event_study"] = event_study_payload(
                     filters, models, conn, comparison_members=members

@@ -21,7 +21,14 @@ from dashboard.filters import Options, default_range, months_between
 from data_access import db, event_study, impact, impact_store, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
-from data_access.impact import _unit_seed, bootstrap_sums, impact_by_unit
+from data_access.impact import (
+    MEMBERS_OF_COMPARISON,
+    _comparison_members,
+    _unit_seed,
+    bootstrap_sums,
+    impact_by_unit,
+    matched_comparison_members,
+)
 from data_access.impact_store import MEMBERS_OUTPUT, STORED_SUMS
 from data_access.models import (
     IMPACT_TABLES,
@@ -368,7 +375,7 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
     before = {MEMBERS_OUTPUT, *(name for name, (_, _, b) in STORED_SUMS.items() if b)}
     windows = {
         output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
-        for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS]
+        for output in [*OUTPUTS, MEMBERS_OUTPUT, MEMBERS_OF_COMPARISON, *STORED_SUMS]
     }
     assert before == {MEMBERS_OUTPUT, "sums_population"}
     stored = _frames(engine)
@@ -587,6 +594,33 @@ def test_stored_sums_are_the_summed_ones(
         assert_frame_equal(got, expected, check_exact=True, obj=case)
         assert len(expected) > 0, case
         assert ((filters.month_from, filters.month_to, period, by) not in summed) == reads, case
+
+
+def test_stored_comparison_members_are_the_counted_ones(
+    loaded_sample: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event study of a scope whose own is not stored reads the scope's distinct
+    comparison members, counted at load, instead of counting them."""
+    engine = db.get_engine(loaded_sample)
+    counted: list[OutcomeFilter] = []
+    count = impact._comparison_members
+
+    def counting(filters: OutcomeFilter, models: Any, engine: Any) -> dict[str, int]:
+        counted.append(filters)
+        return count(filters, models, engine)
+
+    monkeypatch.setattr(impact, "_comparison_members", counting)
+    cases = {**STORED, **COMPUTED}
+    for name, (viewer, filters) in cases.items():
+        if viewer.is_partner:
+            continue
+        models = [m for m in filters.program_models if m in PROGRAM_MODELS]
+        counted.clear()
+        got = matched_comparison_members(filters, models, engine)
+        assert got == _comparison_members(filters, models, engine), name
+        assert (counted == []) == (name in STORED), name
+        if name in STORED:
+            assert got["all|"] > 0, name
 
 
 def _assert_outputs(
