@@ -1132,7 +1132,8 @@ def matched_comparison_members(
 ) -> dict[str, int]:
     """`_comparison_members`, read from impact_frames when the load stored them for the
     filters (a stored scope over stored months and setting), else counted."""
-    scope = stored_scope(filters, models) if isinstance(engine, Engine) else None
+    scope = stored_scope(filters, models)
+    # A load's connection is storing them: nothing to read yet.
     if isinstance(engine, Engine) and scope is not None:
         stored = read_stored(MEMBERS_OF_COMPARISON, scope, filters.setting, filters, engine)
         if stored is not None:

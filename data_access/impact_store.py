@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from itertools import product
 from typing import Any, Final
 
 import pandas as pd
@@ -102,55 +103,61 @@ def store_frames(conn: Connection) -> None:
                     filters, models, conn, comparison_members=members
                 )
             records += [
-                {
-                    "output": output,
-                    "scope": scope,
-                    "setting": setting,
-                    "month_from": window[0],
-                    "month_to": window[1],
-                    "code_digest": CODE_DIGEST,
-                    # allow_nan: NaN figures are part of the outputs (json reads them back).
-                    "payload": json.dumps(payload, allow_nan=True),
-                }
+                _record(output, scope, setting, window, payload)
                 for output, payload in payloads.items()
                 if payload is not None
             ]
-    records += _member_counts(conn, window)
-    records += _outcome_sums(conn, window)
+    scopes = stored_scopes(conn)
+    before = previous_months(*window, first_month=_first_month(conn))
+    records += _member_counts(conn, scopes, window, before)
+    records += _outcome_sums(conn, scopes, window, before)
     if records:
         conn.execute(impact_frames.insert(), records)
 
 
-def _member_counts(conn: Connection, window: tuple[str, str]) -> list[dict[str, object]]:
+def _record(
+    output: str, scope: str, setting: str, months: tuple[str, str], payload: Any
+) -> dict[str, object]:
+    """One impact_frames row, of this code."""
+    return {
+        "output": output,
+        "scope": scope,
+        "setting": setting,
+        "month_from": months[0],
+        "month_to": months[1],
+        "code_digest": CODE_DIGEST,
+        # allow_nan: NaN figures are part of the outputs (json reads them back).
+        "payload": json.dumps(payload, allow_nan=True),
+    }
+
+
+Scopes = list[tuple[str | None, str | None]]
+
+
+def _member_counts(
+    conn: Connection, scopes: Scopes, window: tuple[str, str], before: tuple[str, str] | None
+) -> list[dict[str, object]]:
     """The enrolled members of every stored scope over the opening months and the months of
     equal length before them (the Overview's tiles and their change), as `enrolled_members`
     counts them before suppression."""
-    windows = [window]
-    before = previous_months(*window, first_month=_first_month(conn))
-    if before is not None:
-        windows.append(before)
     return [
-        {
-            "output": MEMBERS_OUTPUT,
-            "scope": scope_name(state, model),
-            "setting": MEMBERS_SETTING,
-            "month_from": month_from,
-            "month_to": month_to,
-            "code_digest": CODE_DIGEST,
-            "payload": json.dumps(
-                count_members(
-                    OutcomeFilter(
-                        month_from=month_from,
-                        month_to=month_to,
-                        states=None if state is None else (state,),
-                        program_models=tuple(PROGRAM_MODELS) if model is None else (model,),
-                    ),
-                    conn,
-                )
+        _record(
+            MEMBERS_OUTPUT,
+            scope_name(state, model),
+            MEMBERS_SETTING,
+            months,
+            count_members(
+                OutcomeFilter(
+                    month_from=months[0],
+                    month_to=months[1],
+                    states=None if state is None else (state,),
+                    program_models=tuple(PROGRAM_MODELS) if model is None else (model,),
+                ),
+                conn,
             ),
-        }
-        for state, model in stored_scopes(conn)
-        for month_from, month_to in windows
+        )
+        for state, model in scopes
+        for months in [window, *([before] if before else [])]
     ]
 
 
@@ -183,51 +190,41 @@ STORED_SUMS: Final[dict[str, tuple[Period | None, tuple[Dimension, ...], bool]]]
 }
 
 
-def _sums_filters(state: str | None, model: str | None, window: tuple[str, str]) -> OutcomeFilter:
+def _sums_filters(
+    state: str | None, model: str | None, window: tuple[str, str], setting: str
+) -> OutcomeFilter:
     """A stored scope with the members not enrolled, as the Overview reads it."""
     models = list(PROGRAM_MODELS) if model is None else [model]
-    return OutcomeFilter(
-        month_from=window[0],
-        month_to=window[1],
-        states=None if state is None else (state,),
-        program_models=(*models, NOT_ENROLLED),
+    return OutcomeFilter.model_validate(
+        {
+            "month_from": window[0],
+            "month_to": window[1],
+            "states": None if state is None else (state,),
+            "program_models": (*models, NOT_ENROLLED),
+            "setting": setting,
+        }
     )
 
 
-def _outcome_sums(conn: Connection, window: tuple[str, str]) -> list[dict[str, object]]:
+def _outcome_sums(
+    conn: Connection, scopes: Scopes, window: tuple[str, str], before: tuple[str, str] | None
+) -> list[dict[str, object]]:
     """The monthly sums the Overview reads (STORED_SUMS) of every stored scope over the opening
     months, and the tiles' over the months before them, as the database sums them, in the
     stored setting."""
-    before = previous_months(*window, first_month=_first_month(conn))
     records: list[dict[str, object]] = []
-    for state, model in stored_scopes(conn):
+    for (state, model), setting in product(scopes, STORED_SETTINGS):
         for output, (period, by, with_before) in STORED_SUMS.items():
             for months in [window, *([before] if with_before and before else [])]:
-                for setting in STORED_SETTINGS:
-                    filters = _sums_filters(state, model, months).model_copy(
-                        update={"setting": setting}
-                    )
-                    frame = summed_months(filters, period, by, conn)
-                    records.append(
-                        {
-                            "output": output,
-                            "scope": scope_name(state, model),
-                            "setting": setting,
-                            "month_from": months[0],
-                            "month_to": months[1],
-                            "code_digest": CODE_DIGEST,
-                            "payload": json.dumps(
-                                {
-                                    "columns": list(frame.columns),
-                                    # Exact: the sums are of integers.
-                                    "rows": [
-                                        [int(v) if isinstance(v, Decimal) else v for v in row]
-                                        for row in frame.itertuples(index=False)
-                                    ],
-                                }
-                            ),
-                        }
-                    )
+                filters = _sums_filters(state, model, months, setting)
+                frame = summed_months(filters, period, by, conn)
+                # Exact: the sums are of integers (PostgreSQL's are decimals).
+                rows = [
+                    [int(v) if isinstance(v, Decimal) else v for v in row]
+                    for row in frame.itertuples(index=False)
+                ]
+                payload = {"columns": list(frame.columns), "rows": rows}
+                records.append(_record(output, scope_name(state, model), setting, months, payload))
     return records
 
 
