@@ -104,9 +104,15 @@ def health(port: int) -> bool:
 
 @contextmanager
 def streamlit_server(
-    script: Path, *, env: dict[str, str], args: list[str] | None = None, log: Path
+    script: Path,
+    *,
+    env: dict[str, str],
+    args: list[str] | None = None,
+    options: list[str] | None = None,
+    log: Path,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`streamlit run script` on a free port of 127.0.0.1, stopped (by its pid) on exit."""
+    """`streamlit run script` on a free port of 127.0.0.1, stopped (by its pid) on exit;
+    `options` are Streamlit's (`--secrets.files`, ...), `args` the script's."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
@@ -125,6 +131,7 @@ def streamlit_server(
         "false",
         "--server.fileWatcherType",
         "none",
+        *(options or []),
     ]
     if args:
         command += ["--", *args]

@@ -9,6 +9,11 @@ the same st.navigation structure, with no database and no cache: what is left is
 Streamlit, Plotly and the browser for the same page. The numbers drawn are scaled by the
 number of selected states, so every filter change sends new figures that the browser must
 really redraw, as on the real page.
+
+Started with sign-in configured (`--secrets.files` holding an `[auth]` section), it makes the
+partner's journey as the dashboard does: a visitor not signed in gets a sign-in page at
+every page's address, which keeps the link in a cookie; the provider returns to the root,
+where the first signed-in run switches to the kept link's page with its filters.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -29,6 +35,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:
 from benchmarks.plotly_payload import decode, is_typed_array
 
 NUMERIC_KEYS = ("x", "y", "z")
+LINK_COOKIE = "floor_link"
 
 
 @st.cache_resource
@@ -192,23 +199,69 @@ def page_function(name: str, spec: dict[str, Any]) -> Any:
     return draw
 
 
+def sign_in_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def sign_in_page() -> None:
+    """The dashboard's sign-in page, drawn the same way: the link kept, a text, a button."""
+    st.html(
+        "<script>(() => { const here = window.location;"
+        f" document.cookie = `{LINK_COOKIE}=${{encodeURIComponent(here.pathname + here.search)}}"
+        "; path=/; max-age=900; SameSite=Lax`; })();</script>",
+        unsafe_allow_javascript=True,
+    )
+    st.title("Floor")
+    st.markdown("Sign in with your organization's account.")
+    if st.button("Sign in", type="primary"):
+        st.login()
+
+
+def follow_kept_link(pages: dict[str, Any], current: Any) -> None:
+    """On the session's first signed-in run at the bare root, open the kept link (once)."""
+    if st.session_state.get("floor_link_followed"):
+        return
+    st.session_state["floor_link_followed"] = True
+    value = st.context.cookies.get(LINK_COOKIE)
+    if not value or current.url_path != "" or st.query_params:
+        return
+    address = urlsplit(unquote(value))
+    path = address.path.rstrip("/").rsplit("/", 1)[-1]
+    if path in pages and path:
+        st.switch_page(pages[path], query_params=parse_qs(address.query))
+
+
 def main() -> None:
     path = (
         sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).parent / "work" / "skeletons.json")
     )
     pages = skeletons(path)
     st.set_page_config(page_title="Floor", layout="wide")
-    navigation = st.navigation(
-        [
-            st.Page(
-                page_function(name, spec),
-                title=name,
-                url_path=spec["url_path"] or None,
-                default=not spec["url_path"],
-            )
+    if sign_in_configured() and not st.user.is_logged_in:
+        gate = [st.Page(sign_in_page, title="Sign in", url_path="sign_in", default=True)]
+        gate += [
+            st.Page(sign_in_page, title=name, url_path=spec["url_path"])
             for name, spec in pages.items()
+            if spec["url_path"]
         ]
-    )
+        st.navigation(gate, position="hidden").run()
+        return
+    by_path = {
+        spec["url_path"]: st.Page(
+            page_function(name, spec),
+            title=name,
+            url_path=spec["url_path"] or None,
+            default=not spec["url_path"],
+        )
+        for name, spec in pages.items()
+    }
+    navigation = st.navigation(list(by_path.values()))
+    if st.user.is_logged_in:
+        st.container(key="viewer_banner").text(f"Signed in as {st.user.email}")
+        follow_kept_link(by_path, navigation)
     first = next(iter(pages.values()))
     st.session_state["floor_selected_states"] = sidebar(first["sidebar"])
     navigation.run()

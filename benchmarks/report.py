@@ -66,13 +66,15 @@ def _engines(results: list[dict[str, Any]]) -> list[str]:
     return [e for e in ("sqlite", "postgresql") if e in present]
 
 
+def _phase_ends(phases: dict[str, float]) -> str:
+    return ", ".join(f"{name} {sec(seconds)}" for name, seconds in phases.items())
+
+
 def _phases(phases: dict[str, float] | None) -> str:
     """ "; s from the link at each phase's end: sign-in page drawn 1.9, ..." (older runs: "")."""
     if not phases:
         return ""
-    return "; s from the link at each phase's end: " + ", ".join(
-        f"{name} {sec(seconds)}" for name, seconds in phases.items()
-    )
+    return "; s from the link at each phase's end: " + _phase_ends(phases)
 
 
 def _find(results: list[dict[str, Any]], size: str, engine: str) -> dict[str, Any] | None:
@@ -726,6 +728,21 @@ def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[s
                         + _phases(p.get("phases")),
                     ]
                 )
+            if "partner_floor" in j:
+                p = j["partner_floor"]
+                rows.append(
+                    [
+                        name,
+                        ENGINE_LABEL[engine],
+                        "1 partner, on the floor app",
+                        p["clicks"],
+                        sec(p["seconds"]),
+                        "",
+                        "the same journey, sign-in included, on benchmarks/floor_app.py (the "
+                        f"pages drawn from constants); steps: {', '.join(p['steps'])}"
+                        + _phases(p.get("phases")),
+                    ]
+                )
             if "leadership" in j:
                 lead = j["leadership"]
                 top = lead.get("top_rises") or []
@@ -817,6 +834,22 @@ def browser_target_rows(
     return rows
 
 
+def _floor_journey(floor: dict[str, Any] | None, target: float) -> str:
+    """What the floor app's partner journey (no database, the same sign-in) says of the
+    target: "" when it was not measured."""
+    if not floor:
+        return ""
+    verdict = (
+        "over the target without any of the dashboard's work"
+        if floor["seconds"] > target
+        else "within the target"
+    )
+    phases = floor.get("phases")
+    return f"; the floor app's same journey: {sec(floor['seconds'])} s, {verdict}" + (
+        f" ({_phase_ends(phases)})" if phases else ""
+    )
+
+
 def _journey_rows(journeys: dict[str, Any], label: str) -> list[list[str]]:
     rows: list[list[str]] = []
     for key, name in (("partner", "1, partner"), ("leadership", "2, leadership")):
@@ -831,6 +864,7 @@ def _journey_rows(journeys: dict[str, Any], label: str) -> list[list[str]]:
                 "two Streamlit page loads (the sign-in page and the signed-in one, each about "
                 "the floor's first visit) and the OpenID round trip"
                 + _phases(j.get("phases"))
+                + _floor_journey(journeys.get("partner_floor"), seconds)
                 + "; README finding 12"
             )
         rows.append(

@@ -316,8 +316,9 @@ def cold_starts_phase(
     return out
 
 
-def journeys_phase(url: str, size_name: str, engine_name: str) -> dict[str, Any]:
-    """The three user journeys (benchmarks/journeys.py)."""
+def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -> dict[str, Any]:
+    """The three user journeys (benchmarks/journeys.py), and the partner's on the floor app
+    (its pages drawn from constants, the same sign-in): what Streamlit alone takes for it."""
     from benchmarks import browser, journeys
     from benchmarks.common import ROOT
     from benchmarks.loading import load_once
@@ -363,6 +364,24 @@ def journeys_phase(url: str, size_name: str, engine_name: str) -> dict[str, Any]
                 except Exception as exc:
                     out["errors"].append(f"{name}: {exc}"[:500])
                     log(f"  {name} failed: {str(exc)[:300]}")
+            log("journey partner on the floor app ...")
+            floor_logs = logs / "floor"
+            floor_logs.mkdir(exist_ok=True)
+            try:
+                with browser.streamlit_server(
+                    ROOT / "benchmarks" / "floor_app.py",
+                    env={},
+                    args=[skeletons],
+                    options=["--secrets.files", str(secrets_file)],
+                    log=floor_logs / "floor.log",
+                ) as (_floor_proc, floor_port):
+                    out["partner_floor"] = journeys.partner_journey(
+                        chrome, f"http://127.0.0.1:{floor_port}", floor_logs
+                    )
+                log(f"  partner, floor: {out['partner_floor']}")
+            except Exception as exc:
+                out["errors"].append(f"partner, floor: {exc}"[:500])
+                log(f"  partner, floor failed: {str(exc)[:300]}")
 
     log("journey analyst: a fresh database with an older admissions extract ...")
     older, newer = journeys.thinned_dataset(dataset_dir(SIZES[size_name]))
@@ -461,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             log("first visits and new sessions (servers started afresh) ...")
             result["cold_starts"] = cold_starts_phase(url, picks, repeat, skeletons, min_charts)
             result["browser"] = browser_phase(url, picks, repeat, skeletons)
-            result["journeys"] = journeys_phase(url, args.size, args.engine)
+            result["journeys"] = journeys_phase(url, args.size, args.engine, skeletons)
     except Exception:
         result["error"] = traceback.format_exc()
         log(result["error"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.report import _phases, browser_target_rows
+from benchmarks.report import _floor_journey, _phases, browser_target_rows
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,24 @@ from benchmarks.report import _phases, browser_target_rows
 )
 def test_phases_in_the_order_they_ended(phases: dict[str, float] | None, expected: str) -> None:
     assert _phases(phases) == expected
+
+
+@pytest.mark.parametrize(
+    ("floor", "expected"),
+    [
+        (None, ""),
+        (
+            {"seconds": 5.64, "phases": {"sign-in page drawn": 2.1, "file saved": 5.64}},
+            "; the floor app's same journey: 5.6 s, over the target without any of the "
+            "dashboard's work (sign-in page drawn 2.1, file saved 5.6)",
+        ),
+        ({"seconds": 4.2}, "; the floor app's same journey: 4.2 s, within the target"),
+    ],
+)
+def test_the_floor_apps_journey_against_the_target(
+    floor: dict[str, object] | None, expected: str
+) -> None:
+    assert _floor_journey(floor, 5.0) == expected
 
 
 def _runs(*seconds: float) -> list[dict[str, float]]:
@@ -46,6 +64,7 @@ def test_browser_targets_judge_each_figure_against_its_floor() -> None:
         },
         "journeys": {
             "partner": {"clicks": 3, "seconds": 6.2, "phases": {"file saved": 6.2}},
+            "partner_floor": {"clicks": 3, "seconds": 5.3, "phases": {"file saved": 5.3}},
             "leadership": {"clicks": 3, "seconds": 4.4},
             "analyst": {"clicks": 2, "load_seconds": 142.9, "shown_after_load_seconds": 2.1},
         },
@@ -69,4 +88,7 @@ def test_browser_targets_judge_each_figure_against_its_floor() -> None:
     ]
     # A missed figure says why; a met one says nothing.
     assert [bool(row[3]) for row in rows] == [False, True, False, True, False, False]
-    assert rows[3][3].endswith("file saved 6.2; README finding 12")
+    assert rows[3][3].endswith(
+        "file saved 6.2; the floor app's same journey: 5.3 s, over the target without any of "
+        "the dashboard's work (file saved 5.3); README finding 12"
+    )
