@@ -240,7 +240,7 @@ def main() -> None:
     )
     pages = skeletons(path)
     st.set_page_config(page_title="Floor", layout="wide")
-    if sign_in_configured() and not st.user.is_logged_in:
+    if sign_in_configured() and not st.user.get("is_logged_in"):
         gate = [st.Page(sign_in_page, title="Sign in", url_path="sign_in", default=True)]
         gate += [
             st.Page(sign_in_page, title=name, url_path=spec["url_path"])
@@ -259,8 +259,8 @@ def main() -> None:
         for name, spec in pages.items()
     }
     navigation = st.navigation(list(by_path.values()))
-    if st.user.is_logged_in:
-        st.container(key="viewer_banner").text(f"Signed in as {st.user.email}")
+    if st.user.get("is_logged_in"):
+        st.container(key="viewer_banner").text(f"Signed in as {st.user.get('email')}")
         follow_kept_link(by_path, navigation)
     first = next(iter(pages.values()))
     st.session_state["floor_selected_states"] = sidebar(first["sidebar"])

@@ -48,9 +48,11 @@ from sqlalchemy import (
     Engine,
     Select,
     func,
+    literal,
     select,
     text,
     true,
+    union_all,
 )
 
 from data_access import db
@@ -665,30 +667,34 @@ def _comparison_members(
 ) -> dict[str, int]:
     """Distinct comparison members of the filtered matched enrollments, counted in the
     database per program (`program|<id>`), per model (`program_model|<model>`) and in all
-    (`all|`); the members themselves never leave it."""
+    (`all|`); the members themselves never leave it. One statement: the join is made once
+    (materialized) and counted three ways, where three statements each made it again."""
     columns = impact_enrollments.c
-    joined = impact_enrollments.join(
-        impact_matches, impact_matches.c.enrollment_id == columns.enrollment_id
+    pairs = (
+        select(columns.program_id, columns.program_model, impact_matches.c.member_id)
+        .select_from(
+            impact_enrollments.join(
+                impact_matches, impact_matches.c.enrollment_id == columns.enrollment_id
+            )
+        )
+        .where(true(), *_conditions(filters, models))
+        .distinct()
+        .cte("comparison_pairs")
+        .prefix_with("MATERIALIZED")
     )
-    members = func.count(func.distinct(impact_matches.c.member_id)).label("members")
-    counts: dict[str, int] = {}
-    for level, key in (("program", columns.program_id), ("program_model", columns.program_model)):
-        statement = (
-            select(key.label("unit"), members)
-            .select_from(joined)
-            .where(true(), *_conditions(filters, models))
-            .group_by(key)
-        )
-        frame = db.read_frame(statement, engine=engine)
-        counts.update(
-            {
-                f"{level}|{unit}": int(n)
-                for unit, n in zip(frame["unit"], frame["members"], strict=True)
-            }
-        )
-    total = select(members).select_from(joined).where(true(), *_conditions(filters, models))
-    counts["all|"] = int(db.read_frame(total, engine=engine)["members"].iloc[0])
-    return counts
+    members = func.count(func.distinct(pairs.c.member_id)).label("members")
+    counts = union_all(
+        select(literal("program").label("level"), pairs.c.program_id.label("unit"), members)
+        .group_by(pairs.c.program_id),
+        select(literal("program_model"), pairs.c.program_model, members)
+        .group_by(pairs.c.program_model),
+        select(literal("all"), literal(""), members),
+    )
+    frame = db.read_frame(counts, engine=engine)
+    return {
+        f"{level}|{unit}": int(n)
+        for level, unit, n in zip(frame["level"], frame["unit"], frame["members"], strict=True)
+    }
 
 
 def _unit_seed(program_id: str) -> int:

@@ -67,3 +67,25 @@ def test_the_floor_page_draws_every_element_of_the_real_page(
     assert not floor.exception
 
     assert _kinds(floor.main, Counter()) == _kinds(real.main, Counter())
+
+
+def test_with_sign_in_configured_the_floor_shows_only_its_sign_in_page(
+    sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner's journey on the floor app (benchmarks/worker.py) starts at this page, as
+    on the dashboard: signed out, any page's address draws it and nothing else."""
+    page = next(p for p in pages.present_pages() if p.url_path == "program_outcomes")
+    real = pages.new_session({"state": ["TX"]})
+    real.switch_page(f"../pages/{page.file}")
+    real.run()
+    skeletons = tmp_path / "skeletons.json"
+    pages.save_skeletons(
+        skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
+    )
+    monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
+    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    floor.secrets["auth"] = {"client_id": "floor", "client_secret": "floor"}
+    floor.run()
+    assert not floor.exception
+    assert [button.label for button in floor.button] == ["Sign in"]
+    assert not floor.get("plotly_chart") and not floor.get("download_button")
