@@ -17,7 +17,9 @@ impact.impact_by_unit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from decimal import Decimal
 from statistics import NormalDist
 from typing import Any, Final
 
@@ -31,7 +33,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal_column,
     select,
     true,
 )
@@ -158,41 +159,97 @@ def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object
 def _month_sums(
     filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
 ) -> pd.DataFrame:
-    """Per program model and relative month: for each measure the sums over the matched
-    enrollments of the enrolled value and of the comparison value (the mean of its
-    matches), and of their squares (floats: cents squared outgrow a bigint)."""
-    matches = cast(impact_enrollments.c.matches, Double)
+    """Per program model and relative month (in that order): for each measure the sums over
+    the matched enrollments of the enrolled value and of the comparison value (the mean of
+    its matches), and of their squares, as floats; and the events summed, as integers.
+
+    The database sums integers only, per number of matches (exact, in any order: a float sum
+    in a parallel plan's order changed in the 12th digit from one read to the next on
+    PostgreSQL); the comparison means are then added up here with `math.fsum`, whose result
+    does not depend on the order either. Squares of cents can outgrow a bigint: PostgreSQL
+    sums them as numeric (exact), SQLite as floats (its one-threaded scans keep one order)."""
+    exact_squares = engine.dialect.name == "postgresql"
     sums = []
     for measure in EVENT_STUDY_MEASURES:
-        enrolled = cast(_month_value(measure, "enrolled", filters.setting), Double)
-        comparison = cast(_month_value(measure, "comparison", filters.setting), Double) / matches
-        sums += [
-            func.sum(enrolled).label(f"{measure}__enrolled_sum"),
-            func.sum(enrolled * enrolled).label(f"{measure}__enrolled_squares"),
-            func.sum(comparison).label(f"{measure}__comparison_sum"),
-            func.sum(comparison * comparison).label(f"{measure}__comparison_squares"),
-            # The events summed (admissions; 0 for money), for small-cell suppression.
-            *[
-                func.sum(
-                    _month_value(measure, group, filters.setting)
-                    if measure != "total_paid_per_enrollment"
-                    else literal_column("0")
-                ).label(f"{measure}__{group}_events")
-                for group in ("enrolled", "comparison")
-            ],
-        ]
+        for group in ("enrolled", "comparison"):
+            value: Any = _month_value(measure, group, filters.setting)
+            square = value * value if exact_squares else cast(value, Double) * cast(value, Double)
+            sums += [
+                func.sum(value).label(f"{measure}__{group}_total"),
+                func.sum(square).label(f"{measure}__{group}_square_total"),
+            ]
     columns = impact_enrollments.c
+    keys = (columns.program_model, impact_months.c.relative_month, columns.matches)
     statement = (
-        select(columns.program_model, impact_months.c.relative_month, *sums)
+        select(*keys, *sums)
         .select_from(
             impact_enrollments.join(
                 impact_months, impact_months.c.enrollment_id == columns.enrollment_id
             )
         )
         .where(columns.matches > 0, *_conditions(filters, models))
-        .group_by(columns.program_model, impact_months.c.relative_month)
+        .group_by(*keys)
+        .order_by(*keys)
     )
-    return db.read_frame(statement, engine=engine)
+    return _per_month(db.read_frame(statement, engine=engine))
+
+
+def _per_month(by_matches: pd.DataFrame) -> pd.DataFrame:
+    """`_month_sums`' rows from the sums per (model, month, number of matches)."""
+    parts: dict[tuple[str, int], list[dict[Any, Any]]] = {}
+    for record in by_matches.to_dict("records"):
+        key = (str(record["program_model"]), int(record["relative_month"]))
+        parts.setdefault(key, []).append(record)
+    out: list[dict[str, object]] = []
+    for (model, month), group in sorted(parts.items()):
+        row: dict[str, object] = {"program_model": model, "relative_month": month}
+        for measure in EVENT_STUDY_MEASURES:
+            enrolled = sum(int(part[f"{measure}__enrolled_total"]) for part in group)
+            compared = sum(int(part[f"{measure}__comparison_total"]) for part in group)
+            row[f"{measure}__enrolled_sum"] = float(enrolled)
+            row[f"{measure}__enrolled_squares"] = math.fsum(
+                _number(part[f"{measure}__enrolled_square_total"]) for part in group
+            )
+            row[f"{measure}__comparison_sum"] = math.fsum(
+                _number(part[f"{measure}__comparison_total"]) / int(part["matches"])
+                for part in group
+            )
+            row[f"{measure}__comparison_squares"] = math.fsum(
+                _number(part[f"{measure}__comparison_square_total"]) / int(part["matches"]) ** 2
+                for part in group
+            )
+            # The events (admissions; none for money), for small-cell suppression.
+            money = measure == "total_paid_per_enrollment"
+            row[f"{measure}__enrolled_events"] = 0 if money else enrolled
+            row[f"{measure}__comparison_events"] = 0 if money else compared
+        out.append(row)
+    return pd.DataFrame(out, columns=list(_MONTH_SUM_COLUMNS))
+
+
+def _number(value: object) -> int | float:
+    """An exact integer sum as an int (PostgreSQL's numeric arrives as a Decimal), a float
+    sum as it is; int / int then rounds once."""
+    if isinstance(value, (int, Decimal)):
+        return int(value)
+    return float(value)  # type: ignore[arg-type]
+
+
+_MONTH_SUM_COLUMNS: Final = (
+    "program_model",
+    "relative_month",
+    *[
+        f"{measure}__{name}"
+        for measure in EVENT_STUDY_MEASURES
+        for name in (
+            "enrolled_sum",
+            "enrolled_squares",
+            "comparison_sum",
+            "comparison_squares",
+            "enrolled_events",
+            "comparison_events",
+        )
+    ],
+)
 
 
 def _unit_counts(

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
 from sqlalchemy import Engine, select, text
 
@@ -22,12 +23,17 @@ from data_access.event_study import (
     EVENT_STUDY_COLUMNS,
     RELATIVE_MONTHS,
     _band,
+    _per_month,
     balance_by_unit,
     event_study,
 )
 from data_access.filters import OutcomeFilter
 from data_access.models import IMPACT_TABLES, impact_cells, impact_enrollments, impact_months
-from data_access.vocabulary import MATCHING_VARIABLES, NO_RECENT_DISCHARGE_DAYS
+from data_access.vocabulary import (
+    EVENT_STUDY_MEASURES,
+    MATCHING_VARIABLES,
+    NO_RECENT_DISCHARGE_DAYS,
+)
 from tests.test_impact import build
 
 # Relative months (61 days make two): EA's index day is 2020-06-10, its matches' 2020-06-15.
@@ -316,3 +322,48 @@ def test_an_impact_table_without_a_new_matching_variable_is_rebuilt_by_migrate(
     for table in IMPACT_TABLES:
         rebuilt = db.read_frame(select(table).order_by(*table.primary_key), engine=engine)
         assert_frame_equal(rebuilt, stored[table.name])
+
+
+def _sums_by_matches(rng: np.random.Generator, squares: type) -> pd.DataFrame:
+    """Rows as `_month_sums` reads them: per (model, month, matches) integer totals, and the
+    squares' totals as the engine gives them (exact ints, or SQLite's floats)."""
+    keys = [
+        (model, month, k)
+        for model in ("embedded", "hot_spotting")
+        for month in (-1, 2)
+        for k in (1, 3, 7)
+    ]
+    frame = pd.DataFrame(keys, columns=["program_model", "relative_month", "matches"])
+    for measure in EVENT_STUDY_MEASURES:
+        for group in ("enrolled", "comparison"):
+            totals = rng.integers(10**9, 10**12, len(frame))
+            frame[f"{measure}__{group}_total"] = [int(t) for t in totals]
+            frame[f"{measure}__{group}_square_total"] = [squares(t) * 10**6 for t in totals]
+    return frame
+
+
+@pytest.mark.parametrize("squares", [int, float], ids=["exact squares", "float squares"])
+def test_month_sums_do_not_depend_on_the_order_the_database_returns_them(squares: type) -> None:
+    """The same sums in any row order give the same bits (a parallel plan on PostgreSQL
+    returns and adds up rows in an order of its own), and each comparison sum is the
+    matched totals divided by their number of matches, added up exactly rounded."""
+    rows = _sums_by_matches(np.random.default_rng(20261206), squares)
+    forward = _per_month(rows)
+    for seed in range(5):
+        shuffled = rows.sample(frac=1, random_state=seed).reset_index(drop=True)
+        assert_frame_equal(_per_month(shuffled), forward, check_exact=True)
+    assert list(zip(forward["program_model"], forward["relative_month"], strict=True)) == [
+        ("embedded", -1),
+        ("embedded", 2),
+        ("hot_spotting", -1),
+        ("hot_spotting", 2),
+    ]
+    measure = EVENT_STUDY_MEASURES[0]
+    first = rows[(rows["program_model"] == "embedded") & (rows["relative_month"] == -1)]
+    totals = first[f"{measure}__comparison_total"].tolist()
+    assert forward.loc[0, f"{measure}__comparison_sum"] == math.fsum(
+        t / k for t, k in zip(totals, first["matches"], strict=True)
+    )
+    assert forward.loc[0, f"{measure}__enrolled_sum"] == float(
+        sum(first[f"{measure}__enrolled_total"])
+    )
