@@ -713,34 +713,31 @@ def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[s
             if not j:
                 continue
             name = SIZES[size].name
-            if "partner" in j:
-                p = j["partner"]
-                rows.append(
-                    [
-                        name,
-                        ENGINE_LABEL[engine],
-                        "1 partner: shared link → download",
-                        p["clicks"],
-                        sec(p["seconds"]),
-                        "≤ 3 clicks, ≤ 5 s",
-                        f"landed on {p['landed_on']}; signed in after "
-                        f"{sec(p['signed_in_seconds'])} s; steps: {', '.join(p['steps'])}"
-                        + _phases(p.get("phases")),
-                    ]
+            for key, journey, target, about in (
+                ("partner", "1 partner: shared link → download", "≤ 3 clicks, ≤ 5 s", None),
+                (
+                    "partner_floor",
+                    "1 partner, on the floor app",
+                    "",
+                    "the same journey, sign-in included, on benchmarks/floor_app.py (the "
+                    "pages drawn from constants)",
+                ),
+            ):
+                p = j.get(key)
+                if not p:
+                    continue
+                where = about or (
+                    f"landed on {p['landed_on']}; signed in after {sec(p['signed_in_seconds'])} s"
                 )
-            if "partner_floor" in j:
-                p = j["partner_floor"]
                 rows.append(
                     [
                         name,
                         ENGINE_LABEL[engine],
-                        "1 partner, on the floor app",
+                        journey,
                         p["clicks"],
                         sec(p["seconds"]),
-                        "",
-                        "the same journey, sign-in included, on benchmarks/floor_app.py (the "
-                        f"pages drawn from constants); steps: {', '.join(p['steps'])}"
-                        + _phases(p.get("phases")),
+                        target,
+                        f"{where}; steps: {', '.join(p['steps'])}" + _phases(p.get("phases")),
                     ]
                 )
             if "leadership" in j:

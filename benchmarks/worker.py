@@ -346,6 +346,21 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
             dashboard_with_sign_in(url, secrets_file, logs) as server,
             browser.chromium() as chrome,
         ):
+
+            def floor_partner() -> dict[str, Any]:
+                floor_logs = logs / "floor"
+                floor_logs.mkdir(exist_ok=True)
+                with browser.streamlit_server(
+                    ROOT / "benchmarks" / "floor_app.py",
+                    env={},
+                    args=[skeletons],
+                    options=["--secrets.files", str(secrets_file)],
+                    log=floor_logs / "floor.log",
+                ) as (_floor_proc, floor_port):
+                    return journeys.partner_journey(
+                        chrome, f"http://127.0.0.1:{floor_port}", floor_logs
+                    )
+
             for name, run in (
                 ("partner", lambda: journeys.partner_journey(chrome, server.url, logs)),
                 (
@@ -356,6 +371,7 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                         last_year,
                     ),
                 ),
+                ("partner_floor", floor_partner),
             ):
                 log(f"journey {name} ...")
                 try:
@@ -364,24 +380,6 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                 except Exception as exc:
                     out["errors"].append(f"{name}: {exc}"[:500])
                     log(f"  {name} failed: {str(exc)[:300]}")
-            log("journey partner on the floor app ...")
-            floor_logs = logs / "floor"
-            floor_logs.mkdir(exist_ok=True)
-            try:
-                with browser.streamlit_server(
-                    ROOT / "benchmarks" / "floor_app.py",
-                    env={},
-                    args=[skeletons],
-                    options=["--secrets.files", str(secrets_file)],
-                    log=floor_logs / "floor.log",
-                ) as (_floor_proc, floor_port):
-                    out["partner_floor"] = journeys.partner_journey(
-                        chrome, f"http://127.0.0.1:{floor_port}", floor_logs
-                    )
-                log(f"  partner, floor: {out['partner_floor']}")
-            except Exception as exc:
-                out["errors"].append(f"partner, floor: {exc}"[:500])
-                log(f"  partner, floor failed: {str(exc)[:300]}")
 
     log("journey analyst: a fresh database with an older admissions extract ...")
     older, newer = journeys.thinned_dataset(dataset_dir(SIZES[size_name]))
