@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 ## run: the dashboard on the sample data (loaded on first run)
 run: $(STAMP)
 	$(BIN)/python -m data_access ensure-loaded sample_data
-	$(BIN)/streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
+	$(BIN)/streamlit run dashboard/serve.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 ## test: lint, type checks and the whole test suite (PostgreSQL and browser tests included);

@@ -441,7 +441,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
     out += [
         "## Filter change in the browser",
         "",
-        "Headless Chromium against `streamlit run dashboard/app.py` on the benchmark database: "
+        "Headless Chromium against `streamlit run dashboard/serve.py` on the benchmark database: "
         "from the key press that adds a state in the sidebar's States multiselect to the end "
         "of the rerun with every chart drawn again (see README). `new filter`: a state never "
         "selected before on this server (cache miss); `back`: removing it again (cache hit); "

@@ -150,6 +150,7 @@ def baseline_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, A
 def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str) -> dict[str, Any]:
     from benchmarks import browser, pages
     from benchmarks.common import ROOT
+    from tests.browser_helpers import DASHBOARD_SCRIPT
 
     states = picks["states"]
     labels = _state_labels(url)
@@ -157,12 +158,12 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
     env = {"DATABASE_URL": url}
     work = WORK / "logs"
     with (
-        browser.streamlit_server(ROOT / "dashboard" / "app.py", env=env, log=work / "app.log") as (
+        browser.streamlit_server(DASHBOARD_SCRIPT, env=env, log=work / "app.log") as (
             proc,
             port,
         ),
         browser.streamlit_server(
-            ROOT / "benchmarks" / "floor_app.py", env={}, args=[skeletons], log=work / "floor.log"
+            ROOT / "benchmarks" / "floor_serve.py", env={}, args=[skeletons], log=work / "floor.log"
         ) as (_floor_proc, floor_port),
         browser.chromium() as chrome,
         MemorySampler(proc.pid) as memory,
@@ -253,6 +254,7 @@ def cold_starts_phase(
     start, then new sessions with a filter no session asked for before, real and floor."""
     from benchmarks import browser
     from benchmarks.common import ROOT
+    from tests.browser_helpers import DASHBOARD_SCRIPT
 
     states = picks["states"]
     out: dict[str, Any] = {
@@ -268,12 +270,12 @@ def cold_starts_phase(
         for r in range(rounds):
             with (
                 browser.streamlit_server(
-                    ROOT / "dashboard" / "app.py",
+                    DASHBOARD_SCRIPT,
                     env={"DATABASE_URL": url},
                     log=work / "app-cold.log",
                 ) as (_proc, port),
                 browser.streamlit_server(
-                    ROOT / "benchmarks" / "floor_app.py",
+                    ROOT / "benchmarks" / "floor_serve.py",
                     env={},
                     args=[skeletons],
                     log=work / "floor-cold.log",
@@ -323,6 +325,7 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
     from benchmarks.common import ROOT
     from benchmarks.loading import load_once
     from data_access import access, db, queries
+    from tests.browser_helpers import DASHBOARD_SCRIPT
     from tests.oidc_helpers import dashboard_with_sign_in, oidc_provider, write_secrets
 
     out: dict[str, Any] = {"errors": []}
@@ -351,7 +354,7 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                 floor_logs = logs / "floor"
                 floor_logs.mkdir(exist_ok=True)
                 with browser.streamlit_server(
-                    ROOT / "benchmarks" / "floor_app.py",
+                    ROOT / "benchmarks" / "floor_serve.py",
                     env={},
                     args=[skeletons],
                     options=["--secrets.files", str(secrets_file)],
@@ -388,7 +391,7 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
         load_once(extra, older)
         with (
             browser.streamlit_server(
-                ROOT / "dashboard" / "app.py",
+                DASHBOARD_SCRIPT,
                 env={"DATABASE_URL": extra},
                 log=WORK / "logs" / "app-journey3.log",
             ) as (_proc, port),

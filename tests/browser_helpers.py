@@ -37,6 +37,8 @@ VIEWPORT = {"width": 1400, "height": 900}
 # The machine is small and shared: every wait is generous, in milliseconds.
 WAIT_MS = 60_000
 SERVER_START_SECONDS = 90
+# What `make run` serves: dashboard/app.py, with its modules imported at server start.
+DASHBOARD_SCRIPT = ROOT / "dashboard" / "serve.py"
 
 APP_SELECTOR = "[data-testid='stApp']"
 PLOT_SELECTOR = ".js-plotly-plot"
@@ -122,7 +124,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def dashboard_server(
     database_url: str, log_dir: Path, extra_args: Sequence[str] = ()
 ) -> Iterator[Server]:
-    """`streamlit run dashboard/app.py` on a free loopback port, until the block ends.
+    """`streamlit run dashboard/serve.py` on a free loopback port, until the block ends.
 
     Runs from the repository root, so .streamlit/config.toml applies (static serving of the
     map's TopoJSON). A port taken between choosing and binding it gets another try.
@@ -141,7 +143,7 @@ def dashboard_server(
                     "-m",
                     "streamlit",
                     "run",
-                    "dashboard/app.py",
+                    str(DASHBOARD_SCRIPT),
                     "--server.address",
                     "127.0.0.1",
                     "--server.port",

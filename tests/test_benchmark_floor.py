@@ -7,7 +7,9 @@ every ratio worse for no fault of the dashboard.
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -17,11 +19,13 @@ from typing import Any
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.web.server.app_discovery import discover_asgi_app
 
 from benchmarks import pages
 from data_access.settings import get_settings
 
 FLOOR_APP = Path(__file__).resolve().parent.parent / "benchmarks" / "floor_app.py"
+FLOOR_SERVE = FLOOR_APP.with_name("floor_serve.py")
 # Layout only: the floor may group columns and containers its own way.
 LAYOUT = {"main", "sidebar", "flex_container", "column", "vertical", "horizontal", "tab"}
 
@@ -89,3 +93,36 @@ def test_with_sign_in_configured_the_floor_shows_only_its_sign_in_page(
     assert not floor.exception
     assert [button.label for button in floor.button] == ["Sign in"]
     assert not floor.get("plotly_chart") and not floor.get("download_button")
+
+
+def test_the_floor_is_served_warmed_up_as_the_dashboard_is() -> None:
+    """A floor paying for imports in its first request that the dashboard pays at start
+    would flatter the dashboard's first visit."""
+    found = discover_asgi_app(FLOOR_SERVE)
+    assert (found.is_asgi_app, found.import_string) == (True, "floor_serve:app")
+    # In its own interpreter: an st.App pins process-wide Streamlit config.
+    served = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, benchmarks.floor_serve as f; "
+            "print(json.dumps([str(f.app.script_path), list(f.FLOOR_MODULES)]))",
+        ],
+        cwd=FLOOR_SERVE.parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    script, warmed = json.loads(served.stdout.strip().splitlines()[-1])
+    assert script == str(FLOOR_APP)
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.parse(FLOOR_APP.read_text()).body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    third_party = {
+        name for name in imported if name and name.split(".")[0] not in sys.stdlib_module_names
+    }
+    assert third_party - {"streamlit", "__future__"} == set(warmed)
