@@ -19,11 +19,11 @@ MEMORY_TARGET_MB = 600.0
 FIRST_VISIT_TARGET, NEW_SESSION_TARGET, PAGE_SWITCH_TARGET = 1.5, 1.3, 1.2
 # journey: (clicks, seconds); the analyst's seconds are after the load.
 JOURNEY_TARGETS = {"partner": (3, 5.0), "leadership": (4, 6.0), "analyst": (None, 5.0)}
-# Why a missed browser target is not closed by the page's own code (README findings 11, 12).
+# Where a cached rerun's time over the floor's goes (README findings 11 and 15).
 FRONTEND_GAP = (
-    "the same messages as the floor's; a cached rerun's server part is 20–25 ms over the "
-    "floor's, the rest Streamlit's frontend rendering them (JavaScript profile, README "
-    "finding 11)"
+    "the same elements as the floor's; a cached rerun's script runs 35–55 ms longer than the "
+    "floor's in the server (the page's own Python: chart shaping, the sidebar, cached reads) "
+    "and the browser's part of the gap is about as large again (README findings 11 and 15)"
 )
 LARGE_MEMBERS = SIZES["large"].members
 
