@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 WORK = BENCH / "work"
+# The floor app, served as `make run` serves the dashboard (its modules imported at start).
+FLOOR_SCRIPT = BENCH / "floor_serve.py"
 PYTHON = sys.executable
 POSTGRES_ADMIN_DSN = os.environ.get(
     "BENCH_POSTGRES_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    FLOOR_SCRIPT,
     SIZES,
     WORK,
     MemorySampler,
@@ -149,7 +150,6 @@ def baseline_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, A
 
 def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str) -> dict[str, Any]:
     from benchmarks import browser, pages
-    from benchmarks.common import ROOT
     from tests.browser_helpers import DASHBOARD_SCRIPT
 
     states = picks["states"]
@@ -163,7 +163,7 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
             port,
         ),
         browser.streamlit_server(
-            ROOT / "benchmarks" / "floor_serve.py", env={}, args=[skeletons], log=work / "floor.log"
+            FLOOR_SCRIPT, env={}, args=[skeletons], log=work / "floor.log"
         ) as (_floor_proc, floor_port),
         browser.chromium() as chrome,
         MemorySampler(proc.pid) as memory,
@@ -253,7 +253,6 @@ def cold_starts_phase(
     """Both servers started afresh each round: the first visit to the Overview after the
     start, then new sessions with a filter no session asked for before, real and floor."""
     from benchmarks import browser
-    from benchmarks.common import ROOT
     from tests.browser_helpers import DASHBOARD_SCRIPT
 
     states = picks["states"]
@@ -275,7 +274,7 @@ def cold_starts_phase(
                     log=work / "app-cold.log",
                 ) as (_proc, port),
                 browser.streamlit_server(
-                    ROOT / "benchmarks" / "floor_serve.py",
+                    FLOOR_SCRIPT,
                     env={},
                     args=[skeletons],
                     log=work / "floor-cold.log",
@@ -322,7 +321,6 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
     """The three user journeys (benchmarks/journeys.py), and the partner's on the floor app
     (its pages drawn from constants, the same sign-in): what Streamlit alone takes for it."""
     from benchmarks import browser, journeys
-    from benchmarks.common import ROOT
     from benchmarks.loading import load_once
     from data_access import access, db, queries
     from tests.browser_helpers import DASHBOARD_SCRIPT
@@ -354,7 +352,7 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                 floor_logs = logs / "floor"
                 floor_logs.mkdir(exist_ok=True)
                 with browser.streamlit_server(
-                    ROOT / "benchmarks" / "floor_serve.py",
+                    FLOOR_SCRIPT,
                     env={},
                     args=[skeletons],
                     options=["--secrets.files", str(secrets_file)],

@@ -22,10 +22,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.web.server.app_discovery import discover_asgi_app
 
 from benchmarks import pages
+from benchmarks.common import FLOOR_SCRIPT
 from data_access.settings import get_settings
 
 FLOOR_APP = Path(__file__).resolve().parent.parent / "benchmarks" / "floor_app.py"
-FLOOR_SERVE = FLOOR_APP.with_name("floor_serve.py")
 # Layout only: the floor may group columns and containers its own way.
 LAYOUT = {"main", "sidebar", "flex_container", "column", "vertical", "horizontal", "tab"}
 
@@ -98,7 +98,7 @@ def test_with_sign_in_configured_the_floor_shows_only_its_sign_in_page(
 def test_the_floor_is_served_warmed_up_as_the_dashboard_is() -> None:
     """A floor paying for imports in its first request that the dashboard pays at start
     would flatter the dashboard's first visit."""
-    found = discover_asgi_app(FLOOR_SERVE)
+    found = discover_asgi_app(FLOOR_SCRIPT)
     assert (found.is_asgi_app, found.import_string) == (True, "floor_serve:app")
     # In its own interpreter: an st.App pins process-wide Streamlit config.
     served = subprocess.run(
@@ -108,7 +108,7 @@ def test_the_floor_is_served_warmed_up_as_the_dashboard_is() -> None:
             "import json, benchmarks.floor_serve as f; "
             "print(json.dumps([str(f.app.script_path), list(f.FLOOR_MODULES)]))",
         ],
-        cwd=FLOOR_SERVE.parent.parent,
+        cwd=FLOOR_SCRIPT.parent.parent,
         capture_output=True,
         text=True,
         check=True,
