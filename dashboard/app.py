@@ -57,6 +57,7 @@ def unavailable(message: str) -> None:
 
     @st.fragment(run_every=RETRY_SECONDS)
     def retry() -> None:
+        data.begin_run()
         if data.database_status().reachable:
             st.rerun(scope="app")
         st.caption(f"Trying again every {RETRY_SECONDS} seconds.")
@@ -77,7 +78,7 @@ def watch_for_new_loads() -> None:
 
     @st.fragment(run_every=LOAD_CHECK_SECONDS)
     def check() -> None:
-        if data.database_url() != st.session_state.get(LOADS_SEEN_KEY):
+        if data.database_url(fresh=True) != st.session_state.get(LOADS_SEEN_KEY):
             st.rerun(scope="app")
 
     with st.sidebar:
@@ -85,6 +86,7 @@ def watch_for_new_loads() -> None:
 
 
 def main() -> None:
+    data.begin_run()
     # Sign-in comes before the database check, so nobody sees database details before it.
     identity = auth.identify()
     if identity is None:

@@ -30,6 +30,7 @@ from dashboard.formatting import (
     group_label,
     suppressed_text,
 )
+from dashboard.memo import kept
 from data_access.vocabulary import NOT_ENROLLED, PROGRAM_GROUPS, Period
 
 # Okabe & Ito (2008), two of them darkened; grey for the comparison population. Each is at
@@ -448,6 +449,7 @@ def _legend_once(traces: list[Props]) -> list[Props]:
     return traces
 
 
+@kept
 def trend_by_group(
     frame: pd.DataFrame,
     *,
@@ -559,6 +561,7 @@ def _facets(
     return axes, titles, {state: _panel(number) for state, number in numbers.items()}
 
 
+@kept
 def trend_by_state(
     frame: pd.DataFrame, *, period: Period, measure: Measure, title: str, subtitle: str
 ) -> go.Figure:
@@ -624,6 +627,7 @@ def trend_by_state(
     return go.Figure(data=_legend_once(traces), layout=layout)
 
 
+@kept
 def state_map(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """A US choropleth of one measure by state (frame: state_code, state_name, measure...)."""
     choropleth = dict(
@@ -704,6 +708,7 @@ def effect_summary(frame: pd.DataFrame, measure: Measure) -> str:
     )
 
 
+@kept
 def effect_forest(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """Each program's effect (difference in differences) with its 95% interval, coloured and
     shaped by model; the zero line marks no effect.
@@ -805,6 +810,7 @@ def event_study_summary(frame: pd.DataFrame, measure: Measure) -> str:
     return f"{text[0].upper()}{text[1:]}.{tail}"
 
 
+@kept
 def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """Enrolled members (black, solid, circles) against their matched comparison (grey,
     dashed, crosses) month by month around the index date, each with its 95% band; a dotted
@@ -896,6 +902,7 @@ def event_study(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: 
     return go.Figure(data=traces, layout=layout)
 
 
+@kept
 def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str) -> go.Figure:
     """Before (open circle) and after (filled) per program, joined by a line.
 
@@ -989,6 +996,7 @@ def dumbbell(frame: pd.DataFrame, *, measure: Measure, title: str, subtitle: str
     return go.Figure(data=traces, layout=layout)
 
 
+@kept
 def state_vs_selection(
     state_frame: pd.DataFrame,
     selection_frame: pd.DataFrame,
@@ -1040,6 +1048,7 @@ def state_vs_selection(
     return go.Figure(data=traces, layout=layout)
 
 
+@kept
 def ranking(
     frame: pd.DataFrame, *, measure: Measure, highlight: str, title: str, subtitle: str
 ) -> go.Figure:

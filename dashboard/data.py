@@ -55,11 +55,32 @@ def _load_version(url: str) -> int:
     return status.load_version(engine=db.get_engine(url))
 
 
-def database_url() -> str:
+RUN_KEY = "_dashboard_run_reads"
+
+
+def begin_run() -> None:
+    """A run of the app, or of a fragment, begins: what every read of the run shares (the
+    load version, the shell) is read once in it, afresh, so a run never mixes two loads and
+    a page's dozen reads make one cache lookup each, not a dozen."""
+    st.session_state[RUN_KEY] = {}
+
+
+def _this_run() -> dict[Any, Any]:
+    """This run's shared reads ({} to keep nothing when no run began one, as in a test that
+    calls the pages' data functions alone)."""
+    kept = st.session_state.get(RUN_KEY)
+    return kept if isinstance(kept, dict) else {}
+
+
+def database_url(*, fresh: bool = False) -> str:
     """The cache key of the database: its URL and its latest load, so a new load is never
-    answered from figures cached before it."""
-    url = get_settings().sqlalchemy_url
-    return f"{url}{VERSION_MARK}{_load_version(url)}"
+    answered from figures cached before it. Read once per run (`begin_run`), or `fresh`: by
+    the watch for new loads, whose fragment runs on its own between the app's runs."""
+    kept = _this_run()
+    if fresh or "url" not in kept:
+        url = get_settings().sqlalchemy_url
+        kept["url"] = f"{url}{VERSION_MARK}{_load_version(url)}"
+    return str(kept["url"])
 
 
 def _engine(key: str) -> Engine:
@@ -112,12 +133,21 @@ def _shell(url: str, who: Viewer) -> Shell:
     )
 
 
+def _shell_of(who: Viewer) -> Shell:
+    kept = _this_run()
+    if ("shell", who) not in kept:
+        answer = _shell(database_url(), who)
+        if not answer.status.ready:
+            _shell.clear()
+            return answer
+        kept["shell", who] = answer
+    return kept["shell", who]  # type: ignore[no-any-return]
+
+
 def shell() -> Shell:
-    """This viewer's shell reads for the current load (a not-ready answer is not kept)."""
-    answer = _shell(database_url(), viewer())
-    if not answer.status.ready:
-        _shell.clear()
-    return answer
+    """This viewer's shell reads for the current load, once per run (a not-ready answer is
+    not kept)."""
+    return _shell_of(viewer())
 
 
 def states() -> pd.DataFrame:
@@ -154,13 +184,9 @@ def database_status() -> status.DatabaseStatus:
     url = database_url()
     if isinstance(who, Viewer):
         try:
-            answer = _shell(url, who)
+            return _shell_of(who).status
         except OutcomesError:  # the lists failed: the status alone, the lists raise later
             pass
-        else:
-            if not answer.status.ready:
-                _shell.clear()
-            return answer.status
     current = _database_status(url, who if isinstance(who, Viewer) else None)
     if not current.ready:
         _database_status.clear()

@@ -22,6 +22,7 @@ from dashboard.formatting import (
     summary_measure,
     suppressed_text,
 )
+from dashboard.memo import kept
 from data_access.filters import OutcomeFilter
 from data_access.measures import MONEY_COLUMNS
 from data_access.suppression import SUPPRESSED_COLUMN
@@ -268,6 +269,7 @@ YEAR_CHANGE_NOTE = (
 )
 
 
+@kept
 def year_change(frame: pd.DataFrame, column: str, year: int) -> pd.DataFrame:
     """Each state's `column` in `year - 1` and in `year` and the change between them, from
     `outcome_summary(period="year", by=("state_code",))` rows, largest rise first.

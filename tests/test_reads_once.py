@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -19,6 +20,7 @@ from data_access.access import LOCAL_VIEWER
 from data_access.errors import QueryTimeout
 from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
+from tests.app_helpers import TIMEOUT, open_page
 
 DEADLINE = "SET LOCAL statement_timeout"  # PostgreSQL's, before each read (db._deadline)
 
@@ -151,3 +153,33 @@ def test_the_statement_timeout_stops_a_slow_read(
     )
     # The connection goes back to the pool fit for the next read, which runs in full.
     assert db.read_frame(text("SELECT 41 + 1 AS answer"), engine=engine)["answer"].tolist() == [42]
+
+
+@pytest.mark.parametrize(
+    "page", ["overview", "trends", "program_outcomes", "impact", "state_profile"]
+)
+def test_a_page_run_looks_up_the_load_version_and_the_shell_once(
+    sample: Engine, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    """A page's dozen reads share one lookup of the load version and one of the shell per
+    run (data.begin_run), not one each; the next run looks both up again."""
+    at = open_page(page)
+    assert not at.exception
+    looked_up: list[str] = []
+
+    def counted(name: str, original: Any) -> Any:
+        def lookup(*args: Any) -> Any:
+            looked_up.append(name)
+            return original(*args)
+
+        lookup.clear = original.clear  # type: ignore[attr-defined]
+        return lookup
+
+    monkeypatch.setattr(data, "_load_version", counted("load version", data._load_version))
+    monkeypatch.setattr(data, "_shell", counted("shell", data._shell))
+    for _ in range(2):
+        at.run(timeout=TIMEOUT)
+        assert not at.exception
+    # The watch for new loads looks up the version afresh each time it runs (its own runs
+    # come between the app's); in an app run it is the one second lookup.
+    assert looked_up == ["load version", "shell", "load version"] * 2
