@@ -29,25 +29,35 @@ from dashboard.formatting import suppressed_text
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Figures of a page are tens of kilobytes; this bounds the memory at a few tens of megabytes.
-MAX_ENTRIES = 512
+# A kept answer's size follows its frames' (a figure holds their values as arrays and hover
+# text: about 1.1x their pickle at 9M claims, where a trend of every state is 2 MB), so the
+# bound is on the pickled frames: about this much memory, whatever the mix of figures.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+_ENTRY_BYTES = 4096  # an answer's own weight beside its frames (a figure's layout)
 
-_kept: OrderedDict[Hashable, Any] = OrderedDict()
+_kept: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+_kept_bytes = 0
 _lock = threading.Lock()
 
 
-def frame_digest(frame: pd.DataFrame) -> bytes:
+def _pickled(frame: pd.DataFrame) -> bytes:
+    return pickle.dumps(frame, protocol=5)
+
+
+def frame_digest(pickled: bytes) -> bytes:
     """A digest of a frame's pickle: equal digests mean equal pickles, which unpickle to equal
     frames (columns, types, index and every value); equal frames pickled differently only
     miss. Faster than hashing each row (pd.util.hash_pandas_object) on these frames."""
-    return hashlib.blake2b(pickle.dumps(frame, protocol=5), digest_size=20).digest()
+    return hashlib.blake2b(pickled, digest_size=20).digest()
 
 
-def _key_part(value: Any) -> Hashable:
+def _key_part(value: Any) -> tuple[Hashable, int]:
+    """The value's part of the key, and its weight in bytes."""
     if isinstance(value, pd.DataFrame):
-        return (pd.DataFrame, frame_digest(value))
+        pickled = _pickled(value)
+        return (pd.DataFrame, frame_digest(pickled)), len(pickled)
     hash(value)  # an unhashable argument raises TypeError: the call is not kept
-    return (type(value), value)
+    return (type(value), value), 0
 
 
 def _handed_out(answer: R) -> R:
@@ -55,34 +65,43 @@ def _handed_out(answer: R) -> R:
 
 
 def kept(function: Callable[P, R]) -> Callable[P, R]:
-    """`function`'s answer kept by its arguments (least recently used dropped first)."""
+    """`function`'s answer kept by its arguments (least recently used dropped first, past
+    MAX_FRAME_BYTES of frames)."""
 
     @functools.wraps(function)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            key = (
-                function.__module__,
-                function.__qualname__,
-                suppressed_text(),  # the one setting a builder's words read
-                tuple(_key_part(a) for a in args),
-                tuple(sorted((name, _key_part(v)) for name, v in kwargs.items())),
-            )
+            positional = [_key_part(a) for a in args]
+            named = sorted((name, _key_part(v)) for name, v in kwargs.items())
         except TypeError:  # a value that cannot be keyed exactly: build it every time
             return function(*args, **kwargs)
+        key = (
+            function.__module__,
+            function.__qualname__,
+            suppressed_text(),  # the one setting a builder's words read
+            tuple(part for part, _ in positional),
+            tuple((name, part) for name, (part, _) in named),
+        )
+        weight = _ENTRY_BYTES + sum(w for _, w in positional) + sum(w for _, (_, w) in named)
+        global _kept_bytes
         with _lock:
             if key in _kept:
                 _kept.move_to_end(key)
-                return _handed_out(cast(R, _kept[key]))
+                return _handed_out(cast(R, _kept[key][0]))
         answer = function(*args, **kwargs)
         with _lock:
-            _kept[key] = answer
-            while len(_kept) > MAX_ENTRIES:
-                _kept.popitem(last=False)
+            if key not in _kept:
+                _kept[key] = (answer, weight)
+                _kept_bytes += weight
+            while _kept_bytes > MAX_FRAME_BYTES and len(_kept) > 1:
+                _kept_bytes -= _kept.popitem(last=False)[1][1]
         return _handed_out(answer)
 
     return call
 
 
 def clear() -> None:
+    global _kept_bytes
     with _lock:
         _kept.clear()
+        _kept_bytes = 0

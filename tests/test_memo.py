@@ -127,12 +127,30 @@ def test_the_least_recently_used_is_dropped_past_the_bound(
     calls: list[tuple[Any, ...]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(memo, "MAX_ENTRIES", 2)
+    one = memo._ENTRY_BYTES + len(pickle.dumps(FRAME, protocol=5))
+    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 2 * one)  # room for two answers of FRAME
     for scale in (1.0, 2.0, 1.0, 3.0):  # 1.0 used again, so 2.0 is the one dropped
         summed(FRAME, column="admissions_per_1000_mm", scale=scale)
     summed(FRAME, column="admissions_per_1000_mm", scale=1.0)
     summed(FRAME, column="admissions_per_1000_mm", scale=2.0)
     assert calls == [("admissions_per_1000_mm", s) for s in (1.0, 2.0, 3.0, 2.0)]
+
+
+def test_the_bound_is_on_the_frames_bytes(
+    summed: Callable[..., pd.DataFrame],
+    calls: list[tuple[Any, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one = memo._ENTRY_BYTES + len(pickle.dumps(FRAME, protocol=5))
+    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 3 * one)
+    summed(FRAME, column="admissions_per_1000_mm")
+    summed(FRAME, column="admissions_per_1000_mm", scale=2.0)
+    large = pd.concat([FRAME] * 3, ignore_index=True)
+    summed(large, column="admissions_per_1000_mm")  # drops the oldest answers to make room
+    summed(FRAME, column="admissions_per_1000_mm")
+    summed(large, column="admissions_per_1000_mm")
+    assert calls == [("admissions_per_1000_mm", s) for s in (1.0, 2.0, 1.0, 1.0)]
+    assert memo._kept_bytes <= memo.MAX_FRAME_BYTES
 
 
 def test_a_kept_figure_is_the_one_its_builder_draws() -> None:
