@@ -27,6 +27,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
+from dashboard.memo import kept
 from data_access import queries
 from data_access.filters import OutcomeFilter
 from data_access.vocabulary import (
@@ -106,12 +107,20 @@ class Options:
     def program_label(self, program_id: str) -> str:
         return self._program_labels.get(program_id, program_id)
 
+    @functools.cached_property
+    def _programs_in_order(self) -> list[tuple[str, str, str]]:
+        ordered = self.programs.sort_values(["state_code", "program_name"], kind="stable")
+        columns = ("state_code", "program_model", "program_id")
+        return list(zip(*(ordered[c] for c in columns), strict=True))
+
     def programs_within(self, states: Iterable[str], models: Iterable[str]) -> list[str]:
-        chosen = self.programs[
-            self.programs["state_code"].isin(list(states))
-            & self.programs["program_model"].isin(list(models))
+        """The programs of these states and models, by state, then name."""
+        in_states, in_models = set(states), set(models)
+        return [
+            program_id
+            for state, model, program_id in self._programs_in_order
+            if state in in_states and model in in_models
         ]
-        return list(chosen.sort_values(["state_code", "program_name"])["program_id"])
 
 
 @dataclass
@@ -134,14 +143,32 @@ def months_between(first: str, last: str) -> list[str]:
 
 
 def load_options() -> Options:
-    states = data.states()
-    bounds = data.month_bounds()
+    """The viewer's options for the current load: the same object for every run that reads
+    the same lists, so what it works out once (labels, the programs in order) is kept."""
+    return _options(
+        data.states(),
+        data.programs(),
+        data.month_bounds(),
+        data.last_complete_month(),
+        granted_only=data.viewer().is_partner,
+    )
+
+
+@kept
+def _options(
+    states: pd.DataFrame,
+    programs: pd.DataFrame,
+    bounds: tuple[str, str] | None,
+    last_complete: str | None,
+    *,
+    granted_only: bool,
+) -> Options:
     return Options(
         states=dict(zip(states["state_code"], states["state_name"], strict=True)),
-        programs=data.programs(),
+        programs=programs,
         months=months_between(*bounds) if bounds else [],
-        last_complete=data.last_complete_month(),
-        granted_only=data.viewer().is_partner,
+        last_complete=last_complete,
+        granted_only=granted_only,
     )
 
 
