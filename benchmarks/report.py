@@ -29,10 +29,6 @@ FRONTEND_GAP = (
 LARGE_MEMBERS = SIZES["large"].members
 
 
-def _ratio(value: float, floor: float) -> str:
-    return f"{value / floor:.2f}x" if floor == floor and floor else "–"
-
-
 def ms(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "–"

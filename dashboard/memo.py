@@ -40,22 +40,14 @@ _kept_bytes = 0
 _lock = threading.Lock()
 
 
-def _pickled(frame: pd.DataFrame) -> bytes:
-    return pickle.dumps(frame, protocol=5)
-
-
-def frame_digest(pickled: bytes) -> bytes:
-    """A digest of a frame's pickle: equal digests mean equal pickles, which unpickle to equal
-    frames (columns, types, index and every value); equal frames pickled differently only
-    miss. Faster than hashing each row (pd.util.hash_pandas_object) on these frames."""
-    return hashlib.blake2b(pickled, digest_size=20).digest()
-
-
 def _key_part(value: Any) -> tuple[Hashable, int]:
-    """The value's part of the key, and its weight in bytes."""
+    """The value's part of the key, and its weight in bytes. A frame's part is a digest of its
+    pickle: equal digests mean equal pickles, which unpickle to equal frames (columns, types,
+    index and every value); equal frames pickled differently only miss. Faster than hashing
+    each row (pd.util.hash_pandas_object) on these frames."""
     if isinstance(value, pd.DataFrame):
-        pickled = _pickled(value)
-        return (pd.DataFrame, frame_digest(pickled)), len(pickled)
+        pickled = pickle.dumps(value, protocol=5)
+        return (pd.DataFrame, hashlib.blake2b(pickled, digest_size=20).digest()), len(pickled)
     hash(value)  # an unhashable argument raises TypeError: the call is not kept
     return (type(value), value), 0
 
@@ -70,19 +62,18 @@ def kept(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        arguments = [*enumerate(args), *sorted(kwargs.items())]
         try:
-            positional = [_key_part(a) for a in args]
-            named = sorted((name, _key_part(v)) for name, v in kwargs.items())
+            parts = [(position, *_key_part(value)) for position, value in arguments]
         except TypeError:  # a value that cannot be keyed exactly: build it every time
             return function(*args, **kwargs)
         key = (
             function.__module__,
             function.__qualname__,
             suppressed_text(),  # the one setting a builder's words read
-            tuple(part for part, _ in positional),
-            tuple((name, part) for name, (part, _) in named),
+            tuple((position, part) for position, part, _ in parts),
         )
-        weight = _ENTRY_BYTES + sum(w for _, w in positional) + sum(w for _, (_, w) in named)
+        weight = _ENTRY_BYTES + sum(size for _, _, size in parts)
         global _kept_bytes
         with _lock:
             if key in _kept:

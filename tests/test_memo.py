@@ -122,13 +122,17 @@ def test_another_small_cell_threshold_builds_again(
     assert len(calls) == 2
 
 
+def _one_answer() -> int:
+    """The bytes an answer built from FRAME weighs against the bound."""
+    return memo._ENTRY_BYTES + len(pickle.dumps(FRAME, protocol=5))
+
+
 def test_the_least_recently_used_is_dropped_past_the_bound(
     summed: Callable[..., pd.DataFrame],
     calls: list[tuple[Any, ...]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    one = memo._ENTRY_BYTES + len(pickle.dumps(FRAME, protocol=5))
-    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 2 * one)  # room for two answers of FRAME
+    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 2 * _one_answer())  # room for two answers of FRAME
     for scale in (1.0, 2.0, 1.0, 3.0):  # 1.0 used again, so 2.0 is the one dropped
         summed(FRAME, column="admissions_per_1000_mm", scale=scale)
     summed(FRAME, column="admissions_per_1000_mm", scale=1.0)
@@ -141,8 +145,7 @@ def test_the_bound_is_on_the_frames_bytes(
     calls: list[tuple[Any, ...]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    one = memo._ENTRY_BYTES + len(pickle.dumps(FRAME, protocol=5))
-    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 3 * one)
+    monkeypatch.setattr(memo, "MAX_FRAME_BYTES", 3 * _one_answer())
     summed(FRAME, column="admissions_per_1000_mm")
     summed(FRAME, column="admissions_per_1000_mm", scale=2.0)
     large = pd.concat([FRAME] * 3, ignore_index=True)
