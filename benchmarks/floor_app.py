@@ -70,11 +70,24 @@ def scaled_frame(records: dict[str, Any], factor: float) -> pd.DataFrame:
 
 
 class Drawer:
-    def __init__(self, factor: float, prefix: str) -> None:
+    def __init__(
+        self, factor: float, prefix: str, states: tuple[list[str], list[str]] = ([], [])
+    ) -> None:
         self.factor = factor
         self.prefix = prefix
         self.count = 0
         self.last_frame: pd.DataFrame | None = None
+        self.taken, self.chosen = states
+
+    def text(self, value: str) -> str:
+        """A text naming the skeleton's states names the chosen ones instead, as the real
+        page's filter line and file names do: a change of states then redraws them here too
+        (on a page without charts or tables, such as Downloads, nothing else changes)."""
+        if not self.taken or self.taken == self.chosen:
+            return value
+        for joiner in (", ", "-"):
+            value = value.replace(joiner.join(self.taken), joiner.join(self.chosen))
+        return value
 
     def key(self, kind: str) -> str:
         self.count += 1
@@ -127,9 +140,9 @@ class Drawer:
         elif kind == "metric":
             st.metric(item["label"], item["value"], delta=item.get("delta"), border=True)
         elif kind in ("title", "header", "subheader", "caption", "code", "text"):
-            getattr(st, kind)(item["text"])
+            getattr(st, kind)(self.text(item["text"]))
         elif kind == "markdown":
-            st.markdown(item["text"])
+            st.markdown(self.text(item["text"]))
         elif kind == "divider":
             st.divider()
         elif kind == "selectbox":
@@ -150,9 +163,14 @@ class Drawer:
             )
 
 
-def sidebar(items: list[dict[str, Any]]) -> int:
-    """The same sidebar widgets; returns how many states are selected."""
-    selected_states = 1
+def state_codes(labels: list[str]) -> list[str]:
+    """The codes of state options ("TX · Texas"), in the order the real page lists them."""
+    return sorted(label.split(" ")[0] for label in labels)
+
+
+def sidebar(items: list[dict[str, Any]]) -> list[str]:
+    """The same sidebar widgets; returns the codes of the selected states."""
+    selected_states: list[str] = []
     for item in items:
         kind = item["kind"]
         if kind == "multiselect":
@@ -169,7 +187,7 @@ def sidebar(items: list[dict[str, Any]]) -> int:
                     st.session_state[key] = list(item["options"])
             chosen = st.sidebar.multiselect(item["label"], item["options"], key=key)
             if item.get("key") == "filter_states":
-                selected_states = len(chosen)
+                selected_states = state_codes(chosen)
         elif kind == "select_slider" and len(item["options"]) > 1:
             st.sidebar.select_slider(
                 item["label"],
@@ -187,8 +205,16 @@ def sidebar(items: list[dict[str, Any]]) -> int:
 
 
 def page(name: str, spec: dict[str, Any]) -> None:
-    factor = 1.0 + 0.01 * st.session_state.get("floor_selected_states", 1)
-    Drawer(factor, name).draw(spec["main"])
+    chosen: list[str] = st.session_state.get("floor_selected_states", [])
+    taken = next(
+        (
+            state_codes(item.get("value", []))
+            for item in spec["sidebar"]
+            if item["kind"] == "multiselect" and item.get("key") == "filter_states"
+        ),
+        [],
+    )
+    Drawer(1.0 + 0.01 * len(chosen), name, (taken, chosen)).draw(spec["main"])
 
 
 def page_function(name: str, spec: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from benchmarks.common import SIZES, median
+from benchmarks.pages import DATA_REPLAYS
 
 TABLES = ("states", "programs", "members", "eligibility", "enrollments", "admissions", "services")
 ENGINE_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -339,13 +340,14 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
             "data_cold",
             "All the dashboard data calls of one page run (the app shell's status, states, "
             "programs and month range included) with st.cache_data cleared and the engine "
-            "disposed, so the first query opens a new connection. Milliseconds.",
+            "disposed, so the first query opens a new connection. Milliseconds, median of "
+            f"{DATA_REPLAYS} replays (or of the repeat count, if more).",
         ),
         (
             "Page data, warm",
             "data_warm",
             "The same calls through the dashboard's st.cache_data wrappers, second call "
-            "(a cache hit: unpickling the cached frame). Milliseconds.",
+            "(a cache hit: unpickling the cached frame). Milliseconds, as many replays.",
         ),
         (
             "Full page run in AppTest, cold",
@@ -640,7 +642,8 @@ def _cold_and_switch_sections(
         "*New session*: a further tab on the running server whose link asks for three states "
         "together, a filter no session asked for before. *Page switch*: a click in the "
         "navigation to a page already visited with the same filters (a warm cache), to the "
-        "page drawn. Floor: benchmarks/floor_app.py, same action, same minutes. Medians, "
+        "page drawn; the two apps' tabs take turns, page by page. Floor: "
+        "benchmarks/floor_app.py, same action, same minutes. Medians, "
         "milliseconds. Targets: first visit ≤ 1.5x, new session ≤ 1.3x, page switch ≤ 1.2x "
         "the floor.",
         "",

@@ -126,3 +126,38 @@ def test_the_floor_is_served_warmed_up_as_the_dashboard_is() -> None:
         name for name in imported if name and name.split(".")[0] not in sys.stdlib_module_names
     }
     assert third_party - {"streamlit", "__future__"} == set(warmed)
+
+
+def test_a_change_of_states_redraws_the_floors_texts_that_name_them(
+    sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Downloads nothing but texts name the states: a floor that drew its skeleton's words
+    whatever the selection changed nothing on screen, and the browser's clock never saw its
+    rerun end (the benchmark then waited out its timeout)."""
+    page = next(p for p in pages.present_pages() if p.url_path == "downloads")
+    real = pages.new_session({"state": ["NY", "TX"]})
+    real.switch_page(f"../pages/{page.file}")
+    real.run()
+    skeletons = tmp_path / "skeletons.json"
+    pages.save_skeletons(
+        skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
+    )
+    monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
+    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    floor.query_params["state"] = ["NY", "TX"]
+    floor.run()
+    filter_lines = [c.value for c in floor.caption if c.value.startswith("Filters: ")]
+    assert filter_lines == [c.value for c in real.caption if c.value.startswith("Filters: ")]
+    assert filter_lines[0].startswith("Filters: NY, TX ·")
+
+    states = floor.multiselect(key="floor_filter_states")
+    added = next(o for o in states.options if o.split(" ")[0] not in ("NY", "TX"))
+    states.set_value([*states.value, added]).run()
+    assert not floor.exception
+    code = added.split(" ")[0]
+    names = ", ".join(sorted(["NY", "TX", code]))
+    assert [c.value for c in floor.caption if c.value.startswith("Filters: ")] == [
+        filter_lines[0].replace("NY, TX", names)
+    ]
+    files = [c.value for c in floor.caption if " · file " in c.value]
+    assert files and all("-".join(sorted(["NY", "TX", code])) in f for f in files)
