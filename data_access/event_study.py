@@ -41,10 +41,10 @@ from data_access import db
 from data_access.access import SmallCells, Viewer, must_suppress
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
+    _comparison_members,
     _conditions,
     _programs,
     evaluation_filters,
-    matched_comparison_members,
     matching_scale,
     stored_or_computed,
 )
@@ -339,7 +339,7 @@ def event_study_payload(
     sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
     members = comparison_members
     if members is None:
-        members = matched_comparison_members(filters, models, engine)
+        members = _comparison_members(filters, models, engine)
     # Each summed column as an array, and the row of each (model, month): a span's total
     # sums its rows in the frame's order, as a pandas sum over the picked rows would.
     columns = {name: sums[name].to_numpy() for name in sums.columns}

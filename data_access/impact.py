@@ -514,8 +514,7 @@ def rebuild_impact(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(t.name for t in IMPACT_TABLES)}"))
     # Imported here: it computes the outputs with event_study, which imports this module.
-    # After ANALYZE: the event study's float sums follow the plan, which must be the
-    # query's own for the same bits.
+    # After ANALYZE, so that the reads of every stored scope are planned on statistics.
     from data_access.impact_store import store_frames
 
     store_frames(conn)
@@ -1087,15 +1086,6 @@ def scope_name(state: str | None, model: str | None) -> str:
     return f"{state or '*'}|{model or '*'}"
 
 
-OPENING_SCOPE: Final = scope_name(None, None)
-# The outputs stored for the narrower scopes too. Not the event study: its month sums of
-# floats are added by the database in its plan's order, and a narrower filter's plan at load
-# (inside the load's transaction) may differ from the query's later, and so may the last
-# bits. The opening view's is a full scan either way; impact and balance sum their rows in
-# Python, in a fixed order.
-SCOPED_OUTPUTS: Final = ("impact", "balance")
-
-
 def stored_payload(
     output: str, filters: OutcomeFilter, models: Sequence[str], engine: Engine
 ) -> Any | None:
@@ -1104,7 +1094,7 @@ def stored_payload(
     code is the one that stored it; else None, as when the table is missing or of an older
     form (a database loaded before it)."""
     scope = stored_scope(filters, models)
-    if scope is None or (scope != OPENING_SCOPE and output not in SCOPED_OUTPUTS):
+    if scope is None:
         return None
     return read_stored(output, scope, filters.setting, filters, engine)
 
@@ -1128,23 +1118,6 @@ def read_stored(
     except DatabaseUnavailable:
         return None
     return None if frame.empty else json.loads(frame["payload"].iloc[0])
-
-
-MEMBERS_OF_COMPARISON: Final = "comparison_count"
-
-
-def matched_comparison_members(
-    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
-) -> dict[str, int]:
-    """`_comparison_members`, read from impact_frames when the load stored them for the
-    filters (a stored scope over stored months and setting), else counted."""
-    scope = stored_scope(filters, models)
-    # A load's connection is storing them: nothing to read yet.
-    if isinstance(engine, Engine) and scope is not None:
-        stored = read_stored(MEMBERS_OF_COMPARISON, scope, filters.setting, filters, engine)
-        if stored is not None:
-            return {unit: int(n) for unit, n in stored.items()}
-    return _comparison_members(filters, models, engine)
 
 
 def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
@@ -1248,7 +1221,7 @@ def impact_payload(
     analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
     if comparison_members is None:
-        comparison_members = matched_comparison_members(filters, models, engine)
+        comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")
 
     data = _Matched(rows)

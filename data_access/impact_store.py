@@ -4,11 +4,11 @@ Overview's sums), computed at load and stored.
 The dashboard opens on every state, program model, program and condition over its opening months
 (queries.default_window) in the `all` setting, and the filters most often chosen from there are
 one state or one program model, or both. For each of those scopes over the opening months,
-`store_frames` computes the impact rows and the balance (and for the opening view the event
-study too) inside the load's transaction, from the tables just built (and the replicates just
-stored), with the distinct comparison members they share (which the event study of a narrower
-scope, computed on request, reads instead of counting), and stores each before suppression as
-JSON (impact_frames), so that the first request of each is one indexed read; the viewer's
+`store_frames` computes the impact rows, the event study and the balance inside the load's
+transaction, from the tables just built (and the replicates just stored), the distinct
+comparison members that impact and the event study share counted once, and stores each before
+suppression as JSON (impact_frames), so that the first request of each is one indexed read; the
+viewer's
 suppression is applied when it is read. The count of enrolled members of each scope
 (queries.count_members) is stored the same way, over the opening months and the months of equal
 length before them: the Overview's tiles and their change. So are the monthly sums the Overview
@@ -34,8 +34,6 @@ from data_access.event_study import balance_payload, event_study_payload
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     CODE_DIGEST,
-    MEMBERS_OF_COMPARISON,
-    OPENING_SCOPE,
     _comparison_members,
     _default_window,
     impact_payload,
@@ -71,9 +69,9 @@ def stored_scopes(conn: Connection) -> list[tuple[str | None, str | None]]:
 
 
 def store_frames(conn: Connection) -> None:
-    """Compute and store the impact and balance payloads of every stored scope, and the event
-    study's of the opening view, over the opening months, in the caller's transaction (after
-    impact.store_replicates, whose replicates they read)."""
+    """Compute and store the impact, event study and balance payloads of every stored scope
+    over the opening months, in the caller's transaction (after impact.store_replicates, whose
+    replicates they read)."""
     conn.execute(impact_frames.delete())
     window = _default_window(conn)
     if window is None:
@@ -93,15 +91,11 @@ def store_frames(conn: Connection) -> None:
             members = _comparison_members(filters, models, conn)
             payloads: dict[str, Any] = {
                 "impact": impact_payload(filters, models, conn, comparison_members=members),
+                "event_study": event_study_payload(
+                    filters, models, conn, comparison_members=members
+                ),
                 "balance": balance_payload(filters, models, conn),
             }
-            # Counted once for impact and the event study: stored for the event study of
-            # the scopes whose own is not (SCOPED_OUTPUTS).
-            payloads[MEMBERS_OF_COMPARISON] = members
-            if scope == OPENING_SCOPE:
-                payloads["event_study"] = event_study_payload(
-                    filters, models, conn, comparison_members=members
-                )
             records += [
                 _record(output, scope, setting, window, payload)
                 for output, payload in payloads.items()

@@ -22,12 +22,10 @@ from data_access import db, event_study, impact, impact_store, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
-    MEMBERS_OF_COMPARISON,
     _comparison_members,
     _unit_seed,
     bootstrap_sums,
     impact_by_unit,
-    matched_comparison_members,
 )
 from data_access.impact_store import MEMBERS_OUTPUT, STORED_SUMS
 from data_access.models import (
@@ -375,14 +373,14 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
     before = {MEMBERS_OUTPUT, *(name for name, (_, _, b) in STORED_SUMS.items() if b)}
     windows = {
         output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
-        for output in [*OUTPUTS, MEMBERS_OUTPUT, MEMBERS_OF_COMPARISON, *STORED_SUMS]
+        for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS]
     }
     assert before == {MEMBERS_OUTPUT, "sums_population"}
     stored = _frames(engine)
     assert stored.to_numpy().tolist() == [
         [output, scope, "all", *months]
         for output in sorted(windows)
-        for scope in (["*|*"] if output == "event_study" else sorted(scopes))
+        for scope in sorted(scopes)
         for months in windows[output]
     ]
 
@@ -426,10 +424,7 @@ def test_stored_outputs_are_the_computed_frames(
     function = OUTPUTS[output][0]
     kw = {"small_cells": small_cells, "engine": engine}
     computed = _computes(monkeypatch)
-    # The event study is stored for the opening view only (impact_store.stored_scopes).
-    stored = dict(list(STORED.items())[:2]) if output == "event_study" else STORED
-    computes = {**COMPUTED, **{k: v for k, v in STORED.items() if k not in stored}}
-    for cases, reads in ((stored, True), (computes, False)):
+    for cases, reads in ((STORED, True), (COMPUTED, False)):
         for name, (viewer, filters) in cases.items():
             expected = _computed(monkeypatch, output, viewer, filters, **kw)
             computed.clear()
@@ -437,6 +432,31 @@ def test_stored_outputs_are_the_computed_frames(
             assert computed == ([] if reads else [output]), name
             assert_frame_equal(got, expected, check_exact=True, obj=name)
             assert len(expected) > 0, name
+
+
+def test_the_load_counts_each_scopes_comparison_members_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Impact and the event study of a scope report the same distinct comparison members:
+    the load counts them once per scope and hands the count to both."""
+    build(engine)
+    counted: list[tuple[OutcomeFilter, tuple[str, ...]]] = []
+
+    def counting(filters: OutcomeFilter, models: Any, conn: Any) -> dict[str, int]:
+        counted.append((filters, tuple(models)))
+        return _comparison_members(filters, models, conn)
+
+    for module in (impact_store, impact, event_study):
+        monkeypatch.setattr(module, "_comparison_members", counting)
+    with engine.begin() as conn:
+        impact_store.store_frames(conn)
+        scopes = impact_store.stored_scopes(conn)
+    assert len(counted) == len(set(counted)) == len(scopes) > 1
+    stored = _frames(engine)
+    for output in OUTPUTS:
+        assert sorted(stored.loc[stored["output"] == output, "scope"]) == sorted(
+            impact.scope_name(state, model) for state, model in scopes
+        ), output
 
 
 BEFORE_WINDOW = OutcomeFilter(month_from="2019-10", month_to="2022-09")
@@ -594,33 +614,6 @@ def test_stored_sums_are_the_summed_ones(
         assert_frame_equal(got, expected, check_exact=True, obj=case)
         assert len(expected) > 0, case
         assert ((filters.month_from, filters.month_to, period, by) not in summed) == reads, case
-
-
-def test_stored_comparison_members_are_the_counted_ones(
-    loaded_sample: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The event study of a scope whose own is not stored reads the scope's distinct
-    comparison members, counted at load, instead of counting them."""
-    engine = db.get_engine(loaded_sample)
-    counted: list[OutcomeFilter] = []
-    count = impact._comparison_members
-
-    def counting(filters: OutcomeFilter, models: Any, engine: Any) -> dict[str, int]:
-        counted.append(filters)
-        return count(filters, models, engine)
-
-    monkeypatch.setattr(impact, "_comparison_members", counting)
-    cases = {**STORED, **COMPUTED}
-    for name, (viewer, filters) in cases.items():
-        if viewer.is_partner:
-            continue
-        models = [m for m in filters.program_models if m in PROGRAM_MODELS]
-        counted.clear()
-        got = matched_comparison_members(filters, models, engine)
-        assert got == _comparison_members(filters, models, engine), name
-        assert (counted == []) == (name in STORED), name
-        if name in STORED:
-            assert got["all|"] > 0, name
 
 
 def _assert_outputs(
