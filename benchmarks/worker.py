@@ -95,12 +95,16 @@ def pages_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, Any]
 
     configure(url)
     quiet_streamlit()
+    # The defaults and one state's model are stored by the load (impact_store); two states
+    # are what the browser's filter change asks for, computed at query time.
+    two_states = picks["states"][:2]
     variants = {
         "all": {},
         f"{picks['state']} + {picks['model']}": {
             "state": [picks["state"]],
             "model": [picks["model"]],
         },
+        " + ".join(two_states): {"state": two_states},
     }
     out: dict[str, Any] = {"variants": list(variants), "pages": {}, "payload_variants": {}}
     skeleton_query = {"state": picks["states"][:2]}

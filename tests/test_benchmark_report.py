@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.report import _floor_journey, _phases, browser_target_rows
+from benchmarks.report import _floor_journey, _ok, _phases, browser_target_rows, targets
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,60 @@ def test_browser_targets_judge_each_figure_against_its_floor() -> None:
         "file saved 6.2; the floor app's same journey: 5.3 s, over the target without any of "
         "the dashboard's work (file saved 5.3); README finding 12"
     )
+
+
+def _page_data(cold: list[float], calls: dict[str, float]) -> dict[str, object]:
+    return {"data_cold": cold, "data_cold_by_call": calls, "figures": [], "problems": []}
+
+
+def test_a_new_filters_miss_names_the_data_it_reads_for_two_states() -> None:
+    """Two states are no scope the load stores: the report says so of the slowest read, and
+    the filter change's row quotes that page's data for two states beside its gap."""
+    variants = ["all", "TX + embedded", "AK + AZ"]
+    result = {
+        "size": "large",
+        "engine": "sqlite",
+        "load": {
+            "runs": [{"seconds": 200.0, "rows": {"services": 9_000_000}, "phases": {"x": 1.0}}]
+        },
+        "pages": {
+            "variants": variants,
+            "pages": {
+                "Impact": {
+                    "all": _page_data([0.05], {"impact(all)": 0.02}),
+                    "TX + embedded": _page_data([0.04], {"impact(TX)": 0.01}),
+                    "AK + AZ": _page_data(
+                        [0.19, 0.2, 0.21], {"impact_by_unit(AK+AZ)": 0.12, "shell()": 0.02}
+                    ),
+                }
+            },
+        },
+        "browser": {
+            "peak_rss_kb": 300_000,
+            "pages": {
+                "Impact": {
+                    "uncached": [{"seconds": 0.44, "script_seconds": 0.40}],
+                    "cached": [{"seconds": 0.25}],
+                    "floor": [{"seconds": 0.2}],
+                    "floor_remove": [{"seconds": 0.2}],
+                }
+            },
+        },
+    }
+    rows = {
+        row.split(" | ")[0].lstrip("| "): row.split(" | ")[1:]
+        for row in targets({}, _ok([result]), ["large"], ["sqlite"], ["Impact"], variants)
+        if row.startswith("| ") and " | " in row
+    }
+    measured, status, why = rows["Page data cold ≤ 150 ms, SQLite"]
+    assert (measured, status) == ("worst 200 ms: Impact (two states)", "**missed** by 50.0 ms")
+    assert why.startswith(
+        "slowest call `impact_by_unit(AK+AZ)` 120 ms (a set of states no load stores: the "
+        "matched comparison is computed from the member-level rows of those states)"
+    )
+    measured, status, _ = rows["Filter change ≤ 1.3x floor, SQLite"]
+    assert measured == (
+        "worst 2.20x: Impact (440 ms vs floor 200 ms; script part 400 ms; 190 ms more than its "
+        "change back, its data for two states 200 ms cold)"
+    )
+    assert status == "**missed** by 0.90x"
