@@ -32,6 +32,9 @@ LOG_PREFIX = "  "
 # Timed rounds of the page switches: medians of three swung a page's ratio by 0.3x from one
 # run to the next.
 PAGE_SWITCH_ROUNDS = 5
+# States each page adds and removes again (a new filter and its change back), as many as
+# the states allow.
+FILTER_CHANGES = 5
 
 
 def log(message: str) -> None:
@@ -177,7 +180,7 @@ def browser_phase(url: str, picks: dict[str, Any], repeats: int, skeletons: str)
     ):
         # Each page starts from its own state and adds states no other page adds to it, so a
         # filter change is never served from the cache another page filled.
-        per_page = max(1, min(repeats, 3, (len(states) - 1) // 2))
+        per_page = max(1, min(FILTER_CHANGES, (len(states) - 1) // 2))
         for index, page in enumerate(pages.filtered_pages()):
             base = states[index % len(states)]
             added = [states[(index + k) % len(states)] for k in range(1, per_page + 1)]
