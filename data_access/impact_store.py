@@ -8,8 +8,7 @@ one state or one program model, or both. For each of those scopes over the openi
 transaction, from the tables just built (and the replicates just stored), the distinct
 comparison members that impact and the event study share counted once, and stores each before
 suppression as JSON (impact_frames), so that the first request of each is one indexed read; the
-viewer's
-suppression is applied when it is read. The count of enrolled members of each scope
+viewer's suppression is applied when it is read. The count of enrolled members of each scope
 (queries.count_members) is stored the same way, over the opening months and the months of equal
 length before them: the Overview's tiles and their change. So are the monthly sums the Overview
 reads for each scope with the members not enrolled (STORED_SUMS: the tiles, the map by state,
