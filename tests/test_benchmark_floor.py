@@ -51,22 +51,28 @@ def sample(monkeypatch: pytest.MonkeyPatch, loaded_sample_sqlite: str) -> Iterat
     st.cache_data.clear()
 
 
-@pytest.mark.parametrize("page", pages.present_pages(), ids=lambda page: page.file)
-def test_the_floor_page_draws_every_element_of_the_real_page(
-    page: pages.Page, sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = pages.new_session({"state": ["TX", "NY"]})
+def _real_and_floor(
+    page: pages.Page, states: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[AppTest, AppTest]:
+    """The real page run with `states`, and the floor app (not run yet) drawing its skeleton."""
+    real = pages.new_session({"state": states})
     real.switch_page(f"../pages/{page.file}")
     real.run()
-    assert not pages.problems(real)
     skeletons = tmp_path / "skeletons.json"
     pages.save_skeletons(
         skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
     )
     assert json.loads(skeletons.read_text())
-
     monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
-    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    return real, AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+
+
+@pytest.mark.parametrize("page", pages.present_pages(), ids=lambda page: page.file)
+def test_the_floor_page_draws_every_element_of_the_real_page(
+    page: pages.Page, sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, floor = _real_and_floor(page, ["TX", "NY"], tmp_path, monkeypatch)
+    assert not pages.problems(real)
     floor.run()
     assert not floor.exception
 
@@ -79,15 +85,7 @@ def test_with_sign_in_configured_the_floor_shows_only_its_sign_in_page(
     """The partner's journey on the floor app (benchmarks/worker.py) starts at this page, as
     on the dashboard: signed out, any page's address draws it and nothing else."""
     page = next(p for p in pages.present_pages() if p.url_path == "program_outcomes")
-    real = pages.new_session({"state": ["TX"]})
-    real.switch_page(f"../pages/{page.file}")
-    real.run()
-    skeletons = tmp_path / "skeletons.json"
-    pages.save_skeletons(
-        skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
-    )
-    monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
-    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    _, floor = _real_and_floor(page, ["TX"], tmp_path, monkeypatch)
     floor.secrets["auth"] = {"client_id": "floor", "client_secret": "floor"}
     floor.run()
     assert not floor.exception
@@ -135,15 +133,7 @@ def test_a_change_of_states_redraws_the_floors_texts_that_name_them(
     whatever the selection changed nothing on screen, and the browser's clock never saw its
     rerun end (the benchmark then waited out its timeout)."""
     page = next(p for p in pages.present_pages() if p.url_path == "downloads")
-    real = pages.new_session({"state": ["NY", "TX"]})
-    real.switch_page(f"../pages/{page.file}")
-    real.run()
-    skeletons = tmp_path / "skeletons.json"
-    pages.save_skeletons(
-        skeletons, {page.name: {"url_path": page.url_path, **pages.skeleton(real)}}
-    )
-    monkeypatch.setattr(sys, "argv", [str(FLOOR_APP), str(skeletons)])
-    floor = AppTest.from_file(str(FLOOR_APP), default_timeout=60)
+    real, floor = _real_and_floor(page, ["NY", "TX"], tmp_path, monkeypatch)
     floor.query_params["state"] = ["NY", "TX"]
     floor.run()
     filter_lines = [c.value for c in floor.caption if c.value.startswith("Filters: ")]
