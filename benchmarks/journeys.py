@@ -286,7 +286,8 @@ def metrics_text(page: Any) -> str:
 def analyst_journey(browser: Any, app_url: str, load: Callable[[], float]) -> dict[str, Any]:
     """The Overview open; `load()` loads the newer extract and returns its seconds. Then: does
     the open page's tiles show the new figures, clicking its navigation link right after the
-    load and once a second after that (the page has no timer: it never changes by itself)."""
+    load and once a second after that (left alone, the page reruns by itself within about 5 s:
+    its watch for new loads, dashboard/app.py; a click is the quicker way, and the one timed)."""
     context = _context(browser)
     page = context.new_page()
     click = Clicks()
