@@ -70,9 +70,7 @@ def scaled_frame(records: dict[str, Any], factor: float) -> pd.DataFrame:
 
 
 class Drawer:
-    def __init__(
-        self, factor: float, prefix: str, states: tuple[list[str], list[str]] = ([], [])
-    ) -> None:
+    def __init__(self, factor: float, prefix: str, states: tuple[list[str], list[str]]) -> None:
         self.factor = factor
         self.prefix = prefix
         self.count = 0

@@ -127,10 +127,6 @@ VARIANT_LABELS = ("default filters", "one state, one model", "two states")
 TWO_STATES = 2
 
 
-def _variant_label(index: int, results: list[dict[str, Any]]) -> str:
-    return VARIANT_LABELS[index]
-
-
 def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
     ok = _ok(results)
     sizes = _size_order(ok)
@@ -384,7 +380,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
                         growth.append(f"{median(last[key]) / median(first[key]):.1f}x")
                     else:
                         growth.append("–")
-                rows.append([page, _variant_label(vi, ok), *cells, *growth])
+                rows.append([page, VARIANT_LABELS[vi], *cells, *growth])
         header = [
             "page",
             "filters",
@@ -435,7 +431,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
                     [
                         SIZES[size].name,
                         ENGINE_LABEL[engine],
-                        _variant_label(vi, ok),
+                        VARIANT_LABELS[vi],
                         sec(raw) + " s",
                         ms(summary) + " ms",
                         f"{raw / summary:,.0f}x" if summary else "–",
@@ -556,7 +552,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
                 rows.append(
                     [
                         page,
-                        _variant_label(vi, ok),
+                        VARIANT_LABELS[vi],
                         len(figs),
                         sum(f["traces"] for f in figs),
                         max(f["max_trace_points"] for f in figs),
@@ -928,13 +924,14 @@ def targets(
         r = _find(ok, largest, engine) if largest else None
         if not r or "pages" not in r:
             continue
-        worst_page, worst = "", 0.0
+        worst_page, worst, worst_variant = "", 0.0, 0
         worst_call = ("", 0.0)
         for page in pages:
             for vi in range(len(variants)):
                 p = _page(r, page, vi)
                 if p and median(p["data_cold"]) > worst:
-                    worst_page, worst = f"{page} ({_variant_label(vi, ok)})", median(p["data_cold"])
+                    worst_page, worst = f"{page} ({VARIANT_LABELS[vi]})", median(p["data_cold"])
+                    worst_variant = vi
                     worst_call = max(p["data_cold_by_call"].items(), key=lambda kv: kv[1])
         met = worst <= DATA_COLD_TARGET_S
         rows.append(
@@ -948,7 +945,7 @@ def targets(
                 + (
                     " (a set of states no load stores: the matched comparison is computed "
                     "from the member-level rows of those states)"
-                    if worst_page.endswith(f"({VARIANT_LABELS[TWO_STATES]})")
+                    if worst_variant == TWO_STATES
                     else ""
                 )
                 + "; README findings 2 and 3",
@@ -965,7 +962,7 @@ def targets(
                         if g > worst_growth:
                             worst_growth, worst_growth_page = (
                                 g,
-                                f"{page} ({_variant_label(vi, ok)})",
+                                f"{page} ({VARIANT_LABELS[vi]})",
                             )
             met = worst_growth <= GROWTH_TARGET
             grown = _growing_calls(first, r, pages, len(variants))

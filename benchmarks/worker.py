@@ -110,7 +110,7 @@ def pages_phase(url: str, picks: dict[str, Any], repeats: int) -> dict[str, Any]
         " + ".join(two_states): {"state": two_states},
     }
     out: dict[str, Any] = {"variants": list(variants), "pages": {}, "payload_variants": {}}
-    skeleton_query = {"state": picks["states"][:2]}
+    skeleton_query = {"state": two_states}
     skeletons: dict[str, Any] = {}
     for page in pages.present_pages():
         out["pages"][page.name] = {}
