@@ -5,7 +5,7 @@ Both read tables built at load by impact.rebuild_impact:
 - `event_study`: impact_months (per matched enrollment and month relative to its index
   date, its own sums and its matches' sums), summed in the database per program model and
   relative month, with sums of squares for the 95% bands; the all-programs rows add the
-  models' sums up.
+  models' sums up. Two or more whole states add up each state's sums, stored at load.
 - `balance_by_unit`: each matching variable's standardized mean difference before matching
   (the analysable enrollments against the comparison candidates of their exact-match cells,
   impact_cells) and after it (the matched enrollments against their matches, the moments of
@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from decimal import Decimal
 from statistics import NormalDist
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Connection,
     Double,
     Engine,
+    Numeric,
     and_,
     case,
     cast,
@@ -41,11 +42,14 @@ from data_access import db
 from data_access.access import SmallCells, Viewer, must_suppress
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
+    MONTH_SUMS_OUTPUT,
     _comparison_members,
     _conditions,
     _programs,
+    composed_comparison_members,
     evaluation_filters,
     matching_scale,
+    read_stored_states,
     stored_or_computed,
 )
 from data_access.models import impact_cells, impact_enrollments, impact_months
@@ -56,6 +60,7 @@ from data_access.vocabulary import (
     EVENT_STUDY_MEASURES,
     EVENT_STUDY_MONTHS,
     MATCHING_VARIABLES,
+    PROGRAM_MODELS,
     EventStudyMeasure,
 )
 
@@ -156,27 +161,57 @@ def _month_value(measure: EventStudyMeasure, group: str, setting: str) -> object
     return columns[f"{group}_admissions_{setting}"]
 
 
-def _month_sums(
-    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
-) -> pd.DataFrame:
-    """Per program model and relative month (in that order): for each measure the sums over
-    the matched enrollments of the enrolled value and of the comparison value (the mean of
-    its matches), and of their squares, as floats; and the events summed, as integers.
+# The squares' sums of the per-state sums stored at load (`state_month_sums`) are exact on
+# both engines; SQLite's are split (see `_square_sums`).
+SquareSums = Literal["float", "numeric", "split"]
 
-    The database sums integers only, per number of matches (exact, in any order: a float sum
-    in a parallel plan's order changed in the 12th digit from one read to the next on
-    PostgreSQL); the comparison means are then added up here with `math.fsum`, whose result
-    does not depend on the order either. Squares of cents can outgrow a bigint: PostgreSQL
-    sums them as numeric (exact), SQLite as floats (its one-threaded scans keep one order)."""
-    exact_squares = engine.dialect.name == "postgresql"
+
+def _square_sums(value: Any, label: str, squares: SquareSums) -> list[Any]:
+    """The sum of the squares of an integer `value`: as a numeric (PostgreSQL, exact), as a
+    float, or split in three 64-bit integer sums (SQLite, exact, `_square_total` joins them):
+    with v = h * 2^16 + l, v^2 = h^2 * 2^32 + h * l * 2^17 + l^2."""
+    if squares == "numeric":
+        # Multiplied as numeric too: a bigint product overflows from about $30M.
+        exact = cast(value, Numeric)
+        return [func.sum(exact * exact).label(label)]
+    if squares == "float":
+        return [func.sum(cast(value, Double) * cast(value, Double)).label(label)]
+    high, low = value.op(">>")(16), value.op("&")(0xFFFF)
+    return [
+        func.sum(high * high).label(f"{label}__hh"),
+        func.sum(high * low).label(f"{label}__hl"),
+        func.sum(low * low).label(f"{label}__ll"),
+    ]
+
+
+def _square_total(record: dict[Any, Any], label: str) -> object:
+    """A square sum of `_square_sums` from a row: the split sums joined into one integer."""
+    if label in record:
+        return record[label]
+    return (
+        (int(record[f"{label}__hh"]) << 32)
+        + (int(record[f"{label}__hl"]) << 17)
+        + int(record[f"{label}__ll"])
+    )
+
+
+def _sums_by_matches(
+    filters: OutcomeFilter,
+    models: Sequence[str],
+    engine: Engine | Connection,
+    squares: SquareSums,
+) -> pd.DataFrame:
+    """Per program model, relative month and number of matches: for each measure the
+    integer totals of the enrolled and comparison values over the matched enrollments
+    (`<measure>__<group>_total`), and their squares' (`..._square_total`), summed as
+    `squares` says."""
     sums = []
     for measure in EVENT_STUDY_MEASURES:
         for group in ("enrolled", "comparison"):
             value: Any = _month_value(measure, group, filters.setting)
-            square = value * value if exact_squares else cast(value, Double) * cast(value, Double)
             sums += [
                 func.sum(value).label(f"{measure}__{group}_total"),
-                func.sum(square).label(f"{measure}__{group}_square_total"),
+                *_square_sums(value, f"{measure}__{group}_square_total", squares),
             ]
     columns = impact_enrollments.c
     keys = (columns.program_model, impact_months.c.relative_month, columns.matches)
@@ -191,7 +226,44 @@ def _month_sums(
         .group_by(*keys)
         .order_by(*keys)
     )
-    return _per_month(db.read_frame(statement, engine=engine))
+    records = db.read_frame(statement, engine=engine).to_dict("records")
+    out = pd.DataFrame.from_records(
+        [
+            {
+                **{key: record[key] for key in _BY_MATCHES_KEYS},
+                **{name: _square_total(record, name) for name in _BY_MATCHES_SUMS},
+            }
+            for record in records
+        ],
+        columns=[*_BY_MATCHES_KEYS, *_BY_MATCHES_SUMS],
+    )
+    return out
+
+
+_BY_MATCHES_KEYS: Final = ("program_model", "relative_month", "matches")
+_BY_MATCHES_SUMS: Final = tuple(
+    f"{measure}__{group}_{total}"
+    for measure in EVENT_STUDY_MEASURES
+    for group in ("enrolled", "comparison")
+    for total in ("total", "square_total")
+)
+
+
+def _month_sums(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> pd.DataFrame:
+    """Per program model and relative month (in that order): for each measure the sums over
+    the matched enrollments of the enrolled value and of the comparison value (the mean of
+    its matches), and of their squares, as floats; and the events summed, as integers.
+
+    The database sums integers only, per number of matches (exact, in any order: a float sum
+    in a parallel plan's order changed in the 12th digit from one read to the next on
+    PostgreSQL); the comparison means are then added up here with `math.fsum`, whose result
+    does not depend on the order either. Squares of cents can outgrow a bigint: PostgreSQL
+    sums them as numeric (exact), SQLite as floats (its one-threaded scans keep one order;
+    the per-state sums stored at load are exact, `state_month_sums`)."""
+    squares: SquareSums = "numeric" if engine.dialect.name == "postgresql" else "float"
+    return _per_month(_sums_by_matches(filters, models, engine, squares))
 
 
 def _per_month(by_matches: pd.DataFrame) -> pd.DataFrame:
@@ -316,6 +388,61 @@ def event_study(
     return _event_study_output(payload, viewer, small_cells)
 
 
+def state_month_sums(filters: OutcomeFilter, conn: Connection) -> dict[str, Any]:
+    """One state's (the filters': one state, the opening months) sums per program model,
+    relative month and number of matches (`_sums_by_matches`, every program model, squares
+    exact on both engines) and its analysable and matched enrollments per model
+    (`_unit_counts`): what the event study of several whole states adds up
+    (`_composed_parts`). Plain integers (stored as JSON in impact_frames)."""
+    exact: SquareSums = "numeric" if conn.dialect.name == "postgresql" else "split"
+    sums = _sums_by_matches(filters, PROGRAM_MODELS, conn, exact)
+    counts = _unit_counts(filters, PROGRAM_MODELS, conn)
+    return {
+        "rows": [
+            [str(row[0]), *(int(value) for value in row[1:])]
+            for row in sums.itertuples(index=False)
+        ],
+        "counts": {
+            str(model): [int(row["enrollments"]), int(row["matched"])]
+            for model, row in counts.iterrows()
+        },
+    }
+
+
+def _composed_parts(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """`_unit_counts` and `_sums_by_matches` of two or more whole states over the stored
+    months, added up from each state's stored `state_month_sums` (integers, so the same
+    totals in any order); None when the filters are not such states or one is not stored."""
+    payloads = read_stored_states(MONTH_SUMS_OUTPUT, filters.setting, filters, engine)
+    if payloads is None:
+        return None
+    chosen = set(models)
+    totals: dict[tuple[str, int, int], list[int]] = {}
+    counts: dict[str, list[int]] = {}
+    for payload in payloads:
+        for model, month, matches, *values in payload["rows"]:
+            if model in chosen:
+                summed = totals.setdefault((model, month, matches), [0] * len(values))
+                for position, value in enumerate(values):
+                    summed[position] += value
+        for model, (enrollments, matched) in payload["counts"].items():
+            if model in chosen:
+                pair = counts.setdefault(model, [0, 0])
+                pair[0] += enrollments
+                pair[1] += matched
+    by_matches = pd.DataFrame.from_records(
+        [(*key, *values) for key, values in sorted(totals.items())],
+        columns=[*_BY_MATCHES_KEYS, *_BY_MATCHES_SUMS],
+    )
+    unit_counts = pd.DataFrame.from_records(
+        [(model, *pair) for model, pair in sorted(counts.items())],
+        columns=["program_model", "enrollments", "matched"],
+    )
+    return unit_counts.set_index("program_model").astype("int64"), by_matches
+
+
 _WINDOWS: Final = {
     "pre": [m for m in RELATIVE_MONTHS if m < 0],
     "post": [m for m in RELATIVE_MONTHS if m > 0],
@@ -331,13 +458,23 @@ def event_study_payload(
 ) -> dict[str, Any] | None:
     """`event_study`'s rows before suppression (`records`, with the windows' helper rows) and
     its program models (`present`); None when no program is selected. Plain values only
-    (stored as JSON in impact_frames). `comparison_members`: impact's, when known."""
+    (stored as JSON in impact_frames). `comparison_members`: impact's, when known. Two or
+    more whole states over the stored months are summed from each state's stored sums
+    (`state_month_sums`), the same integers the database would sum over their rows."""
     present = sorted(set(_programs(filters, models, engine)["program_model"]))
     if not present:
         return None
-    counts = _unit_counts(filters, models, engine)
-    sums = _month_sums(filters, models, engine).set_index(["program_model", "relative_month"])
+    composed = _composed_parts(filters, models, engine)
+    if composed is None:
+        counts = _unit_counts(filters, models, engine)
+        sums = _month_sums(filters, models, engine)
+    else:
+        counts, by_matches = composed
+        sums = _per_month(by_matches)
+    sums = sums.set_index(["program_model", "relative_month"])
     members = comparison_members
+    if members is None:
+        members = composed_comparison_members(filters, models, engine)
     if members is None:
         members = _comparison_members(filters, models, engine)
     # Each summed column as an array, and the row of each (model, month): a span's total

@@ -683,10 +683,12 @@ def _comparison_members(
     )
     members = func.count(func.distinct(pairs.c.member_id)).label("members")
     counts = union_all(
-        select(literal("program").label("level"), pairs.c.program_id.label("unit"), members)
-        .group_by(pairs.c.program_id),
-        select(literal("program_model"), pairs.c.program_model, members)
-        .group_by(pairs.c.program_model),
+        select(
+            literal("program").label("level"), pairs.c.program_id.label("unit"), members
+        ).group_by(pairs.c.program_id),
+        select(literal("program_model"), pairs.c.program_model, members).group_by(
+            pairs.c.program_model
+        ),
         select(literal("all"), literal(""), members),
     )
     frame = db.read_frame(counts, engine=engine)
@@ -1120,6 +1122,97 @@ def read_stored(
     return None if frame.empty else json.loads(frame["payload"].iloc[0])
 
 
+# Per state, stored at load: the event study's sums (event_study.state_month_sums) and the
+# comparison members (`_comparison_members`), which several whole states add up.
+MONTH_SUMS_OUTPUT: Final = "es_month_sums"
+COMPARED_MEMBERS_OUTPUT: Final = "compared_members"
+# A count of members is the same in every setting: stored once, under `all`.
+MEMBERS_SETTING: Final = "all"
+
+
+def read_stored_states(
+    output: str, setting: str, filters: OutcomeFilter, engine: Engine | Connection
+) -> list[Any] | None:
+    """The stored payloads of an output for each of the filters' states (scope `<state>|*`)
+    in a setting over the filters' months, stored by this code, when the filters are two or
+    more whole states (every program and condition: one state is a stored scope of its own);
+    else None, as when a state has none stored."""
+    if (
+        filters.states is None
+        or len(filters.states) < 2
+        or filters.program_ids is not None
+        or filters.conditions is not None
+        or filters.month_from is None
+        or filters.month_to is None
+    ):
+        return None
+    scopes = sorted({scope_name(state, None) for state in filters.states})
+    columns = impact_frames.c
+    statement = select(columns.payload).where(
+        columns.output == output,
+        columns.scope.in_(scopes),
+        columns.setting == setting,
+        columns.month_from == filters.month_from,
+        columns.month_to == filters.month_to,
+        columns.code_digest == CODE_DIGEST,
+    )
+    try:
+        frame = db.read_frame(statement, engine=engine)
+    except DatabaseUnavailable:
+        return None
+    if len(frame) != len(scopes):
+        return None
+    return [json.loads(payload) for payload in frame["payload"]]
+
+
+def composed_comparison_members(
+    filters: OutcomeFilter, models: Sequence[str], engine: Engine | Connection
+) -> dict[str, int] | None:
+    """`_comparison_members` of two or more whole states, from each state's stored counts: a
+    comparison member is matched only within its own state (the exact-match cells include
+    it), so the distinct members of several states are the sums of each state's. All
+    programs are one count when every program model or one is chosen; for two or three
+    models (a member may be matched by programs of more than one) None, as when the filters
+    are not whole states or one is not stored."""
+    chosen = set(models)
+    if chosen != set(PROGRAM_MODELS) and len(chosen) != 1:
+        return None
+    payloads = read_stored_states(COMPARED_MEMBERS_OUTPUT, MEMBERS_SETTING, filters, engine)
+    if payloads is None:
+        return None
+    out = {"all|": 0}
+    for payload in payloads:
+        counts, program_models = payload["members"], payload["program_models"]
+        for key, members in counts.items():
+            level, unit = key.split("|", 1)
+            model = program_models.get(unit) if level == "program" else unit
+            if level != "all" and model in chosen:
+                out[key] = out.get(key, 0) + int(members)
+        if chosen == set(PROGRAM_MODELS):
+            out["all|"] += int(counts["all|"])
+        else:
+            out["all|"] += int(counts.get(f"program_model|{next(iter(chosen))}", 0))
+    return out
+
+
+def state_comparison_members(
+    filters: OutcomeFilter, members: dict[str, int], conn: Connection
+) -> dict[str, Any]:
+    """What `composed_comparison_members` reads of one state (the filters' one state, every
+    program model): its `_comparison_members` and the program model of each program."""
+    programs = _programs(filters, PROGRAM_MODELS, conn)
+    return {
+        "members": members,
+        "program_models": dict(
+            zip(
+                programs["program_id"].astype(str),
+                programs["program_model"].astype(str),
+                strict=True,
+            )
+        ),
+    }
+
+
 def _pooled(parts: list[np.ndarray | None]) -> np.ndarray | None:
     present = [p for p in parts if p is not None]
     return None if not present else np.sum(present, axis=0)
@@ -1220,6 +1313,8 @@ def impact_payload(
         return None
     analysable = _analysable(filters, models, engine)
     rows = _enrollment_rows(filters, models, engine)
+    if comparison_members is None:
+        comparison_members = composed_comparison_members(filters, models, engine)
     if comparison_members is None:
         comparison_members = _comparison_members(filters, models, engine)
     programs = programs.sort_values(["state_code", "program_id"], kind="stable")

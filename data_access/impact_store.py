@@ -13,10 +13,12 @@ viewer's suppression is applied when it is read. The count of enrolled members o
 length before them: the Overview's tiles and their change. So are the monthly sums the Overview
 reads for each scope with the members not enrolled (STORED_SUMS: the tiles, the map by state,
 the trend by program model), as the database answers them before any figure is worked out from
-them. JSON keeps every float's bits (repr round-trips) and the frame is built from the same
-records by the same code, so the stored and computed outputs are the same frames. Other filters,
-rows of other code (impact.CODE_DIGEST) and other months are not read: the query computes
-instead.
+them. And, per state, what two or more whole states add up to: the event study's integer sums
+(event_study.state_month_sums) and the distinct comparison members
+(impact.state_comparison_members). JSON keeps every float's bits (repr round-trips) and the
+frame is built from the same records by the same code, so the stored and computed outputs are
+the same frames. Other filters, rows of other code (impact.CODE_DIGEST) and other months are
+not read: the query computes instead.
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ from typing import Any, Final
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
-from data_access.event_study import balance_payload, event_study_payload
+from data_access.event_study import balance_payload, event_study_payload, state_month_sums
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     CODE_DIGEST,
+    COMPARED_MEMBERS_OUTPUT,
+    MEMBERS_SETTING,
+    MONTH_SUMS_OUTPUT,
     _comparison_members,
     _default_window,
     impact_payload,
     read_stored,
     scope_name,
+    state_comparison_members,
     stored_scope,
 )
 from data_access.models import Program, impact_frames, monthly_summary
@@ -95,11 +101,17 @@ def store_frames(conn: Connection) -> None:
                 ),
                 "balance": balance_payload(filters, models, conn),
             }
+            if state is not None and model is None:
+                # What two or more whole states add up (event_study._composed_parts).
+                payloads[MONTH_SUMS_OUTPUT] = state_month_sums(filters, conn)
             records += [
                 _record(output, scope, setting, window, payload)
                 for output, payload in payloads.items()
                 if payload is not None
             ]
+            if state is not None and model is None and setting == MEMBERS_SETTING:
+                compared = state_comparison_members(filters, members, conn)
+                records.append(_record(COMPARED_MEMBERS_OUTPUT, scope, setting, window, compared))
     scopes = stored_scopes(conn)
     before = previous_months(*window, first_month=_first_month(conn))
     records += _member_counts(conn, scopes, window, before)
@@ -159,8 +171,6 @@ def _first_month(conn: Connection) -> str:
 
 
 MEMBERS_OUTPUT = "enrolled_members"
-# A count of members is the same in every setting: stored once, under `all`.
-MEMBERS_SETTING = "all"
 
 
 def stored_members(filters: OutcomeFilter, engine: Engine) -> int | None:

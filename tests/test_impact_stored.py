@@ -15,13 +15,28 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    cast,
+    func,
+    literal,
+    select,
+)
 
 from dashboard.filters import Options, default_range, months_between
 from data_access import db, event_study, impact, impact_store, loader, queries
 from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
+    COMPARED_MEMBERS_OUTPUT,
+    MONTH_SUMS_OUTPUT,
     _comparison_members,
     _unit_seed,
     bootstrap_sums,
@@ -33,6 +48,7 @@ from data_access.models import (
     Program,
     impact_enrollments,
     impact_frames,
+    impact_months,
     impact_replicates,
 )
 from data_access.vocabulary import (
@@ -49,7 +65,8 @@ from tests.test_impact import build
 # Cuts the programs still enrolling in 2025, keeps the cohorts that ended before whole.
 MONTHS = OutcomeFilter(month_from="2016-01", month_to="2024-12")
 # The sample's default window: the 36 months up to its last complete month (2025-09).
-WINDOW = OutcomeFilter(month_from="2022-10", month_to="2025-09")
+WINDOW_MONTHS = ("2022-10", "2025-09")
+WINDOW = OutcomeFilter(month_from=WINDOW_MONTHS[0], month_to=WINDOW_MONTHS[1])
 # (filter, which of the selected programs' replicates are drawn: none, some, all)
 FILTERS = {
     "default": (OutcomeFilter(), "none"),
@@ -318,6 +335,7 @@ OUTPUTS = {
     "balance": (event_study.balance_by_unit, event_study, "balance_payload"),
 }
 LEADERSHIP = Viewer(email="l@example.org", role="leadership")
+PER_STATE = (MONTH_SUMS_OUTPUT, COMPARED_MEMBERS_OUTPUT)
 
 
 def _computed(
@@ -373,14 +391,16 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
     before = {MEMBERS_OUTPUT, *(name for name, (_, _, b) in STORED_SUMS.items() if b)}
     windows = {
         output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
-        for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS]
+        for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS, *PER_STATE]
     }
     assert before == {MEMBERS_OUTPUT, "sums_population"}
     stored = _frames(engine)
+    # What several whole states add up is stored per state.
+    states = sorted(f"{state}|*" for state in set(programs["state_code"]))
     assert stored.to_numpy().tolist() == [
         [output, scope, "all", *months]
         for output in sorted(windows)
-        for scope in sorted(scopes)
+        for scope in (states if output in PER_STATE else sorted(scopes))
         for months in windows[output]
     ]
 
@@ -457,6 +477,96 @@ def test_the_load_counts_each_scopes_comparison_members_once(
         assert sorted(stored.loc[stored["output"] == output, "scope"]) == sorted(
             impact.scope_name(state, model) for state, model in scopes
         ), output
+
+
+# (states, program models, whether all programs' comparison members add up) over WINDOW
+WHOLE_STATES = {
+    "two states": (("TX", "NY"), PROGRAM_MODELS, True),
+    "three states, one model": (("MI", "OH", "WI"), ("whole_health",), True),
+    "every state, two models": (None, ("embedded", "hot_spotting"), False),
+    "a state without programs of the model": (("TX", "AK"), ("care_advocacy",), True),
+}
+
+
+@pytest.mark.parametrize("case", list(WHOLE_STATES))
+def test_whole_states_add_up_each_states_stored_sums(
+    loaded_sample: str, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """The event study of several whole states is summed from each state's stored sums, and
+    their comparison members from each state's counts (a member is matched only in its own
+    state): the same frames, bit for bit, as the database's sums over their rows."""
+    engine = db.get_engine(loaded_sample)
+    states, models, members_add_up = WHOLE_STATES[case]
+    if states is None:
+        with engine.connect() as conn:
+            states = tuple(sorted({s for s, _ in impact_store.stored_scopes(conn) if s}))
+    filters = WINDOW.model_copy(update={"states": states, "program_models": models})
+    assert event_study._composed_parts(filters, models, engine) is not None
+    composed = impact.composed_comparison_members(filters, models, engine)
+    assert (composed is not None) == members_add_up
+    kw: dict[str, Any] = {"viewer": LEADERSHIP, "filters": filters, "engine": engine}
+    got = {
+        output: OUTPUTS[output][0](**kw, small_cells=cells)
+        for output in ("impact", "event_study")
+        for cells in ("show", "suppress")
+    }
+    with monkeypatch.context() as patch:
+        patch.setattr(event_study, "_composed_parts", lambda *args: None)
+        for module in (impact, event_study):
+            patch.setattr(module, "composed_comparison_members", lambda *args: None)
+        expected = {
+            output: OUTPUTS[output][0](**kw, small_cells=cells)
+            for output in ("impact", "event_study")
+            for cells in ("show", "suppress")
+        }
+    for output, frame in expected.items():
+        assert_frame_equal(got[output], frame, check_exact=True, obj=output)
+    if composed is not None:
+        assert composed == _comparison_members(filters, models, engine)
+
+
+def test_each_states_sums_of_squares_are_exact(engine: Engine) -> None:
+    """The stored squares of a state's cents are the exact integers on both engines (SQLite
+    sums them in three 64-bit parts), even where one square outgrows a bigint and a float
+    would round it."""
+    build(engine)
+    columns = impact_months.c
+    month = cast(columns.relative_month, BigInteger)
+    with engine.begin() as conn:
+        # Months of a billion dollars: each square needs about 84 bits.
+        conn.execute(
+            impact_months.update().values(
+                enrolled_paid_cents=month * 7919 + literal(2**40 + 1, BigInteger),
+                comparison_paid_cents=month * 104729 + literal(3 * 2**40 + 3, BigInteger),
+            )
+        )
+    state, matches = db.read_frame(
+        select(impact_enrollments.c.state_code, impact_enrollments.c.matches).where(
+            impact_enrollments.c.matches > 0
+        ),
+        engine=engine,
+    ).iloc[0]
+    with engine.connect() as conn:
+        stored = event_study.state_month_sums(OutcomeFilter(states=(str(state),)), conn)
+    rows = db.read_frame(
+        select(columns.relative_month, columns.enrolled_paid_cents, columns.comparison_paid_cents),
+        engine=engine,
+    )
+    assert len(rows) > 1
+    names = event_study._BY_MATCHES_SUMS
+    at = {
+        name: names.index(f"total_paid_per_enrollment__{name}") + 3
+        for name in ("enrolled_square_total", "comparison_square_total")
+    }
+    got = {
+        row[1]: (row[at["enrolled_square_total"]], row[at["comparison_square_total"]])
+        for row in stored["rows"]
+    }
+    assert got == {
+        int(month): (int(enrolled) ** 2, int(compared) ** 2)
+        for month, enrolled, compared in rows.itertuples(index=False)
+    }
+    assert int(matches) > 0 and min(min(pair) for pair in got.values()) > 2**79
 
 
 BEFORE_WINDOW = OutcomeFilter(month_from="2019-10", month_to="2022-09")
