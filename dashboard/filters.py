@@ -528,9 +528,15 @@ def _reset(options: Options) -> None:
 
 def _keep_valid(key: str, allowed: Sequence[str]) -> None:
     """Drop values no longer offered (e.g. programs of a state just deselected): a widget
-    whose state holds a value outside its options would raise."""
+    whose state holds a value outside its options would raise. Written only when one is
+    dropped: any write to a widget's key, even of its own value, sends the widget with a
+    value to set, which the browser draws afresh (30-100 ms of script per run, four
+    widgets)."""
     current = st.session_state.get(key, [])
-    st.session_state[key] = [v for v in current if v in set(allowed)]
+    offered = set(allowed)
+    kept = [v for v in current if v in offered]
+    if key not in st.session_state or kept != list(current):
+        st.session_state[key] = kept
 
 
 def _keep_choice(key: str, allowed: Sequence[str]) -> None:

@@ -390,6 +390,35 @@ def test_filters_follow_the_user_across_pages(sample_db: db.Engine, state_and_mo
     assert at.session_state["outcome_filter"].states == (state,)
 
 
+SIDEBAR_LISTS = ("filter_states", "filter_models", "filter_programs", "filter_conditions")
+
+
+def _values_sent(at) -> dict[str, list[str]]:
+    """The sidebar lists whose value this run sent for the browser to set (drawn afresh)."""
+    return {w.key: list(w.value) for w in at.sidebar.multiselect if w.proto.set_value}
+
+
+def test_the_sidebar_sends_a_value_only_when_one_is_dropped(sample_db: db.Engine) -> None:
+    """A run sends a sidebar list's value to the browser only when the app changed it (a
+    program of a state just deselected): a value sent is drawn afresh, the cost of a filter
+    change and a page switch."""
+    at = open_page("overview")
+    assert sorted(w.key for w in at.sidebar.multiselect) == sorted(SIDEBAR_LISTS)
+    at.run()
+    assert _values_sent(at) == {}
+    at.multiselect(key="filter_states").set_value(["TX", "NY"]).run()
+    assert _values_sent(at) == {}
+    program = next(p for p in at.multiselect(key="filter_programs").options if "TX" in p)
+    at.multiselect(key="filter_programs").set_value([program]).run()
+    assert _values_sent(at) == {}
+    at.switch_page(PAGES["downloads"]).run()
+    assert _values_sent(at) == {}
+    # TX deselected: its program is dropped, and that value is sent.
+    at.multiselect(key="filter_states").set_value(["NY"]).run()
+    assert _values_sent(at) == {"filter_programs": []}
+    _no_failures(at)
+
+
 def test_bad_link_values_are_dropped_with_a_notice(sample_db: db.Engine, months) -> None:
     query = {
         "state": ["TX", "ZZ", "texas"],
