@@ -943,8 +943,8 @@ def targets(
                 if met
                 else f"slowest call `{worst_call[0]}` {ms(worst_call[1])} ms"
                 + (
-                    " (a set of states no load stores: the matched comparison is computed "
-                    "from the member-level rows of those states)"
+                    " (a set of states no load stores: the matched comparison's effects and "
+                    "balance are computed from the member-level rows of those states)"
                     if worst_variant == TWO_STATES
                     else ""
                 )

@@ -141,7 +141,8 @@ def test_a_new_filters_miss_names_the_data_it_reads_for_two_states() -> None:
     assert (measured, status) == ("worst 200 ms: Impact (two states)", "**missed** by 50.0 ms")
     assert why.startswith(
         "slowest call `impact_by_unit(AK+AZ)` 120 ms (a set of states no load stores: the "
-        "matched comparison is computed from the member-level rows of those states)"
+        "matched comparison's effects and balance are computed from the member-level rows of "
+        "those states)"
     )
     measured, status, _ = rows["Filter change ≤ 1.3x floor, SQLite"]
     assert measured == (
