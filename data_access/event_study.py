@@ -227,7 +227,7 @@ def _sums_by_matches(
         .order_by(*keys)
     )
     records = db.read_frame(statement, engine=engine).to_dict("records")
-    out = pd.DataFrame.from_records(
+    return pd.DataFrame.from_records(
         [
             {
                 **{key: record[key] for key in _BY_MATCHES_KEYS},
@@ -237,7 +237,6 @@ def _sums_by_matches(
         ],
         columns=[*_BY_MATCHES_KEYS, *_BY_MATCHES_SUMS],
     )
-    return out
 
 
 _BY_MATCHES_KEYS: Final = ("program_model", "relative_month", "matches")

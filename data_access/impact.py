@@ -1106,10 +1106,24 @@ def read_stored(
 ) -> Any | None:
     """The stored payload of an output, a scope and a setting over the filters' months,
     stored by this code; else None, as when the table is missing or of an older form."""
+    payloads = _stored_payloads(output, [scope], setting, filters, engine)
+    return None if payloads is None else payloads[0]
+
+
+def _stored_payloads(
+    output: str,
+    scopes: list[str],
+    setting: str,
+    filters: OutcomeFilter,
+    engine: Engine | Connection,
+) -> list[Any] | None:
+    """The stored payloads of an output for each of `scopes` (in no order), in a setting over
+    the filters' months, stored by this code; None unless every scope has one, as when the
+    table is missing or of an older form."""
     columns = impact_frames.c
     statement = select(columns.payload).where(
         columns.output == output,
-        columns.scope == scope,
+        columns.scope.in_(scopes),
         columns.setting == setting,
         columns.month_from == filters.month_from,
         columns.month_to == filters.month_to,
@@ -1119,7 +1133,9 @@ def read_stored(
         frame = db.read_frame(statement, engine=engine)
     except DatabaseUnavailable:
         return None
-    return None if frame.empty else json.loads(frame["payload"].iloc[0])
+    if len(frame) != len(scopes):
+        return None
+    return [json.loads(payload) for payload in frame["payload"]]
 
 
 # Per state, stored at load: the event study's sums (event_study.state_month_sums) and the
@@ -1147,22 +1163,7 @@ def read_stored_states(
     ):
         return None
     scopes = sorted({scope_name(state, None) for state in filters.states})
-    columns = impact_frames.c
-    statement = select(columns.payload).where(
-        columns.output == output,
-        columns.scope.in_(scopes),
-        columns.setting == setting,
-        columns.month_from == filters.month_from,
-        columns.month_to == filters.month_to,
-        columns.code_digest == CODE_DIGEST,
-    )
-    try:
-        frame = db.read_frame(statement, engine=engine)
-    except DatabaseUnavailable:
-        return None
-    if len(frame) != len(scopes):
-        return None
-    return [json.loads(payload) for payload in frame["payload"]]
+    return _stored_payloads(output, scopes, setting, filters, engine)
 
 
 def composed_comparison_members(
