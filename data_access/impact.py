@@ -1065,13 +1065,7 @@ def stored_scope(filters: OutcomeFilter, models: Sequence[str]) -> str | None:
     """The impact_frames scope of the filters (`scope_name`): every state or one, every
     program model or one, every program and condition and a window of months; None when the
     filters are no stored scope."""
-    if (
-        filters.program_ids is not None
-        or filters.conditions is not None
-        or filters.month_from is None
-        or filters.month_to is None
-        or (filters.states is not None and len(filters.states) != 1)
-    ):
+    if not _whole_over_months(filters) or (filters.states is not None and len(filters.states) != 1):
         return None
     chosen = set(models)
     if chosen == set(PROGRAM_MODELS):
@@ -1081,6 +1075,17 @@ def stored_scope(filters: OutcomeFilter, models: Sequence[str]) -> str | None:
     else:
         return None
     return scope_name(filters.states[0] if filters.states else None, model)
+
+
+def _whole_over_months(filters: OutcomeFilter) -> bool:
+    """Every program and condition over a window of months: what the load stores, for every
+    state, each state or several states added up."""
+    return (
+        filters.program_ids is None
+        and filters.conditions is None
+        and filters.month_from is not None
+        and filters.month_to is not None
+    )
 
 
 def scope_name(state: str | None, model: str | None) -> str:
@@ -1153,14 +1158,7 @@ def read_stored_states(
     in a setting over the filters' months, stored by this code, when the filters are two or
     more whole states (every program and condition: one state is a stored scope of its own);
     else None, as when a state has none stored."""
-    if (
-        filters.states is None
-        or len(filters.states) < 2
-        or filters.program_ids is not None
-        or filters.conditions is not None
-        or filters.month_from is None
-        or filters.month_to is None
-    ):
+    if filters.states is None or len(filters.states) < 2 or not _whole_over_months(filters):
         return None
     scopes = sorted({scope_name(state, None) for state in filters.states})
     return _stored_payloads(output, scopes, setting, filters, engine)

@@ -102,16 +102,18 @@ def store_frames(conn: Connection) -> None:
                 "balance": balance_payload(filters, models, conn),
             }
             if state is not None and model is None:
-                # What two or more whole states add up (event_study._composed_parts).
+                # What two or more whole states add up (event_study._composed_parts,
+                # impact.composed_comparison_members).
                 payloads[MONTH_SUMS_OUTPUT] = state_month_sums(filters, conn)
+                if setting == MEMBERS_SETTING:
+                    payloads[COMPARED_MEMBERS_OUTPUT] = state_comparison_members(
+                        filters, members, conn
+                    )
             records += [
                 _record(output, scope, setting, window, payload)
                 for output, payload in payloads.items()
                 if payload is not None
             ]
-            if state is not None and model is None and setting == MEMBERS_SETTING:
-                compared = state_comparison_members(filters, members, conn)
-                records.append(_record(COMPARED_MEMBERS_OUTPUT, scope, setting, window, compared))
     scopes = stored_scopes(conn)
     before = previous_months(*window, first_month=_first_month(conn))
     records += _member_counts(conn, scopes, window, before)
