@@ -464,7 +464,7 @@ def _read(conn: Connection, sql: str) -> pd.DataFrame:
     try:
         cursor.execute(sql)
         columns = [column[0] for column in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        return db.rows_frame(cursor.fetchall(), columns)
     finally:
         cursor.close()
 
@@ -655,7 +655,10 @@ def _enrollment_statement(filters: OutcomeFilter, models: Sequence[str]) -> Sele
 def _ordered_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """`_enrollment_statement`'s rows typed and in a fixed order."""
     sums = [f"{measure}__{group}_{window}" for measure, group, window in _WINDOW_SUMS]
-    frame = frame.astype(dict.fromkeys([*sums, "matches"], "int64"))
+    # Only the columns not int64 already: astype copies the whole frame, even for none.
+    cast = {name: "int64" for name in [*sums, "matches"] if frame[name].dtype != np.int64}
+    if cast:
+        frame = frame.astype(cast)
     # A fixed order (members, then enrollments, by code point) so that every sum and the
     # bootstrap see the rows in the same order on every engine.
     return frame.sort_values(["member_id", "enrollment_id"], kind="stable").reset_index(drop=True)
@@ -1011,9 +1014,7 @@ def store_replicates(conn: Connection) -> None:
         for name, month_from, month_to in windows:
             filters = OutcomeFilter(setting=setting, month_from=month_from, month_to=month_to)
             result = conn.execute(_enrollment_statement(filters, PROGRAM_MODELS))
-            frame = pd.DataFrame.from_records(
-                [tuple(row) for row in result], columns=list(result.keys())
-            )
+            frame = db.rows_frame([tuple(row) for row in result], list(result.keys()))
             data = _Matched(_ordered_rows(frame))
             for program_id, at in _program_positions(data).items():
                 digest = enrollments_digest(data.enrollments[at])

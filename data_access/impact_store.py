@@ -31,6 +31,7 @@ from typing import Any, Final
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
+from data_access import db
 from data_access.event_study import balance_payload, event_study_payload, state_month_sums
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
@@ -249,6 +250,4 @@ def stored_sums(
     payload = read_stored(output, scope, filters.setting, filters, engine)
     if payload is None:
         return None
-    return pd.DataFrame.from_records(
-        [tuple(row) for row in payload["rows"]], columns=payload["columns"]
-    )
+    return db.rows_frame([tuple(row) for row in payload["rows"]], payload["columns"])

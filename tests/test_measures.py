@@ -1,7 +1,11 @@
-"""The contract's ratios (measures.ratio, measures.add_monthly_rates): exact values worked out
-by hand, and the same frames, value for value, as the pandas code they replaced."""
+"""The contract's ratios (measures.ratio, measures.add_monthly_rates) and the frames of sums
+they start from (queries.shaped_sums, db.rows_frame): exact values worked out by hand, and the
+same frames, value for value, as the pandas code they replaced."""
 
 from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -10,7 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from data_access.measures import COUNT_COLUMNS, MONEY_COLUMNS, add_monthly_rates, ratio
+from data_access.db import rows_frame
+from data_access.measures import (
+    COUNT_COLUMNS,
+    MEMBERS_LOWER_BOUND,
+    MONEY_COLUMNS,
+    add_monthly_rates,
+    ratio,
+)
+from data_access.queries import shaped_sums
 
 NAN = np.nan
 
@@ -183,3 +195,75 @@ def test_missing_cents_are_refused_as_before() -> None:
 def test_monthly_rates_equal_the_pandas_rates_on_any_counts(rows: list[list[int]]) -> None:
     frame = sums_frame(rows)
     assert_frame_equal(add_monthly_rates(frame), pandas_monthly_rates(frame), check_exact=True)
+
+
+def pandas_shaped_sums(frame: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    """queries.shaped_sums before finding 19: the columns assigned in place (the reference)."""
+    frame = frame.copy()
+    if frame.empty:
+        return frame
+    if period == "month":
+        frame[MEMBERS_LOWER_BOUND] = frame["member_months"]
+    counts = [*COUNT_COLUMNS, *SHAPED_CENTS, MEMBERS_LOWER_BOUND]
+    frame[counts] = frame[counts].fillna(0).astype("int64")
+    return frame
+
+
+SHAPED_CENTS = ["paid_cents", "behavioral_paid_cents", "medical_paid_cents"]
+
+
+def database_sums(value: object | None, period: str | None) -> list[tuple[object, ...]]:
+    """Rows as a driver answers a sums read: a key, each sum, the last month, and the bound of
+    members (not read by month)."""
+    width = len(COUNT_COLUMNS) + len(SHAPED_CENTS)
+    bound: list[object] = [] if period == "month" else [value]
+    return [
+        ("2024-01", *[value] * width, "2024-01", *bound),
+        ("2024-02", *[3] * width, "2024-02", *bound),
+    ]
+
+
+# What each engine answers: SQLite integers (NULL for a sum over no row), PostgreSQL decimals.
+SHAPED_CASES = [
+    ("SQLite integers", 7, None),
+    ("SQLite NULL sum", None, None),
+    ("PostgreSQL decimals", Decimal("12345678901234"), "month"),
+    ("PostgreSQL NULL sum", None, "month"),
+    ("floats", 2.0, None),
+]
+
+
+@pytest.mark.parametrize(("engine", "value", "period"), SHAPED_CASES)
+def test_shaped_sums_equal_the_columns_cast_in_place(
+    engine: str, value: object | None, period: str | None
+) -> None:
+    columns = [
+        "month",
+        *COUNT_COLUMNS,
+        *SHAPED_CENTS,
+        "last_month",
+        *([] if period == "month" else [MEMBERS_LOWER_BOUND]),
+    ]
+    rows = database_sums(value, period)
+    expected = pandas_shaped_sums(pd.DataFrame.from_records(rows, columns=columns), period)
+    got = shaped_sums(rows_frame(rows, columns), period)
+    assert_frame_equal(got, expected, check_exact=True)
+    assert got["member_months"].tolist() == [int(value or 0), 3]  # type: ignore[call-overload]
+    assert (got[[*COUNT_COLUMNS, *SHAPED_CENTS]].dtypes == "int64").all()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [(1, None, "a", dt.date(2024, 1, 1), Decimal("1.5"), 1.5, None)],
+        [
+            (1, 2, "a", dt.date(2024, 1, 1), Decimal(1), None, True),
+            (None, 3, None, None, None, 2.0, False),
+        ],
+    ],
+)
+def test_rows_frame_infers_the_types_from_records_does(rows: list[tuple[object, ...]]) -> None:
+    columns = list("abcdefg")
+    expected = pd.DataFrame.from_records(rows, columns=columns)
+    assert_frame_equal(rows_frame(rows, columns), expected, check_exact=True)
