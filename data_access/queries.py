@@ -579,8 +579,6 @@ def shaped_sums(frame: pd.DataFrame, period: Period | None) -> pd.DataFrame:
     """The sums as int64 (a sum over no row is NULL; PostgreSQL's sums are decimals)."""
     if frame.empty:
         return frame
-    if period == "month":
-        frame[MEMBERS_LOWER_BOUND] = frame["member_months"]
     counts = [
         *COUNT_COLUMNS,
         "paid_cents",
@@ -591,7 +589,9 @@ def shaped_sums(frame: pd.DataFrame, period: Period | None) -> pd.DataFrame:
     # One new frame: assigning the columns in place, at once or one by one, took longer than
     # the read (benchmarks/README.md, finding 19).
     columns: dict[str, Any] = {name: frame[name] for name in frame.columns}
-    columns.update({name: _int64(frame[name]) for name in counts})
+    if period == "month":
+        columns[MEMBERS_LOWER_BOUND] = frame["member_months"]
+    columns.update({name: _int64(columns[name]) for name in counts})
     return pd.DataFrame(columns, index=frame.index)
 
 
