@@ -1,7 +1,7 @@
 """How many SQL statements a page's data costs, on SQLite and PostgreSQL, counted with
-SQLAlchemy's cursor events on the engine of data_access.db: a change that adds a round trip
-to the app shell or to a chart's read fails here. And the per-read statement timeout of
-db.read_frame stops a slow query with the dashboard's own error, on both engines.
+SQLAlchemy's cursor events on the engine db.read_frame reads on (db.read_engine): a change
+that adds a round trip to the app shell or to a chart's read fails here. And the statement
+timeout of db.read_frame stops a slow query with the dashboard's own error, on both engines.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from data_access.filters import OutcomeFilter
 from data_access.settings import get_settings
 from tests.app_helpers import TIMEOUT, open_page
 
-DEADLINE = "SET LOCAL statement_timeout"  # PostgreSQL's, before each read (db._deadline)
-
 
 class Statements:
-    """Every statement the engine sends while `recording`, as its SQL text."""
+    """Every statement sent while `recording`, as its SQL text: on the engine and on the one
+    db.read_frame reads on (the same engine on SQLite)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engines = list({id(e): e for e in (engine, db.read_engine(engine))}.values())
         self.sent: list[str] = []
 
     def _record(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -37,18 +36,16 @@ class Statements:
 
     def __enter__(self) -> Statements:
         self.sent.clear()
-        event.listen(self.engine, "before_cursor_execute", self._record)
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._record)
         return self
 
     def __exit__(self, *_: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._record)
 
     def reads(self) -> list[str]:
-        """The statements but PostgreSQL's deadlines."""
-        return [s for s in self.sent if not s.startswith(DEADLINE)]
-
-    def deadlines(self) -> int:
-        return sum(s.startswith(DEADLINE) for s in self.sent)
+        return list(self.sent)
 
 
 @pytest.fixture
@@ -98,9 +95,9 @@ def test_the_app_shell_reads_eight_statements_once_its_schema_is_checked(
         "(SELECT max(monthly_summary.month) AS max_1 FROM monthly_summary) AS anon_2"
     )
     assert reads[7] == "SELECT summary_info.data_through FROM summary_info"
-    on_postgres = sample.dialect.name == "postgresql"
-    # Every read under its deadline (SQLite's is a progress handler, not a statement).
-    assert again.deadlines() == (8 if on_postgres else 0)
+    # No statement but the reads: no SET of PostgreSQL's statement timeout, which its read
+    # connections open with (SQLite's is a progress handler).
+    assert not [read for read in reads if read.split()[0] != "SELECT"], reads
     # Cached: the next page run of this load reads nothing but the load version (its TTL).
     with Statements(sample) as cached:
         data._shell(data.database_url(), LOCAL_VIEWER)
@@ -153,6 +150,33 @@ def test_the_statement_timeout_stops_a_slow_read(
     )
     # The connection goes back to the pool fit for the next read, which runs in full.
     assert db.read_frame(text("SELECT 41 + 1 AS answer"), engine=engine)["answer"].tolist() == [42]
+
+
+def test_postgresql_reads_run_alone_under_the_timeout_and_writes_without_it(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read is one round trip: its connection opens with the statement timeout and runs each
+    statement in autocommit (no BEGIN or COMMIT), on a pool of its own; the engine's own
+    connections, which loads and migrations write on, have no timeout."""
+    monkeypatch.setenv("QUERY_TIMEOUT_SECONDS", "7.5")
+    get_settings.cache_clear()
+    engine = db.get_engine(postgres_url)
+    reader = db.read_engine(engine)
+    assert reader is not engine and reader is db.read_engine(engine)
+    shown = db.read_frame(text("SHOW statement_timeout"), engine=engine)
+    assert shown.iloc[0, 0] == "7500ms"
+    with reader.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is True  # type: ignore[union-attr]
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+        assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+    # Another timeout is another pool; SQLite reads on its engine.
+    monkeypatch.setenv("QUERY_TIMEOUT_SECONDS", "2")
+    get_settings.cache_clear()
+    assert db.read_frame(text("SHOW statement_timeout"), engine=engine).iloc[0, 0] == "2s"
+    get_settings.cache_clear()
+    sqlite = db.get_engine("sqlite://")
+    assert db.read_engine(sqlite) is sqlite
 
 
 @pytest.mark.parametrize(
