@@ -25,10 +25,15 @@ from data_access.access import LOCAL_VIEWER, Viewer
 from data_access.filters import OutcomeFilter
 from data_access.impact import (
     IMPACT_COLUMNS,
+    IMPACT_COUNT_COLUMNS,
     IMPACT_RULES,
     _balance,
+    _impact_output,
+    _records_frame,
     bootstrap_sums,
+    evaluation_filters,
     impact_by_unit,
+    impact_payload,
     match_enrollments,
     rebuild_impact,
 )
@@ -621,3 +626,42 @@ def test_a_partner_gets_one_evaluation_over_the_whole_grant(engine: Engine) -> N
     medical = impact_by_unit(filters=OutcomeFilter(setting="medical"), **shown)
     assert set(medical["setting"]) == {"medical"}
     assert set(impact_by_unit(filters=OutcomeFilter(), **shown)["setting"]) == {"all"}
+
+
+def _from_records_output(payload: dict[str, Any], suppress: bool) -> pd.DataFrame:
+    """What `_impact_output` built its frame with before `_records_frame`: `from_records`, the
+    counts cast with `astype`, then (not suppressed) the columns and `assign`."""
+    frame = pd.DataFrame.from_records(payload["records"])
+    for column in (*IMPACT_COUNT_COLUMNS, "unmatched_enrollments", "matched_basis"):
+        frame[column] = frame[column].astype("int64")
+    if suppress:
+        return frame
+    return frame[list(IMPACT_COLUMNS)].assign(suppressed="")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        OutcomeFilter(),
+        OutcomeFilter(states=("TX", "NY"), setting="medical"),
+        OutcomeFilter(states=("WA",), month_from="2023-01", month_to="2023-06"),
+    ],
+    ids=["all", "two-states-medical", "one-state-six-months"],
+)
+def test_impact_frames_are_the_ones_from_records_builds(
+    loaded_sample: str, filters: OutcomeFilter
+) -> None:
+    """`_records_frame` builds the payload's frame by columns: the same values and types as
+    `from_records` (strings with None, NaN figures, counts), shown and before suppression."""
+    engine = db.get_engine(loaded_sample)
+    scoped, models = evaluation_filters(filters, LOCAL_VIEWER)
+    payload = impact_payload(scoped, models, engine)
+    assert payload is not None
+    records = payload["records"]
+    assert any(r["program_id"] is None for r in records)
+    shown = _records_frame(records, IMPACT_COLUMNS, {"suppressed": ""})
+    assert_frame_equal(shown, _from_records_output(payload, False), check_exact=True)
+    assert_frame_equal(_impact_output(payload, LOCAL_VIEWER, "show"), shown, check_exact=True)
+    whole = _records_frame(records, list(records[0]))
+    assert_frame_equal(whole, _from_records_output(payload, True), check_exact=True)
+    assert (whole[["enrollments", "matched_basis"]].dtypes == "int64").all()

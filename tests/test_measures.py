@@ -22,7 +22,7 @@ from data_access.measures import (
     add_monthly_rates,
     ratio,
 )
-from data_access.queries import shaped_sums
+from data_access.queries import _plain_text_order, shaped_sums
 
 NAN = np.nan
 
@@ -267,3 +267,28 @@ def test_rows_frame_infers_the_types_from_records_does(rows: list[tuple[object, 
     columns = list("abcdefg")
     expected = pd.DataFrame.from_records(rows, columns=columns)
     assert_frame_equal(rows_frame(rows, columns), expected, check_exact=True)
+
+
+_KEY_TEXT = st.one_of(
+    st.none(), st.sampled_from(["", "a", "B", "b", "Z", "é", "10", "9", "2024-01"])
+)
+
+
+@given(
+    rows=st.lists(st.tuples(_KEY_TEXT, _KEY_TEXT, st.integers(0, 9)), max_size=30),
+    columns=st.sampled_from([["k1"], ["k2", "k1"], ["k1", "k2"]]),
+)
+def test_plain_text_order_sorts_as_sort_values_with_a_text_key(
+    rows: list[tuple[str | None, str | None, int]], columns: list[str]
+) -> None:
+    """The lexsort of each key's ranks is the stable sort of the keys as text, missing as ""
+    (code points: "B" before "a", "10" before "9"), rows and index as sort_values gives them."""
+    frame = pd.DataFrame(rows, columns=["k1", "k2", "n"], index=range(100, 100 + len(rows)))
+    expected = (
+        frame.reset_index(drop=True)
+        if frame.empty
+        else frame.sort_values(
+            columns, key=lambda col: col.fillna("").astype(str), kind="stable"
+        ).reset_index(drop=True)
+    )
+    assert_frame_equal(_plain_text_order(frame, columns), expected, check_exact=True)
