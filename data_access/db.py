@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +30,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql import Executable
 
@@ -74,6 +76,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _ENGINES: dict[str, Engine] = {}
+# Sessions run in threads: two first reads at once must not each create (and leak) a pool.
+_ENGINES_LOCK = threading.Lock()
 
 
 def _new_engine(url: str) -> Engine:
@@ -84,11 +88,13 @@ def _new_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # The dashboard reads on read_engine's pool; this one serves loads, migrations, the
+    # catalog and the audit log's writes.
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8)
 
 
 # PostgreSQL: `read_frame`'s own pools, one per database and statement timeout.
-_READERS: dict[tuple[str, int], Engine] = {}
+_READERS: dict[tuple[URL, int], Engine] = {}
 
 
 def read_engine(engine: Engine, settings: Settings | None = None) -> Engine:
@@ -101,25 +107,36 @@ def read_engine(engine: Engine, settings: Settings | None = None) -> Engine:
     if engine.dialect.name != "postgresql":
         return engine
     timeout_ms = int((settings or get_settings()).query_timeout_seconds * 1000)
-    key = (engine.url.render_as_string(hide_password=False), timeout_ms)
-    if key not in _READERS:
-        _READERS[key] = create_engine(
-            engine.url,
-            pool_pre_ping=True,
-            pool_size=5,
-            max_overflow=10,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"options": f"-c statement_timeout={timeout_ms}"},
-        )
-    return _READERS[key]
+    key = (engine.url, timeout_ms)
+    with _ENGINES_LOCK:
+        if key not in _READERS:
+            _READERS[key] = create_engine(
+                engine.url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"options": _with_timeout(engine.url, timeout_ms)},
+            )
+        return _READERS[key]
+
+
+def _with_timeout(url: URL, timeout_ms: int) -> str:
+    """libpq's `options` of the URL (or else of PGOPTIONS, which an explicit one replaces),
+    with the statement timeout added: a search_path set there still holds for the reads."""
+    given = url.query.get("options") or os.environ.get("PGOPTIONS") or ""
+    if not isinstance(given, str):  # the parameter given twice
+        given = " ".join(given)
+    return f"{given} -c statement_timeout={timeout_ms}".strip()
 
 
 def get_engine(database_url: str | None = None, *, settings: Settings | None = None) -> Engine:
     """The shared engine of `database_url`, or of the settings' database when none is given."""
     url = database_url or (settings or get_settings()).sqlalchemy_url
-    if url not in _ENGINES:
-        _ENGINES[url] = _new_engine(url)
-    return _ENGINES[url]
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = _new_engine(url)
+        return _ENGINES[url]
 
 
 def resolve_engine(engine: Engine | None) -> Engine:
@@ -129,10 +146,11 @@ def resolve_engine(engine: Engine | None) -> Engine:
 
 def dispose_engines() -> None:
     """Close every pooled connection (tests call it before dropping a database)."""
-    while _ENGINES:
-        _ENGINES.popitem()[1].dispose()
-    while _READERS:
-        _READERS.popitem()[1].dispose()
+    with _ENGINES_LOCK:
+        while _ENGINES:
+            _ENGINES.popitem()[1].dispose()
+        while _READERS:
+            _READERS.popitem()[1].dispose()
 
 
 MIGRATE_COMMAND = "python -m data_access migrate"

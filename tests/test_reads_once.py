@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import streamlit as st
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 
 from dashboard import data
 from data_access import db, status
@@ -160,11 +160,15 @@ def test_postgresql_reads_run_alone_under_the_timeout_and_writes_without_it(
     connections, which loads and migrations write on, have no timeout."""
     monkeypatch.setenv("QUERY_TIMEOUT_SECONDS", "7.5")
     get_settings.cache_clear()
-    engine = db.get_engine(postgres_url)
+    # libpq options of the URL (a search_path, say) still hold for the reads.
+    engine = db.get_engine(f"{postgres_url}?options=-c%20work_mem%3D7MB")
     reader = db.read_engine(engine)
     assert reader is not engine and reader is db.read_engine(engine)
-    shown = db.read_frame(text("SHOW statement_timeout"), engine=engine)
-    assert shown.iloc[0, 0] == "7500ms"
+    shown = db.read_frame(
+        text("SELECT current_setting('statement_timeout') AS t, current_setting('work_mem') AS w"),
+        engine=engine,
+    )
+    assert shown.iloc[0].tolist() == ["7500ms", "7MB"]
     with reader.connect() as conn:
         assert conn.connection.dbapi_connection.autocommit is True  # type: ignore[union-attr]
     with engine.connect() as conn:
@@ -177,6 +181,34 @@ def test_postgresql_reads_run_alone_under_the_timeout_and_writes_without_it(
     get_settings.cache_clear()
     sqlite = db.get_engine("sqlite://")
     assert db.read_engine(sqlite) is sqlite
+
+
+@pytest.mark.parametrize(
+    ("url", "pgoptions", "expected"),
+    [
+        ("postgresql+psycopg://h/d", None, "-c statement_timeout=30000"),
+        (
+            "postgresql+psycopg://h/d",
+            "-c work_mem=8MB",
+            "-c work_mem=8MB -c statement_timeout=30000",
+        ),
+        (
+            "postgresql+psycopg://h/d?options=-csearch_path%3Dx",
+            "-c work_mem=8MB",
+            "-csearch_path=x -c statement_timeout=30000",
+        ),
+    ],
+)
+def test_the_read_connections_options_keep_the_urls_or_pgoptions(
+    monkeypatch: pytest.MonkeyPatch, url: str, pgoptions: str | None, expected: str
+) -> None:
+    """libpq takes `options` from the URL, else from PGOPTIONS; an explicit one replaces
+    PGOPTIONS, so the timeout is added to whichever was given."""
+    if pgoptions is None:
+        monkeypatch.delenv("PGOPTIONS", raising=False)
+    else:
+        monkeypatch.setenv("PGOPTIONS", pgoptions)
+    assert db._with_timeout(make_url(url), 30_000) == expected
 
 
 @pytest.mark.parametrize(
