@@ -54,7 +54,13 @@ from data_access.impact import (
 )
 from data_access.models import impact_cells, impact_enrollments, impact_months
 from data_access.settings import get_settings
-from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
+from data_access.suppression import (
+    SUPPRESSED_COLUMN,
+    DisclosureRules,
+    Margin,
+    apply_suppression,
+    unit_margins,
+)
 from data_access.vocabulary import (
     CONFIDENCE_LEVEL,
     EVENT_STUDY_MEASURES,
@@ -796,22 +802,10 @@ def _balance_output(
         frame[column] = frame[column].astype("int64")
     if not must_suppress(viewer, small_cells):
         return frame[list(BALANCE_COLUMNS)].assign(**{SUPPRESSED_COLUMN: ""})
-    label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
-    position = {
-        (lab, variable): index
-        for index, (lab, variable) in enumerate(zip(label, frame["variable"], strict=True))
-    }
     return apply_suppression(
         frame,
         BALANCE_RULES,
         threshold=get_settings().small_cell_threshold,
         shown=BALANCE_COLUMNS,
-        margins=[
-            Margin(
-                total=position[(total, name)],
-                parts=tuple(position[(part, name)] for part in parts),
-            )
-            for total, parts in margins
-            for name in MATCHING_VARIABLES
-        ],
+        margins=unit_margins(frame, margins, column="variable", names=MATCHING_VARIABLES),
     )

@@ -78,7 +78,12 @@ from data_access.models import (
 from data_access.queries import complete_through, default_window, filter_conditions
 from data_access.settings import get_settings
 from data_access.summaries import day_number
-from data_access.suppression import SUPPRESSED_COLUMN, DisclosureRules, Margin, apply_suppression
+from data_access.suppression import (
+    SUPPRESSED_COLUMN,
+    DisclosureRules,
+    apply_suppression,
+    unit_margins,
+)
 from data_access.vocabulary import (
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
@@ -1394,25 +1399,12 @@ def _impact_output(
     if not must_suppress(viewer, small_cells):
         return _records_frame(payload["records"], IMPACT_COLUMNS, {SUPPRESSED_COLUMN: ""})
     frame = _records_frame(payload["records"], list(payload["records"][0]))
-    label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
-    position = {
-        (lab, measure): index
-        for index, (lab, measure) in enumerate(zip(label, frame["measure"], strict=True))
-    }
-    frame_margins = [
-        Margin(
-            total=position[(total, measure)],
-            parts=tuple(position[(part, measure)] for part in parts),
-        )
-        for total, parts in margins
-        for measure in IMPACT_MEASURES
-    ]
     return apply_suppression(
         frame,
         IMPACT_RULES,
         threshold=get_settings().small_cell_threshold,
         shown=IMPACT_COLUMNS,
-        margins=frame_margins,
+        margins=unit_margins(frame, margins, column="measure", names=IMPACT_MEASURES),
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,25 @@ class Margin:
 
     total: int
     parts: tuple[int, ...]
+
+
+def unit_margins(
+    frame: pd.DataFrame, units: Sequence[Sequence[Any]], *, column: str, names: Sequence[str]
+) -> list[Margin]:
+    """The margins of a frame with one row per unit and `column` value: for each
+    [total, parts] of `units` (units labelled `level|program or model`, as the impact and
+    balance payloads give them) and each of `names`, the total's row is the sum of its
+    parts' rows of that name."""
+    label = frame["level"] + "|" + frame["program_id"].fillna(frame["program_model"]).fillna("")
+    position = {
+        (unit, name): index
+        for index, (unit, name) in enumerate(zip(label, frame[column], strict=True))
+    }
+    return [
+        Margin(total=position[(total, name)], parts=tuple(position[(part, name)] for part in parts))
+        for total, parts in units
+        for name in names
+    ]
 
 
 def _propagate_array(mask: np.ndarray, columns: list[str], rules: DisclosureRules) -> bool:
@@ -238,6 +257,7 @@ __all__ = [
     "Margin",
     "apply_suppression",
     "hidden_cells",
+    "unit_margins",
 ]
 
 

@@ -20,6 +20,7 @@ from data_access.suppression import (
     Margin,
     apply_suppression,
     hidden_cells,
+    unit_margins,
 )
 from tests.disclosure_checks import MONTHLY_SPEC, PREPOST_SPEC, Ratio, Spec, disclosure_findings
 
@@ -665,6 +666,25 @@ def test_a_margin_over_rows_not_in_the_frame_is_ignored():
     frame = simple_frame(n=[100, 100], a=[3, 30])
     hidden = hidden_cells(frame, SIMPLE, threshold=11, margins=[Margin(total=7, parts=(0, 1))])
     assert_frame_equal(hidden, mask(frame, ["n", "a", "rate"], {0: {"a", "rate"}}))
+
+
+def test_unit_margins_find_each_total_and_its_parts_by_unit_and_name():
+    # Rows out of order, a program under its model, a model under all programs.
+    frame = pd.DataFrame(
+        {
+            "level": ["program", "all", "program_model", "all", "program_model", "program"],
+            "program_model": ["embedded", None, "embedded", None, "embedded", "embedded"],
+            "program_id": ["P1", None, None, None, None, "P1"],
+            "measure": ["b", "a", "a", "b", "b", "a"],
+        }
+    )
+    units = [["program_model|embedded", ["program|P1"]], ["all|", ["program_model|embedded"]]]
+    assert unit_margins(frame, units, column="measure", names=["a", "b"]) == [
+        Margin(total=2, parts=(5,)),
+        Margin(total=4, parts=(0,)),
+        Margin(total=1, parts=(2,)),
+        Margin(total=3, parts=(4,)),
+    ]
 
 
 # ---------------------------------------------------------------------------------------
