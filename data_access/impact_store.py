@@ -1,5 +1,5 @@
 """The outputs of the common filters (the matched comparison's, the enrolled members, the
-Overview's sums), computed at load and stored.
+Overview's and the State profile's sums), computed at load and stored.
 
 The dashboard opens on every state, program model, program and condition over its opening months
 (queries.default_window) in the `all` setting, and the filters most often chosen from there are
@@ -11,10 +11,11 @@ suppression as JSON (impact_frames), so that the first request of each is one in
 viewer's suppression is applied when it is read. The count of enrolled members of each scope
 (queries.count_members) is stored the same way, over the opening months and the months of equal
 length before them: the Overview's tiles and their change. So are the monthly sums the Overview
-reads for each scope with the members not enrolled (STORED_SUMS: the tiles, the map by state,
-the trend by program model), as the database answers them before any figure is worked out from
-them. And, per state, what two or more whole states add up to: the event study's integer sums
-(event_study.state_month_sums) and the distinct comparison members
+and the State profile open on (STORED_SUMS: the Overview's tiles, map by state and trend by
+program model, with the members not enrolled; the profile's enrolled members pooled, by state
+and by quarter, and a state's members not enrolled), as the database answers them before any
+figure is worked out from them. And, per state, what two or more whole states add up to: the
+event study's integer sums (event_study.state_month_sums) and the distinct comparison members
 (impact.state_comparison_members). JSON keeps every float's bits (repr round-trips) and the
 frame is built from the same records by the same code, so the stored and computed outputs are
 the same frames. Other filters, rows of other code (impact.CODE_DIGEST) and other months are
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from itertools import product
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
@@ -49,7 +50,14 @@ from data_access.impact import (
 )
 from data_access.models import Program, impact_frames, monthly_summary
 from data_access.queries import count_members, previous_months, summed_months
-from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS, Dimension, Period
+from data_access.vocabulary import (
+    ENROLLED,
+    NOT_ENROLLED,
+    PROGRAM_MODELS,
+    Dimension,
+    Period,
+    Population,
+)
 
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
 STORED_SETTINGS = ("all",)
@@ -187,26 +195,54 @@ def stored_members(filters: OutcomeFilter, engine: Engine) -> int | None:
     return None if payload is None else int(payload)
 
 
-# The Overview's reads of the monthly sums, by output: (period, by) of queries._summed_months,
-# and whether the months before the opening ones are read too (the tiles' change).
-STORED_SUMS: Final[dict[str, tuple[Period | None, tuple[Dimension, ...], bool]]] = {
-    "sums_population": (None, ("population",), True),
-    "sums_state_pop": (None, ("state_code", "population"), False),
-    "sums_model_month": ("month", ("program_model",), False),
+class StoredRead(NamedTuple):
+    """A read of queries._summed_months stored at load: its (period, by), whether the months
+    before the opening ones are read too (the tiles' change), and the population the filters
+    hold (None: both, the enrolled members and those not enrolled)."""
+
+    period: Period | None
+    by: tuple[Dimension, ...]
+    with_before: bool
+    population: Population | None
+
+
+# The opening reads of the monthly sums, by output: the Overview's (both populations: the
+# tiles, the map by state, the trend by program model), then the State profile's (the enrolled
+# members pooled, by state and by quarter; one state's members not enrolled by quarter, stored
+# for each state's scope, as the page compares them whatever program model is chosen).
+STORED_SUMS: Final[dict[str, StoredRead]] = {
+    "sums_population": StoredRead(None, ("population",), True, None),
+    "sums_state_pop": StoredRead(None, ("state_code", "population"), False, None),
+    "sums_model_month": StoredRead("month", ("program_model",), False, None),
+    "sums_enrolled": StoredRead(None, (), False, ENROLLED),
+    "sums_enr_state": StoredRead(None, ("state_code",), False, ENROLLED),
+    "sums_enr_quarter": StoredRead("quarter", (), False, ENROLLED),
+    "sums_ne_quarter": StoredRead("quarter", (), False, NOT_ENROLLED),
 }
 
 
+def _stored_for(population: Population | None, state: str | None, model: str | None) -> bool:
+    """Whether a scope stores the reads of a population: the members not enrolled of each
+    state's scope only."""
+    return population != NOT_ENROLLED or (state is not None and model is None)
+
+
 def _sums_filters(
-    state: str | None, model: str | None, window: tuple[str, str], setting: str
+    state: str | None,
+    model: str | None,
+    window: tuple[str, str],
+    setting: str,
+    population: Population | None,
 ) -> OutcomeFilter:
-    """A stored scope with the members not enrolled, as the Overview reads it."""
+    """A stored scope's filters holding a population (None: both), as the pages read it."""
     models = list(PROGRAM_MODELS) if model is None else [model]
+    groups = {None: (*models, NOT_ENROLLED), ENROLLED: tuple(models), NOT_ENROLLED: (NOT_ENROLLED,)}
     return OutcomeFilter.model_validate(
         {
             "month_from": window[0],
             "month_to": window[1],
             "states": None if state is None else (state,),
-            "program_models": (*models, NOT_ENROLLED),
+            "program_models": groups[population],
             "setting": setting,
         }
     )
@@ -215,14 +251,16 @@ def _sums_filters(
 def _outcome_sums(
     conn: Connection, scopes: Scopes, window: tuple[str, str], before: tuple[str, str] | None
 ) -> list[dict[str, object]]:
-    """The monthly sums the Overview reads (STORED_SUMS) of every stored scope over the opening
-    months, and the tiles' over the months before them, as the database sums them, in the
-    stored setting."""
+    """The monthly sums of the opening reads (STORED_SUMS) of every stored scope over the
+    opening months, and the tiles' over the months before them, as the database sums them, in
+    the stored setting."""
     records: list[dict[str, object]] = []
     for (state, model), setting in product(scopes, STORED_SETTINGS):
-        for output, (period, by, with_before) in STORED_SUMS.items():
+        for output, (period, by, with_before, population) in STORED_SUMS.items():
+            if not _stored_for(population, state, model):
+                continue
             for months in [window, *([before] if with_before and before else [])]:
-                filters = _sums_filters(state, model, months, setting)
+                filters = _sums_filters(state, model, months, setting, population)
                 frame = summed_months(filters, period, by, conn)
                 # Exact: the sums are of integers (PostgreSQL's are decimals).
                 rows = [
@@ -238,13 +276,25 @@ def stored_sums(
     filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
 ) -> pd.DataFrame | None:
     """The stored rows of queries._summed_months (`_outcome_sums`), as the database answers
-    them, when the filters are a stored scope with the members not enrolled over stored
-    months and setting, and (period, by) a stored read; else None."""
-    output = next((name for name, (p, b, _) in STORED_SUMS.items() if (p, b) == (period, by)), None)
-    if output is None or NOT_ENROLLED not in filters.program_models:
-        return None
+    them, when the filters are a stored scope and population over stored months and setting,
+    and (period, by) a stored read; else None."""
     models = [m for m in filters.program_models if m != NOT_ENROLLED]
-    scope = stored_scope(filters, models) if models else None
+    population: Population | None = ENROLLED
+    if NOT_ENROLLED in filters.program_models:
+        population = None if models else NOT_ENROLLED
+    wanted = StoredRead(period, by, False, population)
+    output = next(
+        (name for name, read in STORED_SUMS.items() if read._replace(with_before=False) == wanted),
+        None,
+    )
+    if output is None:
+        return None
+    if population == NOT_ENROLLED:
+        # Stored for one state's scope, whatever the program models.
+        one_state = filters.states is not None and len(filters.states) == 1
+        scope = stored_scope(filters, PROGRAM_MODELS) if one_state else None
+    else:
+        scope = stored_scope(filters, models)
     if scope is None:
         return None
     payload = read_stored(output, scope, filters.setting, filters, engine)

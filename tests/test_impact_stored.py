@@ -42,7 +42,7 @@ from data_access.impact import (
     bootstrap_sums,
     impact_by_unit,
 )
-from data_access.impact_store import MEMBERS_OUTPUT, STORED_SUMS
+from data_access.impact_store import MEMBERS_OUTPUT, STORED_SUMS, StoredRead
 from data_access.models import (
     IMPACT_TABLES,
     Program,
@@ -53,11 +53,13 @@ from data_access.models import (
 )
 from data_access.vocabulary import (
     BOOTSTRAP_REPLICATES,
+    ENROLLED,
     IMPACT_MEASURES,
     NOT_ENROLLED,
     PROGRAM_MODELS,
     Dimension,
     Period,
+    Population,
 )
 from tests.conftest import SAMPLE_DATA
 from tests.test_impact import build
@@ -388,19 +390,23 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
     assert len(pairs) > len(set(programs["state_code"])) > 1
     # The members are counted, and the tiles' sums summed, over the months before the window
     # too (the tiles' change).
-    before = {MEMBERS_OUTPUT, *(name for name, (_, _, b) in STORED_SUMS.items() if b)}
+    before = {MEMBERS_OUTPUT, *(name for name, read in STORED_SUMS.items() if read.with_before)}
     windows = {
         output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
         for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS, *PER_STATE]
     }
     assert before == {MEMBERS_OUTPUT, "sums_population"}
+    # Every name fits the table's column (SQLite would not say).
+    assert max(map(len, windows)) <= impact_frames.c.output.type.length
     stored = _frames(engine)
-    # What several whole states add up is stored per state.
+    # What several whole states add up is stored per state, and so is a state's members not
+    # enrolled, whatever the program models.
     states = sorted(f"{state}|*" for state in set(programs["state_code"]))
+    per_state = {*PER_STATE, "sums_ne_quarter"}
     assert stored.to_numpy().tolist() == [
         [output, scope, "all", *months]
         for output in sorted(windows)
-        for scope in (states if output in PER_STATE else sorted(scopes))
+        for scope in (states if output in per_state else sorted(scopes))
         for months in windows[output]
     ]
 
@@ -664,19 +670,43 @@ WITH_NOT_ENROLLED = {
     }.items()
 }
 STORED_SCOPES = ["every model", "one state", "one model", "one state's model"]
+# A case's name says the population its filters hold (both when it says none).
+POPULATIONS: dict[Population | None, str] = {
+    None: "",
+    ENROLLED: ", enrolled only",
+    NOT_ENROLLED: ", not enrolled only",
+}
+
+
+def _stored(name: str, read: StoredRead) -> bool:
+    """Whether a case's read is stored: the members not enrolled of one state's scope only
+    (the program models play no part in them)."""
+    if read.population == NOT_ENROLLED:
+        return name in ("one state", "one state's model")
+    return name in STORED_SCOPES
+
+
 # (filters, period, by, read from impact_frames)
 SUMS = [
     *[
-        (name, period, by, name in STORED_SCOPES)
+        (f"{name}{POPULATIONS[read.population]}", read.period, read.by, _stored(name, read))
         for name in WITH_NOT_ENROLLED
-        for period, by, _ in STORED_SUMS.values()
+        for read in STORED_SUMS.values()
     ],
     *[
-        (f"{name}, the months before", period, by, name in STORED_SCOPES and before)
+        (
+            f"{name}{POPULATIONS[read.population]}, the months before",
+            read.period,
+            read.by,
+            _stored(name, read) and read.with_before,
+        )
         for name in STORED_SCOPES
-        for period, by, before in STORED_SUMS.values()
+        for read in STORED_SUMS.values()
     ],
     ("one state, not enrolled out", None, ("population",), False),
+    ("one state, enrolled only", "month", (), False),
+    ("one state, enrolled only", "quarter", ("population",), False),
+    ("two states, not enrolled only", "quarter", (), False),
     ("every model", "month", (), False),
     ("every model", None, ("state_code",), False),
     ("every model", "year", ("population",), False),
@@ -687,12 +717,16 @@ def _sums_case(name: str) -> tuple[Viewer, OutcomeFilter]:
     if name == "one state, not enrolled out":
         viewer, filters = WITH_NOT_ENROLLED["one state"]
         return viewer, filters.model_copy(update={"program_models": PROGRAM_MODELS})
-    base, _, before = name.partition(", the months before")
+    base, before, _ = name.partition(", the months before")
+    population = next(p for p, suffix in reversed(POPULATIONS.items()) if base.endswith(suffix))
+    base = base.removesuffix(POPULATIONS[population])
     viewer, filters = WITH_NOT_ENROLLED[base]
-    if before or name != base:
+    if before:
         update = BEFORE_WINDOW.model_dump(include={"month_from", "month_to"})
         filters = filters.model_copy(update=update)
-    return viewer, filters
+    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    groups = {None: filters.program_models, ENROLLED: models, NOT_ENROLLED: (NOT_ENROLLED,)}
+    return viewer, filters.model_copy(update={"program_models": tuple(groups[population])})
 
 
 @pytest.mark.parametrize("small_cells", ["show", "suppress"])
@@ -709,7 +743,9 @@ def test_stored_sums_are_the_summed_ones(
         summed.append((filters.month_from, filters.month_to, period, by))
         return sum_months(filters, period, by, engine)
 
-    assert len({name for name, *_, reads in SUMS if reads}) == 2 * len(STORED_SCOPES)
+    # Both populations, the enrolled members and those not enrolled of each stored scope, and
+    # the tiles' months before.
+    assert len({name for name, *_, reads in SUMS if reads}) == 4 + 4 + 2 + 4
     for name, period, by, reads in SUMS:
         viewer, filters = _sums_case(name)
         kw: dict[str, Any] = {"viewer": viewer, "filters": filters, "period": period, "by": by}
