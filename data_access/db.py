@@ -305,7 +305,7 @@ def migrate(engine: Engine) -> str:
     if other_code:
         return (
             "Stored the outputs of the common filters (the matched comparison's, the "
-            f"enrolled members and the Overview's sums) for this code ({now})."
+            f"enrolled members and the opening pages' sums) for this code ({now})."
         )
     return f"The database is up to date ({now})."
 

@@ -794,7 +794,7 @@ def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.M
     # After a deploy, migrate stores this code's outputs again; they are read, not computed.
     assert db.migrate(engine).startswith(
         "Stored the outputs of the common filters (the matched comparison's, the enrolled"
-        " members and the Overview's sums) for this code"
+        " members and the opening pages' sums) for this code"
     )
     digests = db.read_frame(select(impact_frames.c.code_digest), engine=engine)
     assert set(digests["code_digest"]) == {impact.CODE_DIGEST}
