@@ -282,20 +282,19 @@ def stored_sums(
     population: Population | None = ENROLLED
     if NOT_ENROLLED in filters.program_models:
         population = None if models else NOT_ENROLLED
-    wanted = StoredRead(period, by, False, population)
     output = next(
-        (name for name, read in STORED_SUMS.items() if read._replace(with_before=False) == wanted),
+        (
+            name
+            for name, read in STORED_SUMS.items()
+            if (read.period, read.by, read.population) == (period, by, population)
+        ),
         None,
     )
-    if output is None:
-        return None
-    if population == NOT_ENROLLED:
-        # Stored for one state's scope, whatever the program models.
-        one_state = filters.states is not None and len(filters.states) == 1
-        scope = stored_scope(filters, PROGRAM_MODELS) if one_state else None
-    else:
-        scope = stored_scope(filters, models)
-    if scope is None:
+    # The members not enrolled are stored by state, whatever the program models.
+    scope_models = PROGRAM_MODELS if population == NOT_ENROLLED else models
+    scope = stored_scope(filters, scope_models)
+    state = filters.states[0] if filters.states else None
+    if output is None or scope is None or not _stored_for(population, state, None):
         return None
     payload = read_stored(output, scope, filters.setting, filters, engine)
     if payload is None:
