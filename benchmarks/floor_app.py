@@ -156,8 +156,12 @@ class Drawer:
         elif kind == "toggle":
             st.toggle(item["label"], key=self.key("toggle"))
         elif kind == "pills":
+            # The real page's key, so that a journey finds the pills by it (`.st-key-<key>`).
             st.pills(
-                item["label"], item["options"], default=item["options"][0], key=self.key("pills")
+                item["label"],
+                item["options"],
+                default=item["options"][0],
+                key=item.get("key") or self.key("pills"),
             )
 
 

@@ -206,28 +206,28 @@ def leadership_journey(context: Any, app_url: str, last_year: int) -> dict[str, 
     click = Clicks()
     try:
         start = time.perf_counter()
-        marks: dict[str, float] = {}
+        phases: dict[str, float] = {}
 
         def mark(what: str) -> None:
-            marks[what] = round(time.perf_counter() - start, 3)
+            phases[what] = round(time.perf_counter() - start, 3)
 
         page.goto(f"{app_url}/", wait_until="commit", timeout=WAIT_MS)
         painted(page, 1)
-        mark("overview")
+        mark("Overview drawn")
         since = runs(page)
         click(nav_link(page, "Trends"), "navigation: Trends")
         rerun_done(page, since, 1)
-        mark("trends")
+        mark("Trends drawn")
         measures = page.locator(".st-key-trends_change_measure")
         since = runs(page)
         click(pill(measures, "Average LOS"), "pick Average LOS")
         rerun_done(page, since, 1)
-        mark("measure")
+        mark("measure picked")
         models = page.locator(".st-key-trends_change_model")
         since = runs(page)
         click(pill(models, "Hot spotting"), "pick Hot spotting")
         rerun_done(page, since, 1)
-        mark("model")
+        mark("model picked")
         answer = page.evaluate(READ_TOP_ROWS)
         seconds = time.perf_counter() - start
         answer = answer or {}
@@ -235,7 +235,7 @@ def leadership_journey(context: Any, app_url: str, last_year: int) -> dict[str, 
             "seconds": seconds,
             "clicks": click.count,
             "steps": click.steps,
-            "marks": marks,  # seconds from the start at the end of each step
+            "phases": phases,  # seconds from the start at the end of each step
             "last_complete_year": last_year,
             "table": answer.get("title"),
             # [state, change as shown] of the top rows, the largest rise first.

@@ -304,7 +304,12 @@ def skeleton(at: Any) -> dict[str, Any]:
         if kind in ("text_input", "toggle"):
             return {"kind": kind, "label": node.label}
         if kind == "button_group":
-            return {"kind": "pills", "label": node.proto.label, "options": list(node.options)}
+            return {
+                "kind": "pills",
+                "label": node.proto.label,
+                "options": list(node.options),
+                "key": node.key,
+            }
         if kind in ("selectbox", "radio", "multiselect", "select_slider"):
             options = [str(o) for o in getattr(node, "options", [])]
             spec = {"kind": kind, "label": node.label, "options": options, "key": node.key}

@@ -765,7 +765,22 @@ def _journey_section(ok: list[dict[str, Any]], sizes: list[str], engines: list[s
                         sec(lead["seconds"]),
                         "≤ 4 clicks, ≤ 6 s",
                         f"{lead['last_complete_year']} vs the year before: {answer}; "
-                        f"steps: {', '.join(lead['steps'])}",
+                        f"steps: {', '.join(lead['steps'])}" + _phases(lead.get("phases")),
+                    ]
+                )
+            floor = j.get("leadership_floor")
+            if floor:
+                rows.append(
+                    [
+                        name,
+                        ENGINE_LABEL[engine],
+                        "2 leadership, on the floor app",
+                        floor["clicks"],
+                        sec(floor["seconds"]),
+                        "",
+                        "the same journey on benchmarks/floor_app.py (the pages drawn from "
+                        f"constants); steps: {', '.join(floor['steps'])}"
+                        + _phases(floor.get("phases")),
                     ]
                 )
             if "analyst" in j:
@@ -844,8 +859,8 @@ def browser_target_rows(
 
 
 def _floor_journey(floor: dict[str, Any] | None, target: float) -> str:
-    """What the floor app's partner journey (no database, the same sign-in) says of the
-    target: "" when it was not measured."""
+    """What the floor app's same journey (no database, the same sign-in) says of the target:
+    "" when it was not measured."""
     if not floor:
         return ""
     verdict = (
@@ -875,6 +890,14 @@ def _journey_rows(journeys: dict[str, Any], label: str) -> list[list[str]]:
                 + _phases(j.get("phases"))
                 + _floor_journey(journeys.get("partner_floor"), seconds)
                 + "; README finding 12"
+            )
+        elif not met:
+            why = (
+                "a cold link's Streamlit page load (about the floor's first visit), then a "
+                "page switch and two reruns"
+                + _phases(j.get("phases"))
+                + _floor_journey(journeys.get("leadership_floor"), seconds)
+                + "; README finding 22"
             )
         rows.append(
             [

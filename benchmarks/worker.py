@@ -347,8 +347,9 @@ def warm_up_chromium(chrome: Any, skeletons: str) -> None:
 
 
 def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -> dict[str, Any]:
-    """The three user journeys (benchmarks/journeys.py), and the partner's on the floor app
-    (its pages drawn from constants, the same sign-in): what Streamlit alone takes for it."""
+    """The three user journeys (benchmarks/journeys.py), and the partner's and the leader's on
+    the floor app (its pages drawn from constants, the same sign-in): what Streamlit alone
+    takes for them."""
     from benchmarks import browser, journeys
     from benchmarks.loading import load_once
     from data_access import access, db, queries
@@ -377,7 +378,8 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
             browser.chromium() as chrome,
         ):
 
-            def floor_partner() -> dict[str, Any]:
+            def on_floor() -> dict[str, Any]:
+                """The partner's and the leader's journeys on the floor app (one server)."""
                 floor_logs = logs / "floor"
                 floor_logs.mkdir(exist_ok=True)
                 with browser.streamlit_server(
@@ -387,9 +389,15 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                     options=["--secrets.files", str(secrets_file)],
                     log=floor_logs / "floor.log",
                 ) as (_floor_proc, floor_port):
-                    return journeys.partner_journey(
-                        chrome, f"http://127.0.0.1:{floor_port}", floor_logs
-                    )
+                    floor_url = f"http://127.0.0.1:{floor_port}"
+                    return {
+                        "partner_floor": journeys.partner_journey(chrome, floor_url, floor_logs),
+                        "leadership_floor": journeys.leadership_journey(
+                            journeys.sign_in_context(chrome, floor_url, journeys.LEADER),
+                            floor_url,
+                            last_year,
+                        ),
+                    }
 
             warm_up_chromium(chrome, skeletons)
             for name, run in (
@@ -402,12 +410,16 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                         last_year,
                     ),
                 ),
-                ("partner_floor", floor_partner),
+                ("floor", on_floor),
             ):
                 log(f"journey {name} ...")
                 try:
-                    out[name] = run()
-                    log(f"  {name}: {out[name]}")
+                    result = run()
+                    if name == "floor":
+                        out.update(result)
+                    else:
+                        out[name] = result
+                    log(f"  {name}: {result}")
                 except Exception as exc:
                     out["errors"].append(f"{name}: {exc}"[:500])
                     log(f"  {name} failed: {str(exc)[:300]}")

@@ -94,6 +94,37 @@ def test_browser_targets_judge_each_figure_against_its_floor() -> None:
     )
 
 
+def test_a_missed_leadership_journey_quotes_its_phases_and_the_floors_same_journey() -> None:
+    journeys = {
+        "leadership": {
+            "clicks": 3,
+            "seconds": 7.1,
+            "phases": {"Overview drawn": 5.2, "model picked": 7.1},
+        },
+        "leadership_floor": {
+            "clicks": 3,
+            "seconds": 6.4,
+            "phases": {"Overview drawn": 4.9, "model picked": 6.4},
+        },
+    }
+    rows = browser_target_rows(
+        [{"size": "large", "engine": "sqlite", "load": {}, "journeys": journeys}],
+        "large",
+        ["sqlite"],
+    )
+    assert rows == [
+        [
+            "Journey 2, leadership: ≤ 4 clicks, ≤ 6 s, SQLite",
+            "3 clicks, 7.1 s",
+            "**missed** by 1.1 s",
+            "a cold link's Streamlit page load (about the floor's first visit), then a page "
+            "switch and two reruns; s from the link at each phase's end: Overview drawn 5.2, "
+            "model picked 7.1; the floor app's same journey: 6.4 s, over the target without any "
+            "of the dashboard's work (Overview drawn 4.9, model picked 6.4); README finding 22",
+        ]
+    ]
+
+
 def _page_data(cold: list[float], calls: dict[str, float]) -> dict[str, object]:
     return {"data_cold": cold, "data_cold_by_call": calls, "figures": [], "problems": []}
 
