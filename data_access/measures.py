@@ -95,7 +95,7 @@ def _floats(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _divided(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def divided(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN where the denominator is 0 (undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):  # inf / inf is NaN, as in pandas
         return numerator / np.where(denominator == 0, np.nan, denominator)
@@ -114,7 +114,7 @@ def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     name = numerator.name if numerator.name == denominator.name else None
     if not numerator.index.equals(denominator.index):  # matched by label, as pandas does
         numerator, denominator = numerator.align(denominator)
-    values = _divided(_floats(numerator), _floats(denominator))
+    values = divided(_floats(numerator), _floats(denominator))
     return pd.Series(values, index=numerator.index, name=name)
 
 
@@ -130,17 +130,17 @@ def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
     mm_cents = _scaled(frame["member_months"], 100)
     followed = floats("followed_behavioral_discharges")
     added = {
-        "admissions_per_1000_mm": _divided(_scaled(frame["admissions"], 1000), mm),
-        "inpatient_days_per_1000_mm": _divided(_scaled(frame["inpatient_days"], 1000), mm),
-        "average_los": _divided(floats("inpatient_days"), floats("discharges")),
-        "readmission_rate_30d": _divided(floats("readmissions_30d"), floats("followed_discharges")),
-        "ed_visits_per_1000_mm": _divided(_scaled(frame["ed_visits"], 1000), mm),
-        "followup_rate_7d": _divided(floats("followups_7d"), followed),
-        "followup_rate_30d": _divided(floats("followups_30d"), followed),
-        "peer_contact_rate_1d": _divided(floats("peer_contacts_1d"), followed),
-        "cost_pmpm": _divided(floats("paid_cents"), mm_cents),
-        "behavioral_cost_pmpm": _divided(floats("behavioral_paid_cents"), mm_cents),
-        "medical_cost_pmpm": _divided(floats("medical_paid_cents"), mm_cents),
+        "admissions_per_1000_mm": divided(_scaled(frame["admissions"], 1000), mm),
+        "inpatient_days_per_1000_mm": divided(_scaled(frame["inpatient_days"], 1000), mm),
+        "average_los": divided(floats("inpatient_days"), floats("discharges")),
+        "readmission_rate_30d": divided(floats("readmissions_30d"), floats("followed_discharges")),
+        "ed_visits_per_1000_mm": divided(_scaled(frame["ed_visits"], 1000), mm),
+        "followup_rate_7d": divided(floats("followups_7d"), followed),
+        "followup_rate_30d": divided(floats("followups_30d"), followed),
+        "peer_contact_rate_1d": divided(floats("peer_contacts_1d"), followed),
+        "cost_pmpm": divided(floats("paid_cents"), mm_cents),
+        "behavioral_cost_pmpm": divided(floats("behavioral_paid_cents"), mm_cents),
+        "medical_cost_pmpm": divided(floats("medical_paid_cents"), mm_cents),
     }
     cents = [f"{money}_cents" for money in MONEY_COLUMNS]
     for money, column in zip(MONEY_COLUMNS, cents, strict=True):
@@ -155,25 +155,31 @@ def add_monthly_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
-def prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, pd.Series]:
-    n = sums["enrollments"]
+def prepost_measures(sums: pd.DataFrame, window: str) -> dict[str, np.ndarray]:
+    """The pre/post measures of one window from its integer sums, as float arrays (NaN where
+    undefined). numpy, not Series: a page's few programs made pandas' per-Series overhead
+    most of the call (the same operations, so the same bits)."""
+    n = sums["enrollments"].to_numpy(dtype=np.int64)
 
-    def total(name: str) -> pd.Series:
-        return sums[f"{window}_{name}"]
+    def total(name: str) -> np.ndarray:
+        return sums[f"{window}_{name}"].to_numpy(dtype=np.int64)
+
+    def per(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        return divided(numerator.astype(np.float64), denominator.astype(np.float64))
 
     return {
-        "share_with_admission": ratio(total("with_admission"), n),
-        "admissions_per_enrollment": ratio(total("admissions"), n),
-        "inpatient_days_per_enrollment": ratio(total("inpatient_days"), n),
-        "average_los": ratio(total("inpatient_days"), total("discharges")),
-        "behavioral_paid_per_enrollment": ratio(total("behavioral_cents"), n * 100),
-        "medical_paid_per_enrollment": ratio(total("medical_cents"), n * 100),
-        "total_paid_per_enrollment": ratio(
+        "share_with_admission": per(total("with_admission"), n),
+        "admissions_per_enrollment": per(total("admissions"), n),
+        "inpatient_days_per_enrollment": per(total("inpatient_days"), n),
+        "average_los": per(total("inpatient_days"), total("discharges")),
+        "behavioral_paid_per_enrollment": per(total("behavioral_cents"), n * 100),
+        "medical_paid_per_enrollment": per(total("medical_cents"), n * 100),
+        "total_paid_per_enrollment": per(
             total("behavioral_cents") + total("medical_cents"), n * 100
         ),
-        "paid_per_admission": ratio(total("admission_cents"), total("admissions") * 100),
-        "ed_visits_per_enrollment": ratio(total("ed_visits"), n),
-        "visits_per_enrollment": ratio(total("visits"), n),
-        "visit_paid_per_enrollment": ratio(total("visit_cents"), n * 100),
-        "inpatient_paid_per_enrollment": ratio(total("admission_cents"), n * 100),
+        "paid_per_admission": per(total("admission_cents"), total("admissions") * 100),
+        "ed_visits_per_enrollment": per(total("ed_visits"), n),
+        "visits_per_enrollment": per(total("visits"), n),
+        "visit_paid_per_enrollment": per(total("visit_cents"), n * 100),
+        "inpatient_paid_per_enrollment": per(total("admission_cents"), n * 100),
     }

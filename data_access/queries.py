@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -52,8 +53,8 @@ from data_access.measures import (
     PREPOST_MEASURES,
     PROVISIONAL,
     add_monthly_rates,
+    divided,
     prepost_measures,
-    ratio,
 )
 from data_access.models import (
     Enrollment,
@@ -393,14 +394,15 @@ def default_window(first: str, last: str, last_complete: str | None) -> tuple[st
     return max(first, _month_of(_month_index(end) + 1 - DEFAULT_MONTHS)), end
 
 
-def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:
+@cache  # the same expressions every call: built once, not for every read
+def _monthly_sums(setting: Setting, suffix: str = "") -> tuple[Label[int], ...]:
     """The sums behind every monthly figure, limited to `setting`, named with `suffix`."""
     columns = monthly_summary.c
     behavioral_cents = (
         columns.admission_paid_cents_behavioral + columns.service_paid_cents_behavioral
     )
     medical_cents = columns.admission_paid_cents_medical + columns.service_paid_cents_medical
-    return [
+    return (
         func.sum(columns.member_months).label(f"member_months{suffix}"),
         func.sum(_setting_total("admissions", setting)).label(f"admissions{suffix}"),
         func.sum(_setting_total("discharges", setting)).label(f"discharges{suffix}"),
@@ -427,7 +429,7 @@ def _monthly_sums(setting: Setting, suffix: str = "") -> list[Label[int]]:
         func.sum(behavioral_cents + medical_cents).label(f"paid_cents{suffix}"),
         func.sum(behavioral_cents).label(f"behavioral_paid_cents{suffix}"),
         func.sum(medical_cents).label(f"medical_paid_cents{suffix}"),
-    ]
+    )
 
 
 # The partners' monthly sums by load: (database, states, load) -> the rows; a new load is
@@ -754,7 +756,8 @@ def monthly_outcome_rows(
 # Pre/post analysis
 
 
-def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[int]]:
+@cache
+def _window_sums(window: str, setting: Setting, suffix: str = "") -> tuple[Label[int], ...]:
     columns = prepost_summary.c
 
     def limited(measure: str) -> ColumnElement[int]:
@@ -765,7 +768,7 @@ def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[
             )
         return columns[f"{window}_{measure}_{setting}"]
 
-    return [
+    return (
         func.sum(columns[f"{window}_with_admission_{setting}"]).label(
             f"{window}_with_admission{suffix}"
         ),
@@ -784,7 +787,7 @@ def _window_sums(window: str, setting: Setting, suffix: str = "") -> list[Label[
         func.sum(limited("ed_visits")).label(f"{window}_ed_visits{suffix}"),
         func.sum(limited("visits")).label(f"{window}_visits{suffix}"),
         func.sum(limited("visit_paid_cents")).label(f"{window}_visit_cents{suffix}"),
-    ]
+    )
 
 
 def prepost_by_program(
@@ -845,16 +848,17 @@ def prepost_by_program(
     for column in sum_columns:
         sums[column.name] = sums[column.name].astype("int64")
     pre, post = prepost_measures(sums, "pre"), prepost_measures(sums, "post")
-    columns: dict[str, pd.Series] = {
+    columns: dict[str, pd.Series | np.ndarray] = {
         name: sums[name] for name in ("program_id", "program_name", "state_code", "program_model")
     }
     columns["setting"] = pd.Series(filters.setting, index=sums.index)
     columns["enrollments"] = sums["enrollments"]
     for measure in PREPOST_MEASURES:
+        change = post[measure] - pre[measure]
         columns[f"pre_{measure}"] = pre[measure]
         columns[f"post_{measure}"] = post[measure]
-        columns[f"change_{measure}"] = post[measure] - pre[measure]
-        columns[f"pct_change_{measure}"] = ratio((post[measure] - pre[measure]) * 100, pre[measure])
+        columns[f"change_{measure}"] = change
+        columns[f"pct_change_{measure}"] = divided(change * 100, pre[measure])
     # One frame at once: ~50 columns set one by one cost more than the figures.
     out = pd.DataFrame(columns)
     if must_suppress(viewer, small_cells):
@@ -922,8 +926,10 @@ def _partner_prepost_hidden(
     sums = [
         label
         for setting in SETTINGS
-        for label in _window_sums("pre", setting, atom_column("", setting))
-        + _window_sums("post", setting, atom_column("", setting))
+        for label in (
+            *_window_sums("pre", setting, atom_column("", setting)),
+            *_window_sums("post", setting, atom_column("", setting)),
+        )
     ]
 
     def read() -> pd.DataFrame:
