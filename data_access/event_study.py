@@ -53,6 +53,7 @@ from data_access.impact import (
     stored_or_computed,
 )
 from data_access.models import impact_cells, impact_enrollments, impact_months
+from data_access.queries import filter_conditions
 from data_access.settings import get_settings
 from data_access.suppression import (
     SUPPRESSED_COLUMN,
@@ -426,7 +427,7 @@ def _composed_parts(
     chosen = set(models)
     totals: dict[tuple[str, int, int], list[int]] = {}
     counts: dict[str, list[int]] = {}
-    for payload in payloads:
+    for payload in payloads.values():
         for model, month, matches, *values in payload["rows"]:
             if model in chosen:
                 summed = totals.setdefault((model, month, matches), [0] * len(values))
@@ -658,6 +659,15 @@ def _balance_rows(
                     cells.enrolled_month == columns.enrolled_month,
                     cells.primary_condition == columns.primary_condition,
                     cells.age_band == columns.age_band,
+                    # Implied by the join and the WHERE, but said again on the cells' side:
+                    # PostgreSQL then reads only the filters' cells by their key instead of
+                    # hashing every cell (about 70 ms at 9.1M claims for two states).
+                    *filter_conditions(
+                        filters,
+                        state=cells.state_code,
+                        condition=cells.primary_condition,
+                        month=cells.enrolled_month,
+                    ),
                 ),
             )
         )

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +55,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.sql.elements import Label
 
 from data_access import db
 from data_access.access import SmallCells, Viewer, impact_scope, must_suppress, scope_filter
@@ -623,15 +625,21 @@ def _enrollment_rows(
     return _ordered_rows(db.read_frame(_enrollment_statement(filters, models), engine=engine))
 
 
-def _enrollment_statement(filters: OutcomeFilter, models: Sequence[str]) -> Select[Any]:
-    """The query of `_enrollment_rows`."""
-    columns = impact_enrollments.c
-    sums = [
-        func.coalesce(_measure_sum(measure, group, window, filters.setting), 0).label(
+@cache  # the same expressions every call: built once, not for every read
+def _enrollment_sums(setting: Setting) -> tuple[Label[int], ...]:
+    """Each enrollment's window sums of `_enrollment_rows`, limited to the setting."""
+    return tuple(
+        func.coalesce(_measure_sum(measure, group, window, setting), 0).label(
             f"{measure}__{group}_{window}"
         )
         for measure, group, window in _WINDOW_SUMS
-    ]
+    )
+
+
+def _enrollment_statement(filters: OutcomeFilter, models: Sequence[str]) -> Select[Any]:
+    """The query of `_enrollment_rows`."""
+    columns = impact_enrollments.c
+    sums = _enrollment_sums(filters.setting)
     moment_columns: list[Column[float]] = [
         columns[f"comparison_{moment}_{name}"]
         for moment in ("mean", "meansq")
@@ -661,7 +669,8 @@ def _ordered_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """`_enrollment_statement`'s rows typed and in a fixed order."""
     sums = [f"{measure}__{group}_{window}" for measure, group, window in _WINDOW_SUMS]
     # Only the columns not int64 already: astype copies the whole frame, even for none.
-    cast = {name: "int64" for name in [*sums, "matches"] if frame[name].dtype != np.int64}
+    dtypes = frame.dtypes
+    cast = {name: "int64" for name in [*sums, "matches"] if dtypes[name] != np.int64}
     if cast:
         frame = frame.astype(cast)
     # A fixed order (members, then enrollments, by code point) so that every sum and the
@@ -817,7 +826,9 @@ class _Matched:
     unit's own rows, with no DataFrame per unit."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
-        matched = rows[rows["matches"].to_numpy() > 0]
+        is_matched = rows["matches"].to_numpy() > 0
+        # `_enrollment_rows` holds matched enrollments only: no copy of them.
+        matched = rows if is_matched.all() else rows[is_matched]
         values, differences = _differences(matched)
         # (measures x events) rows, measure-major, each C-contiguous: a row's mean over a
         # unit's columns is the mean of that unit's 1-D values.
@@ -1118,7 +1129,7 @@ def read_stored(
     """The stored payload of an output, a scope and a setting over the filters' months,
     stored by this code; else None, as when the table is missing or of an older form."""
     payloads = _stored_payloads(output, [scope], setting, filters, engine)
-    return None if payloads is None else payloads[0]
+    return None if payloads is None else payloads[scope]
 
 
 def _stored_payloads(
@@ -1127,12 +1138,12 @@ def _stored_payloads(
     setting: str,
     filters: OutcomeFilter,
     engine: Engine | Connection,
-) -> list[Any] | None:
-    """The stored payloads of an output for each of `scopes` (in no order), in a setting over
-    the filters' months, stored by this code; None unless every scope has one, as when the
+) -> dict[str, Any] | None:
+    """The stored payload of an output for each of `scopes`, by scope, in a setting over the
+    filters' months, stored by this code; None unless every scope has one, as when the
     table is missing or of an older form."""
     columns = impact_frames.c
-    statement = select(columns.payload).where(
+    statement = select(columns.scope, columns.payload).where(
         columns.output == output,
         columns.scope.in_(scopes),
         columns.setting == setting,
@@ -1146,7 +1157,10 @@ def _stored_payloads(
         return None
     if len(frame) != len(scopes):
         return None
-    return [json.loads(payload) for payload in frame["payload"]]
+    return {
+        str(scope): json.loads(payload)
+        for scope, payload in zip(frame["scope"], frame["payload"], strict=True)
+    }
 
 
 # Per state, stored at load: the event study's sums (event_study.state_month_sums) and the
@@ -1159,15 +1173,18 @@ MEMBERS_SETTING: Final = "all"
 
 def read_stored_states(
     output: str, setting: str, filters: OutcomeFilter, engine: Engine | Connection
-) -> list[Any] | None:
-    """The stored payloads of an output for each of the filters' states (scope `<state>|*`)
-    in a setting over the filters' months, stored by this code, when the filters are two or
-    more whole states (every program and condition: one state is a stored scope of its own);
-    else None, as when a state has none stored."""
+) -> dict[str, Any] | None:
+    """The stored payload of an output for each of the filters' states (scope `<state>|*`),
+    by state code, in a setting over the filters' months, stored by this code, when the
+    filters are two or more whole states (every program and condition: one state is a stored
+    scope of its own); else None, as when a state has none stored."""
     if filters.states is None or len(filters.states) < 2 or not _whole_over_months(filters):
         return None
-    scopes = sorted({scope_name(state, None) for state in filters.states})
-    return _stored_payloads(output, scopes, setting, filters, engine)
+    scopes = {scope_name(state, None): state for state in filters.states}
+    payloads = _stored_payloads(output, sorted(scopes), setting, filters, engine)
+    if payloads is None:
+        return None
+    return {scopes[scope]: payload for scope, payload in payloads.items()}
 
 
 def composed_comparison_members(
@@ -1186,7 +1203,7 @@ def composed_comparison_members(
     if payloads is None:
         return None
     out = {"all|": 0}
-    for payload in payloads:
+    for payload in payloads.values():
         counts, program_models = payload["members"], payload["program_models"]
         for key, members in counts.items():
             level, unit = key.split("|", 1)

@@ -44,12 +44,19 @@ from data_access.impact import (
     _default_window,
     impact_payload,
     read_stored,
+    read_stored_states,
     scope_name,
     state_comparison_members,
     stored_scope,
 )
+from data_access.measures import MEMBERS_LOWER_BOUND
 from data_access.models import Program, impact_frames, monthly_summary
-from data_access.queries import count_members, previous_months, summed_months
+from data_access.queries import (
+    LAST_MONTH,
+    count_members,
+    previous_months,
+    summed_months,
+)
 from data_access.vocabulary import (
     ENROLLED,
     NOT_ENROLLED,
@@ -57,6 +64,7 @@ from data_access.vocabulary import (
     Dimension,
     Period,
     Population,
+    period_label,
 )
 
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
@@ -213,7 +221,8 @@ class StoredRead(NamedTuple):
 STORED_SUMS: Final[dict[str, StoredRead]] = {
     "sums_population": StoredRead(None, ("population",), True, None),
     "sums_state_pop": StoredRead(None, ("state_code", "population"), False, None),
-    "sums_model_month": StoredRead("month", ("program_model",), False, None),
+    # Also what two or more whole states add up to (`composed_sums`): by month, both windows.
+    "sums_model_month": StoredRead("month", ("program_model",), True, None),
     "sums_enrolled": StoredRead(None, (), False, ENROLLED),
     "sums_enr_state": StoredRead(None, ("state_code",), False, ENROLLED),
     "sums_enr_quarter": StoredRead("quarter", (), False, ENROLLED),
@@ -295,8 +304,74 @@ def stored_sums(
     scope = stored_scope(filters, scope_models)
     state = filters.states[0] if filters.states else None
     if output is None or scope is None or not _stored_for(population, state, None):
-        return None
+        return composed_sums(filters, period, by, engine)
     payload = read_stored(output, scope, filters.setting, filters, engine)
     if payload is None:
         return None
     return db.rows_frame([tuple(row) for row in payload["rows"]], payload["columns"])
+
+
+# Each state's monthly sums by program model (both populations) hold every read of two or more
+# whole states by period and by these.
+COMPOSED_BY: Final = frozenset({"state_code", "program_model", "population"})
+COMPOSED_FROM: Final = "sums_model_month"
+
+
+def composed_sums(
+    filters: OutcomeFilter, period: Period | None, by: tuple[Dimension, ...], engine: Engine
+) -> pd.DataFrame | None:
+    """queries.summed_months' rows of two or more whole states over stored months, added up
+    from each state's stored sums by month and program model (COMPOSED_FROM), as the
+    statement adds them up: the sums by period and `by`, and for a period longer than a month
+    (or none) the busiest month's member-months (`members_lower_bound`) and the last month.
+    Integers, so the same totals in any order; rows in the keys' order. None when the filters
+    are not such states, `by` is not within COMPOSED_BY, or a state has none stored."""
+    if not set(by) <= COMPOSED_BY:
+        return None
+    payloads = read_stored_states(COMPOSED_FROM, filters.setting, filters, engine)
+    if payloads is None:
+        return None
+    columns: list[str] = next(iter(payloads.values()))["columns"]
+    sums = [name for name in columns if name not in ("month", "program_model", LAST_MONTH)]
+    members = sums.index("member_months")
+    chosen = set(filters.program_models)
+    # (period and `by` values, month) -> the month's sums
+    by_month: dict[tuple[tuple[str, ...], str], list[int]] = {}
+    for state, payload in payloads.items():
+        for row in payload["rows"]:
+            read = dict(zip(columns, row, strict=True))
+            model = read["program_model"]
+            if model not in chosen:
+                continue
+            month = str(read["month"])
+            dimensions = {
+                "state_code": state,
+                "program_model": model,
+                "population": NOT_ENROLLED if model == NOT_ENROLLED else ENROLLED,
+            }
+            period_key = (
+                [] if period is None else [period_label(int(month[:4]), int(month[5:]), period)]
+            )
+            key = (*period_key, *(dimensions[name] for name in by))
+            total = by_month.setdefault((key, month), [0] * len(sums))
+            for position, name in enumerate(sums):
+                total[position] += int(read[name] or 0)
+    if period == "month":
+        rows = [(*key, *total, month) for (key, month), total in sorted(by_month.items())]
+        return db.rows_frame(rows, [period, *by, *sums, LAST_MONTH])
+    # key -> (sums over its months, the busiest month's member-months, the last month)
+    summed: dict[tuple[str, ...], tuple[list[int], int, str]] = {}
+    for (key, month), total in sorted(by_month.items()):
+        before = summed.get(key)
+        if before is None:
+            summed[key] = (list(total), total[members], month)
+        else:
+            so_far, busiest, _ = before
+            summed[key] = (
+                [a + b for a, b in zip(so_far, total, strict=True)],
+                max(busiest, total[members]),
+                month,
+            )
+    names = ([period] if period else []) + list(by)
+    rows = [(*key, *total, busiest, last) for key, (total, busiest, last) in summed.items()]
+    return db.rows_frame(rows, [*names, *sums, MEMBERS_LOWER_BOUND, LAST_MONTH])

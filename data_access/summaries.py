@@ -33,12 +33,14 @@ from data_access.vocabulary import (
     ID_LENGTH,
     PEER_CONTACT_DAYS,
     PEER_SUPPORT,
+    PERIODS,
     POST_WINDOW_LAST_DAY,
     PRE_WINDOW_DAYS,
     READMISSION_DAYS,
     SETTINGS,
     VISIT_CATEGORIES,
     WINDOWS,
+    period_label,
 )
 
 EPOCH = dt.date(1970, 1, 1)
@@ -145,11 +147,12 @@ def _calendar_rows(bounds: _Bounds) -> list[dict[str, object]]:
         next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
         first_day = dt.date(year, month, 1)
         last_day = dt.date(next_year, next_month, 1) - dt.timedelta(days=1)
+        labels: dict[str, object] = {
+            period: period_label(year, month, period) for period in PERIODS
+        }
         rows.append(
             {
-                "month": f"{year:04d}-{month:02d}",
-                "quarter": f"{year:04d}-Q{(month + 2) // 3}",
-                "year": f"{year:04d}",
+                **labels,
                 "month_index": year * 12 + month - 1,
                 "first_day": day_number(first_day),
                 "last_day": day_number(last_day),

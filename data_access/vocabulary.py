@@ -94,6 +94,15 @@ def bad_state_codes(values: tuple[str, ...] | list[str]) -> list[str]:
     return [value for value in values if not is_state_code(value)]
 
 
+def period_label(year: int, month: int, period: Period) -> str:
+    """A month's label in a period: `YYYY-MM`, `YYYY-Qn` or `YYYY`, as the calendar holds it."""
+    if period == "month":
+        return f"{year:04d}-{month:02d}"
+    if period == "quarter":
+        return f"{year:04d}-Q{(month + 2) // 3}"
+    return f"{year:04d}"
+
+
 def utc_timestamp(moment: object) -> pd.Timestamp:
     """A stored moment as a UTC timestamp; SQLite keeps no time zone, so a naive one is UTC."""
     stamp = pd.Timestamp(moment)  # type: ignore[arg-type]

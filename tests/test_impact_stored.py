@@ -56,6 +56,7 @@ from data_access.vocabulary import (
     ENROLLED,
     IMPACT_MEASURES,
     NOT_ENROLLED,
+    PROGRAM_GROUPS,
     PROGRAM_MODELS,
     Dimension,
     Period,
@@ -395,7 +396,7 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
         output: [("2019-10", "2022-09")] * (output in before) + [("2022-10", "2025-09")]
         for output in [*OUTPUTS, MEMBERS_OUTPUT, *STORED_SUMS, *PER_STATE]
     }
-    assert before == {MEMBERS_OUTPUT, "sums_population"}
+    assert before == {MEMBERS_OUTPUT, "sums_population", "sums_model_month"}
     # Every name fits the table's column (SQLite would not say).
     assert max(map(len, windows)) <= impact_frames.c.output.type.length
     stored = _frames(engine)
@@ -651,6 +652,16 @@ WITH_NOT_ENROLLED = {
             WINDOW.model_copy(update={"states": ("TX", "NY")}),
             PROGRAM_MODELS,
         ),
+        "three states' two models": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"states": ("AK", "OH", "TX")}),
+            ("embedded", "whole_health"),
+        ),
+        "two states in another setting": (
+            LEADERSHIP,
+            WINDOW.model_copy(update={"states": ("TX", "NY"), "setting": "medical"}),
+            PROGRAM_MODELS,
+        ),
         "two models": (LEADERSHIP, WINDOW, ("embedded", "whole_health")),
         "one program": (
             LEADERSHIP,
@@ -670,6 +681,8 @@ WITH_NOT_ENROLLED = {
     }.items()
 }
 STORED_SCOPES = ["every model", "one state", "one model", "one state's model"]
+# Added up from each state's stored sums by month and program model, over either window.
+COMPOSED = ["two states", "three states' two models"]
 # A case's name says the population its filters hold (both when it says none).
 POPULATIONS: dict[Population | None, str] = {
     None: "",
@@ -680,7 +693,9 @@ POPULATIONS: dict[Population | None, str] = {
 
 def _stored(name: str, read: StoredRead) -> bool:
     """Whether a case's read is stored: the members not enrolled of one state's scope only
-    (the program models play no part in them)."""
+    (the program models play no part in them); every read of whole states added up."""
+    if name in COMPOSED:
+        return True
     if read.population == NOT_ENROLLED:
         return name in ("one state", "one state's model")
     return name in STORED_SCOPES
@@ -698,18 +713,26 @@ SUMS = [
             f"{name}{POPULATIONS[read.population]}, the months before",
             read.period,
             read.by,
-            _stored(name, read) and read.with_before,
+            _stored(name, read) and (read.with_before or name in COMPOSED),
         )
-        for name in STORED_SCOPES
+        for name in [*STORED_SCOPES, *COMPOSED]
         for read in STORED_SUMS.values()
     ],
     ("one state, not enrolled out", None, ("population",), False),
     ("one state, enrolled only", "month", (), False),
     ("one state, enrolled only", "quarter", ("population",), False),
-    ("two states, not enrolled only", "quarter", (), False),
+    ("two states, not enrolled only", "quarter", (), True),
     ("every model", "month", (), False),
     ("every model", None, ("state_code",), False),
     ("every model", "year", ("population",), False),
+    # Whole states by any period and by state, population or program model, in any order.
+    ("two states", "year", ("program_model", "state_code"), True),
+    ("two states, the months before", "quarter", ("state_code", "population"), True),
+    ("three states' two models, enrolled only", "month", ("state_code",), True),
+    ("three states' two models", None, ("population", "program_model"), True),
+    # Not by program, nor in a setting not stored.
+    ("two states", None, ("program_id",), False),
+    ("two states in another setting", None, ("population",), False),
 ]
 
 
@@ -745,7 +768,8 @@ def test_stored_sums_are_the_summed_ones(
 
     # Both populations, the enrolled members and those not enrolled of each stored scope, and
     # the tiles' months before.
-    assert len({name for name, *_, reads in SUMS if reads}) == 4 + 4 + 2 + 4
+    # Whole states added up: both populations and each alone, over either window.
+    assert len({name for name, *_, reads in SUMS if reads}) == 4 + 4 + 2 + 4 + 2 * 3 * 2
     for name, period, by, reads in SUMS:
         viewer, filters = _sums_case(name)
         kw: dict[str, Any] = {"viewer": viewer, "filters": filters, "period": period, "by": by}
@@ -760,6 +784,46 @@ def test_stored_sums_are_the_summed_ones(
         assert_frame_equal(got, expected, check_exact=True, obj=case)
         assert len(expected) > 0, case
         assert ((filters.month_from, filters.month_to, period, by) not in summed) == reads, case
+
+
+# (states, program models, months, period, by) of whole states added up.
+COMPOSED_SUMS = [
+    (states, models, months, period, by)
+    for states in [("NY", "TX"), ("AK", "OH", "TX")]
+    for models in [PROGRAM_GROUPS, PROGRAM_MODELS, (NOT_ENROLLED,), ("embedded", "whole_health")]
+    for months in [WINDOW_MONTHS, ("2019-10", "2022-09")]
+    for period, by in [
+        (None, ()),
+        (None, ("population",)),
+        (None, ("state_code", "population")),
+        ("month", ("program_model",)),
+        ("quarter", ()),
+        ("quarter", ("population", "state_code")),
+        ("year", ("program_model",)),
+    ]
+]
+
+
+def test_whole_states_sums_added_up_are_the_summed_rows(loaded_sample: str) -> None:
+    """Every column, the busiest month's member-months and the last month included (which
+    only suppression reads), is the statement's, row for row in the keys' order."""
+    engine = db.get_engine(loaded_sample)
+    for states, models, (first, last), period, by in COMPOSED_SUMS:
+        filters = OutcomeFilter(
+            states=states, program_models=models, month_from=first, month_to=last
+        )
+        case = f"{states} {models} {first}..{last}, {period} by {by}"
+        composed = impact_store.composed_sums(filters, period, by, engine)
+        assert composed is not None, case
+        summed = queries.summed_months(filters, period, by, engine)
+        keys = [*([period] if period else []), *by]
+        expected = queries.shaped_sums(summed, period)
+        if keys:
+            expected = expected.sort_values(keys, kind="stable").reset_index(drop=True)
+        assert len(expected) > 0, case
+        assert_frame_equal(
+            queries.shaped_sums(composed, period), expected, check_exact=True, obj=case
+        )
 
 
 def _assert_outputs(
