@@ -15,8 +15,9 @@ and the State profile open on (STORED_SUMS: the Overview's tiles, map by state a
 program model, with the members not enrolled; the profile's enrolled members pooled, by state
 and by quarter, and a state's members not enrolled), as the database answers them before any
 figure is worked out from them. And, per state, what two or more whole states add up to: the
-event study's integer sums (event_study.state_month_sums) and the distinct comparison members
-(impact.state_comparison_members). JSON keeps every float's bits (repr round-trips) and the
+event study's integer sums (event_study.state_month_sums), the distinct comparison members
+(impact.state_comparison_members) and the monthly sums by month and program model
+(`composed_sums`). JSON keeps every float's bits (repr round-trips) and the
 frame is built from the same records by the same code, so the stored and computed outputs are
 the same frames. Other filters, rows of other code (impact.CODE_DIGEST) and other months are
 not read: the query computes instead.
