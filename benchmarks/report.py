@@ -874,6 +874,21 @@ def _floor_journey(floor: dict[str, Any] | None, target: float) -> str:
     )
 
 
+# Where a journey's time goes, and the finding that profiles it.
+JOURNEY_TIME = {
+    "partner": (
+        "two Streamlit page loads (the sign-in page and the signed-in one, each about the "
+        "floor's first visit) and the OpenID round trip",
+        12,
+    ),
+    "leadership": (
+        "a cold link's Streamlit page load (about the floor's first visit), then a page "
+        "switch and two reruns",
+        22,
+    ),
+}
+
+
 def _journey_rows(journeys: dict[str, Any], label: str) -> list[list[str]]:
     rows: list[list[str]] = []
     for key, name in (("partner", "1, partner"), ("leadership", "2, leadership")):
@@ -883,21 +898,13 @@ def _journey_rows(journeys: dict[str, Any], label: str) -> list[list[str]]:
         clicks, seconds = JOURNEY_TARGETS[key]
         met = j["clicks"] <= (clicks or 0) and j["seconds"] <= seconds
         why = ""
-        if not met and key == "partner":
+        if not met:
+            where_it_goes, finding = JOURNEY_TIME[key]
             why = (
-                "two Streamlit page loads (the sign-in page and the signed-in one, each about "
-                "the floor's first visit) and the OpenID round trip"
+                where_it_goes
                 + _phases(j.get("phases"))
-                + _floor_journey(journeys.get("partner_floor"), seconds)
-                + "; README finding 12"
-            )
-        elif not met:
-            why = (
-                "a cold link's Streamlit page load (about the floor's first visit), then a "
-                "page switch and two reruns"
-                + _phases(j.get("phases"))
-                + _floor_journey(journeys.get("leadership_floor"), seconds)
-                + "; README finding 22"
+                + _floor_journey(journeys.get(f"{key}_floor"), seconds)
+                + f"; README finding {finding}"
             )
         rows.append(
             [
