@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -400,25 +401,29 @@ def journeys_phase(url: str, size_name: str, engine_name: str, skeletons: str) -
                     }
 
             warm_up_chromium(chrome, skeletons)
-            for name, run in (
-                ("partner", lambda: journeys.partner_journey(chrome, server.url, logs)),
+            # Each run gives its journeys by name.
+            to_run: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
+                (
+                    "partner",
+                    lambda: {"partner": journeys.partner_journey(chrome, server.url, logs)},
+                ),
                 (
                     "leadership",
-                    lambda: journeys.leadership_journey(
-                        journeys.sign_in_context(chrome, server.url, journeys.LEADER),
-                        server.url,
-                        last_year,
-                    ),
+                    lambda: {
+                        "leadership": journeys.leadership_journey(
+                            journeys.sign_in_context(chrome, server.url, journeys.LEADER),
+                            server.url,
+                            last_year,
+                        )
+                    },
                 ),
                 ("floor", on_floor),
-            ):
+            )
+            for name, run in to_run:
                 log(f"journey {name} ...")
                 try:
                     result = run()
-                    if name == "floor":
-                        out.update(result)
-                    else:
-                        out[name] = result
+                    out.update(result)
                     log(f"  {name}: {result}")
                 except Exception as exc:
                     out["errors"].append(f"{name}: {exc}"[:500])

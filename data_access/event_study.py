@@ -661,7 +661,7 @@ def _balance_rows(
                     cells.age_band == columns.age_band,
                     # Implied by the join and the WHERE, but said again on the cells' side:
                     # PostgreSQL then reads only the filters' cells by their key instead of
-                    # hashing every cell (about 70 ms at 9.1M claims for two states).
+                    # hashing every cell (7 of the statement's 9 ms at 0.9M claims).
                     *filter_conditions(
                         filters,
                         state=cells.state_code,

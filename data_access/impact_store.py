@@ -333,18 +333,16 @@ def composed_sums(
     if payloads is None:
         return None
     columns: list[str] = next(iter(payloads.values()))["columns"]
+    at = {name: position for position, name in enumerate(columns)}
     sums = [name for name in columns if name not in ("month", "program_model", LAST_MONTH)]
-    members = sums.index("member_months")
     chosen = set(filters.program_models)
     # (period and `by` values, month) -> the month's sums
     by_month: dict[tuple[tuple[str, ...], str], list[int]] = {}
     for state, payload in payloads.items():
         for row in payload["rows"]:
-            read = dict(zip(columns, row, strict=True))
-            model = read["program_model"]
+            model, month = row[at["program_model"]], str(row[at["month"]])
             if model not in chosen:
                 continue
-            month = str(read["month"])
             dimensions = {
                 "state_code": state,
                 "program_model": model,
@@ -356,23 +354,21 @@ def composed_sums(
             key = (*period_key, *(dimensions[name] for name in by))
             total = by_month.setdefault((key, month), [0] * len(sums))
             for position, name in enumerate(sums):
-                total[position] += int(read[name] or 0)
+                total[position] += int(row[at[name]] or 0)
     if period == "month":
         rows = [(*key, *total, month) for (key, month), total in sorted(by_month.items())]
         return db.rows_frame(rows, [period, *by, *sums, LAST_MONTH])
-    # key -> (sums over its months, the busiest month's member-months, the last month)
-    summed: dict[tuple[str, ...], tuple[list[int], int, str]] = {}
+    # key -> its sums over its months, its busiest month's member-months, its last month
+    summed: dict[tuple[str, ...], list[int]] = {}
+    busiest: dict[tuple[str, ...], int] = {}
+    last: dict[tuple[str, ...], str] = {}
+    members = sums.index("member_months")
     for (key, month), total in sorted(by_month.items()):
-        before = summed.get(key)
-        if before is None:
-            summed[key] = (list(total), total[members], month)
-        else:
-            so_far, busiest, _ = before
-            summed[key] = (
-                [a + b for a, b in zip(so_far, total, strict=True)],
-                max(busiest, total[members]),
-                month,
-            )
+        so_far = summed.setdefault(key, [0] * len(sums))
+        for position, value in enumerate(total):
+            so_far[position] += value
+        busiest[key] = max(busiest.get(key, 0), total[members])
+        last[key] = month  # in month order: the latest is the last
     names = ([period] if period else []) + list(by)
-    rows = [(*key, *total, busiest, last) for key, (total, busiest, last) in summed.items()]
+    rows = [(*key, *total, busiest[key], last[key]) for key, total in summed.items()]
     return db.rows_frame(rows, [*names, *sums, MEMBERS_LOWER_BOUND, LAST_MONTH])
