@@ -474,7 +474,7 @@ def with_comparison(filters: OutcomeFilter) -> OutcomeFilter:
 
 def enrolled_only(filters: OutcomeFilter) -> OutcomeFilter:
     """The same filter over the program models only (the not-enrolled rows left out)."""
-    models = tuple(m for m in filters.program_models if m != NOT_ENROLLED)
+    models = filters.enrolled_models
     return filters.model_copy(update={"program_models": models})
 
 

@@ -30,7 +30,13 @@ import pandas as pd
 from data_access.filters import OutcomeFilter
 from data_access.measures import COUNT_COLUMNS, MEMBERS_LOWER_BOUND, SUMMED_COLUMNS
 from data_access.suppression import MONTHLY_RULES, CutArrays, LevelStatus, level_status
-from data_access.vocabulary import NOT_ENROLLED, PRIMARY_CONDITIONS, PROGRAM_GROUPS, SETTINGS
+from data_access.vocabulary import (
+    NOT_ENROLLED,
+    PRIMARY_CONDITIONS,
+    PROGRAM_GROUPS,
+    PROGRAM_MODELS,
+    SETTINGS,
+)
 
 ATOM_KEYS = ("month", "state_code", "program_model", "program_id", "primary_condition")
 SETTING_SEPARATOR = "__"
@@ -395,7 +401,7 @@ def _families(
         me = PRIMARY_CONDITIONS.index(filters.conditions[0])
         families.append((changed(filters, conditions=None), parts, me))
     if filters.program_ids is not None and len(filters.program_ids) == 1:
-        enrolled = tuple(m for m in filters.program_models if m != NOT_ENROLLED)
+        enrolled = filters.enrolled_models
         within = atoms["program_model"].isin(enrolled) & atoms["program_id"].notna()
         if filters.states is not None:
             within &= atoms["state_code"].isin(filters.states)
@@ -552,7 +558,7 @@ def _month_number(month: str) -> int:
 def model_choices() -> list[tuple[str, ...]]:
     """The program models a partner may choose (`access.partner_choice_problem`): one model
     with or without the members not enrolled, those alone, every enrolled model, or all."""
-    enrolled = tuple(g for g in PROGRAM_GROUPS if g != NOT_ENROLLED)
+    enrolled = PROGRAM_MODELS
     return (
         [(m,) for m in enrolled]
         + [(m, NOT_ENROLLED) for m in enrolled]

@@ -6,9 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from data_access.vocabulary import (
     MONTH_PATTERN,
+    NOT_ENROLLED,
     PROGRAM_GROUPS,
     Condition,
     ProgramGroup,
+    ProgramModel,
     Setting,
     bad_state_codes,
 )
@@ -64,6 +66,12 @@ class OutcomeFilter(BaseModel):
                 f"month range starts after it ends: {self.month_from} > {self.month_to}"
             )
         return self
+
+    @property
+    def enrolled_models(self) -> tuple[ProgramModel, ...]:
+        """The chosen program models without `not_enrolled`: whose programs the filters
+        evaluate, count members of and store outputs for."""
+        return tuple(m for m in self.program_models if m != NOT_ENROLLED)
 
     @property
     def selects_nothing(self) -> bool:

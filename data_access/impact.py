@@ -97,7 +97,6 @@ from data_access.vocabulary import (
     MATCHES_PER_ENROLLMENT,
     MATCHING_VARIABLES,
     NO_RECENT_DISCHARGE_DAYS,
-    NOT_ENROLLED,
     PROGRAM_MODELS,
     SETTINGS,
     ImpactMeasure,
@@ -1249,7 +1248,7 @@ def _empty_impact() -> pd.DataFrame:
 def evaluation_filters(filters: OutcomeFilter, viewer: Viewer) -> tuple[OutcomeFilter, list[str]]:
     """The evaluation's filters for this viewer, and its program models (not_enrolled out)."""
     filters = scope_filter(impact_scope(filters, viewer), viewer)[0]
-    return filters, [m for m in filters.program_models if m != NOT_ENROLLED]
+    return filters, list(filters.enrolled_models)
 
 
 def stored_or_computed(

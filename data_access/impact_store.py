@@ -196,7 +196,7 @@ MEMBERS_OUTPUT = "enrolled_members"
 def stored_members(filters: OutcomeFilter, engine: Engine) -> int | None:
     """The stored count of enrolled members (`_member_counts`) when the filters are a stored
     scope over stored months; else None."""
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    models = filters.enrolled_models
     scope = stored_scope(filters, models) if models else None
     if scope is None:
         return None
@@ -288,7 +288,7 @@ def stored_sums(
     """The stored rows of queries._summed_months (`_outcome_sums`), as the database answers
     them, when the filters are a stored scope and population over stored months and setting,
     and (period, by) a stored read; else None."""
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    models = filters.enrolled_models
     population: Population | None = ENROLLED
     if NOT_ENROLLED in filters.program_models:
         population = None if models else NOT_ENROLLED

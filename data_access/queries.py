@@ -1063,7 +1063,7 @@ def previous_months(month_from: str, month_to: str, *, first_month: str) -> tupl
 def count_members(filters: OutcomeFilter, engine: Engine | Connection) -> int:
     """Distinct members enrolled in a selected program on at least one day of the range,
     before suppression."""
-    models = [m for m in filters.program_models if m != NOT_ENROLLED]
+    models = filters.enrolled_models
     if filters.selects_nothing or not models:
         return 0
     conditions = [

@@ -14,7 +14,7 @@ from dashboard.sections import (
     page_header,
     trend_section,
 )
-from data_access.vocabulary import NOT_ENROLLED, PROGRAM_MODELS
+from data_access.vocabulary import PROGRAM_MODELS
 
 f = filters.current_filter()
 page_header(
@@ -59,9 +59,7 @@ with data.guarded("the follow-up trend"):
 st.caption(SELECTION_NOTE)
 
 st.subheader("By state")
-enrolled = f.model_copy(
-    update={"program_models": tuple(m for m in f.program_models if m != NOT_ENROLLED)}
-)
+enrolled = f.model_copy(update={"program_models": f.enrolled_models})
 with data.guarded("the follow-up by state"):
     if not any(m in PROGRAM_MODELS for m in enrolled.program_models):
         st.info("Select at least one program model in the sidebar to compare states.")

@@ -161,7 +161,7 @@ def _span(first: str | None, last: str | None) -> str:
 
 
 # Outside the guarded block: the sections below need them whatever happens in it.
-enrolled_models = [m for m in f.program_models if m != NOT_ENROLLED]
+enrolled_models = f.enrolled_models
 with data.guarded("the headline figures"):
     tiled = complete_months(f)
     current = data.outcome_summary(tiled, period=None, by=("population",))
