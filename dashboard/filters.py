@@ -474,8 +474,7 @@ def with_comparison(filters: OutcomeFilter) -> OutcomeFilter:
 
 def enrolled_only(filters: OutcomeFilter) -> OutcomeFilter:
     """The same filter over the program models only (the not-enrolled rows left out)."""
-    models = filters.enrolled_models
-    return filters.model_copy(update={"program_models": models})
+    return filters.model_copy(update={"program_models": filters.enrolled_models})
 
 
 def not_enrolled_only(filters: OutcomeFilter) -> OutcomeFilter:

@@ -14,7 +14,6 @@ from dashboard.sections import (
     page_header,
     trend_section,
 )
-from data_access.vocabulary import PROGRAM_MODELS
 
 f = filters.current_filter()
 page_header(
@@ -59,9 +58,9 @@ with data.guarded("the follow-up trend"):
 st.caption(SELECTION_NOTE)
 
 st.subheader("By state")
-enrolled = f.model_copy(update={"program_models": f.enrolled_models})
+enrolled = filters.enrolled_only(f)
 with data.guarded("the follow-up by state"):
-    if not any(m in PROGRAM_MODELS for m in enrolled.program_models):
+    if not enrolled.program_models:
         st.info("Select at least one program model in the sidebar to compare states.")
     else:
         by_state = data.outcome_summary(enrolled, period=None, by=("state_code",))

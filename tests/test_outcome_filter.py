@@ -23,11 +23,6 @@ from data_access.vocabulary import PROGRAM_MODELS
 def test_enrolled_models_are_the_chosen_models_without_not_enrolled(
     program_models: tuple[str, ...] | None, enrolled: tuple[str, ...]
 ) -> None:
-    chosen = (
-        OutcomeFilter()
-        if program_models is None
-        else OutcomeFilter(
-            program_models=program_models  # type: ignore[arg-type]
-        )
-    )
+    given = {} if program_models is None else {"program_models": program_models}
+    chosen = OutcomeFilter(**given)  # type: ignore[arg-type]
     assert chosen.enrolled_models == enrolled
