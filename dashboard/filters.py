@@ -30,6 +30,8 @@ from dashboard.formatting import CONDITION_LABELS, GROUP_LABELS, SETTING_LABELS
 from dashboard.memo import kept
 from data_access import queries
 from data_access.filters import OutcomeFilter
+from data_access.queries import complete_year_end as complete_year_end  # for the pages
+from data_access.queries import whole_years as whole_years  # for the pages
 from data_access.vocabulary import (
     DEFAULT_MONTHS,
     MONTH_PATTERN,
@@ -187,17 +189,6 @@ def years_of(months: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(month[:4] for month in months))
 
 
-def whole_years(first_year: str, last_year: str) -> tuple[str, str]:
-    """The months of a range of whole calendar years: (first_year-01, last_year-12)."""
-    return f"{first_year}-01", f"{last_year}-12"
-
-
-def complete_year_end(last_complete: str) -> str:
-    """The December of the last calendar year whose months are all complete (YYYY-12)."""
-    year = int(last_complete[:4])
-    return f"{year if last_complete.endswith('-12') else year - 1}-12"
-
-
 def last_complete_year(bounds: tuple[str, str] | None, last_complete: str | None) -> int | None:
     """The latest calendar year all of whose 12 months are loaded (within `bounds`, the first
     and last month with data) and complete (up to `last_complete`; later months are
@@ -212,17 +203,11 @@ def last_complete_year(bounds: tuple[str, str] | None, last_complete: str | None
 
 
 def default_years(months: Sequence[str], last_complete: str | None) -> tuple[str, str]:
-    """A partner's opening years: the latest complete calendar years, up to
-    DEFAULT_MONTHS / 12, ending with the last year whose December is complete; with no
-    complete year in the data, the latest year with data."""
-    years = years_of(months)
-    if not years:
+    """A partner's opening years (queries.partner_years)."""
+    if not months:
         return "", ""
-    end = months[-1] if last_complete is None else min(last_complete, months[-1])
-    last = complete_year_end(end)[:4]
-    if last < years[0]:
-        last = years[-1]
-    return max(years[0], str(int(last) - DEFAULT_MONTHS // 12 + 1)), last
+    # data_access's rule: the load stores each state's opening sums of these years.
+    return queries.partner_years(months[0], months[-1], last_complete)
 
 
 def default_range(options: Options) -> tuple[str, str]:

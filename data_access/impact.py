@@ -90,6 +90,7 @@ from data_access.vocabulary import (
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
     CONFIDENCE_LEVEL,
+    EVERY_MONTH,
     EXACT_BEHAVIORAL_STAYS,
     IMPACT_LEVELS,
     IMPACT_MEASURES,
@@ -1002,8 +1003,9 @@ def _stored_replicates(
     }
 
 
-def _default_window(conn: Connection) -> tuple[str, str] | None:
-    """The dashboard's opening months (queries.default_window) of the data just loaded."""
+def loaded_months(conn: Connection) -> tuple[str, str, str | None] | None:
+    """The first and last month of the data just loaded, and its last complete month (None
+    without a data-through date); None when nothing is loaded."""
     first, last = conn.execute(
         select(func.min(monthly_summary.c.month), func.max(monthly_summary.c.month))
     ).one()
@@ -1011,7 +1013,13 @@ def _default_window(conn: Connection) -> tuple[str, str] | None:
         return None
     through = conn.execute(select(summary_info.c.data_through)).scalar()
     complete = None if through is None else complete_through(pd.Timestamp(through).date())
-    return default_window(str(first), str(last), complete)
+    return str(first), str(last), complete
+
+
+def _default_window(conn: Connection) -> tuple[str, str] | None:
+    """The dashboard's opening months (queries.default_window) of the data just loaded."""
+    months = loaded_months(conn)
+    return None if months is None else default_window(*months)
 
 
 def store_replicates(conn: Connection) -> None:
@@ -1077,11 +1085,14 @@ def _code_digest() -> str:
 CODE_DIGEST: Final = _code_digest()
 
 
-def stored_scope(filters: OutcomeFilter, models: Sequence[str]) -> str | None:
+def stored_scope(
+    filters: OutcomeFilter, models: Sequence[str], *, every_month: bool = False
+) -> str | None:
     """The impact_frames scope of the filters (`scope_name`): every state or one, every
-    program model or one, every program and condition and a window of months; None when the
-    filters are no stored scope."""
-    if not _whole_over_months(filters) or (filters.states is not None and len(filters.states) != 1):
+    program model or one, every program and condition, and a window of months (or, with
+    `every_month`, every month too); None when the filters are no stored scope."""
+    whole = _whole_over_months(filters, every_month=every_month)
+    if not whole or (filters.states is not None and len(filters.states) != 1):
         return None
     chosen = set(models)
     if chosen == set(PROGRAM_MODELS):
@@ -1093,15 +1104,20 @@ def stored_scope(filters: OutcomeFilter, models: Sequence[str]) -> str | None:
     return scope_name(filters.states[0] if filters.states else None, model)
 
 
-def _whole_over_months(filters: OutcomeFilter) -> bool:
-    """Every program and condition over a window of months: what the load stores, for every
-    state, each state or several states added up."""
-    return (
-        filters.program_ids is None
-        and filters.conditions is None
-        and filters.month_from is not None
-        and filters.month_to is not None
-    )
+def _whole_over_months(filters: OutcomeFilter, *, every_month: bool = False) -> bool:
+    """Every program and condition over a window of months (or, with `every_month`, every
+    month too): what the load stores, for every state, each state or several states added
+    up."""
+    if filters.program_ids is not None or filters.conditions is not None:
+        return False
+    if filters.month_from is None and filters.month_to is None:
+        return every_month
+    return filters.month_from is not None and filters.month_to is not None
+
+
+def stored_months(filters: OutcomeFilter) -> tuple[str, str]:
+    """impact_frames' (month_from, month_to) of the filters: their window, or EVERY_MONTH."""
+    return filters.month_from or EVERY_MONTH, filters.month_to or EVERY_MONTH
 
 
 def scope_name(state: str | None, model: str | None) -> str:
@@ -1116,7 +1132,8 @@ def stored_payload(
     are a stored scope (`stored_scope`) over a stored window of months and setting, and the
     code is the one that stored it; else None, as when the table is missing or of an older
     form (a database loaded before it)."""
-    scope = stored_scope(filters, models)
+    # Each state's evaluation is stored over every month too: a state partner's.
+    scope = stored_scope(filters, models, every_month=True)
     if scope is None:
         return None
     return read_stored(output, scope, filters.setting, filters, engine)
@@ -1142,12 +1159,13 @@ def _stored_payloads(
     filters' months, stored by this code; None unless every scope has one, as when the
     table is missing or of an older form."""
     columns = impact_frames.c
+    month_from, month_to = stored_months(filters)
     statement = select(columns.scope, columns.payload).where(
         columns.output == output,
         columns.scope.in_(scopes),
         columns.setting == setting,
-        columns.month_from == filters.month_from,
-        columns.month_to == filters.month_to,
+        columns.month_from == month_from,
+        columns.month_to == month_to,
         columns.code_digest == CODE_DIGEST,
     )
     try:

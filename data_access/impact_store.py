@@ -3,24 +3,26 @@ Overview's and the State profile's sums), computed at load and stored.
 
 The dashboard opens on every state, program model, program and condition over its opening months
 (queries.default_window) in the `all` setting, and the filters most often chosen from there are
-one state or one program model, or both. For each of those scopes over the opening months,
+one state or one program model, or both. For each of those scopes over the opening months, and
+for each state over every month (a state partner's evaluation, whatever the filters),
 `store_frames` computes the impact rows, the event study and the balance inside the load's
 transaction, from the tables just built (and the replicates just stored), the distinct
 comparison members that impact and the event study share counted once, and stores each before
 suppression as JSON (impact_frames), so that the first request of each is one indexed read; the
 viewer's suppression is applied when it is read. The count of enrolled members of each scope
 (queries.count_members) is stored the same way, over the opening months and the months of equal
-length before them: the Overview's tiles and their change. So are the monthly sums the Overview
-and the State profile open on (STORED_SUMS: the Overview's tiles, map by state and trend by
-program model, with the members not enrolled; the profile's enrolled members pooled, by state
-and by quarter, and a state's members not enrolled), as the database answers them before any
-figure is worked out from them. And, per state, what two or more whole states add up to: the
-event study's integer sums (event_study.state_month_sums), the distinct comparison members
-(impact.state_comparison_members) and the monthly sums by month and program model
-(`composed_sums`). JSON keeps every float's bits (repr round-trips) and the
-frame is built from the same records by the same code, so the stored and computed outputs are
-the same frames. Other filters, rows of other code (impact.CODE_DIGEST) and other months are
-not read: the query computes instead.
+length before them: the Overview's tiles and their change; for each state also over a state
+partner's opening years (whole calendar years) and the years before them. So are the monthly
+sums the Overview and the State profile open on (STORED_SUMS: the Overview's tiles, map by state
+and trend by program model, with the members not enrolled; the profile's enrolled members
+pooled, by state and by quarter, and a state's members not enrolled), as the database answers
+them before any figure is worked out from them. And, per state, what two or more whole states
+add up to: the event study's integer sums (event_study.state_month_sums), the distinct
+comparison members (impact.state_comparison_members) and the monthly sums by month and program
+model (`composed_sums`). JSON keeps every float's bits (repr round-trips) and the frame is built
+from the same records by the same code, so the stored and computed outputs are the same frames.
+Other filters, rows of other code (impact.CODE_DIGEST) and other months are not read: the query
+computes instead.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ from data_access.impact import (
     _comparison_members,
     _default_window,
     impact_payload,
+    loaded_months,
     read_stored,
     read_stored_states,
     scope_name,
     state_comparison_members,
+    stored_months,
     stored_scope,
 )
 from data_access.measures import MEMBERS_LOWER_BOUND
@@ -55,8 +59,10 @@ from data_access.models import Program, impact_frames, monthly_summary
 from data_access.queries import (
     LAST_MONTH,
     count_members,
+    partner_years,
     previous_months,
     summed_months,
+    whole_years,
 )
 from data_access.vocabulary import (
     ENROLLED,
@@ -71,8 +77,10 @@ from data_access.vocabulary import (
 # The settings stored: the dashboard's opening one (the others are a click away and computed).
 STORED_SETTINGS = ("all",)
 
+Scopes = list[tuple[str | None, str | None]]
 
-def stored_scopes(conn: Connection) -> list[tuple[str | None, str | None]]:
+
+def stored_scopes(conn: Connection) -> Scopes:
     """The (state, program model) scopes stored, None standing for every one: all of them,
     each state, each program model and each state's model, as the programs have them."""
     pairs = conn.execute(
@@ -91,21 +99,34 @@ def stored_scopes(conn: Connection) -> list[tuple[str | None, str | None]]:
     ]
 
 
+def evaluated_scopes(
+    scopes: Scopes, window: tuple[str, str]
+) -> list[tuple[str | None, str | None, tuple[str, str] | None]]:
+    """The (state, program model, months) whose evaluation is stored: every stored scope over
+    the opening months, and each state over every month (None), which is a state partner's
+    evaluation whatever the filters (access.impact_scope)."""
+    return [
+        *((state, model, window) for state, model in scopes),
+        *((state, None, None) for state, model in scopes if state is not None and model is None),
+    ]
+
+
 def store_frames(conn: Connection) -> None:
-    """Compute and store the impact, event study and balance payloads of every stored scope
-    over the opening months, in the caller's transaction (after impact.store_replicates, whose
-    replicates they read)."""
+    """Compute and store the impact, event study and balance payloads of every evaluated
+    scope (`evaluated_scopes`), in the caller's transaction (after impact.store_replicates,
+    whose replicates they read)."""
     conn.execute(impact_frames.delete())
     window = _default_window(conn)
     if window is None:
         return
     records: list[dict[str, object]] = []
+    scopes = stored_scopes(conn)
     for setting in STORED_SETTINGS:
-        for state, model in stored_scopes(conn):
+        for state, model, months in evaluated_scopes(scopes, window):
             filters = OutcomeFilter(
                 setting=setting,
-                month_from=window[0],
-                month_to=window[1],
+                month_from=None if months is None else months[0],
+                month_to=None if months is None else months[1],
                 states=None if state is None else (state,),
             )
             models = list(PROGRAM_MODELS) if model is None else [model]
@@ -119,25 +140,42 @@ def store_frames(conn: Connection) -> None:
                 ),
                 "balance": balance_payload(filters, models, conn),
             }
-            if state is not None and model is None:
+            if state is not None and model is None and months is not None:
                 # What two or more whole states add up (event_study._composed_parts,
-                # impact.composed_comparison_members).
+                # impact.composed_comparison_members), over the opening months: over every
+                # month only a partner of two or more states would add them up (1.2 s of a
+                # large load for the event study's sums alone).
                 payloads[MONTH_SUMS_OUTPUT] = state_month_sums(filters, conn)
                 if setting == MEMBERS_SETTING:
                     payloads[COMPARED_MEMBERS_OUTPUT] = state_comparison_members(
                         filters, members, conn
                     )
             records += [
-                _record(output, scope, setting, window, payload)
+                _record(output, scope, setting, stored_months(filters), payload)
                 for output, payload in payloads.items()
                 if payload is not None
             ]
-    scopes = stored_scopes(conn)
-    before = previous_months(*window, first_month=_first_month(conn))
-    records += _member_counts(conn, scopes, window, before)
-    records += _outcome_sums(conn, scopes, window, before)
+    opening = opening_windows(conn, scopes, window)
+    first = _first_month(conn)
+    records += _member_counts(conn, opening, first)
+    records += _outcome_sums(conn, opening, first)
     if records:
         conn.execute(impact_frames.insert(), records)
+
+
+Windows = list[tuple[str | None, str | None, tuple[str, str]]]
+
+
+def opening_windows(conn: Connection, scopes: Scopes, window: tuple[str, str]) -> Windows:
+    """The (state, program model, months) whose member counts and opening sums are stored:
+    every stored scope over the opening months, and each state over a state partner's opening
+    months (whole calendar years, queries.partner_years) where those differ."""
+    windows: Windows = [(state, model, window) for state, model in scopes]
+    months = loaded_months(conn)
+    partner = None if months is None else whole_years(*partner_years(*months))
+    if partner is not None and partner != window:
+        windows += [(state, None, partner) for state, model in scopes if state and not model]
+    return windows
 
 
 def _record(
@@ -156,15 +194,21 @@ def _record(
     }
 
 
-Scopes = list[tuple[str | None, str | None]]
+def _with_before(
+    windows: Windows, first_month: str
+) -> list[tuple[str | None, str | None, tuple[str, str], tuple[str, str] | None]]:
+    """Each (state, program model, months) with the months of equal length before them
+    (None when those start before the data's first month): the tiles' change."""
+    return [
+        (state, model, months, previous_months(*months, first_month=first_month))
+        for state, model, months in windows
+    ]
 
 
-def _member_counts(
-    conn: Connection, scopes: Scopes, window: tuple[str, str], before: tuple[str, str] | None
-) -> list[dict[str, object]]:
-    """The enrolled members of every stored scope over the opening months and the months of
-    equal length before them (the Overview's tiles and their change), as `enrolled_members`
-    counts them before suppression."""
+def _member_counts(conn: Connection, windows: Windows, first_month: str) -> list[dict[str, object]]:
+    """The enrolled members of each opening window (`opening_windows`) and the months of equal
+    length before it (the Overview's tiles and their change), as `enrolled_members` counts
+    them before suppression."""
     return [
         _record(
             MEMBERS_OUTPUT,
@@ -181,7 +225,7 @@ def _member_counts(
                 conn,
             ),
         )
-        for state, model in scopes
+        for state, model, window, before in _with_before(windows, first_month)
         for months in [window, *([before] if before else [])]
     ]
 
@@ -258,14 +302,13 @@ def _sums_filters(
     )
 
 
-def _outcome_sums(
-    conn: Connection, scopes: Scopes, window: tuple[str, str], before: tuple[str, str] | None
-) -> list[dict[str, object]]:
-    """The monthly sums of the opening reads (STORED_SUMS) of every stored scope over the
-    opening months, and the tiles' over the months before them, as the database sums them, in
-    the stored setting."""
+def _outcome_sums(conn: Connection, windows: Windows, first_month: str) -> list[dict[str, object]]:
+    """The monthly sums of the opening reads (STORED_SUMS) of each opening window
+    (`opening_windows`), and the tiles' over the months before it, as the database sums them,
+    in the stored setting."""
     records: list[dict[str, object]] = []
-    for (state, model), setting in product(scopes, STORED_SETTINGS):
+    opening = _with_before(windows, first_month)
+    for (state, model, window, before), setting in product(opening, STORED_SETTINGS):
         for output, (period, by, with_before, population) in STORED_SUMS.items():
             if not _stored_for(population, state, model):
                 continue

@@ -394,6 +394,29 @@ def default_window(first: str, last: str, last_complete: str | None) -> tuple[st
     return max(first, _month_of(_month_index(end) + 1 - DEFAULT_MONTHS)), end
 
 
+def whole_years(first_year: str, last_year: str) -> tuple[str, str]:
+    """The months of a range of whole calendar years: (first_year-01, last_year-12)."""
+    return f"{first_year}-01", f"{last_year}-12"
+
+
+def complete_year_end(last_complete: str) -> str:
+    """The December of the last calendar year whose months are all complete (YYYY-12)."""
+    year = int(last_complete[:4])
+    return f"{year if last_complete.endswith('-12') else year - 1}-12"
+
+
+def partner_years(first: str, last: str, last_complete: str | None) -> tuple[str, str]:
+    """A state partner's opening years (YYYY), of data from month `first` to `last`: the
+    latest complete calendar years, up to DEFAULT_MONTHS / 12, ending with the last year whose
+    December is complete; with no complete year in the data, the latest year with data. The
+    load stores each state's opening sums over these years too."""
+    end = last if last_complete is None else min(last_complete, last)
+    final = complete_year_end(end)[:4]
+    if final < first[:4]:
+        final = last[:4]
+    return max(first[:4], str(int(final) - DEFAULT_MONTHS // 12 + 1)), final
+
+
 @cache  # the same expressions every call: built once, not for every read
 def _monthly_sums(setting: Setting, suffix: str = "") -> tuple[Label[int], ...]:
     """The sums behind every monthly figure, limited to `setting`, named with `suffix`."""

@@ -177,6 +177,9 @@ BOOTSTRAP_SEED: Final = 20160101
 # The enrollment months a stored set of replicates was drawn over (impact_replicates):
 # every month, or the dashboard's opening months (queries.default_window).
 REPLICATE_WINDOWS: Final = ("all_months", "default_months")
+# impact_frames' month_from and month_to of an output over every month (filters without a
+# month range, as a state partner's evaluation: access.impact_scope).
+EVERY_MONTH: Final = "*"
 CONFIDENCE_LEVEL: Final = 0.95
 # The dashboard opens on the latest this many complete months (queries.default_window).
 DEFAULT_MONTHS: Final = 36

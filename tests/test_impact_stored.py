@@ -54,6 +54,7 @@ from data_access.models import (
 from data_access.vocabulary import (
     BOOTSTRAP_REPLICATES,
     ENROLLED,
+    EVERY_MONTH,
     IMPACT_MEASURES,
     NOT_ENROLLED,
     PROGRAM_GROUPS,
@@ -378,7 +379,7 @@ def _frames(engine: Engine) -> pd.DataFrame:
     )
 
 
-def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: str) -> None:
+def test_the_common_filters_are_stored_over_the_opening_windows(loaded_sample: str) -> None:
     engine = db.get_engine(loaded_sample)
     programs = db.read_frame(select(Program.state_code, Program.program_model), engine=engine)
     pairs = set(programs["state_code"] + "|" + programs["program_model"])
@@ -399,20 +400,30 @@ def test_the_common_filters_are_stored_over_the_default_window(loaded_sample: st
     assert before == {MEMBERS_OUTPUT, "sums_population", "sums_model_month"}
     # Every name fits the table's column (SQLite would not say).
     assert max(map(len, windows)) <= impact_frames.c.output.type.length
-    stored = _frames(engine)
     # What several whole states add up is stored per state, and so is a state's members not
     # enrolled, whatever the program models.
     states = sorted(f"{state}|*" for state in set(programs["state_code"]))
     per_state = {*PER_STATE, "sums_ne_quarter"}
-    assert stored.to_numpy().tolist() == [
+    expected = [
         [output, scope, "all", *months]
         for output in sorted(windows)
         for scope in (states if output in per_state else sorted(scopes))
         for months in windows[output]
     ]
+    # And each state's evaluation over every month: a state partner's, whatever the filters.
+    expected += [[output, scope, "all", "*", "*"] for output in OUTPUTS for scope in states]
+    # And each state's members and sums over a partner's opening years (and the years before).
+    expected += [
+        [output, scope, "all", *months]
+        for output in [MEMBERS_OUTPUT, *STORED_SUMS]
+        for scope in states
+        for months in [("2019-01", "2021-12")] * (output in before) + [("2022-01", "2024-12")]
+    ]
+    assert sorted(_frames(engine).to_numpy().tolist()) == sorted(expected)
 
 
 TX_PARTNER = Viewer(email="p@example.org", role="state_partner", states=("TX",))
+NY_TX_PARTNER = Viewer(email="p@example.org", role="state_partner", states=("NY", "TX"))
 # (viewer, filters) read from impact_frames, and computed
 STORED = {
     "every model, not enrolled out": (LEADERSHIP, WINDOW),
@@ -427,6 +438,12 @@ STORED = {
         WINDOW.model_copy(update={"states": ("TX",), "program_models": ("embedded",)}),
     ),
 }
+# Stored for the evaluation only: each state over every month.
+EVERY_MONTH_STORED = {
+    # A partner's evaluation is over every month of the grant (access.impact_scope).
+    "a partner": (TX_PARTNER, WINDOW),
+    "one state over every month": (LEADERSHIP, OutcomeFilter(states=("TX",))),
+}
 COMPUTED = {
     "another setting": (LEADERSHIP, WINDOW.model_copy(update={"setting": "behavioral"})),
     "all months": (LEADERSHIP, OutcomeFilter()),
@@ -437,8 +454,9 @@ COMPUTED = {
     ),
     "one program": (LEADERSHIP, WINDOW.model_copy(update={"program_ids": ("MI-WHOLE-HEALTH",)})),
     "one condition": (LEADERSHIP, WINDOW.model_copy(update={"conditions": ("mental_health",)})),
-    # A partner's evaluation is over every month of the grant (access.impact_scope).
-    "a partner": (TX_PARTNER, WINDOW),
+    "one state from a month on": (LEADERSHIP, OutcomeFilter(states=("TX",), month_from="2020-01")),
+    # Over every month, each state is stored alone: not what two states add up.
+    "a partner of two states": (NY_TX_PARTNER, WINDOW),
 }
 
 
@@ -451,7 +469,7 @@ def test_stored_outputs_are_the_computed_frames(
     function = OUTPUTS[output][0]
     kw = {"small_cells": small_cells, "engine": engine}
     computed = _computes(monkeypatch)
-    for cases, reads in ((STORED, True), (COMPUTED, False)):
+    for cases, reads in (({**STORED, **EVERY_MONTH_STORED}, True), (COMPUTED, False)):
         for name, (viewer, filters) in cases.items():
             expected = _computed(monkeypatch, output, viewer, filters, **kw)
             computed.clear()
@@ -478,11 +496,13 @@ def test_the_load_counts_each_scopes_comparison_members_once(
     with engine.begin() as conn:
         impact_store.store_frames(conn)
         scopes = impact_store.stored_scopes(conn)
-    assert len(counted) == len(set(counted)) == len(scopes) > 1
+    # Each scope over the opening months, and each state over every month.
+    states = [(state, model) for state, model in scopes if state is not None and model is None]
+    assert len(counted) == len(set(counted)) == len(scopes) + len(states) > len(scopes)
     stored = _frames(engine)
     for output in OUTPUTS:
         assert sorted(stored.loc[stored["output"] == output, "scope"]) == sorted(
-            impact.scope_name(state, model) for state, model in scopes
+            impact.scope_name(state, model) for state, model in [*scopes, *states]
         ), output
 
 
@@ -577,6 +597,20 @@ def test_each_states_sums_of_squares_are_exact(engine: Engine) -> None:
 
 
 BEFORE_WINDOW = OutcomeFilter(month_from="2019-10", month_to="2022-09")
+# A state partner's opening years (queries.partner_years: 2022 to 2024, the last complete
+# December being 2024's), and the years before them: stored for each state.
+PARTNER_OPENING = {
+    "a partner's opening years": (
+        TX_PARTNER,
+        OutcomeFilter(month_from="2022-01", month_to="2024-12"),
+        PROGRAM_MODELS,
+    ),
+    "a partner's years before": (
+        TX_PARTNER,
+        OutcomeFilter(month_from="2019-01", month_to="2021-12"),
+        PROGRAM_MODELS,
+    ),
+}
 # The members' count is the same in every setting.
 MEMBERS_STORED = {
     **STORED,
@@ -588,6 +622,7 @@ MEMBERS_STORED = {
         for name, (viewer, filters) in STORED.items()
     },
     "another setting": COMPUTED["another setting"],
+    **{name: (viewer, filters) for name, (viewer, filters, _) in PARTNER_OPENING.items()},
 }
 MEMBERS_COUNTED = {
     **{k: v for k, v in COMPUTED.items() if k not in MEMBERS_STORED},
@@ -595,6 +630,10 @@ MEMBERS_COUNTED = {
     "other months": (LEADERSHIP, WINDOW.model_copy(update={"month_to": "2025-08"})),
     # A partner's tiles cover whole years (their one state's count is counted).
     "a partner": (TX_PARTNER, OutcomeFilter(month_from="2023-01", month_to="2024-12")),
+    "a partner of two states": (
+        NY_TX_PARTNER,
+        OutcomeFilter(month_from="2023-01", month_to="2024-12"),
+    ),
 }
 
 
@@ -678,6 +717,7 @@ WITH_NOT_ENROLLED = {
             OutcomeFilter(month_from="2023-01", month_to="2024-12"),
             PROGRAM_MODELS,
         ),
+        **PARTNER_OPENING,
     }.items()
 }
 STORED_SCOPES = ["every model", "one state", "one model", "one state's model"]
@@ -693,9 +733,12 @@ POPULATIONS: dict[Population | None, str] = {
 
 def _stored(name: str, read: StoredRead) -> bool:
     """Whether a case's read is stored: the members not enrolled of one state's scope only
-    (the program models play no part in them); every read of whole states added up."""
-    if name in COMPOSED:
+    (the program models play no part in them); every read of whole states added up; a
+    partner's state over their opening years, and the tiles' over the years before."""
+    if name in COMPOSED or name == "a partner's opening years":
         return True
+    if name == "a partner's years before":
+        return read.with_before
     if read.population == NOT_ENROLLED:
         return name in ("one state", "one state's model")
     return name in STORED_SCOPES
@@ -768,8 +811,9 @@ def test_stored_sums_are_the_summed_ones(
 
     # Both populations, the enrolled members and those not enrolled of each stored scope, and
     # the tiles' months before.
-    # Whole states added up: both populations and each alone, over either window.
-    assert len({name for name, *_, reads in SUMS if reads}) == 4 + 4 + 2 + 4 + 2 * 3 * 2
+    # Whole states added up: both populations and each alone, over either window. A partner's
+    # state over their opening years: both populations and each alone, and the years before.
+    assert len({name for name, *_, reads in SUMS if reads}) == 4 + 4 + 2 + 4 + 2 * 3 * 2 + 3 + 1
     for name, period, by, reads in SUMS:
         viewer, filters = _sums_case(name)
         kw: dict[str, Any] = {"viewer": viewer, "filters": filters, "period": period, "by": by}
@@ -840,7 +884,10 @@ def _assert_outputs(
 
 def test_a_stale_stored_output_is_not_read(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     build(engine)
-    window = _frames(engine)[["month_from", "month_to"]].drop_duplicates()
+    frames = _frames(engine)
+    # The opening months' evaluation (not each state's over every month).
+    opening = (frames["output"] == "impact") & (frames["month_from"] != EVERY_MONTH)
+    window = frames.loc[opening, ["month_from", "month_to"]].drop_duplicates()
     assert len(window) == 1
     filters = OutcomeFilter(month_from=window.iloc[0, 0], month_to=window.iloc[0, 1])
     expected = {
