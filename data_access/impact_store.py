@@ -33,7 +33,7 @@ from itertools import product
 from typing import Any, Final, NamedTuple
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from data_access import db
 from data_access.event_study import balance_payload, event_study_payload, state_month_sums
@@ -44,7 +44,6 @@ from data_access.impact import (
     MEMBERS_SETTING,
     MONTH_SUMS_OUTPUT,
     _comparison_members,
-    _default_window,
     impact_payload,
     loaded_months,
     read_stored,
@@ -55,10 +54,11 @@ from data_access.impact import (
     stored_scope,
 )
 from data_access.measures import MEMBERS_LOWER_BOUND
-from data_access.models import Program, impact_frames, monthly_summary
+from data_access.models import Program, impact_frames
 from data_access.queries import (
     LAST_MONTH,
     count_members,
+    default_window,
     partner_years,
     previous_months,
     summed_months,
@@ -99,6 +99,11 @@ def stored_scopes(conn: Connection) -> Scopes:
     ]
 
 
+def _states(scopes: Scopes) -> list[str]:
+    """The state of each state's scope (every program model)."""
+    return [state for state, model in scopes if state is not None and model is None]
+
+
 def evaluated_scopes(
     scopes: Scopes, window: tuple[str, str]
 ) -> list[tuple[str | None, str | None, tuple[str, str] | None]]:
@@ -107,7 +112,7 @@ def evaluated_scopes(
     evaluation whatever the filters (access.impact_scope)."""
     return [
         *((state, model, window) for state, model in scopes),
-        *((state, None, None) for state, model in scopes if state is not None and model is None),
+        *((state, None, None) for state in _states(scopes)),
     ]
 
 
@@ -116,9 +121,10 @@ def store_frames(conn: Connection) -> None:
     scope (`evaluated_scopes`), in the caller's transaction (after impact.store_replicates,
     whose replicates they read)."""
     conn.execute(impact_frames.delete())
-    window = _default_window(conn)
-    if window is None:
+    loaded = loaded_months(conn)
+    if loaded is None:
         return
+    window = default_window(*loaded)
     records: list[dict[str, object]] = []
     scopes = stored_scopes(conn)
     for setting in STORED_SETTINGS:
@@ -155,10 +161,9 @@ def store_frames(conn: Connection) -> None:
                 for output, payload in payloads.items()
                 if payload is not None
             ]
-    opening = opening_windows(conn, scopes, window)
-    first = _first_month(conn)
-    records += _member_counts(conn, opening, first)
-    records += _outcome_sums(conn, opening, first)
+    opening = opening_windows(scopes, loaded)
+    records += _member_counts(conn, opening, first_month=loaded[0])
+    records += _outcome_sums(conn, opening, first_month=loaded[0])
     if records:
         conn.execute(impact_frames.insert(), records)
 
@@ -166,15 +171,16 @@ def store_frames(conn: Connection) -> None:
 Windows = list[tuple[str | None, str | None, tuple[str, str]]]
 
 
-def opening_windows(conn: Connection, scopes: Scopes, window: tuple[str, str]) -> Windows:
-    """The (state, program model, months) whose member counts and opening sums are stored:
-    every stored scope over the opening months, and each state over a state partner's opening
+def opening_windows(scopes: Scopes, loaded: tuple[str, str, str | None]) -> Windows:
+    """The (state, program model, months) whose member counts and opening sums are stored, of
+    data `loaded` (its first, last and last complete month): every stored scope over the
+    opening months (queries.default_window), and each state over a state partner's opening
     months (whole calendar years, queries.partner_years) where those differ."""
+    window = default_window(*loaded)
+    partner = whole_years(*partner_years(*loaded))
     windows: Windows = [(state, model, window) for state, model in scopes]
-    months = loaded_months(conn)
-    partner = None if months is None else whole_years(*partner_years(*months))
-    if partner is not None and partner != window:
-        windows += [(state, None, partner) for state, model in scopes if state and not model]
+    if partner != window:
+        windows += [(state, None, partner) for state in _states(scopes)]
     return windows
 
 
@@ -205,7 +211,9 @@ def _with_before(
     ]
 
 
-def _member_counts(conn: Connection, windows: Windows, first_month: str) -> list[dict[str, object]]:
+def _member_counts(
+    conn: Connection, windows: Windows, *, first_month: str
+) -> list[dict[str, object]]:
     """The enrolled members of each opening window (`opening_windows`) and the months of equal
     length before it (the Overview's tiles and their change), as `enrolled_members` counts
     them before suppression."""
@@ -228,10 +236,6 @@ def _member_counts(conn: Connection, windows: Windows, first_month: str) -> list
         for state, model, window, before in _with_before(windows, first_month)
         for months in [window, *([before] if before else [])]
     ]
-
-
-def _first_month(conn: Connection) -> str:
-    return str(conn.execute(select(func.min(monthly_summary.c.month))).scalar_one())
 
 
 MEMBERS_OUTPUT = "enrolled_members"

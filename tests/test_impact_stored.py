@@ -379,6 +379,25 @@ def _frames(engine: Engine) -> pd.DataFrame:
     )
 
 
+SCOPES = [(None, None), ("TX", None), (None, "embedded"), ("TX", "embedded")]
+# (first, last and last complete month loaded) -> the partner's opening months, when stored
+OPENING_WINDOWS = {
+    "provisional months": (("2016-01", "2025-12", "2025-09"), ("2022-01", "2024-12")),
+    "complete through a December": (("2016-01", "2025-12", "2024-12"), None),
+    "less than a year, not through a date": (("2024-03", "2024-12", None), ("2024-01", "2024-12")),
+}
+
+
+@pytest.mark.parametrize("case", list(OPENING_WINDOWS))
+def test_each_state_is_stored_over_a_partners_opening_years_when_they_differ(case: str) -> None:
+    loaded, partner = OPENING_WINDOWS[case]
+    window = queries.default_window(*loaded)
+    assert impact_store.opening_windows(SCOPES, loaded) == [
+        *((state, model, window) for state, model in SCOPES),
+        *([("TX", None, partner)] if partner else []),
+    ]
+
+
 def test_the_common_filters_are_stored_over_the_opening_windows(loaded_sample: str) -> None:
     engine = db.get_engine(loaded_sample)
     programs = db.read_frame(select(Program.state_code, Program.program_model), engine=engine)
