@@ -1089,8 +1089,9 @@ def stored_scope(
     filters: OutcomeFilter, models: Sequence[str], *, every_month: bool = False
 ) -> str | None:
     """The impact_frames scope of the filters (`scope_name`): every state or one, every
-    program model or one, every program and condition, and a window of months (or, with
-    `every_month`, every month too); None when the filters are no stored scope."""
+    program model or one, every program and condition, over a window of months (or, with
+    `every_month`, one state's every program model over every month too: a state partner's
+    evaluation); None when the filters are no stored scope."""
     whole = _whole_over_months(filters, every_month=every_month)
     if not whole or (filters.states is not None and len(filters.states) != 1):
         return None
@@ -1101,13 +1102,22 @@ def stored_scope(
         model = next(iter(chosen))
     else:
         return None
-    return scope_name(filters.states[0] if filters.states else None, model)
+    state = filters.states[0] if filters.states else None
+    if filters.month_from is None and not is_state_scope(state, model):
+        return None
+    return scope_name(state, model)
+
+
+def is_state_scope(state: str | None, model: str | None) -> bool:
+    """Whether a stored scope is one state's, every program model: the scope of what whole
+    states add up, of a state's members not enrolled and of a partner's first views."""
+    return state is not None and model is None
 
 
 def _whole_over_months(filters: OutcomeFilter, *, every_month: bool = False) -> bool:
     """Every program and condition over a window of months (or, with `every_month`, every
-    month too): what the load stores, for every state, each state or several states added
-    up."""
+    month too): what the load stores, for every state, each state or (over a window)
+    several states added up."""
     if filters.program_ids is not None or filters.conditions is not None:
         return False
     if filters.month_from is None and filters.month_to is None:

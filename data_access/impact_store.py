@@ -45,6 +45,7 @@ from data_access.impact import (
     MONTH_SUMS_OUTPUT,
     _comparison_members,
     impact_payload,
+    is_state_scope,
     loaded_months,
     read_stored,
     read_stored_states,
@@ -101,7 +102,7 @@ def stored_scopes(conn: Connection) -> Scopes:
 
 def _states(scopes: Scopes) -> list[str]:
     """The state of each state's scope (every program model)."""
-    return [state for state, model in scopes if state is not None and model is None]
+    return [str(state) for state, model in scopes if is_state_scope(state, model)]
 
 
 def evaluated_scopes(
@@ -146,11 +147,11 @@ def store_frames(conn: Connection) -> None:
                 ),
                 "balance": balance_payload(filters, models, conn),
             }
-            if state is not None and model is None and months is not None:
+            if is_state_scope(state, model) and months is not None:
                 # What two or more whole states add up (event_study._composed_parts,
                 # impact.composed_comparison_members), over the opening months: over every
-                # month only a partner of two or more states would add them up (1.2 s of a
-                # large load for the event study's sums alone).
+                # month states are seldom added up (1.2 s of a large load for the event
+                # study's sums alone).
                 payloads[MONTH_SUMS_OUTPUT] = state_month_sums(filters, conn)
                 if setting == MEMBERS_SETTING:
                     payloads[COMPARED_MEMBERS_OUTPUT] = state_comparison_members(
@@ -282,7 +283,7 @@ STORED_SUMS: Final[dict[str, StoredRead]] = {
 def _stored_for(population: Population | None, state: str | None, model: str | None) -> bool:
     """Whether a scope stores the reads of a population: the members not enrolled of each
     state's scope only."""
-    return population != NOT_ENROLLED or (state is not None and model is None)
+    return population != NOT_ENROLLED or is_state_scope(state, model)
 
 
 def _sums_filters(

@@ -379,6 +379,34 @@ def _frames(engine: Engine) -> pd.DataFrame:
     )
 
 
+# (filters, program models) -> the evaluation's stored scope (None: computed)
+EVALUATION_SCOPES = {
+    "one state over every month": (OutcomeFilter(states=("TX",)), PROGRAM_MODELS, "TX|*"),
+    "every state over every month": (OutcomeFilter(), PROGRAM_MODELS, None),
+    "one model over every month": (OutcomeFilter(), ("embedded",), None),
+    "one state's model over every month": (OutcomeFilter(states=("TX",)), ("embedded",), None),
+    "one state from a month on": (
+        OutcomeFilter(states=("TX",), month_from="2020-01"),
+        PROGRAM_MODELS,
+        None,
+    ),
+    "one state's model over the window": (
+        WINDOW.model_copy(update={"states": ("TX",)}),
+        ("embedded",),
+        "TX|embedded",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EVALUATION_SCOPES))
+def test_only_each_states_evaluation_is_read_over_every_month(case: str) -> None:
+    filters, models, scope = EVALUATION_SCOPES[case]
+    assert impact.stored_scope(filters, models, every_month=True) == scope
+    # Counts and sums are stored over windows only.
+    over_window = filters.month_from is not None
+    assert impact.stored_scope(filters, models) == (scope if over_window else None)
+
+
 SCOPES = [(None, None), ("TX", None), (None, "embedded"), ("TX", "embedded")]
 # (first, last and last complete month loaded) -> the partner's opening months, when stored
 OPENING_WINDOWS = {
@@ -854,7 +882,13 @@ COMPOSED_SUMS = [
     (states, models, months, period, by)
     for states in [("NY", "TX"), ("AK", "OH", "TX")]
     for models in [PROGRAM_GROUPS, PROGRAM_MODELS, (NOT_ENROLLED,), ("embedded", "whole_health")]
-    for months in [WINDOW_MONTHS, ("2019-10", "2022-09")]
+    # The opening months and a partner's opening years, each with the months before.
+    for months in [
+        WINDOW_MONTHS,
+        ("2019-10", "2022-09"),
+        ("2022-01", "2024-12"),
+        ("2019-01", "2021-12"),
+    ]
     for period, by in [
         (None, ()),
         (None, ("population",)),
