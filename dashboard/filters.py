@@ -197,8 +197,7 @@ def last_complete_year(bounds: tuple[str, str] | None, last_complete: str | None
     if bounds is None:
         return None
     first, last = bounds
-    end = last if last_complete is None else min(last, last_complete)
-    year = int(complete_year_end(end)[:4])
+    year = queries.complete_year(last, last_complete)
     return year if f"{year - 1}-01" >= first else None
 
 

@@ -307,7 +307,9 @@ def _sums_filters(
     )
 
 
-def _outcome_sums(conn: Connection, windows: Windows, first_month: str) -> list[dict[str, object]]:
+def _outcome_sums(
+    conn: Connection, windows: Windows, *, first_month: str
+) -> list[dict[str, object]]:
     """The monthly sums of the opening reads (STORED_SUMS) of each opening window
     (`opening_windows`), and the tiles' over the months before it, as the database sums them,
     in the stored setting."""

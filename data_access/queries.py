@@ -405,13 +405,19 @@ def complete_year_end(last_complete: str) -> str:
     return f"{year if last_complete.endswith('-12') else year - 1}-12"
 
 
+def complete_year(last: str, last_complete: str | None) -> int:
+    """The last calendar year whose December is loaded (data up to month `last`) and complete
+    (up to `last_complete`; None: every loaded month is)."""
+    end = last if last_complete is None else min(last_complete, last)
+    return int(complete_year_end(end)[:4])
+
+
 def partner_years(first: str, last: str, last_complete: str | None) -> tuple[str, str]:
     """A state partner's opening years (YYYY), of data from month `first` to `last`: the
     latest complete calendar years, up to DEFAULT_MONTHS / 12, ending with the last year whose
     December is complete; with no complete year in the data, the latest year with data. The
     load stores each state's opening sums over these years too."""
-    end = last if last_complete is None else min(last_complete, last)
-    final = complete_year_end(end)[:4]
+    final = str(complete_year(last, last_complete))
     if final < first[:4]:
         final = last[:4]
     return max(first[:4], str(int(final) - DEFAULT_MONTHS // 12 + 1)), final
